@@ -1,0 +1,422 @@
+// The syntax tree. The parser builds it; the checker annotates it in place
+// (types on expressions, resolved symbols on names and calls); the ownership
+// checker and the lowering read the annotated tree. Nodes are owned by their
+// parent through unique_ptr; cross references (symbols) are plain pointers.
+#pragma once
+
+#include "lex/Token.h"
+#include "support/Source.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace npk {
+
+struct Ty;
+struct FuncDecl;
+struct ExternDecl;
+struct StructDecl;
+struct Module;
+
+// ---- syntactic types -------------------------------------------------------------
+
+// `int8->`, `?->`, `Result<int32>`, `Pair`, C-style `int8*` / `?*` in externs.
+struct TypeExpr {
+  Span span;
+  std::string name;                   // "int32", "?", "Result", a struct name
+  int pointerDepth = 0;               // number of `->` (or `*`)
+  bool cStyle = false;                // written with `*` (extern signatures)
+  std::unique_ptr<TypeExpr> resultOf; // for Result<T>
+};
+
+enum Qual : uint8_t {
+  QualNone = 0,
+  QualFixed = 1,
+  QualWild = 2,
+  QualWildx = 4,
+  QualBorrowMut = 8,
+  QualBorrowImm = 16,
+};
+
+// A local variable or parameter; names resolve to one of these.
+struct Binding {
+  Span span;        // the declaring name/statement
+  std::string name;
+  uint8_t quals = QualNone;
+  const Ty *ty = nullptr;
+  bool isParam = false;
+  bool heapStruct = false; // `wild S:x = S{...}`: storage lives on the wild heap
+  unsigned id = 0;         // dense per function, for dataflow
+};
+
+// ---- expressions -----------------------------------------------------------------
+
+enum class ExprKind : uint8_t {
+#define EXPR(Kind) Kind,
+#include "ast/AST.def"
+};
+
+struct Expr {
+  ExprKind kind;
+  Span span;
+  const Ty *ty = nullptr; // set by the checker
+  explicit Expr(ExprKind k, Span s) : kind(k), span(s) {}
+  virtual ~Expr() = default;
+};
+using ExprPtr = std::unique_ptr<Expr>;
+
+struct IntLitExpr : Expr {
+  uint64_t value = 0;
+  IntSuffix suffix = IntSuffix::None;
+  IntLitExpr(Span s) : Expr(ExprKind::IntLit, s) {}
+};
+struct FloatLitExpr : Expr {
+  double value = 0;
+  IntSuffix suffix = IntSuffix::None;
+  FloatLitExpr(Span s) : Expr(ExprKind::FloatLit, s) {}
+};
+struct BoolLitExpr : Expr {
+  bool value = false;
+  BoolLitExpr(Span s) : Expr(ExprKind::BoolLit, s) {}
+};
+struct StringLitExpr : Expr {
+  std::string value;
+  StringLitExpr(Span s) : Expr(ExprKind::StringLit, s) {}
+};
+// `text &{expr} text`: parts alternate; a null expr part is a text part.
+struct TemplatePart {
+  std::string text;
+  ExprPtr expr;
+};
+struct TemplateExpr : Expr {
+  std::vector<TemplatePart> parts;
+  TemplateExpr(Span s) : Expr(ExprKind::Template, s) {}
+};
+struct NullLitExpr : Expr {
+  NullLitExpr(Span s) : Expr(ExprKind::NullLit, s) {}
+};
+
+// What a bare or dotted name refers to after checking.
+enum class NameTarget : uint8_t { Unresolved, Local, Func, Extern, Builtin, TypeBlock };
+
+enum class Builtin : uint8_t {
+  None, Alloc, Free, WildxAlloc, WildxSeal, WildxFree, Print, Println, Eprint, Eprintln
+};
+
+struct NameExpr : Expr {
+  std::string name;
+  NameTarget target = NameTarget::Unresolved;
+  Binding *binding = nullptr;
+  FuncDecl *func = nullptr;
+  ExternDecl *ext = nullptr;
+  Builtin builtin = Builtin::None;
+  NameExpr(Span s) : Expr(ExprKind::Name, s) {}
+};
+
+enum class UnaryOp : uint8_t { Neg, Not, BitNot, AddrOf, Deref };
+struct UnaryExpr : Expr {
+  UnaryOp op;
+  ExprPtr operand;
+  UnaryExpr(Span s, UnaryOp o, ExprPtr e) : Expr(ExprKind::Unary, s), op(o), operand(std::move(e)) {}
+};
+
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div, Rem, AddWrap, SubWrap, MulWrap,
+  Shl, Shr, BitAnd, BitOr, BitXor,
+  Lt, Le, Gt, Ge, Eq, Ne, And, Or
+};
+struct BinaryExpr : Expr {
+  BinaryOp op;
+  Span opSpan;
+  ExprPtr lhs, rhs;
+  BinaryExpr(Span s, BinaryOp o, ExprPtr l, ExprPtr r)
+      : Expr(ExprKind::Binary, s), op(o), lhs(std::move(l)), rhs(std::move(r)) {}
+};
+
+struct CastExpr : Expr {
+  ExprPtr operand;
+  TypeExpr target;
+  CastExpr(Span s) : Expr(ExprKind::Cast, s) {}
+};
+
+struct CallExpr : Expr {
+  ExprPtr callee; // NameExpr, or MemberExpr for `Type.m(...)`
+  std::vector<ExprPtr> args;
+  // Resolved by the checker:
+  FuncDecl *func = nullptr;
+  ExternDecl *ext = nullptr;
+  Builtin builtin = Builtin::None;
+  CallExpr(Span s) : Expr(ExprKind::Call, s) {}
+  // The plain name of the callee as written (`free`, `Jit.free` -> "free").
+  std::string calleeName() const;
+  std::string calleeFullName() const; // "Jit.free"
+};
+
+struct IndexExpr : Expr {
+  ExprPtr base, index;
+  IndexExpr(Span s) : Expr(ExprKind::Index, s) {}
+};
+
+enum class MemberTarget : uint8_t { Unresolved, Field, ResultIsError, ResultValue, ResultError, TypeMember };
+struct MemberExpr : Expr {
+  ExprPtr base;
+  std::string member;
+  Span memberSpan;
+  MemberTarget target = MemberTarget::Unresolved;
+  unsigned fieldIndex = 0;
+  bool throughPointer = false; // base is a pointer or a borrowed/heap struct
+  MemberExpr(Span s) : Expr(ExprKind::Member, s) {}
+};
+
+struct RawExpr : Expr {
+  ExprPtr operand;
+  RawExpr(Span s, ExprPtr e) : Expr(ExprKind::Raw, s), operand(std::move(e)) {}
+};
+struct DropExpr : Expr {
+  ExprPtr operand;
+  DropExpr(Span s, ExprPtr e) : Expr(ExprKind::Drop, s), operand(std::move(e)) {}
+};
+// `call(...) ? default`
+struct DefaultExpr : Expr {
+  ExprPtr operand, fallback;
+  DefaultExpr(Span s) : Expr(ExprKind::Default, s) {}
+};
+
+struct FieldInit {
+  Span span;
+  std::string name;
+  ExprPtr value;
+};
+// `Name{ f: e, ... }`, also `Result{ val: v, err: e, is_error: b }`.
+struct StructLitExpr : Expr {
+  std::string name;
+  Span nameSpan;
+  std::vector<FieldInit> fields;
+  StructDecl *decl = nullptr; // null for Result{...}
+  StructLitExpr(Span s) : Expr(ExprKind::StructLit, s) {}
+};
+
+// Placeholder for an expression that failed to parse; silences follow-ons.
+struct ErrorExpr : Expr {
+  ErrorExpr(Span s) : Expr(ExprKind::Error, s) {}
+};
+
+// ---- statements ------------------------------------------------------------------
+
+enum class StmtKind : uint8_t {
+#define STMT(Kind) Kind,
+#include "ast/AST.def"
+};
+
+struct Stmt {
+  StmtKind kind;
+  Span span;
+  explicit Stmt(StmtKind k, Span s) : kind(k), span(s) {}
+  virtual ~Stmt() = default;
+};
+using StmtPtr = std::unique_ptr<Stmt>;
+
+struct BlockStmt : Stmt {
+  std::vector<StmtPtr> stmts;
+  Span closeSpan; // the closing brace
+  BlockStmt(Span s) : Stmt(StmtKind::Block, s) {}
+};
+
+struct VarDeclStmt : Stmt {
+  TypeExpr type;
+  Binding binding;
+  ExprPtr init; // may be null: zero-initialised
+  VarDeclStmt(Span s) : Stmt(StmtKind::VarDecl, s) {}
+};
+
+struct ExprStmt : Stmt {
+  ExprPtr expr;
+  ExprStmt(Span s, ExprPtr e) : Stmt(StmtKind::Expr, s), expr(std::move(e)) {}
+};
+
+// `target op= value`; op is nullopt-like via `compound == false`.
+struct AssignStmt : Stmt {
+  ExprPtr target, value;
+  bool compound = false;
+  BinaryOp op = BinaryOp::Add;
+  AssignStmt(Span s) : Stmt(StmtKind::Assign, s) {}
+};
+
+struct IfStmt : Stmt {
+  ExprPtr cond;
+  std::unique_ptr<BlockStmt> thenBlock;
+  StmtPtr elseStmt; // BlockStmt or IfStmt, or null
+  IfStmt(Span s) : Stmt(StmtKind::If, s) {}
+};
+
+struct WhileStmt : Stmt {
+  ExprPtr cond;
+  std::unique_ptr<BlockStmt> body;
+  WhileStmt(Span s) : Stmt(StmtKind::While, s) {}
+};
+
+// `for (init; cond; step) body` — init/step may be null; cond null = true.
+struct ForStmt : Stmt {
+  StmtPtr init;
+  ExprPtr cond;
+  StmtPtr step;
+  std::unique_ptr<BlockStmt> body;
+  ForStmt(Span s) : Stmt(StmtKind::For, s) {}
+};
+
+struct BreakStmt : Stmt {
+  BreakStmt(Span s) : Stmt(StmtKind::Break, s) {}
+};
+struct ContinueStmt : Stmt {
+  ContinueStmt(Span s) : Stmt(StmtKind::Continue, s) {}
+};
+// `pass [expr];`
+struct PassStmt : Stmt {
+  ExprPtr value;
+  PassStmt(Span s) : Stmt(StmtKind::Pass, s) {}
+};
+struct FailStmt : Stmt {
+  ExprPtr code;
+  FailStmt(Span s) : Stmt(StmtKind::Fail, s) {}
+};
+// `return expr;` where expr is normally `Result{...}`.
+struct ReturnStmt : Stmt {
+  ExprPtr value;
+  ReturnStmt(Span s) : Stmt(StmtKind::Return, s) {}
+};
+struct ExitStmt : Stmt {
+  ExprPtr status;
+  ExitStmt(Span s) : Stmt(StmtKind::Exit, s) {}
+};
+// `defer { ... }` or `defer stmt;`
+struct DeferStmt : Stmt {
+  StmtPtr body;
+  DeferStmt(Span s) : Stmt(StmtKind::Defer, s) {}
+};
+struct ErrorStmt : Stmt {
+  ErrorStmt(Span s) : Stmt(StmtKind::Error, s) {}
+};
+
+// ---- declarations ----------------------------------------------------------------
+
+struct Param {
+  TypeExpr type;
+  Binding binding;
+};
+
+struct FuncDecl {
+  Span span;     // the whole declaration
+  Span nameSpan;
+  std::string name;       // as written (`free`)
+  std::string symbol;     // link name (`Jit_free`, `main` -> `npk_main`)
+  std::string typeBlock;  // enclosing `Type:` block name, or empty
+  bool isPub = false;
+  uint8_t retQuals = QualNone;
+  TypeExpr retType;
+  std::vector<std::unique_ptr<Param>> params;
+  std::unique_ptr<BlockStmt> body;
+  Module *module = nullptr;
+  // Set by the checker.
+  const Ty *ret = nullptr;       // declared T (the function yields Result<T>)
+  unsigned bindingCount = 0;     // dense Binding ids 0..n-1
+  bool isMain = false;
+  bool isFailsafe = false;
+  bool isDropImpl = false;       // `impl:Drop:for:T` method
+};
+
+struct ExternParam {
+  TypeExpr type;
+  std::string name;
+};
+struct ExternDecl {
+  Span span;
+  Span nameSpan;
+  std::string name;
+  TypeExpr retType;
+  std::vector<ExternParam> params;
+  Module *module = nullptr;
+  const Ty *ret = nullptr;
+  std::vector<const Ty *> paramTys;
+};
+
+struct FieldDecl {
+  Span span;
+  TypeExpr type;
+  std::string name;
+  const Ty *ty = nullptr;
+};
+struct StructDecl {
+  Span span;
+  Span nameSpan;
+  std::string name;
+  bool isPub = false;
+  std::vector<FieldDecl> fields;
+  Module *module = nullptr;
+  const Ty *ty = nullptr;
+  FuncDecl *dropFn = nullptr; // impl:Drop:for:Name, if any
+};
+
+struct TypeBlockDecl {
+  Span span;
+  Span nameSpan;
+  std::string name;
+  bool isPub = false;
+  std::vector<std::unique_ptr<FuncDecl>> members;
+};
+
+// `impl:Trait:for:Target = { func... };`
+struct ImplDecl {
+  Span span;
+  std::string trait;
+  Span traitSpan;
+  std::string target;
+  Span targetSpan;
+  std::vector<std::unique_ptr<FuncDecl>> methods;
+};
+
+struct UseDecl {
+  Span span;
+  Span pathSpan;
+  std::string path;
+  Module *resolved = nullptr;
+};
+
+struct Module {
+  uint32_t fileId = 0;
+  std::string path;       // canonical path
+  std::string name;       // file name, e.g. "jit.npk"
+  bool isMain = false;
+  bool dropEnabled = false; // imports drop.npk (directly)
+  std::vector<UseDecl> uses;
+  std::vector<std::unique_ptr<ExternDecl>> externs;
+  std::vector<std::unique_ptr<StructDecl>> structs;
+  std::vector<std::unique_ptr<TypeBlockDecl>> typeBlocks;
+  std::vector<std::unique_ptr<FuncDecl>> funcs;
+  std::vector<std::unique_ptr<ImplDecl>> impls;
+};
+
+// Downcast helpers: `as<CallExpr>(e)` is null when the kind differs.
+template <typename T> struct KindOf;
+#define EXPR(Kind) \
+  struct Kind##Expr; \
+  template <> struct KindOf<Kind##Expr> { static constexpr ExprKind value = ExprKind::Kind; };
+#include "ast/AST.def"
+#define STMT(Kind) \
+  struct Kind##Stmt; \
+  template <> struct KindOf<Kind##Stmt> { static constexpr StmtKind value = StmtKind::Kind; };
+#include "ast/AST.def"
+
+template <typename T> T *as(Expr *e) { return e && e->kind == KindOf<T>::value ? static_cast<T *>(e) : nullptr; }
+template <typename T> const T *as(const Expr *e) {
+  return e && e->kind == KindOf<T>::value ? static_cast<const T *>(e) : nullptr;
+}
+template <typename T> T *as(Stmt *s) { return s && s->kind == KindOf<T>::value ? static_cast<T *>(s) : nullptr; }
+template <typename T> const T *as(const Stmt *s) {
+  return s && s->kind == KindOf<T>::value ? static_cast<const T *>(s) : nullptr;
+}
+
+// Prints the tree for `--emit=ast`.
+std::string dumpModule(const Module &m);
+
+} // namespace npk

@@ -1,0 +1,195 @@
+#include "ast/AST.h"
+
+namespace npk {
+
+namespace {
+
+std::string typeText(const TypeExpr &t) {
+  std::string s = t.name == "Result" && t.resultOf ? "Result<" + typeText(*t.resultOf) + ">" : t.name;
+  for (int i = 0; i < t.pointerDepth; ++i) s += t.cStyle ? "*" : "->";
+  return s;
+}
+
+std::string qualText(uint8_t q) {
+  std::string s;
+  if (q & QualFixed) s += "fixed ";
+  if (q & QualWild) s += "wild ";
+  if (q & QualWildx) s += "wildx ";
+  if (q & QualBorrowMut) s += "$$m ";
+  if (q & QualBorrowImm) s += "$$i ";
+  return s;
+}
+
+const char *binaryText(BinaryOp op) {
+  static const char *const names[] = {"+", "-", "*", "/", "%", "+%", "-%", "*%", "<<", ">>", "&",
+                                      "|", "^", "<", "<=", ">", ">=", "==", "!=", "&&", "||"};
+  return names[static_cast<int>(op)];
+}
+
+class Dumper {
+public:
+  std::string out;
+
+  void line(int depth, const std::string &text) {
+    out.append(static_cast<size_t>(depth) * 2, ' ');
+    out += text;
+    out += '\n';
+  }
+
+  std::string expr(const Expr *e) {
+    if (!e) return "<none>";
+    switch (e->kind) {
+    case ExprKind::IntLit: return std::to_string(static_cast<const IntLitExpr *>(e)->value);
+    case ExprKind::FloatLit: return std::to_string(static_cast<const FloatLitExpr *>(e)->value);
+    case ExprKind::BoolLit: return static_cast<const BoolLitExpr *>(e)->value ? "true" : "false";
+    case ExprKind::StringLit: return "\"" + static_cast<const StringLitExpr *>(e)->value + "\"";
+    case ExprKind::Template: {
+      std::string s = "(template";
+      for (auto &p : static_cast<const TemplateExpr *>(e)->parts) s += " " + (p.expr ? expr(p.expr.get()) : "\"" + p.text + "\"");
+      return s + ")";
+    }
+    case ExprKind::NullLit: return "NULL";
+    case ExprKind::Name: return static_cast<const NameExpr *>(e)->name;
+    case ExprKind::Unary: {
+      auto *u = static_cast<const UnaryExpr *>(e);
+      static const char *const ops[] = {"-", "!", "~", "@", "<-"};
+      return std::string("(") + ops[static_cast<int>(u->op)] + " " + expr(u->operand.get()) + ")";
+    }
+    case ExprKind::Binary: {
+      auto *b = static_cast<const BinaryExpr *>(e);
+      return std::string("(") + binaryText(b->op) + " " + expr(b->lhs.get()) + " " + expr(b->rhs.get()) + ")";
+    }
+    case ExprKind::Cast: {
+      auto *c = static_cast<const CastExpr *>(e);
+      return "(=> " + expr(c->operand.get()) + " " + typeText(c->target) + ")";
+    }
+    case ExprKind::Call: {
+      auto *c = static_cast<const CallExpr *>(e);
+      std::string s = "(call " + expr(c->callee.get());
+      for (auto &a : c->args) s += " " + expr(a.get());
+      return s + ")";
+    }
+    case ExprKind::Index: {
+      auto *i = static_cast<const IndexExpr *>(e);
+      return "(index " + expr(i->base.get()) + " " + expr(i->index.get()) + ")";
+    }
+    case ExprKind::Member: {
+      auto *m = static_cast<const MemberExpr *>(e);
+      return "(. " + expr(m->base.get()) + " " + m->member + ")";
+    }
+    case ExprKind::Raw: return "(raw " + expr(static_cast<const RawExpr *>(e)->operand.get()) + ")";
+    case ExprKind::Drop: return "(drop " + expr(static_cast<const DropExpr *>(e)->operand.get()) + ")";
+    case ExprKind::Default: {
+      auto *d = static_cast<const DefaultExpr *>(e);
+      return "(? " + expr(d->operand.get()) + " " + expr(d->fallback.get()) + ")";
+    }
+    case ExprKind::StructLit: {
+      auto *s = static_cast<const StructLitExpr *>(e);
+      std::string r = "(struct " + s->name;
+      for (auto &f : s->fields) r += " " + f.name + ":" + expr(f.value.get());
+      return r + ")";
+    }
+    case ExprKind::Error: return "<error>";
+    }
+    return "?";
+  }
+
+  void stmt(const Stmt *s, int d) {
+    if (!s) return;
+    switch (s->kind) {
+    case StmtKind::Block:
+      line(d, "block");
+      for (auto &st : static_cast<const BlockStmt *>(s)->stmts) stmt(st.get(), d + 1);
+      return;
+    case StmtKind::VarDecl: {
+      auto *v = static_cast<const VarDeclStmt *>(s);
+      line(d, "let " + qualText(v->binding.quals) + typeText(v->type) + ":" + v->binding.name +
+                  (v->init ? " = " + expr(v->init.get()) : ""));
+      return;
+    }
+    case StmtKind::Expr: line(d, "expr " + expr(static_cast<const ExprStmt *>(s)->expr.get())); return;
+    case StmtKind::Assign: {
+      auto *a = static_cast<const AssignStmt *>(s);
+      line(d, "assign" + std::string(a->compound ? binaryText(a->op) : "") + " " + expr(a->target.get()) + " " +
+                  expr(a->value.get()));
+      return;
+    }
+    case StmtKind::If: {
+      auto *i = static_cast<const IfStmt *>(s);
+      line(d, "if " + expr(i->cond.get()));
+      stmt(i->thenBlock.get(), d + 1);
+      if (i->elseStmt) {
+        line(d, "else");
+        stmt(i->elseStmt.get(), d + 1);
+      }
+      return;
+    }
+    case StmtKind::While: {
+      auto *w = static_cast<const WhileStmt *>(s);
+      line(d, "while " + expr(w->cond.get()));
+      stmt(w->body.get(), d + 1);
+      return;
+    }
+    case StmtKind::For: {
+      auto *f = static_cast<const ForStmt *>(s);
+      line(d, "for " + expr(f->cond.get()));
+      stmt(f->init.get(), d + 1);
+      stmt(f->step.get(), d + 1);
+      stmt(f->body.get(), d + 1);
+      return;
+    }
+    case StmtKind::Break: line(d, "break"); return;
+    case StmtKind::Continue: line(d, "continue"); return;
+    case StmtKind::Pass: {
+      auto *p = static_cast<const PassStmt *>(s);
+      line(d, "pass" + (p->value ? " " + expr(p->value.get()) : std::string()));
+      return;
+    }
+    case StmtKind::Fail: line(d, "fail " + expr(static_cast<const FailStmt *>(s)->code.get())); return;
+    case StmtKind::Return: line(d, "return " + expr(static_cast<const ReturnStmt *>(s)->value.get())); return;
+    case StmtKind::Exit: line(d, "exit " + expr(static_cast<const ExitStmt *>(s)->status.get())); return;
+    case StmtKind::Defer:
+      line(d, "defer");
+      stmt(static_cast<const DeferStmt *>(s)->body.get(), d + 1);
+      return;
+    case StmtKind::Error: line(d, "<error>"); return;
+    }
+  }
+
+  void func(const FuncDecl &f, int d) {
+    std::string params;
+    for (auto &p : f.params)
+      params += (params.empty() ? "" : ", ") + qualText(p->binding.quals) + typeText(p->type) + ":" + p->binding.name;
+    line(d, "func " + f.name + " = " + qualText(f.retQuals) + typeText(f.retType) + "(" + params + ")");
+    stmt(f.body.get(), d + 1);
+  }
+};
+
+} // namespace
+
+std::string dumpModule(const Module &m) {
+  Dumper d;
+  d.line(0, "module " + m.name);
+  for (auto &u : m.uses) d.line(1, "use \"" + u.path + "\"");
+  for (auto &e : m.externs) {
+    std::string params;
+    for (auto &p : e->params) params += (params.empty() ? "" : ", ") + typeText(p.type);
+    d.line(1, "extern " + e->name + " = " + typeText(e->retType) + "(" + params + ")");
+  }
+  for (auto &s : m.structs) {
+    d.line(1, "struct " + s->name);
+    for (auto &f : s->fields) d.line(2, typeText(f.type) + ":" + f.name);
+  }
+  for (auto &t : m.typeBlocks) {
+    d.line(1, "Type " + t->name);
+    for (auto &f : t->members) d.func(*f, 2);
+  }
+  for (auto &i : m.impls) {
+    d.line(1, "impl " + i->trait + " for " + i->target);
+    for (auto &f : i->methods) d.func(*f, 2);
+  }
+  for (auto &f : m.funcs) d.func(*f, 1);
+  return d.out;
+}
+
+} // namespace npk

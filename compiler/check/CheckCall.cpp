@@ -1,0 +1,207 @@
+#include "check/Checker.h"
+
+namespace npk {
+
+std::string CallExpr::calleeName() const {
+  if (auto *n = as<NameExpr>(callee.get())) return n->name;
+  if (auto *m = as<MemberExpr>(callee.get())) return m->member;
+  return {};
+}
+
+std::string CallExpr::calleeFullName() const {
+  if (auto *n = as<NameExpr>(callee.get())) return n->name;
+  if (auto *m = as<MemberExpr>(callee.get()))
+    if (auto *base = as<NameExpr>(m->base.get())) return base->name + "." + m->member;
+  return {};
+}
+
+namespace {
+struct BuiltinInfo {
+  const char *name;
+  Builtin id;
+};
+constexpr BuiltinInfo kBuiltins[] = {
+    {"alloc", Builtin::Alloc},       {"free", Builtin::Free},       {"wildx_alloc", Builtin::WildxAlloc},
+    {"wildx_seal", Builtin::WildxSeal}, {"wildx_free", Builtin::WildxFree}, {"print", Builtin::Print},
+    {"println", Builtin::Println},   {"eprint", Builtin::Eprint},   {"eprintln", Builtin::Eprintln}};
+} // namespace
+
+FuncDecl *Checker::lookupMember(const std::string &block, const std::string &member, Span at) {
+  auto &members = syms_.typeBlocks[block];
+  auto it = members.find(member);
+  if (it != members.end()) return it->second;
+  std::string names;
+  for (auto &[n, f] : members) names += (names.empty() ? "`" : ", `") + n + "`";
+  diags_.error(DiagId::UnknownMember, at, "`Type:` block `" + block + "` has no member `" + member + "`")
+      .withHelp(names.empty() ? "the block is empty" : "its members are " + names);
+  return nullptr;
+}
+
+const Ty *Checker::checkCall(CallExpr &e) {
+  std::vector<const Ty *> params;
+  std::vector<uint8_t> quals;
+  auto fail = [&] {
+    for (auto &a : e.args) checkExpr(*a);
+    return types_.error();
+  };
+  FuncDecl *f = nullptr;
+  if (auto *n = as<NameExpr>(e.callee.get())) {
+    if (lookupLocal(n->name)) {
+      diags_.error(DiagId::InvalidOperation, n->span, "`" + n->name + "` is a binding, not a function")
+          .withHelp("only functions can be called");
+      return fail();
+    }
+    for (const BuiltinInfo &b : kBuiltins) {
+      if (n->name != b.name) continue;
+      e.builtin = n->builtin = b.id;
+      n->target = NameTarget::Builtin;
+      return checkBuiltinCall(e);
+    }
+    if (auto it = syms_.funcs.find(n->name); it != syms_.funcs.end()) {
+      f = it->second;
+    } else if (auto ex = syms_.externs.find(n->name); ex != syms_.externs.end()) {
+      ExternDecl *x = ex->second;
+      if (!visible(*module_, n->name) && x->module != module_) {
+        diags_.error(DiagId::UnknownName, n->span, "extern `" + n->name + "` is not imported here")
+            .note("it is declared in " + x->module->name)
+            .withHelp("add `use \"" + x->module->name + "\".*;` or declare the extern in this file");
+        return fail();
+      }
+      e.ext = n->ext = x;
+      n->target = NameTarget::Extern;
+      checkArgs(e, x->paramTys, std::vector<uint8_t>(x->paramTys.size(), QualNone), "extern `" + x->name + "`");
+      return x->ret;
+    } else {
+      diags_.error(DiagId::UnknownName, n->span, "unknown function `" + n->name + "`")
+          .withHelp("declare it with `func:" + n->name + " = ...;`, or import the module that defines it");
+      return fail();
+    }
+    if (!visible(*module_, n->name)) {
+      diags_.error(DiagId::UnknownName, n->span, "function `" + n->name + "` is not imported here")
+          .note("it is declared in " + f->module->name)
+          .withHelp("add `use \"" + f->module->name + "\".*;`");
+      return fail();
+    }
+    n->target = NameTarget::Func;
+    n->func = f;
+  } else if (auto *m = as<MemberExpr>(e.callee.get())) {
+    auto *base = as<NameExpr>(m->base.get());
+    if (!base || lookupLocal(base->name) || !syms_.typeBlocks.count(base->name)) {
+      if (base && !lookupLocal(base->name))
+        diags_.error(DiagId::UnknownName, base->span, "unknown `Type:` block `" + base->name + "`")
+            .withHelp("declare `Type:" + base->name + " = { ... };` or import the module that defines it");
+      else
+        diags_.error(DiagId::InvalidOperation, m->span, "only `Type:` block members can be called with `.`")
+            .withHelp("methods have no implicit `self`; call `Block.member(value, ...)`");
+      return fail();
+    }
+    if (!visible(*module_, base->name)) {
+      Module *where = syms_.declaredIn[base->name];
+      diags_.error(DiagId::UnknownName, base->span, "`" + base->name + "` is not imported here")
+          .note("it is declared in " + where->name)
+          .withHelp("add `use \"" + where->name + "\".*;`");
+      return fail();
+    }
+    base->target = NameTarget::TypeBlock;
+    m->target = MemberTarget::TypeMember;
+    f = lookupMember(base->name, m->member, m->memberSpan);
+    if (!f) return fail();
+  } else {
+    diags_.error(DiagId::InvalidOperation, e.callee->span, "this expression cannot be called");
+    return fail();
+  }
+  e.func = f;
+  for (auto &p : f->params) {
+    params.push_back(p->binding.ty ? p->binding.ty : types_.error());
+    quals.push_back(p->binding.quals);
+  }
+  checkArgs(e, params, quals, "`" + e.calleeFullName() + "`");
+  if (!f->ret || f->ret->isError()) return types_.error();
+  return types_.result(f->ret);
+}
+
+void Checker::checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,
+                        const std::string &what) {
+  if (e.args.size() != params.size()) {
+    diags_.error(DiagId::ArgCount, e.span,
+                 what + " takes " + std::to_string(params.size()) + " argument" + (params.size() == 1 ? "" : "s") +
+                     ", but " + std::to_string(e.args.size()) + (e.args.size() == 1 ? " was" : " were") + " given")
+        .withHelp("match the declaration's parameter list");
+    for (auto &a : e.args) checkExpr(*a);
+    return;
+  }
+  for (size_t i = 0; i < params.size(); ++i) {
+    Expr &arg = *e.args[i];
+    if (quals[i] & (QualBorrowMut | QualBorrowImm)) {
+      const Ty *t = checkValue(arg);
+      if (t->isError() || params[i]->isError()) continue;
+      if (t != params[i] || !isLvalue(arg)) {
+        diags_.error(DiagId::TypeMismatch, arg.span,
+                     "a borrowed `" + params[i]->str() + "` parameter needs a `" + params[i]->str() + "` binding")
+            .withHelp("pass a local binding or field of that struct type");
+        continue;
+      }
+      if (auto *n = as<NameExpr>(&arg); n && n->binding && (quals[i] & QualBorrowMut) && (n->binding->quals & QualFixed))
+        diags_.error(DiagId::AssignFixed, arg.span, "`fixed` binding `" + n->name + "` passed as a mutable borrow")
+            .withHelp("pass it as `$$i`, or remove `fixed`");
+      continue;
+    }
+    checkValue(arg, params[i]);
+    coerce(arg, params[i], ("argument " + std::to_string(i + 1) + " of " + what).c_str());
+  }
+}
+
+const Ty *Checker::checkBuiltinCall(CallExpr &e) {
+  std::string name = e.calleeName();
+  auto arity = [&](size_t n) {
+    if (e.args.size() == n) return true;
+    diags_.error(DiagId::ArgCount, e.span,
+                 "`" + name + "` takes " + std::to_string(n) + " argument" + (n == 1 ? "" : "s") + ", but " +
+                     std::to_string(e.args.size()) + (e.args.size() == 1 ? " was" : " were") + " given");
+    for (auto &a : e.args) checkExpr(*a);
+    return false;
+  };
+  switch (e.builtin) {
+  case Builtin::Alloc:
+  case Builtin::WildxAlloc: {
+    if (!arity(1)) return types_.error();
+    const Ty *t = checkValue(*e.args[0], types_.int64());
+    if (!t->isError() && !t->isInt())
+      diags_.error(DiagId::TypeMismatch, e.args[0]->span, "`" + name + "` takes a byte count, found `" + t->str() + "`");
+    return types_.ptr(types_.intTy(8, true));
+  }
+  case Builtin::Free:
+  case Builtin::WildxSeal:
+  case Builtin::WildxFree: {
+    if (!arity(1)) return types_.error();
+    const Ty *t = checkValue(*e.args[0]);
+    bool heapStruct = false;
+    if (auto *n = as<NameExpr>(e.args[0].get()); n && n->binding) heapStruct = n->binding->heapStruct;
+    bool ok = t->isError() || t->isPointerLike() || (heapStruct && e.builtin == Builtin::Free);
+    if (!ok)
+      diags_.error(DiagId::TypeMismatch, e.args[0]->span, "`" + name + "` takes a pointer, found `" + t->str() + "`")
+          .withHelp(t->isStruct() ? "only a `wild` struct binding lives on the heap and can be freed"
+                                  : "pass the pointer returned by the allocation");
+    return types_.int32();
+  }
+  case Builtin::Print:
+  case Builtin::Println:
+  case Builtin::Eprint:
+  case Builtin::Eprintln: {
+    if (!arity(1)) return types_.voidTy();
+    if (auto *tpl = as<TemplateExpr>(e.args[0].get())) {
+      tpl->ty = checkTemplate(*tpl);
+      return types_.voidTy();
+    }
+    const Ty *t = checkValue(*e.args[0]);
+    if (!t->isError() && t != types_.string())
+      diags_.error(DiagId::TypeMismatch, e.args[0]->span, "`" + name + "` prints a string, found `" + t->str() + "`")
+          .withHelp("interpolate it in a template string: `" + name + "(`&{" + sourceText(e.args[0]->span) + "}`)`");
+    return types_.voidTy();
+  }
+  case Builtin::None: break;
+  }
+  return types_.error();
+}
+
+} // namespace npk

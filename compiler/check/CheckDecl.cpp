@@ -1,0 +1,298 @@
+#include "check/Checker.h"
+
+namespace npk {
+
+namespace {
+const char *const kBuiltinNames[] = {"alloc", "free", "wildx_alloc", "wildx_seal", "wildx_free",
+                                     "print", "println", "eprint", "eprintln"};
+bool isBuiltinName(const std::string &n) {
+  for (const char *b : kBuiltinNames)
+    if (n == b) return true;
+  return false;
+}
+} // namespace
+
+void Checker::run() {
+  for (auto &m : program_.modules) collect(*m);
+  resolveSignatures();
+  for (auto &m : program_.modules) checkImpls(*m);
+  checkMainAndFailsafe();
+  for (auto &m : program_.modules) {
+    module_ = m.get();
+    for (auto &f : m->funcs) checkFunc(*f);
+    for (auto &t : m->typeBlocks)
+      for (auto &f : t->members) checkFunc(*f);
+    for (auto &i : m->impls)
+      for (auto &f : i->methods)
+        if (f->ret) checkFunc(*f);
+  }
+  module_ = nullptr;
+}
+
+void Checker::declareName(const std::string &name, Span at, Module &m) {
+  auto [it, fresh] = syms_.declaredIn.emplace(name, &m);
+  if (fresh && !isBuiltinName(name)) return;
+  if (isBuiltinName(name)) {
+    diags_.error(DiagId::Redefinition, at, "`" + name + "` is a builtin and cannot be redefined")
+        .withHelp("choose another name, or put the function in a `Type:` block (`Mem." + name + "`)");
+    return;
+  }
+  diags_.error(DiagId::Redefinition, at, "`" + name + "` is defined more than once")
+      .note("the other definition is in " + it->second->name)
+      .withHelp("rename one of them");
+}
+
+void Checker::collectFunc(FuncDecl &f, Module &m) {
+  f.module = &m;
+  syms_.allFuncs.push_back(&f);
+}
+
+// Records every top-level declaration of a module in the program symbols.
+void Checker::collect(Module &m) {
+  for (auto &e : m.externs) {
+    e->module = &m;
+    if (syms_.externs.count(e->name)) continue; // the same C function may be declared by several modules
+    declareName(e->name, e->nameSpan, m);
+    syms_.externs[e->name] = e.get();
+  }
+  for (auto &s : m.structs) {
+    s->module = &m;
+    declareName(s->name, s->nameSpan, m);
+    syms_.structs[s->name] = s.get();
+    s->ty = types_.structTy(s.get());
+  }
+  for (auto &f : m.funcs) {
+    collectFunc(*f, m);
+    f->symbol = f->name == "main" ? "npk_main" : f->name;
+    declareName(f->name, f->nameSpan, m);
+    syms_.funcs[f->name] = f.get();
+  }
+  for (auto &t : m.typeBlocks) {
+    declareName(t->name, t->nameSpan, m);
+    auto &members = syms_.typeBlocks[t->name];
+    for (auto &f : t->members) {
+      collectFunc(*f, m);
+      f->symbol = t->name + "_" + f->name;
+      if (!members.emplace(f->name, f.get()).second)
+        diags_.error(DiagId::Redefinition, f->nameSpan, "`" + t->name + "." + f->name + "` is defined more than once")
+            .withHelp("rename one of them");
+    }
+  }
+  for (auto &i : m.impls)
+    for (auto &f : i->methods) {
+      f->module = &m;
+      f->symbol = i->target + "_" + f->name;
+      f->isDropImpl = true;
+    }
+}
+
+bool Checker::visible(const Module &from, const std::string &name) const {
+  auto it = syms_.declaredIn.find(name);
+  if (it == syms_.declaredIn.end()) return false;
+  if (it->second == &from) return true;
+  for (const UseDecl &u : from.uses)
+    if (u.resolved == it->second) return true;
+  return false;
+}
+
+const Ty *Checker::resolveType(const TypeExpr &t, bool inExtern) {
+  if (t.cStyle && !inExtern) {
+    diags_.error(DiagId::Expected, t.span, "C-style pointer `*` outside an extern signature")
+        .withHelp("write pointers as `T->` (and the untyped pointer as `?->`)");
+    return types_.error();
+  }
+  const Ty *base = nullptr;
+  if (t.name == "Result") {
+    if (inExtern) {
+      diags_.error(DiagId::TypeMismatch, t.span, "extern functions cannot take or return `Result`")
+          .withHelp("use the plain C type");
+      return types_.error();
+    }
+    const Ty *inner = resolveType(*t.resultOf, inExtern);
+    if (inner->isError()) return inner;
+    base = types_.result(inner);
+  } else if (t.name == "?") {
+    if (t.pointerDepth == 0) {
+      diags_.error(DiagId::UnknownType, t.span, "`?` is only a type as the untyped pointer `?->`")
+          .withHelp("write `?->`");
+      return types_.error();
+    }
+    const Ty *p = types_.ptr(nullptr);
+    for (int i = 1; i < t.pointerDepth; ++i) p = types_.ptr(p);
+    return p;
+  } else if (const Ty *b = types_.builtinNamed(t.name)) {
+    base = b;
+  } else if (auto it = syms_.structs.find(t.name); it != syms_.structs.end()) {
+    if (module_ && !visible(*module_, t.name)) {
+      diags_.error(DiagId::UnknownType, t.span, "struct `" + t.name + "` is not imported here")
+          .note("it is declared in " + it->second->module->name)
+          .withHelp("add `use \"" + it->second->module->name + "\".*;`");
+      return types_.error();
+    }
+    base = it->second->ty;
+  } else {
+    diags_.error(DiagId::UnknownType, t.span, "unknown type `" + t.name + "`")
+        .withHelp("builtin types are int8..int64, uint8..uint64, bool, flt32, flt64, string, tbb32; or declare "
+                  "`struct:" + t.name + " = { ... };`");
+    return types_.error();
+  }
+  if ((base->isNil() || base->kind == TyKind::Void) && t.pointerDepth > 0) {
+    diags_.error(DiagId::UnknownType, t.span, "`" + t.name + "` cannot be pointed to")
+        .withHelp("use the untyped pointer `?->`");
+    return types_.error();
+  }
+  if (base->kind == TyKind::Void && !inExtern) {
+    diags_.error(DiagId::UnknownType, t.span, "`void` is only allowed as an extern return type")
+        .withHelp("a function that returns nothing is declared `NIL`");
+    return types_.error();
+  }
+  for (int i = 0; i < t.pointerDepth; ++i) base = types_.ptr(base);
+  return base;
+}
+
+void Checker::resolveFunc(FuncDecl &f) {
+  f.ret = resolveType(f.retType, false);
+  if (f.ret->isResult()) {
+    diags_.error(DiagId::TypeMismatch, f.retType.span, "a function's return type is the `T` of its `Result<T>`")
+        .withHelp("declare `" + f.ret->resultValue()->str() + "`; callers receive `Result<" +
+                  f.ret->resultValue()->str() + ">` automatically");
+    f.ret = types_.error();
+  }
+  if ((f.retQuals & (QualWild | QualWildx)) && !f.ret->isPtr() && !f.ret->isError()) {
+    diags_.error(DiagId::TypeMismatch, f.retType.span, "a `wild`/`wildx` return type must be a pointer")
+        .withHelp("write `wildx int8->`");
+  }
+  unsigned id = 0;
+  for (auto &p : f.params) {
+    p->binding.ty = resolveType(p->type, false);
+    p->binding.id = id++;
+    uint8_t q = p->binding.quals;
+    if ((q & (QualBorrowMut | QualBorrowImm)) && !p->binding.ty->isStruct() && !p->binding.ty->isError())
+      diags_.error(DiagId::TypeMismatch, p->binding.span, "borrows `$$m`/`$$i` pass structs by reference")
+          .withHelp("remove the borrow qualifier for a scalar parameter");
+    if ((q & (QualWild | QualWildx)) && !p->binding.ty->isPtr() && !p->binding.ty->isError())
+      diags_.error(DiagId::TypeMismatch, p->binding.span, "a `wild`/`wildx` parameter must be a pointer")
+          .withHelp("write `wildx int8->:" + p->binding.name + "`");
+    if (p->binding.ty->isNil() || p->binding.ty->isResult())
+      diags_.error(DiagId::TypeMismatch, p->binding.span,
+                   "a parameter cannot have type `" + p->binding.ty->str() + "`");
+  }
+  f.bindingCount = id;
+}
+
+void Checker::resolveSignatures() {
+  for (auto &m : program_.modules) {
+    module_ = m.get();
+    for (auto &s : m->structs) {
+      for (size_t i = 0; i < s->fields.size(); ++i) {
+        FieldDecl &fd = s->fields[i];
+        fd.ty = resolveType(fd.type, false);
+        if (fd.ty->isNil() || fd.ty->isResult())
+          diags_.error(DiagId::TypeMismatch, fd.span, "a field cannot have type `" + fd.ty->str() + "`");
+        if (fd.ty->isStruct() && fd.ty->decl == s.get())
+          diags_.error(DiagId::TypeMismatch, fd.span, "struct `" + s->name + "` contains itself")
+              .withHelp("store a pointer instead: `" + s->name + "->:" + fd.name + "`");
+        for (size_t j = 0; j < i; ++j)
+          if (s->fields[j].name == fd.name)
+            diags_.error(DiagId::Redefinition, fd.span, "field `" + fd.name + "` is declared twice");
+      }
+    }
+    for (auto &e : m->externs) {
+      e->ret = resolveType(e->retType, true);
+      for (auto &p : e->params) e->paramTys.push_back(resolveType(p.type, true));
+    }
+    for (auto &f : m->funcs) resolveFunc(*f);
+    for (auto &t : m->typeBlocks)
+      for (auto &f : t->members) resolveFunc(*f);
+  }
+  module_ = nullptr;
+}
+
+// impl:Drop:for:T — exactly one method `drop`, returning NIL, one parameter.
+void Checker::checkImpls(Module &m) {
+  module_ = &m;
+  for (auto &impl : m.impls) {
+    if (impl->trait != "Drop") {
+      diags_.error(DiagId::Unsupported, impl->traitSpan, "`impl:" + impl->trait + "` is not supported")
+          .withHelp("the core supports `impl:Drop:for:T` only");
+      continue;
+    }
+    auto it = syms_.structs.find(impl->target);
+    if (it == syms_.structs.end()) {
+      diags_.error(DiagId::DropUnknownType, impl->targetSpan, "`impl:Drop` for unknown type `" + impl->target + "`")
+          .withHelp("declare `struct:" + impl->target + " = { ... };` or fix the name");
+      continue;
+    }
+    StructDecl *sd = it->second;
+    if (sd->dropFn) {
+      diags_.error(DiagId::DropDuplicate, impl->span, "struct `" + sd->name + "` already has a destructor")
+          .label(sd->dropFn->span, "the first `impl:Drop` is here")
+          .withHelp("merge the two destructors into one");
+      continue;
+    }
+    bool ok = true;
+    for (auto &f : impl->methods) {
+      resolveFunc(*f);
+      if (f->name != "drop") {
+        diags_.error(DiagId::DropMethodName, f->nameSpan, "destructor method is named `" + f->name + "`")
+            .withHelp("name it `drop`: `func:drop = NIL($$m " + sd->name + ":self) { ... };`");
+        ok = false;
+      } else if (!f->ret->isNil() || f->retType.name != "NIL") {
+        diags_.error(DiagId::DropReturnType, f->retType.span, "destructor returns `" + f->ret->str() + "`")
+            .withHelp("declare it `func:drop = NIL($$m " + sd->name + ":self) { ... };`");
+        ok = false;
+      } else if (f->params.size() != 1 || f->params[0]->binding.ty != sd->ty) {
+        diags_.error(DiagId::DropMethodName, f->nameSpan, "destructor must take exactly one `" + sd->name + "` parameter")
+            .withHelp("declare it `func:drop = NIL($$m " + sd->name + ":self) { ... };`");
+        ok = false;
+      }
+    }
+    if (impl->methods.size() != 1) {
+      diags_.error(DiagId::DropMethodName, impl->span, "`impl:Drop` must contain exactly one method, `drop`")
+          .withHelp("keep a single `func:drop = NIL($$m " + sd->name + ":self) { ... };`");
+      ok = false;
+    }
+    if (ok) {
+      sd->dropFn = impl->methods[0].get();
+      syms_.allFuncs.push_back(sd->dropFn);
+    } else {
+      for (auto &f : impl->methods) f->ret = nullptr; // not checked further
+    }
+  }
+  module_ = nullptr;
+}
+
+void Checker::checkMainAndFailsafe() {
+  Module *mainMod = program_.main;
+  auto it = syms_.funcs.find("main");
+  if (it == syms_.funcs.end() || it->second->module != mainMod) {
+    uint32_t end = 0;
+    diags_.error(DiagId::NoMain, Span{mainMod->fileId, end, end}, "no `main` function in " + mainMod->name)
+        .withHelp("add `func:main = int32() { exit 0; };`");
+  } else {
+    FuncDecl *f = it->second;
+    f->isMain = true;
+    syms_.main = f;
+    if (!f->ret->isError() && (f->ret != types_.int32() || !f->params.empty()))
+      diags_.error(DiagId::TypeMismatch, f->retType.span, "`main` must be declared `func:main = int32()`")
+          .withHelp("write `func:main = int32() { ... exit 0; };`");
+  }
+  for (auto &m : program_.modules) {
+    for (auto &f : m->funcs) {
+      if (f->name == "main" && m.get() != mainMod)
+        diags_.error(DiagId::Redefinition, f->nameSpan, "imported module " + m->name + " defines `main`")
+            .withHelp("only the main file may define `main`");
+    }
+  }
+  auto fs = syms_.funcs.find("failsafe");
+  if (fs == syms_.funcs.end()) return;
+  FuncDecl *f = fs->second;
+  f->isFailsafe = true;
+  syms_.failsafe = f;
+  bool ok = f->ret == types_.int32() && f->params.size() == 1 && f->params[0]->binding.ty == types_.tbb32();
+  if (!ok)
+    diags_.error(DiagId::BadFailsafe, f->nameSpan, "`failsafe` must be declared `func:failsafe = int32(tbb32:err)`")
+        .withHelp("write `func:failsafe = int32(tbb32:err) { exit 1; };`");
+}
+
+} // namespace npk

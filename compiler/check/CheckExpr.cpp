@@ -1,0 +1,567 @@
+#include "check/Checker.h"
+
+namespace npk {
+
+namespace {
+std::string rangeOf(const Ty *t) {
+  if (t->kind == TyKind::Tbb32) return "-2147483648..2147483647";
+  if (!t->isInt()) return "";
+  if (t->isSigned) {
+    __int128 hi = (static_cast<__int128>(1) << (t->bits - 1)) - 1;
+    return "-" + std::to_string(static_cast<unsigned long long>(hi) + 1) + ".." +
+           std::to_string(static_cast<unsigned long long>(hi));
+  }
+  unsigned long long hi = t->bits == 64 ? ~0ull : (1ull << t->bits) - 1;
+  return "0.." + std::to_string(hi);
+}
+
+std::string int128Text(__int128 v) {
+  if (v < 0) return "-" + std::to_string(static_cast<unsigned long long>(-v));
+  return std::to_string(static_cast<unsigned long long>(v));
+}
+
+bool isShift(BinaryOp op) { return op == BinaryOp::Shl || op == BinaryOp::Shr; }
+bool isComparison(BinaryOp op) {
+  return op == BinaryOp::Lt || op == BinaryOp::Le || op == BinaryOp::Gt || op == BinaryOp::Ge ||
+         op == BinaryOp::Eq || op == BinaryOp::Ne;
+}
+bool isBitwise(BinaryOp op) { return op == BinaryOp::BitAnd || op == BinaryOp::BitOr || op == BinaryOp::BitXor; }
+bool isLogical(BinaryOp op) { return op == BinaryOp::And || op == BinaryOp::Or; }
+} // namespace
+
+std::optional<__int128> Checker::literalValue(const Expr &e) const {
+  if (auto *lit = as<IntLitExpr>(&e)) return static_cast<__int128>(lit->value);
+  if (auto *u = as<UnaryExpr>(&e); u && u->op == UnaryOp::Neg) {
+    if (auto v = literalValue(*u->operand)) return -*v;
+  }
+  return std::nullopt;
+}
+
+bool Checker::fits(__int128 v, const Ty *t) const {
+  if (t->kind == TyKind::Tbb32) return v >= INT32_MIN && v <= INT32_MAX;
+  if (!t->isInt()) return true;
+  if (t->isSigned) {
+    __int128 hi = (static_cast<__int128>(1) << (t->bits - 1)) - 1;
+    return v >= -hi - 1 && v <= hi;
+  }
+  __int128 hi = (static_cast<__int128>(1) << t->bits) - 1;
+  return v >= 0 && v <= hi;
+}
+
+const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
+  const Ty *t = types_.error();
+  switch (e.kind) {
+  case ExprKind::IntLit: t = checkIntLit(static_cast<IntLitExpr &>(e), expected); break;
+  case ExprKind::FloatLit: t = checkFloatLit(static_cast<FloatLitExpr &>(e), expected); break;
+  case ExprKind::BoolLit: t = types_.boolTy(); break;
+  case ExprKind::StringLit: t = types_.string(); break;
+  case ExprKind::Template:
+    diags_.error(DiagId::Unsupported, e.span, "template strings can only be printed")
+        .withHelp("pass it straight to `print`, `println`, `eprint` or `eprintln`");
+    t = types_.error();
+    break;
+  case ExprKind::NullLit: t = expected && expected->isPtr() ? expected : types_.null(); break;
+  case ExprKind::Name: t = checkName(static_cast<NameExpr &>(e)); break;
+  case ExprKind::Unary: t = checkUnary(static_cast<UnaryExpr &>(e), expected); break;
+  case ExprKind::Binary: t = checkBinary(static_cast<BinaryExpr &>(e), expected); break;
+  case ExprKind::Cast: t = checkCast(static_cast<CastExpr &>(e)); break;
+  case ExprKind::Call: t = checkCall(static_cast<CallExpr &>(e)); break;
+  case ExprKind::Index: t = checkIndex(static_cast<IndexExpr &>(e)); break;
+  case ExprKind::Member: t = checkMember(static_cast<MemberExpr &>(e)); break;
+  case ExprKind::Raw: t = checkRaw(static_cast<RawExpr &>(e)); break;
+  case ExprKind::Drop: t = checkDrop(static_cast<DropExpr &>(e)); break;
+  case ExprKind::Default: t = checkDefault(static_cast<DefaultExpr &>(e), expected); break;
+  case ExprKind::StructLit: t = checkStructLit(static_cast<StructLitExpr &>(e), expected); break;
+  case ExprKind::Error: t = types_.error(); break;
+  }
+  e.ty = t;
+  return t;
+}
+
+void Checker::resultAsValueError(Expr &e, const char *context) {
+  std::string text = sourceText(e.span);
+  diags_.error(DiagId::ResultAsValue, e.span,
+               "`" + text + "` is a `" + e.ty->str() + "`, not a plain value, in " + context)
+      .withHelp("extract the value with `raw " + text + "`, or `" + text + " ? <default>`, or bind it to `" +
+                e.ty->str() + ":r` and test `r.is_error`");
+}
+
+const Ty *Checker::checkValue(Expr &e, const Ty *expected) {
+  const Ty *t = checkExpr(e, expected);
+  if (t->isResult()) {
+    resultAsValueError(e, "a value position");
+    e.ty = types_.error();
+    return e.ty;
+  }
+  if (t->isNil()) {
+    diags_.error(DiagId::TypeMismatch, e.span, "this expression has no value")
+        .withHelp("it returns nothing; call it as a statement");
+    e.ty = types_.error();
+    return e.ty;
+  }
+  return t;
+}
+
+bool Checker::convertible(const Expr &e, const Ty *from, const Ty *to) const {
+  (void)e;
+  if (from == to) return true;
+  if (from->isInt() && to->isInt()) return from->isSigned == to->isSigned && to->bits >= from->bits;
+  if (from->isFloat() && to->isFloat()) return to->bits >= from->bits;
+  if (from->kind == TyKind::Null && to->isPtr()) return true;
+  if (from->isPtr() && to->isPtr()) return !from->pointee || !to->pointee || from->pointee == to->pointee;
+  return false;
+}
+
+void Checker::coerce(Expr &e, const Ty *target, const char *context) {
+  const Ty *from = e.ty;
+  if (!from || from->isError() || target->isError()) return;
+  if (convertible(e, from, target)) return;
+  if (from->isResult()) {
+    resultAsValueError(e, context);
+    return;
+  }
+  Diag &d = diags_.error(DiagId::TypeMismatch, e.span,
+                         "expected `" + target->str() + "` for " + context + ", found `" + from->str() + "`");
+  if ((from->isNumeric() || from->kind == TyKind::Tbb32) && target->isNumeric())
+    d.withHelp("convert explicitly: `" + sourceText(e.span) + " => " + target->str() + "`");
+  else if (from->isPtr() && target->isPtr())
+    d.withHelp("pointer types differ; cast with `=> " + target->str() + "` if that is intended");
+}
+
+const Ty *Checker::checkIntLit(IntLitExpr &e, const Ty *expected) {
+  const Ty *t = suffixType(e.suffix);
+  if (!t) {
+    if (expected && (expected->isInt() || expected->kind == TyKind::Tbb32)) t = expected;
+    else if (expected && expected->isFloat()) return expected;
+    else t = types_.int32();
+  }
+  if (!fits(static_cast<__int128>(e.value), t)) {
+    Diag &d = diags_.error(DiagId::LiteralRange, e.span,
+                           "literal `" + std::to_string(e.value) + "` does not fit `" + t->str() + "` (range " +
+                               rangeOf(t) + ")");
+    if (e.suffix == IntSuffix::None && t == types_.int32())
+      d.withHelp("give it a wider type with a suffix, e.g. `" + std::to_string(e.value) + "i64`");
+    else
+      d.withHelp("use a value in range, or a wider type");
+    return types_.error();
+  }
+  return t;
+}
+
+const Ty *Checker::suffixType(IntSuffix suffix) {
+  static const std::pair<IntSuffix, std::pair<unsigned, bool>> kSuffix[] = {
+      {IntSuffix::I8, {8, true}},   {IntSuffix::I16, {16, true}},   {IntSuffix::I32, {32, true}},
+      {IntSuffix::I64, {64, true}}, {IntSuffix::U8, {8, false}},    {IntSuffix::U16, {16, false}},
+      {IntSuffix::U32, {32, false}}, {IntSuffix::U64, {64, false}}};
+  for (auto &[s, info] : kSuffix)
+    if (suffix == s) return types_.intTy(info.first, info.second);
+  if (suffix == IntSuffix::Tbb32) return types_.tbb32();
+  return nullptr;
+}
+
+const Ty *Checker::checkFloatLit(FloatLitExpr &e, const Ty *expected) {
+  if (e.suffix == IntSuffix::F32) return types_.floatTy(32);
+  if (e.suffix == IntSuffix::F64) return types_.floatTy(64);
+  if (expected && expected->isFloat()) return expected;
+  return types_.floatTy(64);
+}
+
+const Ty *Checker::checkName(NameExpr &e) {
+  if (Binding *b = lookupLocal(e.name)) {
+    e.target = NameTarget::Local;
+    e.binding = b;
+    return b->ty ? b->ty : types_.error();
+  }
+  if (syms_.funcs.count(e.name) || syms_.externs.count(e.name)) {
+    diags_.error(DiagId::InvalidOperation, e.span, "function `" + e.name + "` used as a value")
+        .withHelp("call it: `" + e.name + "(...)`");
+    return types_.error();
+  }
+  if (syms_.typeBlocks.count(e.name)) {
+    diags_.error(DiagId::InvalidOperation, e.span, "`Type:` block `" + e.name + "` used as a value")
+        .withHelp("call one of its members: `" + e.name + ".member(...)`");
+    return types_.error();
+  }
+  diags_.error(DiagId::UnknownName, e.span, "unknown name `" + e.name + "`")
+      .withHelp("declare it before use, e.g. `int32:" + e.name + " = 0;`");
+  return types_.error();
+}
+
+const Ty *Checker::checkUnary(UnaryExpr &e, const Ty *expected) {
+  switch (e.op) {
+  case UnaryOp::Neg: {
+    if (auto v = literalValue(e)) {
+      // A negative literal is checked as one value, so `-128` fits int8.
+      const Ty *t = expected && (expected->isInt() || expected->isFloat() || expected->kind == TyKind::Tbb32)
+                        ? expected
+                        : types_.int32();
+      if (auto *lit = as<IntLitExpr>(e.operand.get()))
+        if (const Ty *suffixed = suffixType(lit->suffix)) t = suffixed;
+      if (t->isFloat()) {
+        e.operand->ty = t;
+        return t;
+      }
+      if (t->isInt() && !t->isSigned) {
+        diags_.error(DiagId::LiteralRange, e.span, "negative literal for unsigned type `" + t->str() + "`")
+            .withHelp("use a signed type");
+        return types_.error();
+      }
+      if (!fits(*v, t)) {
+        diags_.error(DiagId::LiteralRange, e.span,
+                     "literal `" + int128Text(*v) + "` does not fit `" + t->str() + "` (range " + rangeOf(t) + ")")
+            .withHelp("use a value in range, or a wider type");
+        return types_.error();
+      }
+      markLiteral(*e.operand, t);
+      return t;
+    }
+    const Ty *t = checkValue(*e.operand, expected);
+    if (t->isError()) return t;
+    if ((t->isInt() && t->isSigned) || t->isFloat()) return t;
+    diags_.error(DiagId::BadOperands, e.span, "cannot negate a value of type `" + t->str() + "`")
+        .withHelp(t->isInt() ? "unsigned values cannot be negative; use `0 -% x` for wrapping negation"
+                             : "negation needs a signed integer or a float");
+    return types_.error();
+  }
+  case UnaryOp::Not: {
+    const Ty *t = checkValue(*e.operand, types_.boolTy());
+    if (t->isError() || t == types_.boolTy()) return t;
+    diags_.error(DiagId::NonBoolCondition, e.operand->span, "operand of `!` has type `" + t->str() + "`, not `bool`")
+        .withHelp(t->isNumeric() ? "compare explicitly: `" + sourceText(e.operand->span) + " == 0`"
+                                 : "`!` needs a `bool`");
+    return types_.error();
+  }
+  case UnaryOp::BitNot: {
+    const Ty *t = checkValue(*e.operand, expected);
+    if (t->isError() || t->isInt()) return t;
+    diags_.error(DiagId::BadOperands, e.span, "`~` needs an integer, found `" + t->str() + "`");
+    return types_.error();
+  }
+  case UnaryOp::AddrOf: {
+    const Ty *t = checkValue(*e.operand);
+    if (t->isError()) return t;
+    if (!isLvalue(*e.operand)) {
+      diags_.error(DiagId::InvalidOperation, e.span, "cannot take the address of this expression")
+          .withHelp("`@` applies to bindings, fields and `p[i]`");
+      return types_.error();
+    }
+    return types_.ptr(t);
+  }
+  case UnaryOp::Deref: {
+    const Ty *t = checkValue(*e.operand);
+    if (t->isError()) return t;
+    if (!t->isPtr() || !t->pointee) {
+      diags_.error(DiagId::InvalidOperation, e.span, "cannot dereference a value of type `" + t->str() + "`")
+          .withHelp(t->isPtr() ? "cast the untyped pointer first: `<-(p => int8->)`" : "`<-` needs a typed pointer");
+      return types_.error();
+    }
+    return t->pointee;
+  }
+  }
+  return types_.error();
+}
+
+// Gives a literal operand (possibly under `-`) its final type.
+void Checker::markLiteral(Expr &e, const Ty *t) {
+  e.ty = t;
+  if (auto *u = as<UnaryExpr>(&e)) markLiteral(*u->operand, t);
+}
+
+const Ty *Checker::checkBinary(BinaryExpr &e, const Ty *expected) {
+  BinaryOp op = e.op;
+  if (isLogical(op)) {
+    const Ty *lt = checkValue(*e.lhs, types_.boolTy());
+    // `!r.is_error && r.value > 0`: the right side sees r as ok.
+    size_t mark = okResults_.size();
+    if (auto test = resultTest(*e.lhs); test && (op == BinaryOp::And) != test->second)
+      okResults_.push_back(test->first);
+    const Ty *rt = checkValue(*e.rhs, types_.boolTy());
+    okResults_.resize(mark);
+    for (auto [side, t] : {std::pair{e.lhs.get(), lt}, std::pair{e.rhs.get(), rt}}) {
+      if (t->isError() || t == types_.boolTy()) continue;
+      diags_.error(DiagId::NonBoolCondition, side->span,
+                   std::string("operand of `") + (op == BinaryOp::And ? "&&" : "||") + "` has type `" + t->str() +
+                       "`, not `bool`")
+          .withHelp(t->isNumeric() ? "compare explicitly: `" + sourceText(side->span) + " != 0`" : "use a `bool`");
+      return types_.error();
+    }
+    return lt->isError() || rt->isError() ? types_.error() : types_.boolTy();
+  }
+  const Ty *hint = isComparison(op) ? nullptr : expected;
+  const Ty *lt, *rt;
+  bool lhsLiteral = literalValue(*e.lhs).has_value() || as<NullLitExpr>(e.lhs.get());
+  bool rhsLiteral = literalValue(*e.rhs).has_value() || as<NullLitExpr>(e.rhs.get());
+  if (isShift(op)) {
+    lt = checkValue(*e.lhs, hint);
+    rt = checkValue(*e.rhs, nullptr);
+  } else if (lhsLiteral && !rhsLiteral) {
+    rt = checkValue(*e.rhs, hint);
+    lt = checkValue(*e.lhs, rt->isError() ? hint : rt);
+  } else {
+    lt = checkValue(*e.lhs, hint);
+    rt = checkValue(*e.rhs, lt->isError() ? hint : lt);
+  }
+  if (lt->isError() || rt->isError()) return types_.error();
+  auto bad = [&](std::string help) {
+    diags_.error(DiagId::BadOperands, e.opSpan,
+                 "operator `" + sourceText(e.opSpan) + "` cannot combine `" + lt->str() + "` and `" + rt->str() + "`")
+        .withHelp(std::move(help));
+    return types_.error();
+  };
+  if (isShift(op)) {
+    if (!lt->isInt() || !rt->isInt()) return bad("shifts need integer operands");
+    return lt;
+  }
+  // Unify the operand types: identical, or implicit widening either way.
+  const Ty *common = nullptr;
+  if (convertible(*e.rhs, rt, lt)) common = lt;
+  else if (convertible(*e.lhs, lt, rt)) common = rt;
+  if (!common) {
+    if (lt->isNumeric() && rt->isNumeric())
+      return bad("convert one side explicitly, e.g. `" + sourceText(e.rhs->span) + " => " + lt->str() + "`");
+    return bad("both sides need the same type");
+  }
+  if (isComparison(op)) {
+    bool ordered = op != BinaryOp::Eq && op != BinaryOp::Ne;
+    if (common->isNumeric() || (!ordered && (common->isPointerLike() || common == types_.boolTy())))
+      return types_.boolTy();
+    return bad(ordered ? "ordering comparisons need numbers" : "`==`/`!=` compare numbers, bools and pointers");
+  }
+  if (isBitwise(op)) {
+    if (common->isInt() || (common == types_.boolTy())) return common;
+    return bad("bitwise operators need integers");
+  }
+  if (op == BinaryOp::AddWrap || op == BinaryOp::SubWrap || op == BinaryOp::MulWrap) {
+    if (common->isInt()) return common;
+    return bad("wrapping operators need integers");
+  }
+  if (common->isNumeric() && !(op == BinaryOp::Rem && common->isFloat())) return common;
+  return bad(common->isPtr() ? "pointer arithmetic is not supported; index with `p[i]` instead"
+                             : "arithmetic needs numbers");
+}
+
+const Ty *Checker::checkCast(CastExpr &e) {
+  const Ty *from = checkValue(*e.operand);
+  const Ty *to = resolveType(e.target, false);
+  if (from->isError() || to->isError()) return types_.error();
+  bool fromNum = from->isNumeric() || from->kind == TyKind::Tbb32 || from == types_.boolTy();
+  bool toNum = to->isNumeric() || to->kind == TyKind::Tbb32;
+  bool ok = (fromNum && toNum) || (from->isPointerLike() && to->isPtr()) ||
+            (from->isPtr() && to->isInt() && to->bits == 64) || (from->isInt() && from->bits == 64 && to->isPtr());
+  if (!ok) {
+    diags_.error(DiagId::BadCast, e.span, "cannot cast `" + from->str() + "` to `" + to->str() + "`")
+        .withHelp("casts convert between numbers, between pointers, and between pointers and 64-bit integers");
+    return types_.error();
+  }
+  return to;
+}
+
+const Ty *Checker::checkIndex(IndexExpr &e) {
+  const Ty *base = checkValue(*e.base);
+  const Ty *idx = checkValue(*e.index, types_.int64());
+  if (base->isError() || idx->isError()) return types_.error();
+  if (!base->isPtr() || !base->pointee) {
+    diags_.error(DiagId::InvalidOperation, e.base->span, "cannot index a value of type `" + base->str() + "`")
+        .withHelp(base->isPtr() ? "cast the untyped pointer to a typed one: `(p => int8->)[i]`"
+                                : "indexing needs a typed pointer `T->`");
+    return types_.error();
+  }
+  if (!idx->isInt()) {
+    diags_.error(DiagId::TypeMismatch, e.index->span, "index has type `" + idx->str() + "`, not an integer");
+    return types_.error();
+  }
+  if (base->pointee->isNil() || base->pointee->isStruct()) return base->pointee;
+  return base->pointee;
+}
+
+const Ty *Checker::checkMember(MemberExpr &e) {
+  if (auto *n = as<NameExpr>(e.base.get()); n && !lookupLocal(n->name) && syms_.typeBlocks.count(n->name)) {
+    diags_.error(DiagId::InvalidOperation, e.span, "`" + n->name + "." + e.member + "` is a function")
+        .withHelp("call it: `" + n->name + "." + e.member + "(...)`");
+    return types_.error();
+  }
+  const Ty *base = checkExpr(*e.base);
+  if (base->isError()) return base;
+  if (base->isResult()) {
+    if (e.member == "is_error") {
+      e.target = MemberTarget::ResultIsError;
+      return types_.boolTy();
+    }
+    if (e.member == "error") {
+      e.target = MemberTarget::ResultError;
+      return types_.int32();
+    }
+    if (e.member == "value") {
+      e.target = MemberTarget::ResultValue;
+      auto *n = as<NameExpr>(e.base.get());
+      if (!n || !n->binding || !knownOk(n->binding)) {
+        std::string r = n ? n->name : "r";
+        diags_.error(DiagId::UncheckedValue, e.span, "`" + sourceText(e.span) + "` is read without checking `" + r +
+                                                         ".is_error`")
+            .withHelp("read it inside `if (!" + r + ".is_error) { ... }`, after `if (" + r +
+                      ".is_error) { fail ...; }`, or use `raw` at the call");
+        return types_.error();
+      }
+      return base->resultValue();
+    }
+    diags_.error(DiagId::UnknownMember, e.memberSpan, "`Result` has no member `" + e.member + "`")
+        .withHelp("a `Result` has `.is_error`, `.value` and `.error`");
+    return types_.error();
+  }
+  const Ty *structTy = base;
+  if (base->isPtr() && base->pointee && base->pointee->isStruct()) {
+    structTy = base->pointee;
+    e.throughPointer = true;
+  }
+  if (!structTy->isStruct()) {
+    if (base->isPtr())
+      diags_.error(DiagId::InvalidOperation, e.span, "`.` on a pointer to `" +
+                                                       (base->pointee ? base->pointee->str() : std::string("?")) +
+                                                       "`, which is not a struct");
+    else
+      diags_.error(DiagId::InvalidOperation, e.span, "`" + base->str() + "` has no fields");
+    return types_.error();
+  }
+  StructDecl *sd = structTy->decl;
+  for (unsigned i = 0; i < sd->fields.size(); ++i) {
+    if (sd->fields[i].name != e.member) continue;
+    e.target = MemberTarget::Field;
+    e.fieldIndex = i;
+    return sd->fields[i].ty ? sd->fields[i].ty : types_.error();
+  }
+  std::string names;
+  for (auto &f : sd->fields) names += (names.empty() ? "`" : ", `") + f.name + "`";
+  diags_.error(DiagId::UnknownMember, e.memberSpan, "struct `" + sd->name + "` has no field `" + e.member + "`")
+      .withHelp(names.empty() ? "the struct has no fields" : "its fields are " + names);
+  return types_.error();
+}
+
+const Ty *Checker::checkRaw(RawExpr &e) {
+  const Ty *t = checkExpr(*e.operand);
+  if (t->isError()) return t;
+  if (!t->isResult()) {
+    diags_.error(DiagId::NotAResult, e.span, "`raw` applied to a `" + t->str() + "`, which is not a `Result`")
+        .withHelp("remove `raw`: builtins and externs return plain values");
+    return types_.error();
+  }
+  return t->resultValue();
+}
+
+const Ty *Checker::checkDrop(DropExpr &e) {
+  const Ty *t = checkExpr(*e.operand);
+  if (t->isError()) return t;
+  if (!t->isResult()) {
+    diags_.error(DiagId::NotAResult, e.span, "`drop` applied to a `" + t->str() + "`, which is not a `Result`")
+        .withHelp("plain values of builtins and externs may be discarded without `drop`");
+    return types_.error();
+  }
+  return types_.voidTy();
+}
+
+const Ty *Checker::checkDefault(DefaultExpr &e, const Ty *expected) {
+  (void)expected;
+  const Ty *t = checkExpr(*e.operand);
+  if (t->isError()) {
+    checkExpr(*e.fallback);
+    return t;
+  }
+  if (!t->isResult()) {
+    diags_.error(DiagId::NotAResult, e.operand->span, "`?` applied to a `" + t->str() + "`, which is not a `Result`")
+        .withHelp("`call(...) ? default` takes the value of a call that returns a `Result`");
+    checkExpr(*e.fallback);
+    return types_.error();
+  }
+  const Ty *value = t->resultValue();
+  checkValue(*e.fallback, value);
+  coerce(*e.fallback, value, "the `?` default");
+  return value;
+}
+
+const Ty *Checker::checkStructLit(StructLitExpr &e, const Ty *expected) {
+  if (e.name == "Result") {
+    if (!expected || !expected->isResult()) {
+      diags_.error(DiagId::InvalidOperation, e.span, "`Result{...}` literal outside `return`")
+          .withHelp("write `return Result{ val: v, err: 0, is_error: false };`");
+      for (auto &f : e.fields) checkExpr(*f.value);
+      return types_.error();
+    }
+    const Ty *value = expected->resultValue();
+    bool seen[3] = {false, false, false};
+    for (auto &f : e.fields) {
+      int idx = f.name == "val" ? 0 : f.name == "err" ? 1 : f.name == "is_error" ? 2 : -1;
+      const Ty *ft = idx == 0 ? value : idx == 1 ? types_.int32() : types_.boolTy();
+      if (idx < 0 || (idx == 0 && value->isNil())) {
+        diags_.error(DiagId::UnknownMember, f.span, "`Result` literal has no field `" + f.name + "`")
+            .withHelp(value->isNil() ? "a `Result<NIL>` has `err` and `is_error`"
+                                     : "a `Result` literal has `val`, `err` and `is_error`");
+        checkExpr(*f.value);
+        continue;
+      }
+      if (seen[idx])
+        diags_.error(DiagId::Redefinition, f.span, "field `" + f.name + "` given twice");
+      seen[idx] = true;
+      checkValue(*f.value, ft);
+      coerce(*f.value, ft, ("field `" + f.name + "`").c_str());
+    }
+    const char *names[3] = {"val", "err", "is_error"};
+    for (int i = 0; i < 3; ++i) {
+      if (seen[i] || (i == 0 && value->isNil())) continue;
+      diags_.error(DiagId::TypeMismatch, e.span, std::string("`Result` literal is missing field `") + names[i] + "`")
+          .withHelp("give every field: `Result{ val: v, err: 0, is_error: false }`");
+    }
+    return expected;
+  }
+  auto it = syms_.structs.find(e.name);
+  if (it == syms_.structs.end()) {
+    diags_.error(DiagId::UnknownType, e.nameSpan, "unknown struct `" + e.name + "`")
+        .withHelp("declare `struct:" + e.name + " = { ... };`");
+    for (auto &f : e.fields) checkExpr(*f.value);
+    return types_.error();
+  }
+  StructDecl *sd = it->second;
+  e.decl = sd;
+  std::vector<bool> seen(sd->fields.size(), false);
+  for (auto &f : e.fields) {
+    size_t idx = sd->fields.size();
+    for (size_t i = 0; i < sd->fields.size(); ++i)
+      if (sd->fields[i].name == f.name) idx = i;
+    if (idx == sd->fields.size()) {
+      diags_.error(DiagId::UnknownMember, f.span, "struct `" + sd->name + "` has no field `" + f.name + "`");
+      checkExpr(*f.value);
+      continue;
+    }
+    if (seen[idx]) diags_.error(DiagId::Redefinition, f.span, "field `" + f.name + "` given twice");
+    seen[idx] = true;
+    const Ty *ft = sd->fields[idx].ty;
+    checkValue(*f.value, ft);
+    coerce(*f.value, ft, ("field `" + f.name + "`").c_str());
+  }
+  for (size_t i = 0; i < seen.size(); ++i)
+    if (!seen[i])
+      diags_.error(DiagId::TypeMismatch, e.span, "struct literal is missing field `" + sd->fields[i].name + "`")
+          .withHelp("every field must be given: `" + sd->name + "{ " + sd->fields[i].name + ": ..., ... }`");
+  return sd->ty;
+}
+
+const Ty *Checker::checkTemplate(TemplateExpr &e) {
+  for (auto &part : e.parts) {
+    if (!part.expr) continue;
+    const Ty *t = checkValue(*part.expr);
+    if (t->isError()) continue;
+    if (!(t->isNumeric() || t == types_.boolTy() || t == types_.string() || t->isPointerLike() ||
+          t->kind == TyKind::Tbb32))
+      diags_.error(DiagId::TypeMismatch, part.expr->span, "cannot interpolate a value of type `" + t->str() + "`")
+          .withHelp("interpolate integers, floats, bools, strings or pointers; print struct fields one by one");
+  }
+  return types_.string();
+}
+
+bool Checker::isLvalue(const Expr &e) const {
+  if (auto *n = as<NameExpr>(&e)) return n->binding != nullptr;
+  if (as<IndexExpr>(&e)) return true;
+  if (auto *u = as<UnaryExpr>(&e)) return u->op == UnaryOp::Deref;
+  if (auto *m = as<MemberExpr>(&e)) return m->target == MemberTarget::Field && (m->throughPointer || isLvalue(*m->base));
+  return false;
+}
+
+} // namespace npk

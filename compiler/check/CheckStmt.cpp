@@ -1,0 +1,404 @@
+#include "check/Checker.h"
+
+namespace npk {
+
+namespace {
+// Whether a loop body contains a `break` for this loop (not a nested one).
+bool containsBreak(const Stmt &s) {
+  switch (s.kind) {
+  case StmtKind::Break: return true;
+  case StmtKind::Block:
+    for (auto &st : static_cast<const BlockStmt &>(s).stmts)
+      if (containsBreak(*st)) return true;
+    return false;
+  case StmtKind::If: {
+    auto &i = static_cast<const IfStmt &>(s);
+    return containsBreak(*i.thenBlock) || (i.elseStmt && containsBreak(*i.elseStmt));
+  }
+  default: return false;
+  }
+}
+} // namespace
+
+Binding *Checker::lookupLocal(const std::string &name) {
+  for (auto scope = scopes_.rbegin(); scope != scopes_.rend(); ++scope)
+    for (auto b = scope->rbegin(); b != scope->rend(); ++b)
+      if ((*b)->name == name) return *b;
+  return nullptr;
+}
+
+void Checker::declareLocal(Binding &b) {
+  for (Binding *other : scopes_.back()) {
+    if (other->name != b.name) continue;
+    diags_.error(DiagId::Redefinition, b.span, "`" + b.name + "` is already declared in this block")
+        .label(other->span, "first declared here")
+        .withHelp("rename one of them, or assign to the existing binding");
+    break;
+  }
+  scopes_.back().push_back(&b);
+}
+
+void Checker::checkFunc(FuncDecl &f) {
+  if (!f.ret || !f.body) return;
+  func_ = &f;
+  module_ = f.module;
+  scopes_.clear();
+  okResults_.clear();
+  loopDepth_ = 0;
+  deferDepth_ = 0;
+  pushScope();
+  for (auto &p : f.params) declareLocal(p->binding);
+  checkBlock(*f.body);
+  popScope();
+  bool mustPass = !f.ret->isNil() && !f.ret->isError() && !f.isMain;
+  if (f.isFailsafe && !terminates(*f.body))
+    diags_.error(DiagId::BadFailsafe, f.body->closeSpan, "`failsafe` may return without ending the program")
+        .withHelp("end every path of `failsafe` with `exit N;` (N > 0)");
+  else if (mustPass && !f.isFailsafe && !terminates(*f.body))
+    diags_.error(DiagId::MissingPass, f.body->closeSpan,
+                 "function `" + f.name + "` may reach its end without `pass`, `fail` or `return`")
+        .withHelp("add `pass <" + f.ret->str() + " value>;` or `fail <code>;` before the closing `}`");
+  func_ = nullptr;
+}
+
+void Checker::checkBlock(BlockStmt &b) {
+  pushScope();
+  size_t okMark = okResults_.size();
+  for (auto &s : b.stmts) checkStmt(*s);
+  okResults_.resize(okMark);
+  popScope();
+}
+
+void Checker::checkStmt(Stmt &s) {
+  switch (s.kind) {
+  case StmtKind::Block: return checkBlock(static_cast<BlockStmt &>(s));
+  case StmtKind::VarDecl: return checkVarDecl(static_cast<VarDeclStmt &>(s));
+  case StmtKind::Expr: return checkExprStmt(static_cast<ExprStmt &>(s));
+  case StmtKind::Assign: return checkAssign(static_cast<AssignStmt &>(s));
+  case StmtKind::If: return checkIf(static_cast<IfStmt &>(s));
+  case StmtKind::While: {
+    auto &w = static_cast<WhileStmt &>(s);
+    checkCondition(*w.cond, "`while` condition");
+    ++loopDepth_;
+    checkBlock(*w.body);
+    --loopDepth_;
+    return;
+  }
+  case StmtKind::For: {
+    auto &f = static_cast<ForStmt &>(s);
+    pushScope();
+    if (f.init) checkStmt(*f.init);
+    if (f.cond) checkCondition(*f.cond, "`for` condition");
+    ++loopDepth_;
+    checkBlock(*f.body);
+    if (f.step) checkStmt(*f.step);
+    --loopDepth_;
+    popScope();
+    return;
+  }
+  case StmtKind::Break:
+  case StmtKind::Continue:
+    if (loopDepth_ == 0)
+      diags_.error(DiagId::BadControl, s.span,
+                   std::string("`") + (s.kind == StmtKind::Break ? "break" : "continue") + "` outside a loop")
+          .withHelp(deferDepth_ ? "a `defer` body cannot jump out of its block" : "use it inside `while` or `for`");
+    return;
+  case StmtKind::Pass: return checkPass(static_cast<PassStmt &>(s));
+  case StmtKind::Fail: return checkFail(static_cast<FailStmt &>(s));
+  case StmtKind::Return: return checkReturn(static_cast<ReturnStmt &>(s));
+  case StmtKind::Exit: return checkExit(static_cast<ExitStmt &>(s));
+  case StmtKind::Defer: {
+    auto &d = static_cast<DeferStmt &>(s);
+    int savedLoop = loopDepth_;
+    loopDepth_ = 0;
+    ++deferDepth_;
+    if (d.body) checkStmt(*d.body);
+    --deferDepth_;
+    loopDepth_ = savedLoop;
+    return;
+  }
+  case StmtKind::Error: return;
+  }
+}
+
+void Checker::checkVarDecl(VarDeclStmt &s) {
+  Binding &b = s.binding;
+  b.ty = resolveType(s.type, false);
+  b.id = func_->bindingCount++;
+  if (b.ty->isNil()) {
+    diags_.error(DiagId::TypeMismatch, s.type.span, "a binding cannot have type `NIL`");
+    b.ty = types_.error();
+  }
+  bool wild = b.quals & (QualWild | QualWildx);
+  if (wild && b.ty->isStruct()) {
+    if (b.quals & QualWildx)
+      diags_.error(DiagId::TypeMismatch, s.type.span, "`wildx` memory holds code, not structs")
+          .withHelp("use `wild " + b.ty->str() + ":" + b.name + "` for a heap struct");
+    b.heapStruct = true;
+  } else if (wild && !b.ty->isPtr() && !b.ty->isError()) {
+    diags_.error(DiagId::TypeMismatch, s.type.span, "a `wild`/`wildx` binding must be a pointer or a struct")
+        .withHelp("write `" + std::string(b.quals & QualWildx ? "wildx" : "wild") + " int8->:" + b.name + "`");
+  }
+  if (b.quals & (QualBorrowMut | QualBorrowImm))
+    diags_.error(DiagId::TypeMismatch, s.span, "borrow qualifiers `$$m`/`$$i` are for parameters only");
+  if (s.init) {
+    if (b.ty->isResult()) {
+      const Ty *t = checkExpr(*s.init, b.ty);
+      if (!t->isError() && t != b.ty)
+        diags_.error(DiagId::TypeMismatch, s.init->span,
+                     "expected `" + b.ty->str() + "`, found `" + t->str() + "`")
+            .withHelp("a `Result<T>` binding takes a call of a function that passes `T`");
+    } else {
+      checkValue(*s.init, b.ty);
+      coerce(*s.init, b.ty, "the initializer");
+    }
+  } else if (b.heapStruct) {
+    diags_.error(DiagId::TypeMismatch, b.span, "a `wild` struct binding needs an initializer")
+        .withHelp("write `wild " + b.ty->str() + ":" + b.name + " = " + b.ty->str() + "{ ... };`");
+  }
+  declareLocal(b);
+}
+
+void Checker::checkExprStmt(ExprStmt &s) {
+  const Ty *t = checkExpr(*s.expr);
+  if (t->isResult()) {
+    std::string callText = "...";
+    diags_.error(DiagId::UnusedResult, s.expr->span, "unused result of type `" + t->str() + "`")
+        .withHelp("use its value with `raw`, test it with a `Result<" + t->resultValue()->str() +
+                  ">` binding, or discard it explicitly with `drop`");
+    return;
+  }
+  bool effect = as<CallExpr>(s.expr.get()) || as<DropExpr>(s.expr.get()) || as<RawExpr>(s.expr.get()) ||
+                as<ErrorExpr>(s.expr.get()) || as<DefaultExpr>(s.expr.get());
+  if (!effect && !t->isError())
+    diags_.error(DiagId::InvalidOperation, s.expr->span, "expression statement has no effect")
+        .withHelp("assign the value to a binding, or remove the statement");
+}
+
+void Checker::checkAssign(AssignStmt &s) {
+  const Ty *target = checkExpr(*s.target);
+  if (target->isError()) {
+    checkExpr(*s.value);
+    return;
+  }
+  if (!isLvalue(*s.target)) {
+    diags_.error(DiagId::NotAssignable, s.target->span, "cannot assign to this expression")
+        .withHelp("assign to a binding, `p[i]`, `<-p` or a struct field");
+    checkExpr(*s.value);
+    return;
+  }
+  if (auto *n = as<NameExpr>(s.target.get()); n && n->binding) {
+    if (n->binding->quals & QualFixed)
+      diags_.error(DiagId::AssignFixed, s.span, "cannot assign twice to `fixed` binding `" + n->name + "`")
+          .label(n->binding->span, "declared `fixed` here")
+          .withHelp("remove `fixed` from the declaration if it must change");
+    std::erase(okResults_, n->binding);
+  }
+  if (s.compound) {
+    checkValue(*s.value, target);
+    bool shift = s.op == BinaryOp::Shl || s.op == BinaryOp::Shr;
+    if (!target->isNumeric() || (target->isFloat() && (shift || s.op == BinaryOp::Rem || s.op == BinaryOp::BitAnd ||
+                                                       s.op == BinaryOp::BitOr || s.op == BinaryOp::BitXor))) {
+      diags_.error(DiagId::BadOperands, s.span, "compound assignment on `" + target->str() + "`")
+          .withHelp("compound assignment needs integer operands (or float for `+= -= *= /=`)");
+      return;
+    }
+    if (shift) {
+      if (!s.value->ty->isInt() && !s.value->ty->isError())
+        diags_.error(DiagId::BadOperands, s.value->span, "shift amount must be an integer");
+      return;
+    }
+    coerce(*s.value, target, "the right-hand side");
+    return;
+  }
+  checkValue(*s.value, target);
+  coerce(*s.value, target, "the assigned value");
+}
+
+// Recognises `r.is_error`, `!r.is_error`, `r.is_error == false` ... on a
+// Result binding: returns the binding and whether the test is true when the
+// result is an error.
+std::optional<std::pair<Binding *, bool>> Checker::resultTest(const Expr &cond) const {
+  if (auto *m = as<MemberExpr>(&cond); m && m->target == MemberTarget::ResultIsError) {
+    if (auto *n = as<NameExpr>(m->base.get()); n && n->binding) return std::make_pair(n->binding, true);
+  }
+  if (auto *u = as<UnaryExpr>(&cond); u && u->op == UnaryOp::Not) {
+    if (auto inner = resultTest(*u->operand)) return std::make_pair(inner->first, !inner->second);
+  }
+  if (auto *b = as<BinaryExpr>(&cond); b && (b->op == BinaryOp::Eq || b->op == BinaryOp::Ne)) {
+    if (auto *lit = as<BoolLitExpr>(b->rhs.get())) {
+      if (auto inner = resultTest(*b->lhs)) {
+        bool same = (b->op == BinaryOp::Eq) == lit->value;
+        return std::make_pair(inner->first, same ? inner->second : !inner->second);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+bool Checker::knownOk(const Binding *b) const {
+  for (const Binding *ok : okResults_)
+    if (ok == b) return true;
+  return false;
+}
+
+void Checker::checkIf(IfStmt &s) {
+  checkCondition(*s.cond, "`if` condition");
+  auto test = resultTest(*s.cond);
+  size_t mark = okResults_.size();
+  if (test && !test->second) okResults_.push_back(test->first);
+  checkBlock(*s.thenBlock);
+  okResults_.resize(mark);
+  if (test && test->second) okResults_.push_back(test->first);
+  if (s.elseStmt) checkStmt(*s.elseStmt);
+  okResults_.resize(mark);
+  // `if (r.is_error) { ...leaves... }` proves `r` ok for the rest of the block.
+  if (test && test->second && terminates(*s.thenBlock)) okResults_.push_back(test->first);
+  if (test && !test->second && s.elseStmt && terminates(*s.elseStmt)) okResults_.push_back(test->first);
+}
+
+void Checker::checkCondition(Expr &cond, const char *what) {
+  const Ty *t = checkValue(cond, types_.boolTy());
+  if (t->isError() || t == types_.boolTy()) return;
+  Diag &d = diags_.error(DiagId::NonBoolCondition, cond.span,
+                         std::string(what) + " has type `" + t->str() + "`, not `bool`");
+  if (t->isNumeric()) {
+    d.withHelp("compare explicitly: `" + sourceText(cond.span) + " != 0`");
+  } else if (t->isPtr()) {
+    d.withHelp("compare explicitly: `" + sourceText(cond.span) + " != NULL`");
+  }
+}
+
+bool Checker::terminates(const Stmt &s) const {
+  switch (s.kind) {
+  case StmtKind::Pass:
+  case StmtKind::Fail:
+  case StmtKind::Return:
+  case StmtKind::Exit: return true;
+  case StmtKind::Block: {
+    for (auto &st : static_cast<const BlockStmt &>(s).stmts)
+      if (terminates(*st)) return true;
+    return false;
+  }
+  case StmtKind::If: {
+    auto &i = static_cast<const IfStmt &>(s);
+    return i.elseStmt && terminates(*i.thenBlock) && terminates(*i.elseStmt);
+  }
+  case StmtKind::While: {
+    auto &w = static_cast<const WhileStmt &>(s);
+    auto *lit = as<BoolLitExpr>(w.cond.get());
+    return lit && lit->value && !containsBreak(*w.body);
+  }
+  case StmtKind::For: {
+    auto &f = static_cast<const ForStmt &>(s);
+    return !f.cond && !containsBreak(*f.body);
+  }
+  case StmtKind::Expr: {
+    // `raw` of a call that can only fail never returns, but we cannot know; a
+    // call statement does not terminate.
+    return false;
+  }
+  default: return false;
+  }
+}
+
+void Checker::checkPass(PassStmt &s) {
+  if (deferDepth_) {
+    diags_.error(DiagId::BadPass, s.span, "`pass` inside a `defer` body")
+        .withHelp("a deferred block runs while the function is leaving; it cannot pass a value");
+    return;
+  }
+  if (func_->isMain || func_->isFailsafe) {
+    diags_.error(DiagId::BadPass, s.span, std::string("`pass` in `") + func_->name + "`")
+        .withHelp("`" + func_->name + "` ends the program with `exit N;`");
+    if (s.value) checkExpr(*s.value);
+    return;
+  }
+  const Ty *ret = func_->ret;
+  if (!s.value) {
+    if (!ret->isNil() && !ret->isError())
+      diags_.error(DiagId::BadPass, s.span, "`pass;` without a value in a function returning `" + ret->str() + "`")
+          .withHelp("write `pass <value>;`");
+    return;
+  }
+  if (ret->isNil()) {
+    diags_.error(DiagId::BadPass, s.value->span, "`pass` with a value in a `NIL` function")
+        .withHelp("write `pass;`, or declare the function's return type");
+    checkExpr(*s.value);
+    return;
+  }
+  checkValue(*s.value, ret);
+  coerce(*s.value, ret, "the passed value");
+}
+
+void Checker::checkFail(FailStmt &s) {
+  if (deferDepth_) {
+    diags_.error(DiagId::BadPass, s.span, "`fail` inside a `defer` body")
+        .withHelp("a deferred block runs while the function is leaving; it cannot fail");
+    return;
+  }
+  if (func_->isMain || func_->isFailsafe) {
+    diags_.error(DiagId::BadPass, s.span, std::string("`fail` in `") + func_->name + "`")
+        .withHelp("end the program with an error status instead: `exit 1;`");
+    if (s.code) checkExpr(*s.code);
+    return;
+  }
+  if (!s.code) return;
+  const Ty *t = checkValue(*s.code, types_.int32());
+  if (!t->isError() && !t->isIntLike())
+    diags_.error(DiagId::TypeMismatch, s.code->span, "`fail` takes an integer error code, found `" + t->str() + "`")
+        .withHelp("write `fail 1;`");
+  else
+    coerce(*s.code, types_.int32(), "the error code");
+}
+
+void Checker::checkReturn(ReturnStmt &s) {
+  if (deferDepth_ || func_->isMain || func_->isFailsafe) {
+    diags_.error(DiagId::BadPass, s.span,
+                 deferDepth_ ? std::string("`return` inside a `defer` body") : "`return` in `" + func_->name + "`")
+        .withHelp(deferDepth_ ? "a deferred block cannot leave the function" : "end the program with `exit N;`");
+    return;
+  }
+  const Ty *resultTy = func_->ret->isError() ? types_.error() : types_.result(func_->ret);
+  if (!s.value) {
+    if (!func_->ret->isNil())
+      diags_.error(DiagId::BadPass, s.span, "`return;` without a value")
+          .withHelp("write `return Result{ val: v, err: 0, is_error: false };` or `pass v;`");
+    return;
+  }
+  if (as<StructLitExpr>(s.value.get()) && static_cast<StructLitExpr *>(s.value.get())->name == "Result") {
+    checkExpr(*s.value, resultTy);
+    return;
+  }
+  const Ty *t = checkExpr(*s.value, func_->ret);
+  if (t->isError() || t == resultTy) return;
+  if (t->isResult()) {
+    diags_.error(DiagId::TypeMismatch, s.value->span,
+                 "returns `" + t->str() + "` from a function yielding `" + resultTy->str() + "`");
+    return;
+  }
+  // `return v;` with a plain value means `pass v;`.
+  if (func_->ret->isNil()) {
+    diags_.error(DiagId::BadPass, s.value->span, "`return` with a value in a `NIL` function");
+    return;
+  }
+  coerce(*s.value, func_->ret, "the returned value");
+}
+
+void Checker::checkExit(ExitStmt &s) {
+  if (!func_->isMain && !func_->isFailsafe) {
+    diags_.error(DiagId::BadExit, s.span, "`exit` in function `" + func_->name + "`")
+        .withHelp("report the error to the caller with `fail <code>;`");
+    if (s.status) checkExpr(*s.status);
+    return;
+  }
+  if (deferDepth_) {
+    diags_.error(DiagId::BadExit, s.span, "`exit` inside a `defer` body");
+    return;
+  }
+  if (!s.status) return;
+  checkValue(*s.status, types_.int32());
+  coerce(*s.status, types_.int32(), "the exit status");
+}
+
+} // namespace npk

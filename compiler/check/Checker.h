@@ -1,0 +1,125 @@
+// The checker resolves names and types over the whole program and enforces
+// the Result convention (LANGUAGE.md §2-5). It annotates the AST in place:
+// every expression gets a type, names and calls get their targets, locals get
+// dense ids. A failed type becomes the error type, which silences follow-on
+// diagnostics about the same expression.
+#pragma once
+
+#include "ast/AST.h"
+#include "check/Types.h"
+#include "diag/Diag.h"
+#include "driver/Modules.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace npk {
+
+// Program-wide symbols, filled before any body is checked.
+struct Symbols {
+  std::map<std::string, FuncDecl *> funcs;                        // by plain name
+  std::map<std::string, std::map<std::string, FuncDecl *>> typeBlocks; // block -> member -> func
+  std::map<std::string, ExternDecl *> externs;
+  std::map<std::string, StructDecl *> structs;
+  std::map<std::string, Module *> declaredIn; // any top-level name -> module
+  FuncDecl *main = nullptr;
+  FuncDecl *failsafe = nullptr;
+  std::vector<FuncDecl *> allFuncs; // every function with a body, in program order
+};
+
+class Checker {
+public:
+  Checker(const SourceManager &sm, Program &program, TypeContext &types, DiagEngine &diags)
+      : sm_(sm), program_(program), types_(types), diags_(diags) {}
+  void run();
+  const Symbols &symbols() const { return syms_; }
+
+private:
+  // ---- declarations (CheckDecl.cpp)
+  void collect(Module &m);
+  void declareName(const std::string &name, Span at, Module &m);
+  void collectFunc(FuncDecl &f, Module &m);
+  void resolveSignatures();
+  void resolveFunc(FuncDecl &f);
+  void checkImpls(Module &m);
+  void checkMainAndFailsafe();
+  const Ty *resolveType(const TypeExpr &t, bool inExtern);
+  bool visible(const Module &from, const std::string &name) const;
+
+  // ---- statements (CheckStmt.cpp)
+  void checkFunc(FuncDecl &f);
+  void checkBlock(BlockStmt &b);
+  void checkStmt(Stmt &s);
+  void checkVarDecl(VarDeclStmt &s);
+  void checkAssign(AssignStmt &s);
+  void checkIf(IfStmt &s);
+  void checkPass(PassStmt &s);
+  void checkFail(FailStmt &s);
+  void checkReturn(ReturnStmt &s);
+  void checkExit(ExitStmt &s);
+  void checkCondition(Expr &cond, const char *what);
+  bool terminates(const Stmt &s) const;
+  void checkExprStmt(ExprStmt &s);
+
+  // ---- expressions (CheckExpr.cpp)
+  const Ty *checkExpr(Expr &e, const Ty *expected = nullptr);
+  const Ty *checkValue(Expr &e, const Ty *expected = nullptr); // rejects Result/NIL values
+  void coerce(Expr &e, const Ty *target, const char *context);
+  bool convertible(const Expr &e, const Ty *from, const Ty *to) const;
+  const Ty *checkIntLit(IntLitExpr &e, const Ty *expected);
+  const Ty *checkFloatLit(FloatLitExpr &e, const Ty *expected);
+  const Ty *suffixType(IntSuffix suffix);
+  void markLiteral(Expr &e, const Ty *t);
+  const Ty *checkName(NameExpr &e);
+  const Ty *checkUnary(UnaryExpr &e, const Ty *expected);
+  const Ty *checkBinary(BinaryExpr &e, const Ty *expected);
+  const Ty *checkCast(CastExpr &e);
+  const Ty *checkIndex(IndexExpr &e);
+  const Ty *checkMember(MemberExpr &e);
+  const Ty *checkRaw(RawExpr &e);
+  const Ty *checkDrop(DropExpr &e);
+  const Ty *checkDefault(DefaultExpr &e, const Ty *expected);
+  const Ty *checkStructLit(StructLitExpr &e, const Ty *expected);
+  const Ty *checkTemplate(TemplateExpr &e);
+  std::optional<__int128> literalValue(const Expr &e) const;
+  bool fits(__int128 v, const Ty *t) const;
+  bool isLvalue(const Expr &e) const;
+  void resultAsValueError(Expr &e, const char *context);
+
+  // ---- calls (CheckCall.cpp)
+  const Ty *checkCall(CallExpr &e);
+  const Ty *checkBuiltinCall(CallExpr &e);
+  void checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,
+                 const std::string &what);
+  FuncDecl *lookupMember(const std::string &block, const std::string &member, Span at);
+
+  // Local scopes.
+  Binding *lookupLocal(const std::string &name);
+  void declareLocal(Binding &b);
+  void pushScope() { scopes_.emplace_back(); }
+  void popScope() { scopes_.pop_back(); }
+
+  // `.value` is readable only where `.is_error` is known to be false.
+  std::optional<std::pair<Binding *, bool>> resultTest(const Expr &cond) const;
+  bool knownOk(const Binding *b) const;
+
+  std::string sourceText(Span s) const { return std::string(sm_.text(s)); }
+
+  const SourceManager &sm_;
+  Program &program_;
+  TypeContext &types_;
+  DiagEngine &diags_;
+  Symbols syms_;
+
+  Module *module_ = nullptr;    // module whose body is being checked
+  FuncDecl *func_ = nullptr;    // function whose body is being checked
+  std::vector<std::vector<Binding *>> scopes_;
+  std::vector<const Binding *> okResults_; // Result bindings known not to be errors here
+  int loopDepth_ = 0;
+  int deferDepth_ = 0;
+};
+
+} // namespace npk

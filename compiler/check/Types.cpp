@@ -1,0 +1,101 @@
+#include "check/Types.h"
+
+#include "ast/AST.h"
+
+namespace npk {
+
+std::string Ty::str() const {
+  switch (kind) {
+  case TyKind::Error: return "<error>";
+  case TyKind::Int: return std::string(isSigned ? "int" : "uint") + std::to_string(bits);
+  case TyKind::Bool: return "bool";
+  case TyKind::Float: return "flt" + std::to_string(bits);
+  case TyKind::String: return "string";
+  case TyKind::Tbb32: return "tbb32";
+  case TyKind::Ptr: return (pointee ? pointee->str() : std::string("?")) + "->";
+  case TyKind::Struct: return decl->name;
+  case TyKind::Result: return "Result<" + pointee->str() + ">";
+  case TyKind::Nil: return "NIL";
+  case TyKind::Void: return "void";
+  case TyKind::Null: return "NULL";
+  }
+  return "<?>";
+}
+
+TypeContext::TypeContext() {
+  auto make = [&](TyKind k) {
+    Ty t;
+    t.kind = k;
+    return intern(t);
+  };
+  error_ = make(TyKind::Error);
+  bool_ = make(TyKind::Bool);
+  string_ = make(TyKind::String);
+  tbb32_ = make(TyKind::Tbb32);
+  nil_ = make(TyKind::Nil);
+  void_ = make(TyKind::Void);
+  null_ = make(TyKind::Null);
+}
+
+const Ty *TypeContext::intern(const Ty &t) {
+  auto key = std::make_tuple(static_cast<int>(t.kind), t.bits, t.isSigned, t.pointee, t.decl);
+  auto it = index_.find(key);
+  if (it != index_.end()) return it->second;
+  storage_.push_back(t);
+  index_[key] = &storage_.back();
+  return &storage_.back();
+}
+
+const Ty *TypeContext::intTy(unsigned bits, bool isSigned) {
+  Ty t;
+  t.kind = TyKind::Int;
+  t.bits = bits;
+  t.isSigned = isSigned;
+  return intern(t);
+}
+
+const Ty *TypeContext::floatTy(unsigned bits) {
+  Ty t;
+  t.kind = TyKind::Float;
+  t.bits = bits;
+  return intern(t);
+}
+
+const Ty *TypeContext::ptr(const Ty *pointee) {
+  Ty t;
+  t.kind = TyKind::Ptr;
+  t.pointee = pointee;
+  return intern(t);
+}
+
+const Ty *TypeContext::result(const Ty *value) {
+  Ty t;
+  t.kind = TyKind::Result;
+  t.pointee = value;
+  return intern(t);
+}
+
+const Ty *TypeContext::structTy(StructDecl *decl) {
+  Ty t;
+  t.kind = TyKind::Struct;
+  t.decl = decl;
+  return intern(t);
+}
+
+const Ty *TypeContext::builtinNamed(const std::string &name) {
+  static const std::pair<const char *, std::pair<unsigned, bool>> kInts[] = {
+      {"int8", {8, true}},   {"int16", {16, true}},   {"int32", {32, true}},   {"int64", {64, true}},
+      {"uint8", {8, false}}, {"uint16", {16, false}}, {"uint32", {32, false}}, {"uint64", {64, false}}};
+  for (auto &[n, info] : kInts)
+    if (name == n) return intTy(info.first, info.second);
+  if (name == "bool") return bool_;
+  if (name == "flt32") return floatTy(32);
+  if (name == "flt64") return floatTy(64);
+  if (name == "string") return string_;
+  if (name == "tbb32") return tbb32_;
+  if (name == "NIL") return nil_;
+  if (name == "void") return void_;
+  return nullptr;
+}
+
+} // namespace npk

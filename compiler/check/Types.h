@@ -1,0 +1,64 @@
+// Semantic types. Types are interned in a TypeContext, so two types are equal
+// exactly when their pointers are equal.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <string>
+#include <tuple>
+
+namespace npk {
+
+struct StructDecl;
+
+enum class TyKind : uint8_t { Error, Int, Bool, Float, String, Tbb32, Ptr, Struct, Result, Nil, Void, Null };
+
+struct Ty {
+  TyKind kind = TyKind::Error;
+  unsigned bits = 0;             // Int, Float
+  bool isSigned = false;         // Int
+  const Ty *pointee = nullptr;   // Ptr (null: untyped `?->`); Result: the value type
+  StructDecl *decl = nullptr;    // Struct
+
+  bool isError() const { return kind == TyKind::Error; }
+  bool isInt() const { return kind == TyKind::Int; }
+  bool isIntLike() const { return kind == TyKind::Int || kind == TyKind::Tbb32; }
+  bool isFloat() const { return kind == TyKind::Float; }
+  bool isNumeric() const { return isInt() || isFloat(); }
+  bool isPtr() const { return kind == TyKind::Ptr; }
+  bool isPointerLike() const { return kind == TyKind::Ptr || kind == TyKind::Null; }
+  bool isResult() const { return kind == TyKind::Result; }
+  bool isStruct() const { return kind == TyKind::Struct; }
+  bool isNil() const { return kind == TyKind::Nil || kind == TyKind::Void; }
+  const Ty *resultValue() const { return pointee; }
+  std::string str() const;
+};
+
+class TypeContext {
+public:
+  TypeContext();
+  const Ty *error() const { return error_; }
+  const Ty *boolTy() const { return bool_; }
+  const Ty *string() const { return string_; }
+  const Ty *tbb32() const { return tbb32_; }
+  const Ty *nil() const { return nil_; }
+  const Ty *voidTy() const { return void_; }
+  const Ty *null() const { return null_; }
+  const Ty *intTy(unsigned bits, bool isSigned);
+  const Ty *int32() { return intTy(32, true); }
+  const Ty *int64() { return intTy(64, true); }
+  const Ty *floatTy(unsigned bits);
+  const Ty *ptr(const Ty *pointee); // null pointee: `?->`
+  const Ty *result(const Ty *value);
+  const Ty *structTy(StructDecl *decl);
+  // Looks up a builtin scalar type by name ("int32", "bool", ...); null if none.
+  const Ty *builtinNamed(const std::string &name);
+
+private:
+  const Ty *intern(const Ty &t);
+  std::deque<Ty> storage_;
+  std::map<std::tuple<int, unsigned, bool, const Ty *, StructDecl *>, const Ty *> index_;
+  const Ty *error_, *bool_, *string_, *tbb32_, *nil_, *void_, *null_;
+};
+
+} // namespace npk

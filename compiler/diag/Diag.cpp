@@ -1,0 +1,104 @@
+#include "diag/Diag.h"
+
+#include <algorithm>
+
+namespace npk {
+
+namespace {
+struct DiagInfo {
+  std::string_view code, title, explain;
+};
+constexpr DiagInfo kInfo[] = {
+#define DIAG(Id, Code, Title, Explain) {Code, Title, Explain},
+#include "diag/Diagnostics.def"
+#undef DIAG
+};
+} // namespace
+
+std::string_view diagCode(DiagId id) { return kInfo[static_cast<int>(id)].code; }
+std::string_view diagTitle(DiagId id) { return kInfo[static_cast<int>(id)].title; }
+
+std::string explainCode(std::string_view code) {
+  for (const DiagInfo &info : kInfo) {
+    if (info.code == code)
+      return std::string(info.code) + ": " + std::string(info.title) + "\n\n" + std::string(info.explain);
+  }
+  return {};
+}
+
+Diag &DiagEngine::error(DiagId id, Span at, std::string message) {
+  Diag d;
+  d.id = id;
+  d.primary = at;
+  d.message = std::move(message);
+  diags_.push_back(std::move(d));
+  ++errorCount_;
+  return diags_.back();
+}
+
+namespace {
+
+// One source line with a marker under [col, col+width).
+void renderSnippet(std::string &out, const SourceManager &sm, Span s, char mark,
+                   std::string_view label) {
+  LineCol lc = sm.lineCol(s.file, s.begin);
+  std::string_view line = sm.lineText(s.file, lc.line);
+  std::string num = std::to_string(lc.line);
+  std::string pad(std::max<size_t>(num.size(), 4) + 1, ' ');
+  std::string gutter = std::string(pad.size() - num.size() - 1, ' ') + num + " | ";
+  out += gutter;
+  out += line;
+  out += '\n';
+  out += pad;
+  out += "| ";
+  uint32_t startCol = lc.col - 1;
+  for (uint32_t i = 0; i < startCol && i < line.size(); ++i) out += line[i] == '\t' ? '\t' : ' ';
+  size_t width = 1;
+  if (s.end > s.begin) {
+    LineCol endLc = sm.lineCol(s.file, s.end);
+    width = endLc.line == lc.line ? s.end - s.begin : line.size() - std::min<size_t>(startCol, line.size());
+    width = std::max<size_t>(width, 1);
+  }
+  out += mark == '^' ? '^' : '-';
+  for (size_t i = 1; i < width; ++i) out += mark == '^' ? '~' : '-';
+  if (!label.empty()) {
+    out += ' ';
+    out += label;
+  }
+  out += '\n';
+}
+
+} // namespace
+
+std::string renderDiag(const SourceManager &sm, const Diag &d, bool color) {
+  const char *bold = color ? "\x1b[1m" : "";
+  const char *red = color ? "\x1b[1;31m" : "";
+  const char *cyan = color ? "\x1b[1;36m" : "";
+  const char *reset = color ? "\x1b[0m" : "";
+  std::string out;
+  out += bold;
+  if (d.primary.valid()) out += sm.describe(d.primary) + ": ";
+  out += reset;
+  out += red;
+  out += d.severity == Severity::Error ? "error: " : "warning: ";
+  out += reset;
+  out += bold;
+  out += "[" + std::string(diagCode(d.id)) + "] " + d.message;
+  out += reset;
+  out += '\n';
+  if (d.primary.valid()) renderSnippet(out, sm, d.primary, '^', d.primaryLabel);
+  for (const DiagLabel &l : d.secondary) {
+    if (!l.span.valid()) continue;
+    out += sm.describe(l.span) + ": " + cyan + "note: " + reset + l.text + "\n";
+    renderSnippet(out, sm, l.span, '-', "");
+  }
+  for (const DiagNote &n : d.notes) {
+    if (n.span.valid()) out += sm.describe(n.span) + ": ";
+    out += std::string(cyan) + "note: " + reset + n.text + "\n";
+    if (n.span.valid()) renderSnippet(out, sm, n.span, '-', "");
+  }
+  if (!d.help.empty()) out += std::string(cyan) + "help: " + reset + d.help + "\n";
+  return out;
+}
+
+} // namespace npk

@@ -1,0 +1,21 @@
+// Lowering: the checked, annotated program becomes one LLVM module. Every
+// function with a body returns its Result<T> as `{ i1 is_error, i32 err, T val }`
+// (`{ i1, i32 }` for NIL). Integer `+ - *` trap on overflow, `/ %` on zero,
+// checked casts on out-of-range values; traps and unhandled failures go
+// through the runtime (npk_trap / npk_fail) and so through `failsafe`.
+#pragma once
+
+#include "check/Checker.h"
+#include "own/DropPlan.h"
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include <memory>
+
+namespace npk {
+
+std::unique_ptr<llvm::Module> lowerProgram(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program,
+                                           const Symbols &syms, const ProgramDropPlans &drops, TypeContext &types);
+
+} // namespace npk

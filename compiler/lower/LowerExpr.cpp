@@ -1,0 +1,440 @@
+#include "lower/Lowerer.h"
+
+#include "npk/runtime.h"
+
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/MDBuilder.h>
+
+#include <cmath>
+
+namespace npk {
+
+namespace {
+bool isSignedInt(const Ty *t) { return (t->isInt() && t->isSigned) || t->kind == TyKind::Tbb32; }
+unsigned intBits(const Ty *t) { return t->kind == TyKind::Tbb32 ? 32 : t->bits; }
+} // namespace
+
+llvm::Value *Lowerer::lowerAs(const Expr &e, const Ty *target) { return convert(lowerExpr(e), e.ty, target); }
+
+// Implicit conversions the checker allowed: widening, NULL to a pointer.
+llvm::Value *Lowerer::convert(llvm::Value *v, const Ty *from, const Ty *to) {
+  if (!from || from == to || !v) return v;
+  if (from->isIntLike() && to->isIntLike()) {
+    llvm::Type *t = llvmType(to);
+    return isSignedInt(from) ? b_.CreateSExtOrTrunc(v, t) : b_.CreateZExtOrTrunc(v, t);
+  }
+  if (from->isFloat() && to->isFloat()) return b_.CreateFPCast(v, llvmType(to));
+  if (from->isIntLike() && to->isFloat())
+    return isSignedInt(from) ? b_.CreateSIToFP(v, llvmType(to)) : b_.CreateUIToFP(v, llvmType(to));
+  return v; // pointers are opaque
+}
+
+void Lowerer::emitTrap(llvm::Value *failCond, int code, Span at) {
+  auto *trapBB = llvm::BasicBlock::Create(ctx_, "trap", fn_);
+  auto *okBB = llvm::BasicBlock::Create(ctx_, "ok", fn_);
+  b_.CreateCondBr(failCond, trapBB, okBB, llvm::MDBuilder(ctx_).createBranchWeights(1, 1 << 20));
+  b_.SetInsertPoint(trapBB);
+  b_.CreateCall(runtime("npk_trap"), {b_.getInt32(code), locString(at)});
+  b_.CreateUnreachable();
+  b_.SetInsertPoint(okBB);
+}
+
+llvm::Value *Lowerer::bindingAddress(const Binding &b) {
+  llvm::Value *slot = slots_.at(&b);
+  if (b.heapStruct) return b_.CreateLoad(b_.getPtrTy(), slot, b.name + ".heap");
+  return slot;
+}
+
+llvm::Value *Lowerer::lowerAddress(const Expr &e) {
+  if (auto *n = as<NameExpr>(&e)) return bindingAddress(*n->binding);
+  if (auto *idx = as<IndexExpr>(&e)) {
+    llvm::Value *base = lowerExpr(*idx->base);
+    llvm::Value *i = lowerExpr(*idx->index);
+    i = isSignedInt(idx->index->ty) ? b_.CreateSExtOrTrunc(i, b_.getInt64Ty()) : b_.CreateZExtOrTrunc(i, b_.getInt64Ty());
+    return b_.CreateGEP(llvmType(idx->ty), base, i);
+  }
+  if (auto *u = as<UnaryExpr>(&e); u && u->op == UnaryOp::Deref) return lowerExpr(*u->operand);
+  if (auto *m = as<MemberExpr>(&e)) {
+    llvm::Value *base = m->throughPointer ? lowerExpr(*m->base) : lowerAddress(*m->base);
+    const Ty *st = m->throughPointer ? m->base->ty->pointee : m->base->ty;
+    return b_.CreateStructGEP(llvmType(st), base, m->fieldIndex);
+  }
+  llvm::report_fatal_error("npkc: address of a non-lvalue reached lowering");
+}
+
+llvm::Value *Lowerer::lowerExpr(const Expr &e) {
+  switch (e.kind) {
+  case ExprKind::IntLit: {
+    auto &lit = static_cast<const IntLitExpr &>(e);
+    if (e.ty->isFloat()) return llvm::ConstantFP::get(llvmType(e.ty), static_cast<double>(lit.value));
+    return llvm::ConstantInt::get(llvmType(e.ty), lit.value);
+  }
+  case ExprKind::FloatLit: return llvm::ConstantFP::get(llvmType(e.ty), static_cast<const FloatLitExpr &>(e).value);
+  case ExprKind::BoolLit: return b_.getInt1(static_cast<const BoolLitExpr &>(e).value);
+  case ExprKind::StringLit: {
+    const std::string &s = static_cast<const StringLitExpr &>(e).value;
+    llvm::Value *str = llvm::UndefValue::get(llvmType(e.ty));
+    str = b_.CreateInsertValue(str, stringConstant(s), 0);
+    return b_.CreateInsertValue(str, b_.getInt64(s.size()), 1);
+  }
+  case ExprKind::NullLit: return llvm::ConstantPointerNull::get(b_.getPtrTy());
+  case ExprKind::Name: {
+    auto &n = static_cast<const NameExpr &>(e);
+    return b_.CreateLoad(llvmType(e.ty), bindingAddress(*n.binding), n.name);
+  }
+  case ExprKind::Unary: return lowerUnary(static_cast<const UnaryExpr &>(e));
+  case ExprKind::Binary: return lowerBinary(static_cast<const BinaryExpr &>(e));
+  case ExprKind::Cast: return lowerCast(static_cast<const CastExpr &>(e));
+  case ExprKind::Call: return lowerCall(static_cast<const CallExpr &>(e));
+  case ExprKind::Index: return b_.CreateLoad(llvmType(e.ty), lowerAddress(e));
+  case ExprKind::Member: return lowerMember(static_cast<const MemberExpr &>(e));
+  case ExprKind::Raw: {
+    auto &r = static_cast<const RawExpr &>(e);
+    return lowerResultUnwrap(e, lowerExpr(*r.operand), r.operand->ty, nullptr);
+  }
+  case ExprKind::Drop: lowerExpr(*static_cast<const DropExpr &>(e).operand); return nullptr;
+  case ExprKind::Default: {
+    auto &d = static_cast<const DefaultExpr &>(e);
+    return lowerResultUnwrap(e, lowerExpr(*d.operand), d.operand->ty, d.fallback.get());
+  }
+  case ExprKind::StructLit: return lowerStructLit(static_cast<const StructLitExpr &>(e));
+  case ExprKind::Template:
+  case ExprKind::Error: break;
+  }
+  llvm::report_fatal_error("npkc: unexpected expression in lowering");
+}
+
+// `raw r`: an error calls npk_fail (failsafe); `r ? d`: an error yields d.
+llvm::Value *Lowerer::lowerResultUnwrap(const Expr &e, llvm::Value *result, const Ty *resultTy, const Expr *fallback) {
+  const Ty *valueTy = resultTy->resultValue();
+  llvm::Value *isError = b_.CreateExtractValue(result, 0, "is_error");
+  auto *errBB = llvm::BasicBlock::Create(ctx_, fallback ? "default" : "raw.fail", fn_);
+  auto *okBB = llvm::BasicBlock::Create(ctx_, "raw.ok", fn_);
+  b_.CreateCondBr(isError, errBB, okBB);
+  b_.SetInsertPoint(errBB);
+  if (!fallback) {
+    b_.CreateCall(runtime("npk_fail"), {b_.CreateExtractValue(result, 1)});
+    b_.CreateUnreachable();
+    b_.SetInsertPoint(okBB);
+    return valueTy->isNil() ? nullptr : b_.CreateExtractValue(result, 2);
+  }
+  (void)e;
+  llvm::Value *alt = lowerAs(*fallback, valueTy);
+  llvm::BasicBlock *altEnd = b_.GetInsertBlock();
+  auto *joinBB = llvm::BasicBlock::Create(ctx_, "default.end", fn_);
+  b_.CreateBr(joinBB);
+  b_.SetInsertPoint(okBB);
+  llvm::Value *val = b_.CreateExtractValue(result, 2);
+  b_.CreateBr(joinBB);
+  b_.SetInsertPoint(joinBB);
+  llvm::PHINode *phi = b_.CreatePHI(llvmType(valueTy), 2);
+  phi->addIncoming(alt, altEnd);
+  phi->addIncoming(val, okBB);
+  return phi;
+}
+
+llvm::Value *Lowerer::lowerUnary(const UnaryExpr &e) {
+  switch (e.op) {
+  case UnaryOp::Neg: {
+    if (auto *lit = as<IntLitExpr>(e.operand.get())) {
+      if (e.ty->isFloat()) return llvm::ConstantFP::get(llvmType(e.ty), -static_cast<double>(lit->value));
+      return llvm::ConstantInt::get(llvmType(e.ty), -lit->value);
+    }
+    llvm::Value *v = lowerAs(*e.operand, e.ty);
+    if (e.ty->isFloat()) return b_.CreateFNeg(v);
+    return lowerArith(BinaryOp::Sub, llvm::ConstantInt::get(v->getType(), 0), v, e.ty, e.span);
+  }
+  case UnaryOp::Not: return b_.CreateNot(lowerExpr(*e.operand));
+  case UnaryOp::BitNot: return b_.CreateNot(lowerAs(*e.operand, e.ty));
+  case UnaryOp::AddrOf: return lowerAddress(*e.operand);
+  case UnaryOp::Deref: return b_.CreateLoad(llvmType(e.ty), lowerExpr(*e.operand));
+  }
+  return nullptr;
+}
+
+llvm::Value *Lowerer::lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, const Ty *t, Span at) {
+  if (t->isFloat()) {
+    switch (op) {
+    case BinaryOp::Add: return b_.CreateFAdd(l, r);
+    case BinaryOp::Sub: return b_.CreateFSub(l, r);
+    case BinaryOp::Mul: return b_.CreateFMul(l, r);
+    case BinaryOp::Div: return b_.CreateFDiv(l, r);
+    default: break;
+    }
+  }
+  bool isSigned = isSignedInt(t);
+  auto checked = [&](llvm::Intrinsic::ID sid, llvm::Intrinsic::ID uid) {
+    llvm::Value *pair = b_.CreateBinaryIntrinsic(isSigned ? sid : uid, l, r);
+    emitTrap(b_.CreateExtractValue(pair, 1), NPK_ERR_OVERFLOW, at);
+    return b_.CreateExtractValue(pair, 0);
+  };
+  switch (op) {
+  case BinaryOp::Add: return checked(llvm::Intrinsic::sadd_with_overflow, llvm::Intrinsic::uadd_with_overflow);
+  case BinaryOp::Sub: return checked(llvm::Intrinsic::ssub_with_overflow, llvm::Intrinsic::usub_with_overflow);
+  case BinaryOp::Mul: return checked(llvm::Intrinsic::smul_with_overflow, llvm::Intrinsic::umul_with_overflow);
+  case BinaryOp::AddWrap: return b_.CreateAdd(l, r);
+  case BinaryOp::SubWrap: return b_.CreateSub(l, r);
+  case BinaryOp::MulWrap: return b_.CreateMul(l, r);
+  case BinaryOp::Div:
+  case BinaryOp::Rem: {
+    llvm::Value *zero = llvm::ConstantInt::get(r->getType(), 0);
+    llvm::Value *bad = b_.CreateICmpEQ(r, zero);
+    if (isSigned) {
+      unsigned bits = intBits(t);
+      llvm::Value *minV = llvm::ConstantInt::get(l->getType(), llvm::APInt::getSignedMinValue(bits));
+      llvm::Value *minusOne = llvm::ConstantInt::getSigned(r->getType(), -1);
+      bad = b_.CreateOr(bad, b_.CreateAnd(b_.CreateICmpEQ(l, minV), b_.CreateICmpEQ(r, minusOne)));
+    }
+    emitTrap(bad, NPK_ERR_DIV_ZERO, at);
+    if (op == BinaryOp::Div) return isSigned ? b_.CreateSDiv(l, r) : b_.CreateUDiv(l, r);
+    return isSigned ? b_.CreateSRem(l, r) : b_.CreateURem(l, r);
+  }
+  case BinaryOp::Shl:
+  case BinaryOp::Shr: {
+    // A shift by the width or more has no meaning; it traps like overflow.
+    unsigned bits = intBits(t);
+    emitTrap(b_.CreateICmpUGE(r, llvm::ConstantInt::get(r->getType(), bits)), NPK_ERR_OVERFLOW, at);
+    if (op == BinaryOp::Shl) return b_.CreateShl(l, r);
+    return isSigned ? b_.CreateAShr(l, r) : b_.CreateLShr(l, r);
+  }
+  case BinaryOp::BitAnd: return b_.CreateAnd(l, r);
+  case BinaryOp::BitOr: return b_.CreateOr(l, r);
+  case BinaryOp::BitXor: return b_.CreateXor(l, r);
+  default: break;
+  }
+  llvm::report_fatal_error("npkc: unexpected arithmetic operator");
+}
+
+llvm::Value *Lowerer::lowerLogical(const BinaryExpr &e) {
+  bool isAnd = e.op == BinaryOp::And;
+  llvm::Value *l = lowerExpr(*e.lhs);
+  llvm::BasicBlock *lhsEnd = b_.GetInsertBlock();
+  auto *rhsBB = llvm::BasicBlock::Create(ctx_, isAnd ? "and.rhs" : "or.rhs", fn_);
+  auto *endBB = llvm::BasicBlock::Create(ctx_, isAnd ? "and.end" : "or.end", fn_);
+  if (isAnd) b_.CreateCondBr(l, rhsBB, endBB);
+  else b_.CreateCondBr(l, endBB, rhsBB);
+  b_.SetInsertPoint(rhsBB);
+  llvm::Value *r = lowerExpr(*e.rhs);
+  llvm::BasicBlock *rhsEnd = b_.GetInsertBlock();
+  b_.CreateBr(endBB);
+  b_.SetInsertPoint(endBB);
+  llvm::PHINode *phi = b_.CreatePHI(b_.getInt1Ty(), 2);
+  phi->addIncoming(b_.getInt1(!isAnd), lhsEnd);
+  phi->addIncoming(r, rhsEnd);
+  return phi;
+}
+
+llvm::Value *Lowerer::lowerBinary(const BinaryExpr &e) {
+  if (e.op == BinaryOp::And || e.op == BinaryOp::Or) return lowerLogical(e);
+  const Ty *lt = e.lhs->ty, *rt = e.rhs->ty;
+  if (e.op == BinaryOp::Shl || e.op == BinaryOp::Shr) {
+    llvm::Value *l = lowerExpr(*e.lhs);
+    llvm::Value *r = lowerExpr(*e.rhs);
+    // Compare the amount at its own width before narrowing it.
+    llvm::Value *amount = r->getType()->getIntegerBitWidth() > l->getType()->getIntegerBitWidth()
+                              ? b_.CreateSelect(b_.CreateICmpUGE(r, llvm::ConstantInt::get(r->getType(), intBits(lt))),
+                                                llvm::ConstantInt::get(l->getType(), intBits(lt)),
+                                                b_.CreateTrunc(r, l->getType()))
+                              : b_.CreateZExt(r, l->getType());
+    return lowerArith(e.op, l, amount, lt, e.opSpan);
+  }
+  // The operands' common type: the wider of the two (the checker unified them).
+  const Ty *common = lt;
+  if (lt->kind == TyKind::Null) common = rt;
+  else if ((rt->isNumeric() && lt->isNumeric() && rt->bits > lt->bits)) common = rt;
+  llvm::Value *l = lowerAs(*e.lhs, common);
+  llvm::Value *r = lowerAs(*e.rhs, common);
+  bool isSigned = isSignedInt(common);
+  if (common->isFloat()) {
+    switch (e.op) {
+    case BinaryOp::Lt: return b_.CreateFCmpOLT(l, r);
+    case BinaryOp::Le: return b_.CreateFCmpOLE(l, r);
+    case BinaryOp::Gt: return b_.CreateFCmpOGT(l, r);
+    case BinaryOp::Ge: return b_.CreateFCmpOGE(l, r);
+    case BinaryOp::Eq: return b_.CreateFCmpOEQ(l, r);
+    case BinaryOp::Ne: return b_.CreateFCmpUNE(l, r);
+    default: return lowerArith(e.op, l, r, common, e.opSpan);
+    }
+  }
+  switch (e.op) {
+  case BinaryOp::Lt: return isSigned ? b_.CreateICmpSLT(l, r) : b_.CreateICmpULT(l, r);
+  case BinaryOp::Le: return isSigned ? b_.CreateICmpSLE(l, r) : b_.CreateICmpULE(l, r);
+  case BinaryOp::Gt: return isSigned ? b_.CreateICmpSGT(l, r) : b_.CreateICmpUGT(l, r);
+  case BinaryOp::Ge: return isSigned ? b_.CreateICmpSGE(l, r) : b_.CreateICmpUGE(l, r);
+  case BinaryOp::Eq: return b_.CreateICmpEQ(l, r);
+  case BinaryOp::Ne: return b_.CreateICmpNE(l, r);
+  default: return lowerArith(e.op, l, r, common, e.opSpan);
+  }
+}
+
+// `expr => T`: numeric conversions check that the value fits (trap 103).
+llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
+  const Ty *from = e.operand->ty, *to = e.ty;
+  llvm::Value *v = lowerExpr(*e.operand);
+  llvm::Type *toTy = llvmType(to);
+  if (from->isPointerLike() && to->isPtr()) return v;
+  if (from->isPtr() && to->isInt()) return b_.CreatePtrToInt(v, toTy);
+  if (from->isInt() && to->isPtr()) return b_.CreateIntToPtr(v, toTy);
+  if (from == types_->boolTy()) return to->isFloat() ? b_.CreateUIToFP(v, toTy) : b_.CreateZExt(v, toTy);
+  if (from->isIntLike() && to->isIntLike()) {
+    bool fromSigned = isSignedInt(from), toSigned = isSignedInt(to);
+    llvm::Value *r = fromSigned ? b_.CreateSExtOrTrunc(v, toTy) : b_.CreateZExtOrTrunc(v, toTy);
+    llvm::Value *back = toSigned ? b_.CreateSExtOrTrunc(r, v->getType()) : b_.CreateZExtOrTrunc(r, v->getType());
+    llvm::Value *bad = b_.CreateICmpNE(back, v);
+    if (fromSigned != toSigned) {
+      llvm::Value *neg = fromSigned ? b_.CreateICmpSLT(v, llvm::ConstantInt::get(v->getType(), 0))
+                                    : b_.CreateICmpSLT(r, llvm::ConstantInt::get(toTy, 0));
+      bad = b_.CreateOr(bad, neg);
+    }
+    emitTrap(bad, NPK_ERR_CAST_RANGE, e.span);
+    return r;
+  }
+  if (from->isIntLike() && to->isFloat())
+    return isSignedInt(from) ? b_.CreateSIToFP(v, toTy) : b_.CreateUIToFP(v, toTy);
+  if (from->isFloat() && to->isFloat()) return b_.CreateFPCast(v, toTy);
+  if (from->isFloat() && to->isIntLike()) {
+    // In range when lo <= v < hi (as doubles); NaN fails both comparisons.
+    unsigned bits = intBits(to);
+    bool toSigned = isSignedInt(to);
+    double lo = toSigned ? -std::ldexp(1.0, static_cast<int>(bits) - 1) : -1.0;
+    double hi = toSigned ? std::ldexp(1.0, static_cast<int>(bits) - 1) : std::ldexp(1.0, static_cast<int>(bits));
+    llvm::Value *d = b_.CreateFPCast(v, b_.getDoubleTy());
+    llvm::Value *okLo = toSigned ? b_.CreateFCmpOGE(d, llvm::ConstantFP::get(b_.getDoubleTy(), lo))
+                                 : b_.CreateFCmpOGT(d, llvm::ConstantFP::get(b_.getDoubleTy(), lo));
+    llvm::Value *okHi = b_.CreateFCmpOLT(d, llvm::ConstantFP::get(b_.getDoubleTy(), hi));
+    emitTrap(b_.CreateNot(b_.CreateAnd(okLo, okHi)), NPK_ERR_CAST_RANGE, e.span);
+    return toSigned ? b_.CreateFPToSI(v, toTy) : b_.CreateFPToUI(v, toTy);
+  }
+  llvm::report_fatal_error("npkc: unexpected cast in lowering");
+}
+
+llvm::Value *Lowerer::lowerMember(const MemberExpr &e) {
+  switch (e.target) {
+  case MemberTarget::ResultIsError:
+  case MemberTarget::ResultError:
+  case MemberTarget::ResultValue: {
+    llvm::Value *r = lowerExpr(*e.base);
+    unsigned idx = e.target == MemberTarget::ResultIsError ? 0 : e.target == MemberTarget::ResultError ? 1 : 2;
+    return b_.CreateExtractValue(r, idx);
+  }
+  case MemberTarget::Field: {
+    if (e.throughPointer || as<NameExpr>(e.base.get()) || as<MemberExpr>(e.base.get()) ||
+        as<IndexExpr>(e.base.get()) || as<UnaryExpr>(e.base.get())) {
+      auto *m = as<MemberExpr>(e.base.get());
+      bool baseIsLvalue = e.throughPointer || !m || m->target == MemberTarget::Field;
+      if (baseIsLvalue) return b_.CreateLoad(llvmType(e.ty), lowerAddress(e));
+    }
+    return b_.CreateExtractValue(lowerExpr(*e.base), e.fieldIndex);
+  }
+  default: break;
+  }
+  llvm::report_fatal_error("npkc: unexpected member in lowering");
+}
+
+llvm::Value *Lowerer::lowerStructLit(const StructLitExpr &e) {
+  if (!e.decl) {
+    // Result{ val, err, is_error }
+    const Ty *value = e.ty->resultValue();
+    llvm::Value *val = nullptr, *err = b_.getInt32(0), *isError = b_.getFalse();
+    for (const FieldInit &f : e.fields) {
+      if (f.name == "val") val = lowerAs(*f.value, value);
+      else if (f.name == "err") err = lowerAs(*f.value, types_->int32());
+      else isError = lowerExpr(*f.value);
+    }
+    return makeResult(value, isError, err, val);
+  }
+  llvm::Value *agg = llvm::UndefValue::get(llvmType(e.ty));
+  for (const FieldInit &f : e.fields) {
+    for (unsigned i = 0; i < e.decl->fields.size(); ++i)
+      if (e.decl->fields[i].name == f.name) agg = b_.CreateInsertValue(agg, lowerAs(*f.value, e.decl->fields[i].ty), i);
+  }
+  return agg;
+}
+
+llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
+  if (e.builtin != Builtin::None) return lowerBuiltin(e);
+  std::vector<llvm::Value *> args;
+  if (e.ext) {
+    llvm::Function *fn = declareExtern(*e.ext);
+    for (size_t i = 0; i < e.args.size(); ++i) args.push_back(lowerAs(*e.args[i], e.ext->paramTys[i]));
+    llvm::CallInst *call = b_.CreateCall(fn, args);
+    return e.ext->ret->isNil() ? nullptr : call;
+  }
+  FuncDecl *f = e.func;
+  for (size_t i = 0; i < e.args.size(); ++i) {
+    const Binding &pb = f->params[i]->binding;
+    if (pb.quals & (QualBorrowMut | QualBorrowImm)) args.push_back(lowerAddress(*e.args[i]));
+    else args.push_back(lowerAs(*e.args[i], pb.ty));
+  }
+  llvm::Value *result = b_.CreateCall(funcs_.at(f), args);
+  if (plan_) {
+    auto it = plan_->clearsFlag.find(&e);
+    if (it != plan_->clearsFlag.end() && dropFlags_.count(it->second)) b_.CreateStore(b_.getFalse(), dropFlags_[it->second]);
+  }
+  return result;
+}
+
+llvm::Value *Lowerer::lowerBuiltin(const CallExpr &e) {
+  auto pointerArg = [&](const Expr &arg) -> llvm::Value * {
+    if (auto *n = as<NameExpr>(&arg); n && n->binding && n->binding->heapStruct)
+      return b_.CreateLoad(b_.getPtrTy(), slots_.at(n->binding));
+    return lowerExpr(arg);
+  };
+  llvm::Value *result = nullptr;
+  switch (e.builtin) {
+  case Builtin::Alloc:
+  case Builtin::WildxAlloc: {
+    llvm::Value *n = lowerExpr(*e.args[0]);
+    n = isSignedInt(e.args[0]->ty) ? b_.CreateSExtOrTrunc(n, b_.getInt64Ty()) : b_.CreateZExtOrTrunc(n, b_.getInt64Ty());
+    result = b_.CreateCall(runtime(e.builtin == Builtin::Alloc ? "npk_alloc" : "npk_wildx_alloc"), {n});
+    break;
+  }
+  case Builtin::Free: result = b_.CreateCall(runtime("npk_free"), {pointerArg(*e.args[0])}); break;
+  case Builtin::WildxSeal: result = b_.CreateCall(runtime("npk_wildx_seal"), {pointerArg(*e.args[0])}); break;
+  case Builtin::WildxFree: result = b_.CreateCall(runtime("npk_wildx_free"), {pointerArg(*e.args[0])}); break;
+  default: return lowerPrint(e);
+  }
+  if (plan_) {
+    auto it = plan_->clearsFlag.find(&e);
+    if (it != plan_->clearsFlag.end() && dropFlags_.count(it->second)) b_.CreateStore(b_.getFalse(), dropFlags_[it->second]);
+  }
+  return result;
+}
+
+llvm::Value *Lowerer::lowerPrint(const CallExpr &e) {
+  int stream = e.builtin == Builtin::Eprint || e.builtin == Builtin::Eprintln ? 2 : 1;
+  llvm::Value *streamV = b_.getInt32(stream);
+  auto printText = [&](const std::string &s) {
+    if (!s.empty()) b_.CreateCall(runtime("npk_print_str"), {streamV, stringConstant(s), b_.getInt64(s.size())});
+  };
+  auto printValue = [&](const Expr &x) {
+    llvm::Value *v = lowerExpr(x);
+    const Ty *t = x.ty;
+    if (t == types_->string()) {
+      b_.CreateCall(runtime("npk_print_str"), {streamV, b_.CreateExtractValue(v, 0), b_.CreateExtractValue(v, 1)});
+    } else if (t->isIntLike()) {
+      bool s = isSignedInt(t);
+      llvm::Value *wide = s ? b_.CreateSExtOrTrunc(v, b_.getInt64Ty()) : b_.CreateZExtOrTrunc(v, b_.getInt64Ty());
+      b_.CreateCall(runtime(s ? "npk_print_i64" : "npk_print_u64"), {streamV, wide});
+    } else if (t == types_->boolTy()) {
+      b_.CreateCall(runtime("npk_print_bool"), {streamV, b_.CreateZExt(v, b_.getInt32Ty())});
+    } else if (t->isFloat()) {
+      b_.CreateCall(runtime("npk_print_f64"), {streamV, b_.CreateFPCast(v, b_.getDoubleTy())});
+    } else {
+      b_.CreateCall(runtime("npk_print_ptr"), {streamV, v});
+    }
+  };
+  const Expr &arg = *e.args[0];
+  if (auto *tpl = as<TemplateExpr>(&arg)) {
+    for (const TemplatePart &p : tpl->parts) {
+      if (p.expr) printValue(*p.expr);
+      else printText(p.text);
+    }
+  } else {
+    printValue(arg);
+  }
+  if (e.builtin == Builtin::Println || e.builtin == Builtin::Eprintln) printText("\n");
+  return nullptr;
+}
+
+} // namespace npk

@@ -1,0 +1,204 @@
+#include "lower/Lowerer.h"
+
+#include "driver/Emit.h"
+
+#include <llvm/IR/Verifier.h>
+
+namespace npk {
+
+std::unique_ptr<llvm::Module> lowerProgram(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program,
+                                           const Symbols &syms, const ProgramDropPlans &drops, TypeContext &types) {
+  Lowerer l(ctx, sm, program, syms, drops);
+  l.types_ = &types;
+  return l.run();
+}
+
+Lowerer::Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program, const Symbols &syms,
+                 const ProgramDropPlans &drops)
+    : ctx_(ctx), sm_(sm), program_(program), syms_(syms), drops_(drops), b_(ctx), allocas_(ctx) {}
+
+std::unique_ptr<llvm::Module> Lowerer::run() {
+  mod_ = std::make_unique<llvm::Module>(program_.main ? program_.main->name : "npk", ctx_);
+  configureTarget(*mod_);
+  for (FuncDecl *f : syms_.allFuncs) declareFunc(*f);
+  for (FuncDecl *f : syms_.allFuncs) lowerFunc(*f);
+  emitEntryPoint();
+  return std::move(mod_);
+}
+
+llvm::Type *Lowerer::llvmType(const Ty *t) {
+  switch (t->kind) {
+  case TyKind::Int: return llvm::IntegerType::get(ctx_, t->bits);
+  case TyKind::Tbb32: return b_.getInt32Ty();
+  case TyKind::Bool: return b_.getInt1Ty();
+  case TyKind::Float: return t->bits == 32 ? b_.getFloatTy() : b_.getDoubleTy();
+  case TyKind::String: return llvm::StructType::get(ctx_, {b_.getPtrTy(), b_.getInt64Ty()});
+  case TyKind::Ptr:
+  case TyKind::Null: return b_.getPtrTy();
+  case TyKind::Struct: {
+    auto it = structs_.find(t->decl);
+    if (it != structs_.end()) return it->second;
+    llvm::StructType *st = llvm::StructType::create(ctx_, t->decl->name);
+    structs_[t->decl] = st;
+    std::vector<llvm::Type *> fields;
+    for (const FieldDecl &f : t->decl->fields) fields.push_back(llvmType(f.ty));
+    st->setBody(fields);
+    return st;
+  }
+  case TyKind::Result: return resultType(t->resultValue());
+  case TyKind::Nil:
+  case TyKind::Void:
+  case TyKind::Error: return b_.getVoidTy();
+  }
+  return b_.getVoidTy();
+}
+
+llvm::StructType *Lowerer::resultType(const Ty *value) {
+  if (value->isNil()) return llvm::StructType::get(ctx_, {b_.getInt1Ty(), b_.getInt32Ty()});
+  return llvm::StructType::get(ctx_, {b_.getInt1Ty(), b_.getInt32Ty(), llvmType(value)});
+}
+
+// Declarations of the runtime entry points the generated code calls.
+llvm::FunctionCallee Lowerer::runtime(const char *name) {
+  llvm::Type *i32 = b_.getInt32Ty(), *i64 = b_.getInt64Ty(), *ptr = b_.getPtrTy(), *v = b_.getVoidTy();
+  struct Sig {
+    const char *name;
+    llvm::Type *ret;
+    std::vector<llvm::Type *> params;
+    bool noreturn;
+  };
+  const Sig sigs[] = {
+      {"npk_alloc", ptr, {i64}, false},         {"npk_free", i32, {ptr}, false},
+      {"npk_wildx_alloc", ptr, {i64}, false},   {"npk_wildx_seal", i32, {ptr}, false},
+      {"npk_wildx_free", i32, {ptr}, false},    {"npk_set_failsafe", v, {ptr}, false},
+      {"npk_fail", v, {i32}, true},             {"npk_trap", v, {i32, ptr}, true},
+      {"npk_exit", v, {i32}, true},             {"npk_print_str", v, {i32, ptr, i64}, false},
+      {"npk_print_i64", v, {i32, i64}, false},  {"npk_print_u64", v, {i32, i64}, false},
+      {"npk_print_f64", v, {i32, b_.getDoubleTy()}, false}, {"npk_print_bool", v, {i32, i32}, false},
+      {"npk_print_ptr", v, {i32, ptr}, false},
+  };
+  for (const Sig &s : sigs) {
+    if (std::string_view(s.name) != name) continue;
+    auto *fnTy = llvm::FunctionType::get(s.ret, s.params, false);
+    llvm::FunctionCallee callee = mod_->getOrInsertFunction(name, fnTy);
+    if (auto *fn = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+      if (s.noreturn) fn->setDoesNotReturn();
+      fn->setDoesNotThrow();
+    }
+    return callee;
+  }
+  llvm::report_fatal_error(llvm::Twine("npkc: unknown runtime function ") + name);
+}
+
+llvm::Function *Lowerer::declareFunc(FuncDecl &f) {
+  std::vector<llvm::Type *> params;
+  for (auto &p : f.params) {
+    bool byRef = p->binding.quals & (QualBorrowMut | QualBorrowImm);
+    params.push_back(byRef ? b_.getPtrTy() : llvmType(p->binding.ty));
+  }
+  auto *fnTy = llvm::FunctionType::get(resultType(f.ret), params, false);
+  auto *fn = llvm::Function::Create(fnTy, llvm::Function::InternalLinkage, f.symbol, mod_.get());
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  for (size_t i = 0; i < f.params.size(); ++i) fn->getArg(static_cast<unsigned>(i))->setName(f.params[i]->binding.name);
+  funcs_[&f] = fn;
+  return fn;
+}
+
+llvm::Function *Lowerer::declareExtern(ExternDecl &e) {
+  auto it = externs_.find(&e);
+  if (it != externs_.end()) return it->second;
+  std::vector<llvm::Type *> params;
+  for (const Ty *t : e.paramTys) params.push_back(llvmType(t));
+  auto *fnTy = llvm::FunctionType::get(llvmType(e.ret), params, false);
+  llvm::Function *fn = mod_->getFunction(e.name);
+  if (!fn) fn = llvm::Function::Create(fnTy, llvm::Function::ExternalLinkage, e.name, mod_.get());
+  externs_[&e] = fn;
+  return fn;
+}
+
+llvm::Constant *Lowerer::locString(Span s) { return llvm::cast<llvm::Constant>(stringConstant(sm_.describe(s))); }
+
+// A NUL-terminated private constant; returns its address.
+llvm::Value *Lowerer::stringConstant(const std::string &s) {
+  auto it = strings_.find(s);
+  if (it != strings_.end()) return it->second;
+  llvm::Constant *data = llvm::ConstantDataArray::getString(ctx_, s, true);
+  auto *gv = new llvm::GlobalVariable(*mod_, data->getType(), true, llvm::GlobalValue::PrivateLinkage, data, ".str");
+  gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+  gv->setAlignment(llvm::Align(1));
+  strings_[s] = gv;
+  return gv;
+}
+
+llvm::Value *Lowerer::makeResult(const Ty *value, llvm::Value *isError, llvm::Value *err, llvm::Value *val) {
+  llvm::StructType *rt = resultType(value);
+  llvm::Value *r = llvm::UndefValue::get(rt);
+  r = b_.CreateInsertValue(r, isError, 0);
+  r = b_.CreateInsertValue(r, err, 1);
+  if (!value->isNil()) r = b_.CreateInsertValue(r, val ? val : llvm::Constant::getNullValue(llvmType(value)), 2);
+  return r;
+}
+
+void Lowerer::lowerFunc(FuncDecl &f) {
+  if (!f.body || !f.ret) return;
+  func_ = &f;
+  fn_ = funcs_[&f];
+  plan_ = drops_.find(&f);
+  slots_.clear();
+  dropFlags_.clear();
+  scopes_.clear();
+  loops_.clear();
+  auto *entry = llvm::BasicBlock::Create(ctx_, "entry", fn_);
+  allocas_.SetInsertPoint(entry);
+  auto *body = llvm::BasicBlock::Create(ctx_, "body", fn_);
+  b_.SetInsertPoint(body);
+  for (size_t i = 0; i < f.params.size(); ++i) {
+    Binding &pb = f.params[i]->binding;
+    llvm::Argument *arg = fn_->getArg(static_cast<unsigned>(i));
+    if (pb.quals & (QualBorrowMut | QualBorrowImm)) {
+      slots_[&pb] = arg; // the caller's storage
+      continue;
+    }
+    llvm::AllocaInst *slot = allocas_.CreateAlloca(arg->getType(), nullptr, pb.name);
+    b_.CreateStore(arg, slot);
+    slots_[&pb] = slot;
+  }
+  lowerBlock(*f.body);
+  if (!terminated()) {
+    if (f.ret->isNil() || f.isMain)
+      b_.CreateRet(makeResult(f.ret, b_.getFalse(), b_.getInt32(0), nullptr));
+    else
+      b_.CreateUnreachable();
+  }
+  allocas_.CreateBr(body);
+  // Blocks left open after a terminator (dead code) get an `unreachable`.
+  for (llvm::BasicBlock &bb : *fn_)
+    if (!bb.getTerminator()) {
+      b_.SetInsertPoint(&bb);
+      b_.CreateUnreachable();
+    }
+  func_ = nullptr;
+}
+
+// C `main`: registers failsafe, runs the program's main, exits 0 when it
+// falls off its end.
+void Lowerer::emitEntryPoint() {
+  if (!syms_.main) return;
+  if (syms_.failsafe && syms_.failsafe->ret) {
+    auto *entryTy = llvm::FunctionType::get(b_.getInt32Ty(), {b_.getInt32Ty()}, false);
+    auto *thunk = llvm::Function::Create(entryTy, llvm::Function::InternalLinkage, "npk_failsafe_entry", mod_.get());
+    b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", thunk));
+    llvm::Value *r = b_.CreateCall(funcs_[syms_.failsafe], {thunk->getArg(0)});
+    b_.CreateRet(b_.CreateExtractValue(r, 2));
+  }
+  auto *mainTy = llvm::FunctionType::get(b_.getInt32Ty(), {b_.getInt32Ty(), b_.getPtrTy()}, false);
+  auto *cmain = llvm::Function::Create(mainTy, llvm::Function::ExternalLinkage, "main", mod_.get());
+  b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", cmain));
+  if (llvm::Function *thunk = mod_->getFunction("npk_failsafe_entry"))
+    b_.CreateCall(runtime("npk_set_failsafe"), {thunk});
+  b_.CreateCall(funcs_[syms_.main], {});
+  b_.CreateCall(runtime("npk_exit"), {b_.getInt32(0)});
+  b_.CreateUnreachable();
+}
+
+} // namespace npk

@@ -1,0 +1,240 @@
+#include "lower/Lowerer.h"
+
+namespace npk {
+
+bool Lowerer::terminated() const { return b_.GetInsertBlock()->getTerminator() != nullptr; }
+
+// Code after `pass`/`exit`/`break` is unreachable; it still gets lowered (so
+// every construct is checked the same way) into a block with no predecessors.
+void Lowerer::startDeadBlock() { b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "dead", fn_)); }
+
+void Lowerer::lowerBlock(const BlockStmt &b) {
+  scopes_.push_back(Scope{&b, {}});
+  for (auto &s : b.stmts) {
+    lowerStmt(*s);
+  }
+  if (!terminated()) runBlockEnd(b);
+  scopes_.pop_back();
+}
+
+void Lowerer::emitDrop(const DropAction &a) {
+  llvm::BasicBlock *after = nullptr;
+  if (a.guarded) {
+    auto it = dropFlags_.find(a.binding);
+    if (it == dropFlags_.end()) return; // binding not initialised on this path
+    llvm::Value *flag = b_.CreateLoad(b_.getInt1Ty(), it->second, a.binding->name + ".owned");
+    auto *doDrop = llvm::BasicBlock::Create(ctx_, "drop." + a.binding->name, fn_);
+    after = llvm::BasicBlock::Create(ctx_, "dropped." + a.binding->name, fn_);
+    b_.CreateCondBr(flag, doDrop, after);
+    b_.SetInsertPoint(doDrop);
+  }
+  auto slot = slots_.find(a.binding);
+  if (slot != slots_.end()) {
+    switch (a.kind) {
+    case DropKind::WildxFree:
+      b_.CreateCall(runtime("npk_wildx_free"), {b_.CreateLoad(b_.getPtrTy(), slot->second)});
+      break;
+    case DropKind::Free:
+      b_.CreateCall(runtime("npk_free"), {b_.CreateLoad(b_.getPtrTy(), slot->second)});
+      break;
+    case DropKind::UserDrop:
+      b_.CreateCall(funcs_[a.userDrop], {bindingAddress(*a.binding)});
+      break;
+    }
+  }
+  if (after) {
+    b_.CreateBr(after);
+    b_.SetInsertPoint(after);
+  }
+}
+
+// Fall-through end of a block: its drops, then its defers (LIFO).
+void Lowerer::runBlockEnd(const BlockStmt &b) {
+  if (plan_) {
+    auto it = plan_->blockEnd.find(&b);
+    if (it != plan_->blockEnd.end())
+      for (const DropAction &a : it->second) emitDrop(a);
+  }
+  Scope &scope = scopes_.back();
+  for (auto d = scope.defers.rbegin(); d != scope.defers.rend(); ++d) lowerStmt(*static_cast<const DeferStmt *>(*d)->body);
+}
+
+// Leaving scopes down to (not including) depth `downTo`: the planned drops of
+// every scope left, then the defers of those scopes, innermost first.
+void Lowerer::runScopeExit(size_t downTo, const std::vector<DropAction> *drops) {
+  if (drops)
+    for (const DropAction &a : *drops) emitDrop(a);
+  // Defer bodies are lowered with the scope stack cut back to their own
+  // scope, so a nested block inside a defer pushes and pops normally.
+  std::vector<Scope> saved = scopes_;
+  for (size_t i = saved.size(); i > downTo; --i) {
+    scopes_.resize(i);
+    std::vector<const Stmt *> defers = saved[i - 1].defers;
+    for (auto d = defers.rbegin(); d != defers.rend(); ++d) lowerStmt(*static_cast<const DeferStmt *>(*d)->body);
+  }
+  scopes_ = std::move(saved);
+}
+
+void Lowerer::lowerStmt(const Stmt &s) {
+  if (terminated()) startDeadBlock();
+  switch (s.kind) {
+  case StmtKind::Block: return lowerBlock(static_cast<const BlockStmt &>(s));
+  case StmtKind::VarDecl: return lowerVarDecl(static_cast<const VarDeclStmt &>(s));
+  case StmtKind::Expr: lowerExpr(*static_cast<const ExprStmt &>(s).expr); return;
+  case StmtKind::Assign: return lowerAssign(static_cast<const AssignStmt &>(s));
+  case StmtKind::If: return lowerIf(static_cast<const IfStmt &>(s));
+  case StmtKind::While: return lowerWhile(static_cast<const WhileStmt &>(s));
+  case StmtKind::For: return lowerFor(static_cast<const ForStmt &>(s));
+  case StmtKind::Break:
+  case StmtKind::Continue: return lowerBreakContinue(s);
+  case StmtKind::Pass: {
+    auto &p = static_cast<const PassStmt &>(s);
+    llvm::Value *val = p.value ? lowerAs(*p.value, func_->ret) : nullptr;
+    return lowerLeave(s, makeResult(func_->ret, b_.getFalse(), b_.getInt32(0), val));
+  }
+  case StmtKind::Fail: {
+    auto &f = static_cast<const FailStmt &>(s);
+    llvm::Value *code = f.code ? lowerAs(*f.code, types_->int32()) : b_.getInt32(1);
+    return lowerLeave(s, makeResult(func_->ret, b_.getTrue(), code, nullptr));
+  }
+  case StmtKind::Return: {
+    auto &r = static_cast<const ReturnStmt &>(s);
+    llvm::Value *result;
+    if (!r.value) result = makeResult(func_->ret, b_.getFalse(), b_.getInt32(0), nullptr);
+    else if (r.value->ty && r.value->ty->isResult()) result = lowerExpr(*r.value);
+    else result = makeResult(func_->ret, b_.getFalse(), b_.getInt32(0), lowerAs(*r.value, func_->ret));
+    return lowerLeave(s, result);
+  }
+  case StmtKind::Exit: {
+    auto &e = static_cast<const ExitStmt &>(s);
+    llvm::Value *status = e.status ? lowerAs(*e.status, types_->int32()) : b_.getInt32(0);
+    b_.CreateCall(runtime("npk_exit"), {status});
+    b_.CreateUnreachable();
+    return;
+  }
+  case StmtKind::Defer:
+    scopes_.back().defers.push_back(&s);
+    return;
+  case StmtKind::Error: return;
+  }
+}
+
+// `pass`/`fail`/`return`: the result is computed first, then every scope's
+// drops and defers run, then the function returns it.
+void Lowerer::lowerLeave(const Stmt &s, llvm::Value *result) {
+  const std::vector<DropAction> *drops = nullptr;
+  if (plan_) {
+    auto it = plan_->exits.find(&s);
+    if (it != plan_->exits.end()) drops = &it->second;
+  }
+  runScopeExit(0, drops);
+  b_.CreateRet(result);
+}
+
+void Lowerer::lowerBreakContinue(const Stmt &s) {
+  if (loops_.empty()) return;
+  const Loop &loop = loops_.back();
+  const std::vector<DropAction> *drops = nullptr;
+  if (plan_) {
+    auto it = plan_->exits.find(&s);
+    if (it != plan_->exits.end()) drops = &it->second;
+  }
+  runScopeExit(loop.scopeDepth, drops);
+  b_.CreateBr(s.kind == StmtKind::Break ? loop.breakTo : loop.continueTo);
+}
+
+void Lowerer::lowerVarDecl(const VarDeclStmt &s) {
+  const Binding &b = s.binding;
+  llvm::Type *valueTy = llvmType(b.ty);
+  llvm::Type *slotTy = b.heapStruct ? b_.getPtrTy() : valueTy;
+  llvm::AllocaInst *slot = allocas_.CreateAlloca(slotTy, nullptr, b.name);
+  slots_[&b] = slot;
+  llvm::Value *init = s.init ? lowerAs(*s.init, b.ty) : llvm::Constant::getNullValue(valueTy);
+  if (b.heapStruct) {
+    llvm::Value *size = b_.getInt64(mod_->getDataLayout().getTypeAllocSize(valueTy));
+    llvm::Value *mem = b_.CreateCall(runtime("npk_alloc"), {size}, b.name + ".heap");
+    b_.CreateStore(init, mem);
+    b_.CreateStore(mem, slot);
+  } else {
+    b_.CreateStore(init, slot);
+  }
+  if (plan_ && plan_->flagged.count(&b)) {
+    llvm::Value *&flag = dropFlags_[&b];
+    if (!flag) {
+      flag = allocas_.CreateAlloca(b_.getInt1Ty(), nullptr, b.name + ".flag");
+      // The flag must read false on paths that never reach the binding.
+      allocas_.CreateStore(b_.getFalse(), flag);
+    }
+    b_.CreateStore(b_.getTrue(), flag);
+  }
+}
+
+void Lowerer::lowerAssign(const AssignStmt &s) {
+  const Ty *t = s.target->ty;
+  if (!s.compound) {
+    llvm::Value *v = lowerAs(*s.value, t);
+    b_.CreateStore(v, lowerAddress(*s.target));
+    return;
+  }
+  llvm::Value *addr = lowerAddress(*s.target);
+  llvm::Value *cur = b_.CreateLoad(llvmType(t), addr);
+  bool shift = s.op == BinaryOp::Shl || s.op == BinaryOp::Shr;
+  llvm::Value *rhs = shift ? lowerExpr(*s.value) : lowerAs(*s.value, t);
+  if (shift) rhs = b_.CreateZExtOrTrunc(rhs, cur->getType());
+  b_.CreateStore(lowerArith(s.op, cur, rhs, t, s.span), addr);
+}
+
+void Lowerer::lowerIf(const IfStmt &s) {
+  llvm::Value *cond = lowerExpr(*s.cond);
+  auto *thenBB = llvm::BasicBlock::Create(ctx_, "if.then", fn_);
+  auto *elseBB = s.elseStmt ? llvm::BasicBlock::Create(ctx_, "if.else", fn_) : nullptr;
+  auto *endBB = llvm::BasicBlock::Create(ctx_, "if.end", fn_);
+  b_.CreateCondBr(cond, thenBB, elseBB ? elseBB : endBB);
+  b_.SetInsertPoint(thenBB);
+  lowerBlock(*s.thenBlock);
+  if (!terminated()) b_.CreateBr(endBB);
+  if (elseBB) {
+    b_.SetInsertPoint(elseBB);
+    lowerStmt(*s.elseStmt);
+    if (!terminated()) b_.CreateBr(endBB);
+  }
+  b_.SetInsertPoint(endBB);
+}
+
+void Lowerer::lowerWhile(const WhileStmt &s) {
+  auto *condBB = llvm::BasicBlock::Create(ctx_, "while.cond", fn_);
+  auto *bodyBB = llvm::BasicBlock::Create(ctx_, "while.body", fn_);
+  auto *endBB = llvm::BasicBlock::Create(ctx_, "while.end", fn_);
+  b_.CreateBr(condBB);
+  b_.SetInsertPoint(condBB);
+  b_.CreateCondBr(lowerExpr(*s.cond), bodyBB, endBB);
+  b_.SetInsertPoint(bodyBB);
+  loops_.push_back(Loop{endBB, condBB, scopes_.size()});
+  lowerBlock(*s.body);
+  loops_.pop_back();
+  if (!terminated()) b_.CreateBr(condBB);
+  b_.SetInsertPoint(endBB);
+}
+
+void Lowerer::lowerFor(const ForStmt &s) {
+  if (s.init) lowerStmt(*s.init);
+  auto *condBB = llvm::BasicBlock::Create(ctx_, "for.cond", fn_);
+  auto *bodyBB = llvm::BasicBlock::Create(ctx_, "for.body", fn_);
+  auto *stepBB = llvm::BasicBlock::Create(ctx_, "for.step", fn_);
+  auto *endBB = llvm::BasicBlock::Create(ctx_, "for.end", fn_);
+  if (!terminated()) b_.CreateBr(condBB);
+  b_.SetInsertPoint(condBB);
+  if (s.cond) b_.CreateCondBr(lowerExpr(*s.cond), bodyBB, endBB);
+  else b_.CreateBr(bodyBB);
+  b_.SetInsertPoint(bodyBB);
+  loops_.push_back(Loop{endBB, stepBB, scopes_.size()});
+  lowerBlock(*s.body);
+  loops_.pop_back();
+  if (!terminated()) b_.CreateBr(stepBB);
+  b_.SetInsertPoint(stepBB);
+  if (s.step) lowerStmt(*s.step);
+  if (!terminated()) b_.CreateBr(condBB);
+  b_.SetInsertPoint(endBB);
+}
+
+} // namespace npk

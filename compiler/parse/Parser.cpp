@@ -1,0 +1,1061 @@
+#include "parse/Parser.h"
+
+#include "lex/Lexer.h"
+
+#include <cctype>
+
+namespace npk {
+
+namespace {
+constexpr int kMaxDepth = 200;
+
+struct DepthGuard {
+  int &depth;
+  explicit DepthGuard(int &d) : depth(d) { ++depth; }
+  ~DepthGuard() { --depth; }
+};
+
+std::string describeTok(const Token &t) {
+  switch (t.kind) {
+  case Tok::Eof: return "end of file";
+  case Tok::Ident: return "identifier `" + std::string(t.text) + "`";
+  case Tok::IntLit:
+  case Tok::FloatLit: return "number `" + std::string(t.text) + "`";
+  case Tok::StringLit: return "string literal";
+  case Tok::TemplateLit: return "template string";
+  case Tok::Error: return "invalid token";
+  default: return "`" + std::string(t.text) + "`";
+  }
+}
+} // namespace
+
+void parseFile(const SourceManager &sm, uint32_t fileId, DiagEngine &diags, Module &out) {
+  Lexer lexer(sm, fileId, diags);
+  Parser parser(sm, fileId, lexer.lexAll(), diags);
+  parser.parseModule(out);
+}
+
+Parser::Parser(const SourceManager &sm, uint32_t fileId, std::vector<Token> tokens, DiagEngine &diags)
+    : sm_(sm), fileId_(fileId), tokens_(std::move(tokens)), diags_(diags) {
+  // Invalid tokens were diagnosed by the lexer; drop them so the parser does
+  // not report them a second time.
+  std::vector<Token> kept;
+  kept.reserve(tokens_.size());
+  for (Token &t : tokens_)
+    if (t.kind != Tok::Error) kept.push_back(std::move(t));
+  tokens_ = std::move(kept);
+  if (tokens_.empty() || tokens_.back().kind != Tok::Eof) {
+    Token eof;
+    eof.kind = Tok::Eof;
+    uint32_t end = static_cast<uint32_t>(sm.file(fileId).text.size());
+    eof.span = Span{fileId, end, end};
+    tokens_.push_back(eof);
+  }
+}
+
+const Token &Parser::peekTok(size_t ahead) const {
+  size_t i = pos_ + ahead;
+  return i < tokens_.size() ? tokens_[i] : tokens_.back();
+}
+
+bool Parser::atAny(std::initializer_list<Tok> ks) const {
+  for (Tok k : ks)
+    if (at(k)) return true;
+  return false;
+}
+
+Token Parser::advance() {
+  Token t = cur();
+  if (pos_ + 1 < tokens_.size()) ++pos_;
+  return t;
+}
+
+bool Parser::accept(Tok k) {
+  if (!at(k)) return false;
+  advance();
+  return true;
+}
+
+bool Parser::expect(Tok k, const char *context) {
+  if (accept(k)) return true;
+  errorExpected("`" + std::string(tokSpelling(k)) + "` " + context);
+  return false;
+}
+
+// Splits the current token in two (`>>` into `>` `>`, `<-` into `<` `-`).
+void Parser::splitCurrent(Tok first, Tok second, uint32_t firstLen) {
+  Token a = cur(), b = cur();
+  a.kind = first;
+  a.span.end = a.span.begin + firstLen;
+  a.text = a.text.substr(0, firstLen);
+  b.kind = second;
+  b.span.begin = a.span.end;
+  b.text = b.text.substr(firstLen);
+  tokens_[pos_] = a;
+  tokens_.insert(tokens_.begin() + static_cast<long>(pos_) + 1, b);
+}
+
+Diag *Parser::errorAt(Span s, DiagId id, std::string message) {
+  if (panicking_) return nullptr;
+  panicking_ = true;
+  return &diags_.error(id, s, std::move(message));
+}
+
+Diag *Parser::errorExpected(std::string what) {
+  Diag *d = errorAt(cur().span, DiagId::Expected, "expected " + what + ", found " + describeTok(cur()));
+  return d;
+}
+
+// Skips to just after the next `;` at this nesting level, or to a `}` that
+// closes it, so the statement list can go on.
+void Parser::syncStatement() {
+  int depth = 0;
+  while (!at(Tok::Eof)) {
+    if (at(Tok::LBrace)) ++depth;
+    if (at(Tok::RBrace)) {
+      if (depth == 0) break;
+      --depth;
+      advance();
+      if (depth == 0 && at(Tok::Semi)) advance();
+      if (depth == 0) break;
+      continue;
+    }
+    if (at(Tok::Semi) && depth == 0) {
+      advance();
+      break;
+    }
+    advance();
+  }
+  panicking_ = false;
+}
+
+// Skips to the next token that can start a top-level declaration.
+void Parser::syncDecl() {
+  while (!at(Tok::Eof) &&
+         !atAny({Tok::KwFunc, Tok::KwStruct, Tok::KwType, Tok::KwUse, Tok::KwExtern, Tok::KwImpl, Tok::KwPub}))
+    advance();
+  panicking_ = false;
+}
+
+// ---- declarations ------------------------------------------------------------------
+
+// module = { decl } EOF
+void Parser::parseModule(Module &out) {
+  while (!at(Tok::Eof)) {
+    size_t before = pos_;
+    parseDecl(out);
+    if (pos_ == before) advance(); // guarantee progress
+  }
+}
+
+// decl = use-decl | ["pub"] (extern-decl | func-decl | struct-decl | type-block) | impl-decl
+void Parser::parseDecl(Module &m) {
+  if (at(Tok::KwUse)) return parseUse(m);
+  bool isPub = accept(Tok::KwPub);
+  switch (cur().kind) {
+  case Tok::KwExtern:
+    if (auto e = parseExtern()) m.externs.push_back(std::move(e));
+    return;
+  case Tok::KwFunc:
+    if (auto f = parseFunc(isPub, "")) m.funcs.push_back(std::move(f));
+    return;
+  case Tok::KwStruct:
+    if (auto s = parseStruct(isPub)) m.structs.push_back(std::move(s));
+    return;
+  case Tok::KwType:
+    if (auto t = parseTypeBlock(isPub)) m.typeBlocks.push_back(std::move(t));
+    return;
+  case Tok::KwImpl:
+    if (auto i = parseImpl()) m.impls.push_back(std::move(i));
+    return;
+  default:
+    break;
+  }
+  if (Diag *d = errorAt(cur().span, DiagId::ExpectedDecl, "expected a declaration, found " + describeTok(cur())))
+    d->withHelp("top-level code goes inside a function, e.g. `func:main = int32() { ... };`");
+  syncDecl();
+}
+
+// use-decl = "use" STRING ".*" ";"
+void Parser::parseUse(Module &m) {
+  UseDecl u;
+  u.span = advance().span;
+  if (!at(Tok::StringLit)) {
+    errorExpected("a module path string after `use`");
+    return syncStatement();
+  }
+  Token path = advance();
+  u.path = path.str;
+  u.pathSpan = path.span;
+  if (!accept(Tok::DotStar)) {
+    if (Diag *d = errorExpected("`.*` after the module path")) d->withHelp("import a module with `use \"file.npk\".*;`");
+    return syncStatement();
+  }
+  u.span = Span::cover(u.span, cur().span);
+  if (!expect(Tok::Semi, "after the import")) return syncStatement();
+  m.uses.push_back(std::move(u));
+}
+
+// qualifiers = { "fixed" | "wild" | "wildx" | "$$m" | "$$i" }
+uint8_t Parser::parseQualifiers() {
+  uint8_t q = QualNone;
+  for (;;) {
+    if (accept(Tok::KwFixed)) q |= QualFixed;
+    else if (accept(Tok::KwWild)) q |= QualWild;
+    else if (accept(Tok::KwWildx)) q |= QualWildx;
+    else if (accept(Tok::BorrowMut)) q |= QualBorrowMut;
+    else if (accept(Tok::BorrowImm)) q |= QualBorrowImm;
+    else return q;
+  }
+}
+
+// type = ( IDENT | "?" | "NIL" | "Result" "<" type ">" ) { "->" | "*" }
+bool Parser::parseType(TypeExpr &out) {
+  DepthGuard guard(depth_);
+  if (depth_ > kMaxDepth) {
+    errorAt(cur().span, DiagId::TooDeep, "type nested too deeply");
+    return false;
+  }
+  out.span = cur().span;
+  if (at(Tok::Ident) || at(Tok::KwNil)) {
+    out.name = std::string(advance().text);
+  } else if (at(Tok::Question)) {
+    advance();
+    out.name = "?";
+  } else if (at(Tok::KwResult)) {
+    advance();
+    out.name = "Result";
+    if (!expect(Tok::Lt, "after `Result`")) return false;
+    out.resultOf = std::make_unique<TypeExpr>();
+    if (!parseType(*out.resultOf)) return false;
+    if (at(Tok::Shr)) splitCurrent(Tok::Gt, Tok::Gt, 1);
+    out.span = Span::cover(out.span, cur().span);
+    if (!expect(Tok::Gt, "to close `Result<...>`")) return false;
+  } else {
+    errorExpected("a type");
+    return false;
+  }
+  while (at(Tok::Arrow) || at(Tok::Star)) {
+    if (at(Tok::Star)) out.cStyle = true;
+    out.span = Span::cover(out.span, advance().span);
+    ++out.pointerDepth;
+  }
+  return true;
+}
+
+// The `;` that must follow the `}` of a declaration.
+void Parser::expectDeclEnd(const char *what) {
+  if (accept(Tok::Semi)) return;
+  Span brace = tokens_[pos_ > 0 ? pos_ - 1 : 0].span;
+  if (Diag *d = errorAt(brace, DiagId::MissingDeclSemi, std::string("missing `;` after the `}` of ") + what))
+    d->withHelp("declarations end with `};`");
+  panicking_ = false; // the tree is complete; keep reporting later errors
+}
+
+// extern-decl = "extern" "func" ":" IDENT "=" type "(" [type [":" IDENT] {"," ...}] ")" ";"
+std::unique_ptr<ExternDecl> Parser::parseExtern() {
+  auto e = std::make_unique<ExternDecl>();
+  e->span = advance().span;
+  if (!expect(Tok::KwFunc, "after `extern`") || !expect(Tok::Colon, "after `extern func`")) {
+    syncStatement();
+    return nullptr;
+  }
+  if (!at(Tok::Ident)) {
+    errorExpected("the function name");
+    syncStatement();
+    return nullptr;
+  }
+  e->nameSpan = cur().span;
+  e->name = std::string(advance().text);
+  if (!expect(Tok::Assign, "after the extern name") || !parseType(e->retType) ||
+      !expect(Tok::LParen, "to start the parameter list")) {
+    syncStatement();
+    return nullptr;
+  }
+  while (!at(Tok::RParen) && !at(Tok::Eof)) {
+    ExternParam p;
+    parseQualifiers();
+    if (!parseType(p.type)) {
+      syncStatement();
+      return nullptr;
+    }
+    if (accept(Tok::Colon)) {
+      if (!at(Tok::Ident)) {
+        errorExpected("a parameter name");
+        syncStatement();
+        return nullptr;
+      }
+      p.name = std::string(advance().text);
+    }
+    e->params.push_back(std::move(p));
+    if (!accept(Tok::Comma)) break;
+  }
+  if (!expect(Tok::RParen, "to close the parameter list")) {
+    syncStatement();
+    return nullptr;
+  }
+  e->span = Span::cover(e->span, cur().span);
+  if (!expect(Tok::Semi, "after the extern declaration")) syncStatement();
+  return e;
+}
+
+// param = qualifiers type ":" IDENT
+std::unique_ptr<Param> Parser::parseParam() {
+  auto p = std::make_unique<Param>();
+  Span start = cur().span;
+  p->binding.quals = parseQualifiers();
+  if (!parseType(p->type)) return nullptr;
+  if (!expect(Tok::Colon, "between the parameter type and its name")) return nullptr;
+  if (!at(Tok::Ident)) {
+    errorExpected("a parameter name");
+    return nullptr;
+  }
+  p->binding.span = Span::cover(start, cur().span);
+  p->binding.name = std::string(advance().text);
+  p->binding.isParam = true;
+  return p;
+}
+
+// func-decl = "func" ":" IDENT "=" qualifiers type "(" [param {"," param}] ")" block ";"
+std::unique_ptr<FuncDecl> Parser::parseFunc(bool isPub, const std::string &typeBlock) {
+  auto f = std::make_unique<FuncDecl>();
+  f->isPub = isPub;
+  f->typeBlock = typeBlock;
+  f->span = advance().span;
+  if (!expect(Tok::Colon, "after `func`")) {
+    syncStatement();
+    return nullptr;
+  }
+  if (!at(Tok::Ident)) {
+    errorExpected("the function name");
+    syncStatement();
+    return nullptr;
+  }
+  f->nameSpan = cur().span;
+  f->name = std::string(advance().text);
+  if (!expect(Tok::Assign, "after the function name")) {
+    syncStatement();
+    return nullptr;
+  }
+  f->retQuals = parseQualifiers();
+  if (!parseType(f->retType) || !expect(Tok::LParen, "to start the parameter list")) {
+    syncStatement();
+    return nullptr;
+  }
+  while (!at(Tok::RParen) && !at(Tok::Eof)) {
+    auto p = parseParam();
+    if (!p) {
+      syncStatement();
+      return nullptr;
+    }
+    f->params.push_back(std::move(p));
+    if (!accept(Tok::Comma)) break;
+  }
+  if (!expect(Tok::RParen, "to close the parameter list")) {
+    syncStatement();
+    return nullptr;
+  }
+  if (!at(Tok::LBrace)) {
+    errorExpected("`{` to start the function body");
+    syncStatement();
+    return nullptr;
+  }
+  f->body = parseBlock();
+  f->span = Span::cover(f->span, f->body->closeSpan);
+  expectDeclEnd("a function");
+  return f;
+}
+
+// struct-decl = "struct" ":" IDENT "=" "{" { type ":" IDENT ";" } "}" ";"
+std::unique_ptr<StructDecl> Parser::parseStruct(bool isPub) {
+  auto s = std::make_unique<StructDecl>();
+  s->isPub = isPub;
+  s->span = advance().span;
+  if (!expect(Tok::Colon, "after `struct`")) {
+    syncStatement();
+    return nullptr;
+  }
+  if (!at(Tok::Ident)) {
+    errorExpected("the struct name");
+    syncStatement();
+    return nullptr;
+  }
+  s->nameSpan = cur().span;
+  s->name = std::string(advance().text);
+  if (!expect(Tok::Assign, "after the struct name") || !expect(Tok::LBrace, "to start the fields")) {
+    syncStatement();
+    return nullptr;
+  }
+  while (!at(Tok::RBrace) && !at(Tok::Eof)) {
+    FieldDecl fd;
+    fd.span = cur().span;
+    if (!parseType(fd.type) || !expect(Tok::Colon, "between the field type and its name")) {
+      syncStatement();
+      continue;
+    }
+    if (!at(Tok::Ident)) {
+      errorExpected("a field name");
+      syncStatement();
+      continue;
+    }
+    fd.span = Span::cover(fd.span, cur().span);
+    fd.name = std::string(advance().text);
+    if (!expect(Tok::Semi, "after the field")) syncStatement();
+    s->fields.push_back(std::move(fd));
+  }
+  s->span = Span::cover(s->span, cur().span);
+  if (!expect(Tok::RBrace, "to close the struct")) return s;
+  expectDeclEnd("a struct");
+  return s;
+}
+
+// type-block = "Type" ":" IDENT "=" "{" { ["pub"] func-decl } "}" ";"
+std::unique_ptr<TypeBlockDecl> Parser::parseTypeBlock(bool isPub) {
+  auto t = std::make_unique<TypeBlockDecl>();
+  t->isPub = isPub;
+  t->span = advance().span;
+  if (!expect(Tok::Colon, "after `Type`")) {
+    syncStatement();
+    return nullptr;
+  }
+  if (!at(Tok::Ident)) {
+    errorExpected("the Type block name");
+    syncStatement();
+    return nullptr;
+  }
+  t->nameSpan = cur().span;
+  t->name = std::string(advance().text);
+  if (!expect(Tok::Assign, "after the Type name") || !expect(Tok::LBrace, "to start the Type block")) {
+    syncStatement();
+    return nullptr;
+  }
+  while (!at(Tok::RBrace) && !at(Tok::Eof)) {
+    bool memberPub = accept(Tok::KwPub);
+    if (!at(Tok::KwFunc)) {
+      errorExpected("`func` inside a Type block");
+      syncStatement();
+      continue;
+    }
+    if (auto f = parseFunc(memberPub, t->name)) t->members.push_back(std::move(f));
+  }
+  t->span = Span::cover(t->span, cur().span);
+  if (!expect(Tok::RBrace, "to close the Type block")) return t;
+  expectDeclEnd("a Type block");
+  return t;
+}
+
+// impl-decl = "impl" ":" IDENT ":" "for" ":" IDENT "=" "{" { func-decl } "}" ";"
+std::unique_ptr<ImplDecl> Parser::parseImpl() {
+  auto impl = std::make_unique<ImplDecl>();
+  impl->span = advance().span;
+  if (!expect(Tok::Colon, "after `impl`")) {
+    syncStatement();
+    return nullptr;
+  }
+  if (!at(Tok::Ident)) {
+    errorExpected("a trait name such as `Drop`");
+    syncStatement();
+    return nullptr;
+  }
+  impl->traitSpan = cur().span;
+  impl->trait = std::string(advance().text);
+  if (!expect(Tok::Colon, "after the trait name") || !expect(Tok::KwFor, "in `impl:Trait:for:Type`") ||
+      !expect(Tok::Colon, "after `for`")) {
+    syncStatement();
+    return nullptr;
+  }
+  if (!at(Tok::Ident)) {
+    errorExpected("the type name");
+    syncStatement();
+    return nullptr;
+  }
+  impl->targetSpan = cur().span;
+  impl->target = std::string(advance().text);
+  if (!expect(Tok::Assign, "after the impl header") || !expect(Tok::LBrace, "to start the impl body")) {
+    syncStatement();
+    return nullptr;
+  }
+  while (!at(Tok::RBrace) && !at(Tok::Eof)) {
+    if (!at(Tok::KwFunc)) {
+      errorExpected("`func` inside an impl block");
+      syncStatement();
+      continue;
+    }
+    if (auto f = parseFunc(false, impl->target)) impl->methods.push_back(std::move(f));
+  }
+  impl->span = Span::cover(impl->span, cur().span);
+  if (!expect(Tok::RBrace, "to close the impl block")) return impl;
+  expectDeclEnd("an impl block");
+  return impl;
+}
+
+// ---- statements --------------------------------------------------------------------
+
+// block = "{" { stmt } "}"
+std::unique_ptr<BlockStmt> Parser::parseBlock() {
+  auto block = std::make_unique<BlockStmt>(cur().span);
+  DepthGuard guard(depth_);
+  if (!expect(Tok::LBrace, "to start a block")) {
+    block->closeSpan = block->span;
+    return block;
+  }
+  if (depth_ > kMaxDepth) {
+    errorAt(cur().span, DiagId::TooDeep, "blocks nested too deeply");
+    int nest = 1;
+    while (!at(Tok::Eof) && nest > 0) {
+      if (at(Tok::LBrace)) ++nest;
+      if (at(Tok::RBrace)) --nest;
+      advance();
+    }
+    block->closeSpan = tokens_[pos_ > 0 ? pos_ - 1 : 0].span;
+    return block;
+  }
+  while (!at(Tok::RBrace) && !at(Tok::Eof)) {
+    size_t before = pos_;
+    if (StmtPtr s = parseStmt()) block->stmts.push_back(std::move(s));
+    if (pos_ == before) advance();
+  }
+  block->closeSpan = cur().span;
+  block->span = Span::cover(block->span, cur().span);
+  if (!at(Tok::RBrace)) {
+    errorExpected("`}` to close the block");
+    return block;
+  }
+  advance();
+  return block;
+}
+
+// After a statement block, a `;` is a mistake (declarations take `};`).
+void Parser::rejectBlockSemi() {
+  if (!at(Tok::Semi)) return;
+  Span semi = advance().span;
+  diags_.error(DiagId::StrayBlockSemi, semi, "`;` after a statement block")
+      .withHelp("remove the `;`; only declarations end with `};`");
+}
+
+// stmt = block | if-stmt | while-stmt | for-stmt | defer-stmt | "break" ";" | "continue" ";"
+//      | "pass" [expr] ";" | "fail" expr ";" | "return" [expr] ";" | "exit" expr ";"
+//      | simple-stmt ";"
+StmtPtr Parser::parseStmt() {
+  Span start = cur().span;
+  switch (cur().kind) {
+  case Tok::LBrace: {
+    StmtPtr b = parseBlock();
+    rejectBlockSemi();
+    return b;
+  }
+  case Tok::KwIf: return parseIf();
+  case Tok::KwWhile: return parseWhile();
+  case Tok::KwFor: return parseFor();
+  case Tok::KwDefer: return parseDefer();
+  case Tok::KwBreak:
+  case Tok::KwContinue: {
+    bool isBreak = advance().kind == Tok::KwBreak;
+    StmtPtr s = isBreak ? StmtPtr(std::make_unique<BreakStmt>(start)) : StmtPtr(std::make_unique<ContinueStmt>(start));
+    if (!expect(Tok::Semi, isBreak ? "after `break`" : "after `continue`")) syncStatement();
+    return s;
+  }
+  case Tok::KwPass: {
+    advance();
+    auto s = std::make_unique<PassStmt>(start);
+    if (!at(Tok::Semi)) s->value = parseExpr();
+    s->span = Span::cover(start, cur().span);
+    if (!expect(Tok::Semi, "after `pass`")) syncStatement();
+    return s;
+  }
+  case Tok::KwFail: {
+    advance();
+    auto s = std::make_unique<FailStmt>(start);
+    if (at(Tok::Semi)) {
+      if (Diag *d = errorExpected("an error code after `fail`")) d->withHelp("write `fail 1;` with an integer code");
+    } else {
+      s->code = parseExpr();
+    }
+    s->span = Span::cover(start, cur().span);
+    if (!expect(Tok::Semi, "after `fail`")) syncStatement();
+    return s;
+  }
+  case Tok::KwReturn: {
+    advance();
+    auto s = std::make_unique<ReturnStmt>(start);
+    if (!at(Tok::Semi)) s->value = parseExpr();
+    s->span = Span::cover(start, cur().span);
+    if (!expect(Tok::Semi, "after `return`")) syncStatement();
+    return s;
+  }
+  case Tok::KwExit: {
+    advance();
+    auto s = std::make_unique<ExitStmt>(start);
+    if (at(Tok::Semi)) {
+      if (Diag *d = errorExpected("an exit status after `exit`")) d->withHelp("write `exit 0;`");
+    } else {
+      s->status = parseExpr();
+    }
+    s->span = Span::cover(start, cur().span);
+    if (!expect(Tok::Semi, "after `exit`")) syncStatement();
+    return s;
+  }
+  case Tok::Semi:
+    advance();
+    return nullptr; // empty statement
+  default:
+    break;
+  }
+  StmtPtr s = parseSimpleStmt();
+  if (!s) {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(start);
+  }
+  if (!expect(Tok::Semi, "after the statement")) {
+    syncStatement();
+  }
+  return s;
+}
+
+// if-stmt = "if" "(" expr ")" block [ "else" ( if-stmt | block ) ]
+StmtPtr Parser::parseIf() {
+  auto s = std::make_unique<IfStmt>(advance().span);
+  if (!expect(Tok::LParen, "after `if`")) {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
+  s->cond = parseExpr();
+  if (!expect(Tok::RParen, "to close the `if` condition")) {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
+  s->thenBlock = parseBlock();
+  if (accept(Tok::KwElse)) {
+    if (at(Tok::KwIf)) {
+      s->elseStmt = parseIf();
+      return s;
+    }
+    s->elseStmt = parseBlock();
+  }
+  rejectBlockSemi();
+  return s;
+}
+
+// while-stmt = "while" "(" expr ")" block
+StmtPtr Parser::parseWhile() {
+  auto s = std::make_unique<WhileStmt>(advance().span);
+  if (!expect(Tok::LParen, "after `while`")) {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
+  s->cond = parseExpr();
+  if (!expect(Tok::RParen, "to close the `while` condition")) {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
+  s->body = parseBlock();
+  rejectBlockSemi();
+  return s;
+}
+
+// for-stmt = "for" "(" [simple-stmt] ";" [expr] ";" [simple-stmt] ")" block
+StmtPtr Parser::parseFor() {
+  auto s = std::make_unique<ForStmt>(advance().span);
+  if (!expect(Tok::LParen, "after `for`")) {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
+  if (!at(Tok::Semi)) s->init = parseSimpleStmt();
+  if (!expect(Tok::Semi, "after the `for` initialiser")) {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
+  if (!at(Tok::Semi)) s->cond = parseExpr();
+  if (!expect(Tok::Semi, "after the `for` condition")) {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
+  if (!at(Tok::RParen)) s->step = parseSimpleStmt();
+  if (!expect(Tok::RParen, "to close the `for` header")) {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
+  s->body = parseBlock();
+  rejectBlockSemi();
+  return s;
+}
+
+// defer-stmt = "defer" ( block | stmt )
+StmtPtr Parser::parseDefer() {
+  auto s = std::make_unique<DeferStmt>(advance().span);
+  if (at(Tok::LBrace)) {
+    s->body = parseBlock();
+    rejectBlockSemi();
+  } else {
+    s->body = parseStmt();
+  }
+  if (s->body) s->span = Span::cover(s->span, s->body->span);
+  return s;
+}
+
+bool Parser::atVarDeclStart() const {
+  if (atAny({Tok::KwFixed, Tok::KwWild, Tok::KwWildx})) return true;
+  if (at(Tok::KwResult)) return peekTok().kind == Tok::Lt;
+  if (at(Tok::Question)) return peekTok().kind == Tok::Arrow || peekTok().kind == Tok::Star;
+  if (at(Tok::Ident)) {
+    Tok next = peekTok().kind;
+    return next == Tok::Colon || next == Tok::Arrow;
+  }
+  return false;
+}
+
+// var-decl = qualifiers type ":" IDENT [ "=" expr ]
+StmtPtr Parser::parseVarDecl() {
+  auto s = std::make_unique<VarDeclStmt>(cur().span);
+  s->binding.quals = parseQualifiers();
+  if (!parseType(s->type)) return nullptr;
+  if (!expect(Tok::Colon, "between the type and the binding name")) return nullptr;
+  if (!at(Tok::Ident)) {
+    errorExpected("a binding name");
+    return nullptr;
+  }
+  s->binding.span = cur().span;
+  s->binding.name = std::string(advance().text);
+  if (accept(Tok::Assign)) s->init = parseExpr();
+  s->span = Span::cover(s->span, tokens_[pos_ > 0 ? pos_ - 1 : 0].span);
+  return s;
+}
+
+// simple-stmt = var-decl | expr [ assign-op expr ]
+StmtPtr Parser::parseSimpleStmt() {
+  if (atVarDeclStart()) return parseVarDecl();
+  Span start = cur().span;
+  ExprPtr e = parseExpr();
+  static const std::pair<Tok, BinaryOp> kCompound[] = {
+      {Tok::PlusAssign, BinaryOp::Add},    {Tok::MinusAssign, BinaryOp::Sub}, {Tok::StarAssign, BinaryOp::Mul},
+      {Tok::SlashAssign, BinaryOp::Div},   {Tok::PercentAssign, BinaryOp::Rem}, {Tok::AmpAssign, BinaryOp::BitAnd},
+      {Tok::PipeAssign, BinaryOp::BitOr},  {Tok::CaretAssign, BinaryOp::BitXor}, {Tok::ShlAssign, BinaryOp::Shl},
+      {Tok::ShrAssign, BinaryOp::Shr}};
+  if (at(Tok::Assign)) {
+    advance();
+    auto a = std::make_unique<AssignStmt>(start);
+    a->target = std::move(e);
+    a->value = parseExpr();
+    a->span = Span::cover(start, a->value->span);
+    return a;
+  }
+  for (auto &[tok, op] : kCompound) {
+    if (!at(tok)) continue;
+    advance();
+    auto a = std::make_unique<AssignStmt>(start);
+    a->compound = true;
+    a->op = op;
+    a->target = std::move(e);
+    a->value = parseExpr();
+    a->span = Span::cover(start, a->value->span);
+    return a;
+  }
+  Span sp = e->span;
+  return std::make_unique<ExprStmt>(sp, std::move(e));
+}
+
+// ---- expressions -------------------------------------------------------------------
+
+ExprPtr Parser::errorExpr(Span s) { return std::make_unique<ErrorExpr>(s); }
+
+// expr = or-expr [ "?" or-expr ]
+ExprPtr Parser::parseExpr() {
+  DepthGuard guard(depth_);
+  if (depth_ > kMaxDepth) {
+    errorAt(cur().span, DiagId::TooDeep, "expression nested too deeply");
+    return errorExpr(cur().span);
+  }
+  ExprPtr e = parseBinary(0);
+  if (at(Tok::Question)) {
+    advance();
+    auto d = std::make_unique<DefaultExpr>(e->span);
+    d->operand = std::move(e);
+    d->fallback = parseBinary(0);
+    d->span = Span::cover(d->span, d->fallback->span);
+    return d;
+  }
+  return e;
+}
+
+namespace {
+struct BinaryInfo {
+  Tok tok;
+  BinaryOp op;
+  int prec; // higher binds tighter
+};
+constexpr BinaryInfo kBinary[] = {
+    {Tok::PipePipe, BinaryOp::Or, 1},   {Tok::AmpAmp, BinaryOp::And, 2},    {Tok::Pipe, BinaryOp::BitOr, 3},
+    {Tok::Caret, BinaryOp::BitXor, 4},  {Tok::Amp, BinaryOp::BitAnd, 5},    {Tok::EqEq, BinaryOp::Eq, 6},
+    {Tok::NotEq, BinaryOp::Ne, 6},      {Tok::Lt, BinaryOp::Lt, 7},         {Tok::Le, BinaryOp::Le, 7},
+    {Tok::Gt, BinaryOp::Gt, 7},         {Tok::Ge, BinaryOp::Ge, 7},         {Tok::Shl, BinaryOp::Shl, 8},
+    {Tok::Shr, BinaryOp::Shr, 8},       {Tok::Plus, BinaryOp::Add, 9},      {Tok::Minus, BinaryOp::Sub, 9},
+    {Tok::PlusWrap, BinaryOp::AddWrap, 9}, {Tok::MinusWrap, BinaryOp::SubWrap, 9}, {Tok::Star, BinaryOp::Mul, 10},
+    {Tok::Slash, BinaryOp::Div, 10},    {Tok::Percent, BinaryOp::Rem, 10},  {Tok::StarWrap, BinaryOp::MulWrap, 10},
+};
+const BinaryInfo *binaryInfo(Tok t) {
+  for (const BinaryInfo &b : kBinary)
+    if (b.tok == t) return &b;
+  return nullptr;
+}
+} // namespace
+
+// binary = cast-expr { binop cast-expr }   (precedence climbing; all left-assoc)
+ExprPtr Parser::parseBinary(int minPrec) {
+  ExprPtr lhs = parseCast();
+  for (;;) {
+    // `a<-1` lexes as `a` `<-` `1`; in operator position it means `a < -1`.
+    if (at(Tok::LArrow)) splitCurrent(Tok::Lt, Tok::Minus, 1);
+    const BinaryInfo *info = binaryInfo(cur().kind);
+    if (!info || info->prec < minPrec) return lhs;
+    Span opSpan = advance().span;
+    ExprPtr rhs = parseBinary(info->prec + 1);
+    Span whole = Span::cover(lhs->span, rhs->span);
+    auto b = std::make_unique<BinaryExpr>(whole, info->op, std::move(lhs), std::move(rhs));
+    b->opSpan = opSpan;
+    lhs = std::move(b);
+  }
+}
+
+// cast-expr = raw-expr { "=>" type }
+ExprPtr Parser::parseCast() {
+  ExprPtr e = parseRawDrop();
+  while (at(Tok::FatArrow)) {
+    advance();
+    auto c = std::make_unique<CastExpr>(e->span);
+    c->operand = std::move(e);
+    if (!parseType(c->target)) return c;
+    c->span = Span::cover(c->span, c->target.span);
+    e = std::move(c);
+  }
+  return e;
+}
+
+// raw-expr = ( "raw" | "drop" ) raw-expr | unary
+ExprPtr Parser::parseRawDrop() {
+  if (at(Tok::KwRaw) || at(Tok::KwDrop)) {
+    DepthGuard guard(depth_);
+    Token kw = advance();
+    if (depth_ > kMaxDepth) {
+      errorAt(kw.span, DiagId::TooDeep, "expression nested too deeply");
+      return errorExpr(kw.span);
+    }
+    ExprPtr inner = parseRawDrop();
+    Span s = Span::cover(kw.span, inner->span);
+    if (kw.kind == Tok::KwRaw) return std::make_unique<RawExpr>(s, std::move(inner));
+    return std::make_unique<DropExpr>(s, std::move(inner));
+  }
+  return parseUnary();
+}
+
+// unary = ( "-" | "!" | "~" | "@" | "<-" ) unary | postfix
+ExprPtr Parser::parseUnary() {
+  static const std::pair<Tok, UnaryOp> kUnary[] = {{Tok::Minus, UnaryOp::Neg},  {Tok::Bang, UnaryOp::Not},
+                                                   {Tok::Tilde, UnaryOp::BitNot}, {Tok::At, UnaryOp::AddrOf},
+                                                   {Tok::LArrow, UnaryOp::Deref}};
+  for (auto &[tok, op] : kUnary) {
+    if (!at(tok)) continue;
+    DepthGuard guard(depth_);
+    Span opSpan = advance().span;
+    if (depth_ > kMaxDepth) {
+      errorAt(opSpan, DiagId::TooDeep, "expression nested too deeply");
+      return errorExpr(opSpan);
+    }
+    ExprPtr operand = parseUnary();
+    Span s = Span::cover(opSpan, operand->span);
+    return std::make_unique<UnaryExpr>(s, op, std::move(operand));
+  }
+  return parsePostfix();
+}
+
+// postfix = primary { "(" [expr {"," expr}] ")" | "[" expr "]" | "." IDENT }
+ExprPtr Parser::parsePostfix() {
+  ExprPtr e = parsePrimary();
+  for (;;) {
+    if (at(Tok::LParen)) {
+      advance();
+      auto call = std::make_unique<CallExpr>(e->span);
+      call->callee = std::move(e);
+      while (!at(Tok::RParen) && !at(Tok::Eof)) {
+        call->args.push_back(parseExpr());
+        if (!accept(Tok::Comma)) break;
+      }
+      call->span = Span::cover(call->span, cur().span);
+      if (!expect(Tok::RParen, "to close the argument list")) return call;
+      e = std::move(call);
+    } else if (at(Tok::LBracket)) {
+      advance();
+      auto idx = std::make_unique<IndexExpr>(e->span);
+      idx->base = std::move(e);
+      idx->index = parseExpr();
+      idx->span = Span::cover(idx->span, cur().span);
+      if (!expect(Tok::RBracket, "to close the index")) return idx;
+      e = std::move(idx);
+    } else if (at(Tok::Dot)) {
+      advance();
+      auto m = std::make_unique<MemberExpr>(e->span);
+      m->base = std::move(e);
+      if (!at(Tok::Ident)) {
+        errorExpected("a member name after `.`");
+        return m;
+      }
+      m->memberSpan = cur().span;
+      m->member = std::string(advance().text);
+      m->span = Span::cover(m->span, m->memberSpan);
+      e = std::move(m);
+    } else {
+      return e;
+    }
+  }
+}
+
+// struct-lit = ( IDENT | "Result" ) "{" [ IDENT ":" expr { "," IDENT ":" expr } [","] ] "}"
+ExprPtr Parser::parseStructLit() {
+  Token name = advance();
+  auto lit = std::make_unique<StructLitExpr>(name.span);
+  lit->name = std::string(name.text);
+  lit->nameSpan = name.span;
+  advance(); // {
+  while (!at(Tok::RBrace) && !at(Tok::Eof)) {
+    FieldInit fi;
+    if (!at(Tok::Ident)) {
+      errorExpected("a field name in the struct literal");
+      return lit;
+    }
+    fi.span = cur().span;
+    fi.name = std::string(advance().text);
+    if (!expect(Tok::Colon, "after the field name")) return lit;
+    fi.value = parseExpr();
+    lit->fields.push_back(std::move(fi));
+    if (!accept(Tok::Comma) && !accept(Tok::Semi)) break;
+  }
+  lit->span = Span::cover(lit->span, cur().span);
+  expect(Tok::RBrace, "to close the struct literal");
+  return lit;
+}
+
+// primary = INT | FLOAT | STRING | TEMPLATE | "true" | "false" | "NULL" | IDENT | struct-lit | "(" expr ")"
+ExprPtr Parser::parsePrimary() {
+  const Token &t = cur();
+  switch (t.kind) {
+  case Tok::IntLit: {
+    auto e = std::make_unique<IntLitExpr>(t.span);
+    e->value = t.intValue;
+    e->suffix = t.suffix;
+    advance();
+    return e;
+  }
+  case Tok::FloatLit: {
+    auto e = std::make_unique<FloatLitExpr>(t.span);
+    e->value = t.floatValue;
+    e->suffix = t.suffix;
+    advance();
+    return e;
+  }
+  case Tok::StringLit: {
+    auto e = std::make_unique<StringLitExpr>(t.span);
+    e->value = t.str;
+    advance();
+    return e;
+  }
+  case Tok::TemplateLit: {
+    Token tok = advance();
+    return parseTemplate(tok);
+  }
+  case Tok::KwTrue:
+  case Tok::KwFalse: {
+    auto e = std::make_unique<BoolLitExpr>(t.span);
+    e->value = t.kind == Tok::KwTrue;
+    advance();
+    return e;
+  }
+  case Tok::KwNull: {
+    auto e = std::make_unique<NullLitExpr>(t.span);
+    advance();
+    return e;
+  }
+  case Tok::KwResult:
+    if (peekTok().kind == Tok::LBrace) return parseStructLit();
+    break;
+  case Tok::Ident: {
+    bool upper = std::isupper(static_cast<unsigned char>(t.text[0])) != 0;
+    if (upper && peekTok().kind == Tok::LBrace) return parseStructLit();
+    auto e = std::make_unique<NameExpr>(t.span);
+    e->name = std::string(t.text);
+    advance();
+    return e;
+  }
+  case Tok::LParen: {
+    advance();
+    ExprPtr inner = parseExpr();
+    if (!expect(Tok::RParen, "to close the parenthesis")) return inner;
+    return inner;
+  }
+  default:
+    break;
+  }
+  Span s = t.span;
+  errorExpected("an expression");
+  return errorExpr(s);
+}
+
+// template = "`" { text | "&{" expr "}" } "`" — the token holds the raw body;
+// each interpolation is lexed and parsed again from its own source range.
+ExprPtr Parser::parseTemplate(const Token &t) {
+  auto e = std::make_unique<TemplateExpr>(t.span);
+  const std::string &text = sm_.file(fileId_).text;
+  uint32_t bodyBegin = t.span.begin + 1, bodyEnd = t.span.end - 1;
+  Lexer decoder(sm_, fileId_, bodyBegin, bodyEnd, diags_);
+  uint32_t textStart = bodyBegin;
+  uint32_t i = bodyBegin;
+  auto flushText = [&](uint32_t end) {
+    if (end > textStart) e->parts.push_back(TemplatePart{decoder.decodeText(textStart, end), nullptr});
+  };
+  while (i < bodyEnd) {
+    if (text[i] == '\\') {
+      i += 2;
+      continue;
+    }
+    if (text[i] == '&' && i + 1 < bodyEnd && text[i + 1] == '{') {
+      flushText(i);
+      uint32_t exprBegin = i + 2, j = exprBegin;
+      int nest = 0;
+      while (j < bodyEnd && !(text[j] == '}' && nest == 0)) {
+        if (text[j] == '{') ++nest;
+        if (text[j] == '}') --nest;
+        ++j;
+      }
+      if (j >= bodyEnd) {
+        diags_.error(DiagId::BadTemplate, Span{fileId_, i, i + 2}, "`&{` has no closing `}` in the template string")
+            .withHelp("close the interpolation: `&{name}`");
+        return e;
+      }
+      Lexer sub(sm_, fileId_, exprBegin, j, diags_);
+      std::vector<Token> toks = sub.lexAll();
+      if (toks.size() <= 1) {
+        diags_.error(DiagId::BadTemplate, Span{fileId_, i, j + 1}, "empty interpolation `&{}` in the template string")
+            .withHelp("put an expression inside the braces: `&{x}`");
+        return e;
+      }
+      Parser subParser(sm_, fileId_, std::move(toks), diags_);
+      subParser.depth_ = depth_;
+      e->parts.push_back(TemplatePart{"", subParser.parseStandaloneExpr()});
+      i = j + 1;
+      textStart = i;
+      continue;
+    }
+    ++i;
+  }
+  flushText(bodyEnd);
+  return e;
+}
+
+ExprPtr Parser::parseStandaloneExpr() {
+  ExprPtr e = parseExpr();
+  if (!at(Tok::Eof)) {
+    if (Diag *d = errorAt(cur().span, DiagId::BadTemplate, "unexpected " + describeTok(cur()) + " in the interpolation"))
+      d->withHelp("an interpolation holds exactly one expression: `&{a + b}`");
+  }
+  return e;
+}
+
+} // namespace npk

@@ -1,0 +1,91 @@
+// Recursive-descent parser. The grammar rule a function parses is written
+// above it. The parser always returns a well-formed tree: a construct that
+// fails to parse becomes an Error node, the parser re-synchronises at the next
+// `;`, `}` or declaration keyword, and reports nothing more until it has, so
+// one typo gives one diagnostic.
+#pragma once
+
+#include "ast/AST.h"
+#include "diag/Diag.h"
+#include "lex/Token.h"
+
+#include <vector>
+
+namespace npk {
+
+class Parser {
+public:
+  Parser(const SourceManager &sm, uint32_t fileId, std::vector<Token> tokens, DiagEngine &diags);
+
+  // Parses a whole file into `out` (uses, externs, structs, functions, ...).
+  void parseModule(Module &out);
+  // Parses one expression filling the whole token stream (template parts).
+  ExprPtr parseStandaloneExpr();
+
+private:
+  // Token access.
+  const Token &cur() const { return tokens_[pos_]; }
+  const Token &peekTok(size_t ahead = 1) const;
+  bool at(Tok k) const { return cur().kind == k; }
+  bool atAny(std::initializer_list<Tok> ks) const;
+  Token advance();
+  bool accept(Tok k);
+  bool expect(Tok k, const char *context);
+  void splitCurrent(Tok first, Tok second, uint32_t firstLen);
+
+  // Error reporting and recovery.
+  Diag *errorAt(Span s, DiagId id, std::string message);
+  Diag *errorExpected(std::string what);
+  void syncStatement();
+  void syncDecl();
+
+  // Declarations.
+  void parseDecl(Module &m);
+  void parseUse(Module &m);
+  std::unique_ptr<ExternDecl> parseExtern();
+  std::unique_ptr<FuncDecl> parseFunc(bool isPub, const std::string &typeBlock);
+  std::unique_ptr<StructDecl> parseStruct(bool isPub);
+  std::unique_ptr<TypeBlockDecl> parseTypeBlock(bool isPub);
+  std::unique_ptr<ImplDecl> parseImpl();
+  void expectDeclEnd(const char *what);
+  uint8_t parseQualifiers();
+  bool parseType(TypeExpr &out);
+  std::unique_ptr<Param> parseParam();
+
+  // Statements.
+  std::unique_ptr<BlockStmt> parseBlock();
+  StmtPtr parseStmt();
+  StmtPtr parseIf();
+  StmtPtr parseWhile();
+  StmtPtr parseFor();
+  StmtPtr parseDefer();
+  StmtPtr parseSimpleStmt();
+  StmtPtr parseVarDecl();
+  bool atVarDeclStart() const;
+  void rejectBlockSemi();
+
+  // Expressions, loosest first.
+  ExprPtr parseExpr();
+  ExprPtr parseBinary(int minPrec);
+  ExprPtr parseCast();
+  ExprPtr parseRawDrop();
+  ExprPtr parseUnary();
+  ExprPtr parsePostfix();
+  ExprPtr parsePrimary();
+  ExprPtr parseStructLit();
+  ExprPtr parseTemplate(const Token &t);
+  ExprPtr errorExpr(Span s);
+
+  const SourceManager &sm_;
+  uint32_t fileId_;
+  std::vector<Token> tokens_;
+  size_t pos_ = 0;
+  DiagEngine &diags_;
+  bool panicking_ = false; // an error was reported and we have not re-synchronised
+  int depth_ = 0;          // nesting guard against stack exhaustion
+};
+
+// Lexes and parses one file.
+void parseFile(const SourceManager &sm, uint32_t fileId, DiagEngine &diags, Module &out);
+
+} // namespace npk

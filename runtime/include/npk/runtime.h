@@ -1,0 +1,103 @@
+/* libnpkrt — the C ABI that code compiled by npkc links against.
+ *
+ * Every entry point validates its arguments. Misuse is answered with a return
+ * code (-1 or NULL) and exactly one line on stderr; nothing here aborts or
+ * crashes on a bad pointer. No C++ exception crosses this boundary.
+ */
+#ifndef NPK_RUNTIME_H
+#define NPK_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- wildx: W^X executable pages ------------------------------------- */
+
+/* Returns a page-aligned, zero-filled, WRITABLE (RW, never X) region of at
+ * least n bytes (rounded up to whole pages; n == 0 counts as one byte), or
+ * NULL when the process quota (NPK_WILDX_QUOTA, default 64 MiB) is exhausted
+ * or the OS refuses. */
+void *npk_wildx_alloc(int64_t n);
+
+/* WRITABLE -> EXECUTABLE (R+X). 0 on success; -1 plus one
+ * "[WildX] panic: wildx_seal(<ptr>) rejected: <reason>" line for a null,
+ * unknown, interior, already sealed or freed pointer. */
+int32_t npk_wildx_seal(void *p);
+
+/* Releases a page from either state. 0 on success; -1 plus one
+ * "[WildX] panic: wildx_free(<ptr>) rejected: <reason>" line for a null,
+ * unknown/foreign, interior or already freed pointer. A freed page is never
+ * left executable. */
+int32_t npk_wildx_free(void *p);
+
+/* ---- jit helpers ------------------------------------------------------ */
+
+/* Writes `mov eax, edi; add eax, esi; ret` (89 f8 01 f0 c3) at the start of a
+ * WRITABLE page. 0, or -1 plus a panic line if the page is not a WRITABLE
+ * wildx page. */
+int32_t npk_jit_install_add_i32(void *page);
+
+/* Calls an EXECUTABLE page as int32_t (*)(int32_t, int32_t) and returns what
+ * it returns. A page that is not EXECUTABLE is refused: -1 plus a panic line
+ * (ambiguous with a real -1 result; use npk_jit_try_call_i32_i32 to tell). */
+int32_t npk_jit_call_i32_i32(void *page, int32_t a, int32_t b);
+
+/* Checked form: 0 and *out set to the result, or -1 (and *out = 0) with a
+ * panic line when the call is refused. */
+int32_t npk_jit_try_call_i32_i32(void *page, int32_t a, int32_t b, int32_t *out);
+
+/* ---- wild heap ------------------------------------------------------- */
+
+/* n bytes of zeroed heap memory, or NULL (n < 0 or out of memory). */
+void *npk_alloc(int64_t n);
+
+/* Releases npk_alloc memory. 0, or -1 plus one
+ * "[Wild] panic: free(<ptr>) rejected: <reason>" line for null, foreign,
+ * interior or already freed pointers. */
+int32_t npk_free(void *p);
+
+/* ---- failure, traps, exit ---------------------------------------------- */
+
+/* Error codes the runtime and the compiler use. Programs see them as the
+ * argument of failsafe(). */
+enum {
+  NPK_ERR_OVERFLOW = 101,    /* integer + - * overflowed */
+  NPK_ERR_DIV_ZERO = 102,    /* integer / or % by zero (or INT_MIN / -1) */
+  NPK_ERR_CAST_RANGE = 103,  /* `expr => T` value does not fit T */
+  NPK_ERR_JIT_ALLOC = 201,   /* Jit.compile_*: wildx_alloc returned NULL */
+  NPK_ERR_JIT_INSTALL = 202, /* Jit.compile_*: installing code failed */
+  NPK_ERR_JIT_SEAL = 203     /* Jit.compile_*: sealing failed */
+};
+
+/* Registers the program's failsafe(tbb32) function; NULL means none. */
+void npk_set_failsafe(int32_t (*failsafe)(int32_t code));
+
+/* An error reached `raw` unhandled: calls failsafe(code) if registered (and
+ * exits 1 should it return), otherwise prints
+ * "error: unhandled failure (code N)" to stderr and exits 1. */
+__attribute__((noreturn)) void npk_fail(int32_t code);
+
+/* A runtime trap at source location `loc` ("file:line:col"): prints
+ * "<loc>: runtime error: <what>" to stderr, then npk_fail(code). */
+__attribute__((noreturn)) void npk_trap(int32_t code, const char *loc);
+
+/* `exit N;` — flushes output and ends the process. No drops, no defers. */
+__attribute__((noreturn)) void npk_exit(int32_t status);
+
+/* ---- output (stream 1 = stdout, 2 = stderr) --------------------------- */
+
+void npk_print_str(int32_t stream, const char *s, int64_t len);
+void npk_print_i64(int32_t stream, int64_t v);
+void npk_print_u64(int32_t stream, uint64_t v);
+void npk_print_f64(int32_t stream, double v);
+void npk_print_bool(int32_t stream, int32_t v);
+void npk_print_ptr(int32_t stream, const void *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NPK_RUNTIME_H */
