@@ -326,7 +326,8 @@ std::unique_ptr<FuncDecl> Parser::parseFunc(bool isPub, const std::string &typeB
     syncStatement();
     return nullptr;
   }
-  if (!at(Tok::Ident)) {
+  // `drop` is a keyword but also the name of the destructor method.
+  if (!at(Tok::Ident) && !at(Tok::KwDrop)) {
     errorExpected("the function name");
     syncStatement();
     return nullptr;

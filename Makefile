@@ -1,0 +1,41 @@
+# Thin wrapper over CMake + Ninja. `make run` and `make test` do all set-up.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= 2
+CMAKE_FLAGS ?=
+ifeq ($(CI),true)
+  CMAKE_FLAGS += -DNPK_WERROR=ON
+endif
+
+NPKC := $(BUILD_DIR)/bin/npkc
+
+.PHONY: all deps configure build run test bench clean install
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Compiles and runs the seed's two-page JIT example exactly as written, then a
+# copy that prints what it computed.
+run: build
+	@$(NPKC) run examples/seed_two_pages.npk; echo "examples/seed_two_pages.npk: exit status $$?"
+	@$(NPKC) run examples/two_pages_report.npk
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@bash bench/run.sh
+
+install: build
+	@cmake --install $(BUILD_DIR) $(if $(PREFIX),--prefix $(PREFIX),)
+
+clean:
+	@rm -rf $(BUILD_DIR)

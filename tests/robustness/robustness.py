@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""The compiler never crashes or hangs on bad input.
+
+Feeds `npkc check` an empty file, every incomplete prefix of the seed example,
+the seed example with single bytes flipped, and seeded random byte strings.
+Each run must end by itself within the time limit, exit with status 1 (never a
+signal, never the internal-error status) and print at least one diagnostic
+with a stable code: `error: [CODE]`.
+"""
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+
+TIMEOUT_S = 20
+DIAG = re.compile(rb"error: \[(NPK-[A-Z]\d{3}|ARIA-\d{3})\]")
+
+
+def check_one(npkc, path, label, failures):
+    try:
+        proc = subprocess.run([npkc, "check", path], capture_output=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        failures.append(f"{label}: hung for more than {TIMEOUT_S}s")
+        return
+    if proc.returncode != 1:
+        failures.append(f"{label}: exit status {proc.returncode} (expected 1)\n{proc.stderr[-600:].decode(errors='replace')}")
+    elif not DIAG.search(proc.stderr):
+        failures.append(f"{label}: no coded diagnostic on stderr\n{proc.stderr[-600:].decode(errors='replace')}")
+
+
+def main():
+    npkc, seed_path = sys.argv[1], sys.argv[2]
+    seed = open(seed_path, "rb").read()
+    # A prefix is a complete program only once it contains main's closing `};`.
+    complete_at = seed.rindex(b"};") + 2
+    rng = random.Random(20261124)
+    cases = [("empty file", b"")]
+    cases += [(f"seed prefix {n}", seed[:n]) for n in range(1, complete_at)]
+    for i in range(60):
+        data = bytearray(seed)
+        pos = rng.randrange(len(data))
+        data[pos] = rng.choice(b"{}();:=\"`/*&!@$#\x00\xff")
+        cases.append((f"seed mutation {i} at byte {pos}", bytes(data)))
+    for i in range(60):
+        n = rng.randrange(1, 400)
+        cases.append((f"random bytes {i}", bytes(rng.randrange(256) for _ in range(n))))
+    for i in range(20):
+        n = rng.randrange(1, 300)
+        alphabet = b"func:main=int32(){}[];,.`&{raw drop pass fail exit wildx int8->} \n\"'/*"
+        cases.append((f"random tokens {i}", bytes(rng.choice(alphabet) for _ in range(n))))
+    cases.append(("deep nesting", b"func:main = int32() { exit " + b"(" * 5000 + b"1" + b")" * 5000 + b"; }"))
+    cases.append(("deep blocks", b"func:main = int32() " + b"{" * 5000 + b"}" * 5000))
+
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, data in cases:
+            path = os.path.join(tmp, "case.npk")
+            with open(path, "wb") as f:
+                f.write(data)
+            before = len(failures)
+            check_one(npkc, path, label, failures)
+            # Mutations may by chance still be valid programs; only a crash,
+            # hang or uncoded output is a failure for those.
+            if label.startswith(("seed mutation", "random tokens")) and len(failures) > before:
+                if re.search(r"exit status 0 \(expected 1\)", failures[-1]):
+                    failures.pop()
+    for f in failures:
+        print("FAIL:", f)
+    passed = len(cases) - len(failures)
+    print(f"{passed} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+#include "parse/Parser.h"
+
+#include <gtest/gtest.h>
+
+namespace npk {
+namespace {
+
+struct Parsed {
+  SourceManager sm;
+  DiagEngine diags;
+  Module module;
+  explicit Parsed(const std::string &text) {
+    uint32_t id = sm.add("test.npk", text);
+    parseFile(sm, id, diags, module);
+  }
+  std::vector<DiagId> ids() const {
+    std::vector<DiagId> out;
+    for (const Diag &d : diags.all()) out.push_back(d.id);
+    return out;
+  }
+  const BlockStmt &mainBody() const { return *module.funcs.at(0)->body; }
+};
+
+TEST(Parser, SeedProgramParses) {
+  Parsed p("use \"jit.npk\".*;\n"
+           "func:main = int32() {\n"
+           "    wildx int8->:f = raw Jit.compile_add_i32();\n"
+           "    int32:r = raw Jit.call_i32_i32(f, 7i32, 35i32);\n"
+           "    fixed int32:rc = raw Jit.free(f);\n"
+           "    if (r == 42i32 && rc == 0i32) { exit 0; }\n"
+           "    exit 1;\n"
+           "};\n");
+  EXPECT_FALSE(p.diags.hasErrors());
+  ASSERT_EQ(p.module.uses.size(), 1u);
+  EXPECT_EQ(p.module.uses[0].path, "jit.npk");
+  ASSERT_EQ(p.module.funcs.size(), 1u);
+  const BlockStmt &body = p.mainBody();
+  ASSERT_EQ(body.stmts.size(), 5u);
+  auto *f = as<VarDeclStmt>(body.stmts[0].get());
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->binding.quals, QualWildx);
+  EXPECT_EQ(f->type.name, "int8");
+  EXPECT_EQ(f->type.pointerDepth, 1);
+  auto *raw = as<RawExpr>(f->init.get());
+  ASSERT_NE(raw, nullptr);
+  auto *call = as<CallExpr>(raw->operand.get());
+  ASSERT_NE(call, nullptr);
+  EXPECT_EQ(call->calleeFullName(), "Jit.compile_add_i32");
+}
+
+TEST(Parser, DeclarationKinds) {
+  Parsed p("extern func:abs = int32(int32:x);\n"
+           "struct:Pair = { int32:a; int32:b; };\n"
+           "Type:Math = { func:twice = int32(int32:x) { pass x * 2; }; };\n"
+           "impl:Drop:for:Pair = { func:drop = NIL($$m Pair:self) { pass; }; };\n"
+           "func:main = int32() { exit 0; };\n");
+  EXPECT_FALSE(p.diags.hasErrors());
+  EXPECT_EQ(p.module.externs.size(), 1u);
+  ASSERT_EQ(p.module.structs.size(), 1u);
+  EXPECT_EQ(p.module.structs[0]->fields.size(), 2u);
+  ASSERT_EQ(p.module.typeBlocks.size(), 1u);
+  EXPECT_EQ(p.module.typeBlocks[0]->members[0]->name, "twice");
+  ASSERT_EQ(p.module.impls.size(), 1u);
+  EXPECT_EQ(p.module.impls[0]->target, "Pair");
+  EXPECT_EQ(p.module.impls[0]->methods[0]->params[0]->binding.quals, QualBorrowMut);
+}
+
+TEST(Parser, PrecedenceFollowsTheSpec) {
+  Parsed p("func:main = int32() { int32:x = 1 + 2 * 3 << 1; bool:b = x < 3 || x == 4 && true; exit 0; };");
+  ASSERT_FALSE(p.diags.hasErrors());
+  auto *x = as<VarDeclStmt>(p.mainBody().stmts[0].get());
+  auto *shl = as<BinaryExpr>(x->init.get());
+  ASSERT_NE(shl, nullptr);
+  EXPECT_EQ(shl->op, BinaryOp::Shl);
+  auto *add = as<BinaryExpr>(shl->lhs.get());
+  ASSERT_NE(add, nullptr);
+  EXPECT_EQ(add->op, BinaryOp::Add);
+  EXPECT_EQ(as<BinaryExpr>(add->rhs.get())->op, BinaryOp::Mul);
+  auto *b = as<VarDeclStmt>(p.mainBody().stmts[1].get());
+  auto *orExpr = as<BinaryExpr>(b->init.get());
+  ASSERT_NE(orExpr, nullptr);
+  EXPECT_EQ(orExpr->op, BinaryOp::Or);
+  EXPECT_EQ(as<BinaryExpr>(orExpr->rhs.get())->op, BinaryOp::And);
+}
+
+TEST(Parser, RawBindsTighterThanCastAndBinary) {
+  Parsed p("func:main = int32() { int64:x = raw f() => int64 + 1; exit 0; };");
+  ASSERT_FALSE(p.diags.hasErrors());
+  auto *x = as<VarDeclStmt>(p.mainBody().stmts[0].get());
+  auto *add = as<BinaryExpr>(x->init.get());
+  ASSERT_NE(add, nullptr);
+  auto *cast = as<CastExpr>(add->lhs.get());
+  ASSERT_NE(cast, nullptr);
+  EXPECT_NE(as<RawExpr>(cast->operand.get()), nullptr);
+}
+
+TEST(Parser, DefaultOperatorAndResultLiteral) {
+  Parsed p("func:f = int32() { return Result{ val: 1, err: 0, is_error: false }; };\n"
+           "func:main = int32() { int32:x = f() ? -1; exit 0; };");
+  ASSERT_FALSE(p.diags.hasErrors());
+  auto *ret = as<ReturnStmt>(p.module.funcs[0]->body->stmts[0].get());
+  auto *lit = as<StructLitExpr>(ret->value.get());
+  ASSERT_NE(lit, nullptr);
+  EXPECT_EQ(lit->name, "Result");
+  EXPECT_EQ(lit->fields.size(), 3u);
+  auto *x = as<VarDeclStmt>(p.module.funcs[1]->body->stmts[0].get());
+  EXPECT_NE(as<DefaultExpr>(x->init.get()), nullptr);
+}
+
+TEST(Parser, TemplateSplitsInterpolations) {
+  Parsed p("func:main = int32() { println(`a &{x + 1} b`); exit 0; };");
+  ASSERT_FALSE(p.diags.hasErrors());
+  auto *stmt = as<ExprStmt>(p.mainBody().stmts[0].get());
+  auto *call = as<CallExpr>(stmt->expr.get());
+  auto *tpl = as<TemplateExpr>(call->args[0].get());
+  ASSERT_NE(tpl, nullptr);
+  ASSERT_EQ(tpl->parts.size(), 3u);
+  EXPECT_EQ(tpl->parts[0].text, "a ");
+  EXPECT_NE(as<BinaryExpr>(tpl->parts[1].expr.get()), nullptr);
+  EXPECT_EQ(tpl->parts[2].text, " b");
+}
+
+TEST(Parser, DeferForms) {
+  Parsed p("func:main = int32() { defer { println(\"a\"); } defer println(\"b\"); exit 0; };");
+  ASSERT_FALSE(p.diags.hasErrors());
+  EXPECT_NE(as<BlockStmt>(as<DeferStmt>(p.mainBody().stmts[0].get())->body.get()), nullptr);
+  EXPECT_NE(as<ExprStmt>(as<DeferStmt>(p.mainBody().stmts[1].get())->body.get()), nullptr);
+}
+
+TEST(Parser, OneSyntaxErrorGivesOneDiagnostic) {
+  Parsed p("func:main = int32() {\n"
+           "    int32:x = (1 + ;\n"
+           "    int32:y = 2;\n"
+           "    exit 0;\n"
+           "};\n");
+  EXPECT_EQ(p.diags.errorCount(), 1u);
+  // Recovery keeps the statements after the error.
+  EXPECT_GE(p.mainBody().stmts.size(), 3u);
+}
+
+TEST(Parser, MissingDeclarationSemicolon) {
+  Parsed p("func:main = int32() { exit 0; }\n");
+  EXPECT_EQ(p.ids(), std::vector<DiagId>{DiagId::MissingDeclSemi});
+}
+
+TEST(Parser, SemicolonAfterStatementBlock) {
+  Parsed p("func:main = int32() { if (true) { exit 1; }; exit 0; };\n");
+  EXPECT_EQ(p.ids(), std::vector<DiagId>{DiagId::StrayBlockSemi});
+}
+
+TEST(Parser, StatementAtTopLevel) {
+  Parsed p("int32:x = 1;\nfunc:main = int32() { exit 0; };\n");
+  EXPECT_EQ(p.ids(), std::vector<DiagId>{DiagId::ExpectedDecl});
+  EXPECT_EQ(p.module.funcs.size(), 1u);
+}
+
+TEST(Parser, LessThanNegativeIsSplit) {
+  Parsed p("func:main = int32() { bool:b = x<-1; exit 0; };");
+  ASSERT_FALSE(p.diags.hasErrors());
+  auto *b = as<VarDeclStmt>(p.mainBody().stmts[0].get());
+  auto *lt = as<BinaryExpr>(b->init.get());
+  ASSERT_NE(lt, nullptr);
+  EXPECT_EQ(lt->op, BinaryOp::Lt);
+  EXPECT_NE(as<UnaryExpr>(lt->rhs.get()), nullptr);
+}
+
+TEST(Parser, DeepNestingIsAnErrorNotACrash) {
+  std::string text = "func:main = int32() { exit " + std::string(10000, '(') + "1" + std::string(10000, ')') + "; };";
+  Parsed p(text);
+  ASSERT_TRUE(p.diags.hasErrors());
+  EXPECT_EQ(p.ids()[0], DiagId::TooDeep);
+}
+
+} // namespace
+} // namespace npk
