@@ -55,8 +55,9 @@ void Lowerer::runBlockEnd(const BlockStmt &b) {
     if (it != plan_->blockEnd.end())
       for (const DropAction &a : it->second) emitDrop(a);
   }
-  Scope &scope = scopes_.back();
-  for (auto d = scope.defers.rbegin(); d != scope.defers.rend(); ++d) lowerStmt(*static_cast<const DeferStmt *>(*d)->body);
+  // Copied: lowering a defer body may push scopes and reallocate the stack.
+  std::vector<const Stmt *> defers = scopes_.back().defers;
+  for (auto d = defers.rbegin(); d != defers.rend(); ++d) lowerStmt(*static_cast<const DeferStmt *>(*d)->body);
 }
 
 // Leaving scopes down to (not including) depth `downTo`: the planned drops of

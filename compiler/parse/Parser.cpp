@@ -37,13 +37,6 @@ void parseFile(const SourceManager &sm, uint32_t fileId, DiagEngine &diags, Modu
 
 Parser::Parser(const SourceManager &sm, uint32_t fileId, std::vector<Token> tokens, DiagEngine &diags)
     : sm_(sm), fileId_(fileId), tokens_(std::move(tokens)), diags_(diags) {
-  // Invalid tokens were diagnosed by the lexer; drop them so the parser does
-  // not report them a second time.
-  std::vector<Token> kept;
-  kept.reserve(tokens_.size());
-  for (Token &t : tokens_)
-    if (t.kind != Tok::Error) kept.push_back(std::move(t));
-  tokens_ = std::move(kept);
   if (tokens_.empty() || tokens_.back().kind != Tok::Eof) {
     Token eof;
     eof.kind = Tok::Eof;
@@ -98,6 +91,14 @@ void Parser::splitCurrent(Tok first, Tok second, uint32_t firstLen) {
 Diag *Parser::errorAt(Span s, DiagId id, std::string message) {
   if (panicking_) return nullptr;
   panicking_ = true;
+  // The lexer already reported the invalid token the parser stumbled on, or
+  // an unterminated string or comment that swallowed the rest of the file.
+  if (cur().kind == Tok::Error) return nullptr;
+  if (cur().kind == Tok::Eof) {
+    for (const Diag &d : diags_.all())
+      if (d.id == DiagId::UnterminatedComment || d.id == DiagId::UnterminatedString || d.id == DiagId::BadTemplate)
+        return nullptr;
+  }
   return &diags_.error(id, s, std::move(message));
 }
 
@@ -143,6 +144,7 @@ void Parser::syncDecl() {
 void Parser::parseModule(Module &out) {
   while (!at(Tok::Eof)) {
     size_t before = pos_;
+    panicking_ = false;
     parseDecl(out);
     if (pos_ == before) advance(); // guarantee progress
   }
@@ -513,6 +515,7 @@ std::unique_ptr<BlockStmt> Parser::parseBlock() {
   }
   while (!at(Tok::RBrace) && !at(Tok::Eof)) {
     size_t before = pos_;
+    panicking_ = false; // every statement may report its own first error
     if (StmtPtr s = parseStmt()) block->stmts.push_back(std::move(s));
     if (pos_ == before) advance();
   }
@@ -984,6 +987,13 @@ ExprPtr Parser::parsePrimary() {
     e->name = std::string(t.text);
     advance();
     return e;
+  }
+  case Tok::Error: {
+    // Already diagnosed by the lexer (a malformed literal, say): stands in
+    // for the expression, and the rest of the statement is not reported.
+    Span s = advance().span;
+    panicking_ = true;
+    return errorExpr(s);
   }
   case Tok::LParen: {
     advance();
