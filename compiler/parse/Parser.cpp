@@ -254,22 +254,38 @@ void Parser::expectDeclEnd(const char *what) {
   panicking_ = false; // the tree is complete; keep reporting later errors
 }
 
+// decl-name = ":" IDENT "="   — shared head of extern, func, struct and Type
+// declarations. Reports, re-synchronises and returns false on a mistake.
+bool Parser::parseDeclName(const char *keyword, const char *what, Span &nameSpan, std::string &name) {
+  if (!expect(Tok::Colon, keyword)) {
+    syncStatement();
+    return false;
+  }
+  // `drop` is a keyword but also the name of the destructor method.
+  if (!at(Tok::Ident) && !at(Tok::KwDrop)) {
+    errorExpected(std::string("the ") + what + " name");
+    syncStatement();
+    return false;
+  }
+  nameSpan = cur().span;
+  name = std::string(advance().text);
+  if (!expect(Tok::Assign, (std::string("after the ") + what + " name").c_str())) {
+    syncStatement();
+    return false;
+  }
+  return true;
+}
+
 // extern-decl = "extern" "func" ":" IDENT "=" type "(" [type [":" IDENT] {"," ...}] ")" ";"
 std::unique_ptr<ExternDecl> Parser::parseExtern() {
   auto e = std::make_unique<ExternDecl>();
   e->span = advance().span;
-  if (!expect(Tok::KwFunc, "after `extern`") || !expect(Tok::Colon, "after `extern func`")) {
+  if (!expect(Tok::KwFunc, "after `extern`")) {
     syncStatement();
     return nullptr;
   }
-  if (!at(Tok::Ident)) {
-    errorExpected("the function name");
-    syncStatement();
-    return nullptr;
-  }
-  e->nameSpan = cur().span;
-  e->name = std::string(advance().text);
-  if (!expect(Tok::Assign, "after the extern name") || !parseType(e->retType) ||
+  if (!parseDeclName("after `extern func`", "extern", e->nameSpan, e->name)) return nullptr;
+  if (!parseType(e->retType) ||
       !expect(Tok::LParen, "to start the parameter list")) {
     syncStatement();
     return nullptr;
@@ -324,22 +340,7 @@ std::unique_ptr<FuncDecl> Parser::parseFunc(bool isPub, const std::string &typeB
   f->isPub = isPub;
   f->typeBlock = typeBlock;
   f->span = advance().span;
-  if (!expect(Tok::Colon, "after `func`")) {
-    syncStatement();
-    return nullptr;
-  }
-  // `drop` is a keyword but also the name of the destructor method.
-  if (!at(Tok::Ident) && !at(Tok::KwDrop)) {
-    errorExpected("the function name");
-    syncStatement();
-    return nullptr;
-  }
-  f->nameSpan = cur().span;
-  f->name = std::string(advance().text);
-  if (!expect(Tok::Assign, "after the function name")) {
-    syncStatement();
-    return nullptr;
-  }
+  if (!parseDeclName("after `func`", "function", f->nameSpan, f->name)) return nullptr;
   f->retQuals = parseQualifiers();
   if (!parseType(f->retType) || !expect(Tok::LParen, "to start the parameter list")) {
     syncStatement();
@@ -374,18 +375,8 @@ std::unique_ptr<StructDecl> Parser::parseStruct(bool isPub) {
   auto s = std::make_unique<StructDecl>();
   s->isPub = isPub;
   s->span = advance().span;
-  if (!expect(Tok::Colon, "after `struct`")) {
-    syncStatement();
-    return nullptr;
-  }
-  if (!at(Tok::Ident)) {
-    errorExpected("the struct name");
-    syncStatement();
-    return nullptr;
-  }
-  s->nameSpan = cur().span;
-  s->name = std::string(advance().text);
-  if (!expect(Tok::Assign, "after the struct name") || !expect(Tok::LBrace, "to start the fields")) {
+  if (!parseDeclName("after `struct`", "struct", s->nameSpan, s->name)) return nullptr;
+  if (!expect(Tok::LBrace, "to start the fields")) {
     syncStatement();
     return nullptr;
   }
@@ -417,18 +408,8 @@ std::unique_ptr<TypeBlockDecl> Parser::parseTypeBlock(bool isPub) {
   auto t = std::make_unique<TypeBlockDecl>();
   t->isPub = isPub;
   t->span = advance().span;
-  if (!expect(Tok::Colon, "after `Type`")) {
-    syncStatement();
-    return nullptr;
-  }
-  if (!at(Tok::Ident)) {
-    errorExpected("the Type block name");
-    syncStatement();
-    return nullptr;
-  }
-  t->nameSpan = cur().span;
-  t->name = std::string(advance().text);
-  if (!expect(Tok::Assign, "after the Type name") || !expect(Tok::LBrace, "to start the Type block")) {
+  if (!parseDeclName("after `Type`", "Type block", t->nameSpan, t->name)) return nullptr;
+  if (!expect(Tok::LBrace, "to start the Type block")) {
     syncStatement();
     return nullptr;
   }

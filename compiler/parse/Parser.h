@@ -41,6 +41,7 @@ private:
 
   // Declarations.
   void parseDecl(Module &m);
+  bool parseDeclName(const char *keyword, const char *what, Span &nameSpan, std::string &name);
   void parseUse(Module &m);
   std::unique_ptr<ExternDecl> parseExtern();
   std::unique_ptr<FuncDecl> parseFunc(bool isPub, const std::string &typeBlock);
