@@ -19,7 +19,7 @@ extern "C" {
 /* Returns a page-aligned, zero-filled, WRITABLE (RW, never X) region of at
  * least n bytes (rounded up to whole pages; n == 0 counts as one byte), or
  * NULL when the process quota (NPK_WILDX_QUOTA, default 64 MiB) is exhausted
- * or the OS refuses. */
+ * or the OS refuses. Also NULL for n < 0. Returning NULL prints nothing. */
 void *npk_wildx_alloc(int64_t n);
 
 /* WRITABLE -> EXECUTABLE (R+X). 0 on success; -1 plus one
@@ -46,7 +46,7 @@ int32_t npk_jit_install_add_i32(void *page);
 int32_t npk_jit_call_i32_i32(void *page, int32_t a, int32_t b);
 
 /* Checked form: 0 and *out set to the result, or -1 (and *out = 0) with a
- * panic line when the call is refused. */
+ * panic line when the call is refused (also for out == NULL). */
 int32_t npk_jit_try_call_i32_i32(void *page, int32_t a, int32_t b, int32_t *out);
 
 /* ---- wild heap ------------------------------------------------------- */
@@ -88,6 +88,10 @@ __attribute__((noreturn)) void npk_trap(int32_t code, const char *loc);
 __attribute__((noreturn)) void npk_exit(int32_t status);
 
 /* ---- output (stream 1 = stdout, 2 = stderr) --------------------------- */
+/* Any other stream number prints nothing. npk_print_str writes len bytes of s
+ * (len < 0: up to the NUL; s == NULL: nothing). npk_print_f64 prints the
+ * shortest %g form that reads back exactly ("1.5", "0.1", "2", "inf", "nan");
+ * npk_print_bool prints "true"/"false"; npk_print_ptr "0x" + lowercase hex. */
 
 void npk_print_str(int32_t stream, const char *s, int64_t len);
 void npk_print_i64(int32_t stream, int64_t v);

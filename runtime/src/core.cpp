@@ -1,0 +1,293 @@
+// Wild heap, failure paths and output. Contract: npk/runtime.h.
+#include "npk/runtime.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <atomic>
+
+namespace {
+
+// ---- wild heap registry ------------------------------------------------------
+//
+// Every live npk_alloc block is recorded so npk_free can refuse what it did not
+// hand out. The registry is split into shards by address hash, each an
+// open-addressing table under its own short critical section; it allocates
+// with malloc only (no operator new, so no libstdc++ at link time).
+//
+// A freed block keeps its entry as a "freed record" (tag < 0) so a second free
+// is reported as such. Records die when malloc reuses the address or when a
+// rehash evicts the oldest ones, so double-free detection is best effort for
+// long-ago frees; live blocks are never forgotten.
+
+struct HeapEntry {
+  uintptr_t address;  // 0: empty slot
+  int64_t tag;        // >= 0: live block of `tag` bytes; < 0: freed, -(free sequence + 1)
+};
+
+struct HeapShard {
+  pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  HeapEntry *entries = nullptr;
+  size_t capacity = 0;  // a power of two, or 0
+  size_t used = 0;      // live entries plus freed records
+  size_t live = 0;
+  int64_t frees = 0;
+};
+
+constexpr size_t kShardCount = 64;
+// No 64-bit machine maps more than 2^47 bytes for user space; larger requests
+// are answered with NULL before calloc sees them.
+constexpr uint64_t kMaxHeapBlockBytes = uint64_t{1} << 47;
+constexpr size_t kMinCapacity = 64;
+HeapShard g_heap_shards[kShardCount];
+
+class ShardLock {
+ public:
+  explicit ShardLock(HeapShard &shard) : shard_(shard) { pthread_mutex_lock(&shard_.lock); }
+  ~ShardLock() { pthread_mutex_unlock(&shard_.lock); }
+  ShardLock(const ShardLock &) = delete;
+  ShardLock &operator=(const ShardLock &) = delete;
+
+ private:
+  HeapShard &shard_;
+};
+
+uint64_t mix(uintptr_t address) {
+  uint64_t x = address;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+HeapShard &shard_for(uintptr_t address) { return g_heap_shards[mix(address) >> 58]; }
+
+// The slot holding `address`, or the empty slot where it would go.
+HeapEntry *probe(const HeapShard &shard, uintptr_t address) {
+  size_t mask = shard.capacity - 1;
+  for (size_t i = mix(address) & mask;; i = (i + 1) & mask) {
+    HeapEntry *entry = &shard.entries[i];
+    if (entry->address == address || entry->address == 0) return entry;
+  }
+}
+
+bool is_recent_record(const HeapShard &shard, const HeapEntry &entry, int64_t keep) {
+  int64_t sequence = -entry.tag - 1;
+  return shard.frees - sequence <= keep;
+}
+
+// Rebuilds the table at a size that fits the live entries with room to spare,
+// keeping only the most recent freed records.
+bool rehash(HeapShard &shard) {
+  size_t capacity = kMinCapacity;
+  while (capacity < shard.live * 4 + 4) capacity *= 2;
+  HeapEntry *entries = static_cast<HeapEntry *>(calloc(capacity, sizeof(HeapEntry)));
+  if (entries == nullptr) return false;
+  HeapShard rebuilt;
+  rebuilt.entries = entries;
+  rebuilt.capacity = capacity;
+  int64_t keep = static_cast<int64_t>(capacity / 4 - shard.live);
+  for (size_t i = 0; i < shard.capacity; ++i) {
+    const HeapEntry &entry = shard.entries[i];
+    if (entry.address == 0 || (entry.tag < 0 && !is_recent_record(shard, entry, keep))) continue;
+    *probe(rebuilt, entry.address) = entry;
+    ++rebuilt.used;
+  }
+  free(shard.entries);
+  shard.entries = entries;
+  shard.capacity = capacity;
+  shard.used = rebuilt.used;
+  return true;
+}
+
+bool record_live(uintptr_t address, int64_t bytes) {
+  HeapShard &shard = shard_for(address);
+  ShardLock lock(shard);
+  if ((shard.used + 1) * 2 > shard.capacity && !rehash(shard)) return false;
+  HeapEntry *entry = probe(shard, address);
+  if (entry->address == 0) ++shard.used;
+  *entry = HeapEntry{address, bytes};
+  ++shard.live;
+  return true;
+}
+
+enum class FreeVerdict { kReleased, kAlreadyFreed, kNotAStart };
+
+FreeVerdict record_free(uintptr_t address) {
+  HeapShard &shard = shard_for(address);
+  ShardLock lock(shard);
+  if (shard.capacity == 0) return FreeVerdict::kNotAStart;
+  HeapEntry *entry = probe(shard, address);
+  if (entry->address == 0) return FreeVerdict::kNotAStart;
+  if (entry->tag < 0) return FreeVerdict::kAlreadyFreed;
+  entry->tag = -(shard.frees++) - 1;
+  --shard.live;
+  return FreeVerdict::kReleased;
+}
+
+// Slow path, taken only for a pointer npk_free is about to refuse.
+bool inside_live_block(uintptr_t address) {
+  for (HeapShard &shard : g_heap_shards) {
+    ShardLock lock(shard);
+    for (size_t i = 0; i < shard.capacity; ++i) {
+      const HeapEntry &entry = shard.entries[i];
+      uint64_t extent = entry.tag > 0 ? static_cast<uint64_t>(entry.tag) : 1;
+      if (entry.address != 0 && entry.tag >= 0 && address - entry.address < extent) return true;
+    }
+  }
+  return false;
+}
+
+void heap_panic(const void *p, const char *reason) {
+  fprintf(stderr, "[Wild] panic: free(%p) rejected: %s\n", p, reason);
+}
+
+// ---- failure -----------------------------------------------------------------
+
+std::atomic<int32_t (*)(int32_t)> g_failsafe{nullptr};
+std::atomic<bool> g_failsafe_running{false};
+
+const char *trap_description(int32_t code) {
+  switch (code) {
+    case NPK_ERR_OVERFLOW: return "integer overflow";
+    case NPK_ERR_DIV_ZERO: return "division by zero";
+    case NPK_ERR_CAST_RANGE: return "value out of range for cast";
+    case NPK_ERR_JIT_ALLOC: return "JIT page allocation failed";
+    case NPK_ERR_JIT_INSTALL: return "JIT code install failed";
+    case NPK_ERR_JIT_SEAL: return "JIT page seal failed";
+    default: return nullptr;
+  }
+}
+
+// ---- output ------------------------------------------------------------------
+
+FILE *stream_file(int32_t stream) {
+  if (stream == 1) return stdout;
+  if (stream == 2) return stderr;
+  return nullptr;
+}
+
+// The fewest significant digits (at most 17, always enough) that read back
+// as the same double.
+void format_shortest(char *buffer, size_t size, double v) {
+  for (int precision = 1; precision <= 17; ++precision) {
+    snprintf(buffer, size, "%.*g", precision, v);
+    if (strtod(buffer, nullptr) == v) return;
+  }
+}
+
+}  // namespace
+
+// ---- C ABI: wild heap ----------------------------------------------------------
+
+extern "C" void *npk_alloc(int64_t n) {
+  if (n < 0 || static_cast<uint64_t>(n) > kMaxHeapBlockBytes) return nullptr;
+  void *block = calloc(1, n == 0 ? 1 : static_cast<size_t>(n));
+  if (block == nullptr) return nullptr;
+  if (!record_live(reinterpret_cast<uintptr_t>(block), n)) {
+    free(block);
+    return nullptr;
+  }
+  return block;
+}
+
+extern "C" int32_t npk_free(void *p) {
+  if (p == nullptr) {
+    heap_panic(p, "null pointer");
+    return -1;
+  }
+  uintptr_t address = reinterpret_cast<uintptr_t>(p);
+  switch (record_free(address)) {
+    case FreeVerdict::kReleased:
+      free(p);
+      return 0;
+    case FreeVerdict::kAlreadyFreed:
+      heap_panic(p, "already freed");
+      return -1;
+    case FreeVerdict::kNotAStart:
+      break;
+  }
+  if (inside_live_block(address))
+    heap_panic(p, "interior pointer (not the start of an allocation)");
+  else
+    heap_panic(p, "foreign pointer (not from alloc)");
+  return -1;
+}
+
+// ---- C ABI: failure, traps, exit ------------------------------------------------
+
+extern "C" void npk_set_failsafe(int32_t (*failsafe)(int32_t code)) {
+  g_failsafe.store(failsafe, std::memory_order_release);
+}
+
+extern "C" void npk_fail(int32_t code) {
+  fflush(stdout);
+  int32_t (*failsafe)(int32_t) = g_failsafe.load(std::memory_order_acquire);
+  // A failure raised while failsafe itself runs must not recurse into it.
+  if (failsafe != nullptr && !g_failsafe_running.exchange(true)) {
+    failsafe(code);
+    exit(1);
+  }
+  fprintf(stderr, "error: unhandled failure (code %d)\n", code);
+  exit(1);
+}
+
+extern "C" void npk_trap(int32_t code, const char *loc) {
+  fflush(stdout);
+  const char *where = loc != nullptr ? loc : "<unknown>";
+  const char *what = trap_description(code);
+  if (what != nullptr)
+    fprintf(stderr, "%s: runtime error: %s\n", where, what);
+  else
+    fprintf(stderr, "%s: runtime error: failure (code %d)\n", where, code);
+  npk_fail(code);
+}
+
+extern "C" void npk_exit(int32_t status) {
+  fflush(stdout);
+  fflush(stderr);
+  exit(status);
+}
+
+// ---- C ABI: output ---------------------------------------------------------------
+
+extern "C" void npk_print_str(int32_t stream, const char *s, int64_t len) {
+  FILE *file = stream_file(stream);
+  if (file == nullptr || s == nullptr) return;
+  size_t bytes = len < 0 ? strlen(s) : static_cast<size_t>(len);
+  fwrite(s, 1, bytes, file);
+}
+
+extern "C" void npk_print_i64(int32_t stream, int64_t v) {
+  if (FILE *file = stream_file(stream)) fprintf(file, "%" PRId64, v);
+}
+
+extern "C" void npk_print_u64(int32_t stream, uint64_t v) {
+  if (FILE *file = stream_file(stream)) fprintf(file, "%" PRIu64, v);
+}
+
+extern "C" void npk_print_f64(int32_t stream, double v) {
+  FILE *file = stream_file(stream);
+  if (file == nullptr) return;
+  if (isnan(v)) {
+    fputs("nan", file);
+    return;
+  }
+  char buffer[40];
+  format_shortest(buffer, sizeof buffer, v);
+  fputs(buffer, file);
+}
+
+extern "C" void npk_print_bool(int32_t stream, int32_t v) {
+  if (FILE *file = stream_file(stream)) fputs(v != 0 ? "true" : "false", file);
+}
+
+extern "C" void npk_print_ptr(int32_t stream, const void *p) {
+  if (FILE *file = stream_file(stream)) fprintf(file, "0x%" PRIxPTR, reinterpret_cast<uintptr_t>(p));
+}

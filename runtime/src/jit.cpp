@@ -1,0 +1,64 @@
+// JIT helpers: the one signature the runtime can emit and call. Contract:
+// npk/runtime.h.
+#include "npk/runtime.h"
+#include "wildx_internal.h"
+
+#include <string.h>
+
+namespace {
+
+#if defined(__x86_64__)
+constexpr unsigned char kAddI32Code[] = {0x89, 0xf8, 0x01, 0xf0, 0xc3};  // mov eax, edi; add eax, esi; ret
+#elif defined(__aarch64__)
+constexpr unsigned char kAddI32Code[] = {0x00, 0x00, 0x01, 0x0b,   // add w0, w0, w1
+                                         0xc0, 0x03, 0x5f, 0xd6};  // ret
+#else
+#error "npk_jit_install_add_i32 has no encoding for this architecture"
+#endif
+
+using I32BinaryFn = int32_t (*)(int32_t, int32_t);
+
+// clang's -fsanitize=function reads a type signature in front of every
+// indirect callee; generated code has none.
+#if defined(__clang__)
+#define NPK_CALLS_GENERATED_CODE __attribute__((no_sanitize("function")))
+#else
+#define NPK_CALLS_GENERATED_CODE
+#endif
+
+NPK_CALLS_GENERATED_CODE int32_t call_sealed_i32_i32(void *page, int32_t a, int32_t b) {
+  // An object pointer cannot be cast to a function pointer in ISO C++;
+  // copying the representation is the portable way.
+  I32BinaryFn fn;
+  static_assert(sizeof fn == sizeof page, "function and data pointers differ in size");
+  memcpy(&fn, &page, sizeof fn);
+  return fn(a, b);
+}
+
+}  // namespace
+
+extern "C" int32_t npk_jit_install_add_i32(void *page) {
+  size_t bytes = 0;
+  if (!npkrt::wildx_begin_write(page, "jit_install_add_i32", &bytes)) return -1;
+  static_assert(sizeof kAddI32Code <= 4096, "code must fit the smallest page");
+  memcpy(page, kAddI32Code, sizeof kAddI32Code);
+  npkrt::wildx_end_write(page);
+  return 0;
+}
+
+extern "C" int32_t npk_jit_call_i32_i32(void *page, int32_t a, int32_t b) {
+  if (!npkrt::wildx_check_callable(page, "jit_call_i32_i32")) return -1;
+  return call_sealed_i32_i32(page, a, b);
+}
+
+extern "C" int32_t npk_jit_try_call_i32_i32(void *page, int32_t a, int32_t b, int32_t *out) {
+  static const char kOp[] = "jit_try_call_i32_i32";
+  if (out == nullptr) {
+    npkrt::wildx_panic(kOp, page, "null result pointer");
+    return -1;
+  }
+  *out = 0;
+  if (!npkrt::wildx_check_callable(page, kOp)) return -1;
+  *out = call_sealed_i32_i32(page, a, b);
+  return 0;
+}

@@ -1,0 +1,290 @@
+// Wild heap, failure paths, traps, exit and output.
+#include <npk/runtime.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "runtime_test_support.h"
+
+namespace {
+
+using npk_test::AllBytesAre;
+using npk_test::HeapPanicLine;
+using npk_test::StderrOf;
+using npk_test::StdoutOf;
+
+template <class Action>
+void ExpectRefused(Action &&action, const std::string &line) {
+  int32_t rc = 0;
+  std::string err = StderrOf([&] { rc = action(); });
+  EXPECT_EQ(rc, -1);
+  EXPECT_EQ(err, line);
+}
+
+// ---- npk_alloc / npk_free ------------------------------------------------------
+
+TEST(WildHeap, AllocReturnsZeroedMemory) {
+  auto *p = static_cast<unsigned char *>(npk_alloc(1000));
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(AllBytesAre(p, 1000, 0));
+  memset(p, 0xff, 1000);
+  EXPECT_EQ(npk_free(p), 0);
+}
+
+TEST(WildHeap, AllocZeroIsAFreeableBlock) {
+  void *p = npk_alloc(0);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(npk_free(p), 0);
+}
+
+TEST(WildHeap, NegativeOrAbsurdSizeReturnsNull) {
+  EXPECT_EQ(npk_alloc(-1), nullptr);
+  EXPECT_EQ(npk_alloc(INT64_MIN), nullptr);
+  EXPECT_EQ(npk_alloc(INT64_MAX), nullptr);
+}
+
+TEST(WildHeap, FreeRejectsNull) {
+  ExpectRefused([] { return npk_free(nullptr); }, HeapPanicLine(nullptr, "null pointer"));
+}
+
+TEST(WildHeap, FreeRejectsStackPointer) {
+  int local = 0;
+  ExpectRefused([&] { return npk_free(&local); }, HeapPanicLine(&local, "foreign pointer (not from alloc)"));
+}
+
+TEST(WildHeap, FreeRejectsMallocPointer) {
+  void *foreign = malloc(32);
+  ExpectRefused([&] { return npk_free(foreign); }, HeapPanicLine(foreign, "foreign pointer (not from alloc)"));
+  free(foreign);
+}
+
+TEST(WildHeap, FreeRejectsWildxPage) {
+  void *page = npk_wildx_alloc(1);
+  ExpectRefused([&] { return npk_free(page); }, HeapPanicLine(page, "foreign pointer (not from alloc)"));
+  EXPECT_EQ(npk_wildx_free(page), 0);
+}
+
+TEST(WildHeap, FreeRejectsInteriorPointer) {
+  char *p = static_cast<char *>(npk_alloc(64));
+  ExpectRefused([&] { return npk_free(p + 8); },
+                HeapPanicLine(p + 8, "interior pointer (not the start of an allocation)"));
+  ExpectRefused([&] { return npk_free(p + 63); },
+                HeapPanicLine(p + 63, "interior pointer (not the start of an allocation)"));
+  EXPECT_EQ(npk_free(p), 0);
+}
+
+TEST(WildHeap, FreeRejectsDoubleFree) {
+  void *p = npk_alloc(24);
+  ASSERT_EQ(npk_free(p), 0);
+  ExpectRefused([&] { return npk_free(p); }, HeapPanicLine(p, "already freed"));
+}
+
+TEST(WildHeap, DoubleFreeIsStillDetectedAfterOtherTraffic) {
+  void *victim = npk_alloc(48);
+  ASSERT_EQ(npk_free(victim), 0);
+  std::vector<void *> others;
+  for (int i = 0; i < 200; ++i) others.push_back(npk_alloc(4096 + i));
+  for (void *p : others) ASSERT_EQ(npk_free(p), 0);
+  bool reused = false;
+  for (void *p : others) reused |= p == victim;
+  if (reused) GTEST_SKIP() << "malloc reused the address";
+  ExpectRefused([&] { return npk_free(victim); }, HeapPanicLine(victim, "already freed"));
+}
+
+TEST(WildHeap, ReusedAddressIsLiveAgain) {
+  void *first = npk_alloc(40);
+  ASSERT_EQ(npk_free(first), 0);
+  void *second = npk_alloc(40);  // malloc usually hands the same block back
+  EXPECT_EQ(npk_free(second), 0);
+}
+
+TEST(WildHeap, ManyBlocksSurviveRegistryGrowth) {
+  std::vector<char *> blocks;
+  for (int i = 0; i < 50000; ++i) {
+    char *p = static_cast<char *>(npk_alloc(16 + i % 64));
+    ASSERT_NE(p, nullptr);
+    p[0] = static_cast<char>(i);
+    blocks.push_back(p);
+  }
+  for (size_t i = 0; i < blocks.size(); i += 2) ASSERT_EQ(npk_free(blocks[i]), 0);
+  for (size_t i = 1; i < blocks.size(); i += 2) {
+    ASSERT_EQ(blocks[i][0], static_cast<char>(i));
+    ASSERT_EQ(npk_free(blocks[i]), 0);
+  }
+}
+
+TEST(WildHeap, ConcurrentAllocAndFree) {
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&failures] {
+      std::vector<void *> held;
+      for (int i = 0; i < 20000; ++i) {
+        held.push_back(npk_alloc(8 + i % 100));
+        if (held.size() > 32) {
+          failures += npk_free(held.front()) != 0;
+          held.erase(held.begin());
+        }
+      }
+      for (void *p : held) failures += npk_free(p) != 0;
+    });
+  }
+  for (std::thread &thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+// ---- failsafe, traps, exit -----------------------------------------------------
+
+int32_t FailsafeThatExits(int32_t code) {
+  fprintf(stderr, "failsafe got %d\n", code);
+  npk_exit(3);
+}
+
+int32_t FailsafeThatReturns(int32_t code) {
+  fprintf(stderr, "failsafe returned for %d\n", code);
+  return 0;
+}
+
+int32_t FailsafeThatFailsAgain(int32_t code) { npk_fail(code + 1); }
+
+TEST(FailureDeathTest, FailWithoutFailsafePrintsUnhandledAndExitsOne) {
+  EXPECT_EXIT(npk_fail(7), testing::ExitedWithCode(1), "^error: unhandled failure \\(code 7\\)\n$");
+}
+
+TEST(FailureDeathTest, FailCallsRegisteredFailsafe) {
+  EXPECT_EXIT(
+      {
+        npk_set_failsafe(FailsafeThatExits);
+        npk_fail(42);
+      },
+      testing::ExitedWithCode(3), "^failsafe got 42\n$");
+}
+
+TEST(FailureDeathTest, FailsafeThatReturnsStillExitsOne) {
+  EXPECT_EXIT(
+      {
+        npk_set_failsafe(FailsafeThatReturns);
+        npk_fail(5);
+      },
+      testing::ExitedWithCode(1), "^failsafe returned for 5\n$");
+}
+
+TEST(FailureDeathTest, FailureInsideFailsafeDoesNotRecurse) {
+  EXPECT_EXIT(
+      {
+        npk_set_failsafe(FailsafeThatFailsAgain);
+        npk_fail(10);
+      },
+      testing::ExitedWithCode(1), "^error: unhandled failure \\(code 11\\)\n$");
+}
+
+TEST(FailureDeathTest, ClearingFailsafeRestoresDefault) {
+  EXPECT_EXIT(
+      {
+        npk_set_failsafe(FailsafeThatExits);
+        npk_set_failsafe(nullptr);
+        npk_fail(9);
+      },
+      testing::ExitedWithCode(1), "^error: unhandled failure \\(code 9\\)\n$");
+}
+
+TEST(TrapDeathTest, OverflowNamesLocationAndCode) {
+  EXPECT_EXIT(npk_trap(NPK_ERR_OVERFLOW, "main.npk:3:14"), testing::ExitedWithCode(1),
+              "^main.npk:3:14: runtime error: integer overflow\n"
+              "error: unhandled failure \\(code 101\\)\n$");
+}
+
+TEST(TrapDeathTest, DivisionByZero) {
+  EXPECT_EXIT(npk_trap(NPK_ERR_DIV_ZERO, "a.npk:1:2"), testing::ExitedWithCode(1),
+              "^a.npk:1:2: runtime error: division by zero\n");
+}
+
+TEST(TrapDeathTest, CastOutOfRange) {
+  EXPECT_EXIT(npk_trap(NPK_ERR_CAST_RANGE, "a.npk:9:9"), testing::ExitedWithCode(1),
+              "^a.npk:9:9: runtime error: value out of range for cast\n");
+}
+
+TEST(TrapDeathTest, GoesThroughFailsafe) {
+  EXPECT_EXIT(
+      {
+        npk_set_failsafe(FailsafeThatExits);
+        npk_trap(NPK_ERR_DIV_ZERO, "b.npk:4:1");
+      },
+      testing::ExitedWithCode(3), "^b.npk:4:1: runtime error: division by zero\nfailsafe got 102\n$");
+}
+
+TEST(TrapDeathTest, UnknownCodeAndMissingLocation) {
+  EXPECT_EXIT(npk_trap(77, nullptr), testing::ExitedWithCode(1),
+              "^<unknown>: runtime error: failure \\(code 77\\)\n");
+}
+
+TEST(ExitDeathTest, ExitsWithStatus) {
+  EXPECT_EXIT(npk_exit(0), testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(npk_exit(4), testing::ExitedWithCode(4), "");
+}
+
+TEST(ExitDeathTest, FlushesBufferedOutputFirst) {
+  // stderr is the only stream the death test can see; make it buffered.
+  EXPECT_EXIT(
+      {
+        static char buffer[256];
+        setvbuf(stderr, buffer, _IOFBF, sizeof buffer);
+        npk_print_str(2, "buffered", -1);
+        npk_exit(0);
+      },
+      testing::ExitedWithCode(0), "^buffered$");
+}
+
+// ---- output ----------------------------------------------------------------------
+
+TEST(Print, StringsWithLengthOrNulTerminated) {
+  EXPECT_EQ(StdoutOf([] { npk_print_str(1, "hello world", 5); }), "hello");
+  EXPECT_EQ(StdoutOf([] { npk_print_str(1, "whole", -1); }), "whole");
+  EXPECT_EQ(StdoutOf([] { npk_print_str(1, "a\0b", 3); }), std::string("a\0b", 3));
+  EXPECT_EQ(StdoutOf([] { npk_print_str(1, nullptr, 4); }), "");
+}
+
+TEST(Print, Integers) {
+  EXPECT_EQ(StdoutOf([] { npk_print_i64(1, INT64_MIN); }), "-9223372036854775808");
+  EXPECT_EQ(StdoutOf([] { npk_print_i64(1, 42); }), "42");
+  EXPECT_EQ(StdoutOf([] { npk_print_u64(1, UINT64_MAX); }), "18446744073709551615");
+}
+
+TEST(Print, FloatsInShortestRoundTripForm) {
+  struct Case {
+    double value;
+    const char *text;
+  } cases[] = {{1.5, "1.5"},        {0.1, "0.1"},   {0.1 + 0.2, "0.30000000000000004"},
+               {2.0, "2"},          {-0.0, "-0"},   {1e20, "1e+20"},
+               {1.0 / 3, "0.3333333333333333"},    {HUGE_VAL, "inf"},
+               {-HUGE_VAL, "-inf"}, {NAN, "nan"},   {5e-324, "5e-324"}, {123456789.0, "123456789"}};
+  for (const Case &c : cases) EXPECT_EQ(StdoutOf([&] { npk_print_f64(1, c.value); }), c.text);
+}
+
+TEST(Print, BoolAndPointer) {
+  EXPECT_EQ(StdoutOf([] { npk_print_bool(1, 1); }), "true");
+  EXPECT_EQ(StdoutOf([] { npk_print_bool(1, 0); }), "false");
+  EXPECT_EQ(StdoutOf([] { npk_print_bool(1, -7); }), "true");
+  EXPECT_EQ(StdoutOf([] { npk_print_ptr(1, nullptr); }), "0x0");
+  EXPECT_EQ(StdoutOf([] { npk_print_ptr(1, reinterpret_cast<void *>(0xdead0)); }), "0xdead0");
+}
+
+TEST(Print, StreamTwoIsStderrAndOtherStreamsPrintNothing) {
+  std::string out, err;
+  err = StderrOf([&] {
+    out = StdoutOf([] {
+      npk_print_str(2, "to stderr", -1);
+      npk_print_i64(2, -5);
+      npk_print_str(0, "nowhere", -1);
+      npk_print_bool(3, 1);
+    });
+  });
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(err, "to stderr-5");
+}
+
+}  // namespace
