@@ -141,9 +141,13 @@ void Checker::checkArgs(CallExpr &e, const std::vector<const Ty *> &params, cons
             .withHelp("pass a local binding or field of that struct type");
         continue;
       }
-      if (auto *n = as<NameExpr>(&arg); n && n->binding && (quals[i] & QualBorrowMut) && (n->binding->quals & QualFixed))
-        diags_.error(DiagId::AssignFixed, arg.span, "`fixed` binding `" + n->name + "` passed as a mutable borrow")
-            .withHelp("pass it as `$$i`, or remove `fixed`");
+      const Binding *root = storageRoot(arg);
+      if (root && (quals[i] & QualBorrowMut) && (root->quals & (QualFixed | QualBorrowImm)))
+        diags_.error(DiagId::AssignFixed, arg.span,
+                     std::string(root->quals & QualFixed ? "`fixed` binding `" : "read-only borrow `") + root->name +
+                         "` passed as a mutable borrow")
+            .label(root->span, "declared here")
+            .withHelp("pass it to a `$$i` parameter, or make the binding mutable");
       continue;
     }
     checkValue(arg, params[i]);

@@ -187,12 +187,19 @@ void Checker::checkAssign(AssignStmt &s) {
     checkExpr(*s.value);
     return;
   }
-  if (auto *n = as<NameExpr>(s.target.get()); n && n->binding) {
-    if (n->binding->quals & QualFixed)
-      diags_.error(DiagId::AssignFixed, s.span, "cannot assign twice to `fixed` binding `" + n->name + "`")
-          .label(n->binding->span, "declared `fixed` here")
+  if (auto *n = as<NameExpr>(s.target.get()); n && n->binding) std::erase(okResults_, n->binding);
+  if (const Binding *root = storageRoot(*s.target)) {
+    bool whole = as<NameExpr>(s.target.get()) != nullptr;
+    if (root->quals & QualFixed)
+      diags_.error(DiagId::AssignFixed, s.span,
+                   whole ? "cannot assign twice to `fixed` binding `" + root->name + "`"
+                         : "cannot assign to a field of `fixed` binding `" + root->name + "`")
+          .label(root->span, "declared `fixed` here")
           .withHelp("remove `fixed` from the declaration if it must change");
-    std::erase(okResults_, n->binding);
+    else if (root->quals & QualBorrowImm)
+      diags_.error(DiagId::AssignFixed, s.span, "cannot assign through read-only borrow `" + root->name + "`")
+          .label(root->span, "borrowed with `$$i` here")
+          .withHelp("take the parameter as `$$m " + root->ty->str() + ":" + root->name + "` to modify it");
   }
   if (s.compound) {
     checkValue(*s.value, target);
@@ -234,6 +241,14 @@ std::optional<std::pair<Binding *, bool>> Checker::resultTest(const Expr &cond) 
     }
   }
   return std::nullopt;
+}
+
+// The binding whose own storage an lvalue writes into: `x`, `x.f.g`. Writes
+// through pointers (`p[i]`, `<-p`, `p.f` on a pointer) change other storage.
+const Binding *Checker::storageRoot(const Expr &e) const {
+  if (auto *n = as<NameExpr>(&e)) return n->binding;
+  if (auto *m = as<MemberExpr>(&e); m && !m->throughPointer) return storageRoot(*m->base);
+  return nullptr;
 }
 
 bool Checker::knownOk(const Binding *b) const {

@@ -105,6 +105,7 @@ private:
   // `.value` is readable only where `.is_error` is known to be false.
   std::optional<std::pair<Binding *, bool>> resultTest(const Expr &cond) const;
   bool knownOk(const Binding *b) const;
+  const Binding *storageRoot(const Expr &e) const;
 
   std::string sourceText(Span s) const { return std::string(sm_.text(s)); }
 
