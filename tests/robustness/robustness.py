@@ -6,7 +6,12 @@ the seed example with single bytes flipped, and seeded random byte strings.
 Each run must end by itself within the time limit, exit with status 1 (never a
 signal, never the internal-error status) and print at least one diagnostic
 with a stable code: `error: [CODE]`.
+
+Then every valid program of the run tests is mutated token by token (deleted,
+duplicated, replaced) and compiled to LLVM IR: whatever the mutation makes of
+it, npkc must answer with success or coded diagnostics, never a crash.
 """
+import glob
 import os
 import random
 import re
@@ -30,8 +35,45 @@ def check_one(npkc, path, label, failures):
         failures.append(f"{label}: no coded diagnostic on stderr\n{proc.stderr[-600:].decode(errors='replace')}")
 
 
+TOKEN = re.compile(r"\s+|\w+|\"[^\"\n]*\"|`[^`]*`|->|<-|=>|\S")
+
+
+def mutate_programs(npkc, program_dir, rng, tmp, failures):
+    count = 0
+    for source in sorted(glob.glob(os.path.join(program_dir, "*.npk"))):
+        tokens = TOKEN.findall(open(source).read())
+        for round_ in range(3):
+            t = list(tokens)
+            for _ in range(rng.randint(1, 3)):
+                j = rng.randrange(len(t))
+                pick = t[rng.randrange(len(t))]
+                op = rng.random()
+                if op < 0.3:
+                    del t[j]
+                elif op < 0.6:
+                    t.insert(j, pick)
+                else:
+                    t[j] = pick
+            path = os.path.join(tmp, "mutant.npk")
+            with open(path, "w") as f:
+                f.write("".join(t))
+            label = f"mutant {round_} of {os.path.basename(source)}"
+            count += 1
+            try:
+                proc = subprocess.run([npkc, "build", "--emit=llvm", "-o", os.devnull, "-I",
+                                       os.path.join(program_dir, "Inputs"), path],
+                                      capture_output=True, timeout=TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                failures.append(f"{label}: hung for more than {TIMEOUT_S}s")
+                continue
+            if proc.returncode not in (0, 1) or (proc.returncode == 1 and not DIAG.search(proc.stderr)):
+                failures.append(f"{label}: exit status {proc.returncode}\n{proc.stderr[-600:].decode(errors='replace')}")
+    return count
+
+
 def main():
     npkc, seed_path = sys.argv[1], sys.argv[2]
+    program_dir = sys.argv[3] if len(sys.argv) > 3 else None
     seed = open(seed_path, "rb").read()
     # A prefix is a complete program only once it contains main's closing `};`.
     complete_at = seed.rindex(b"};") + 2
@@ -66,9 +108,12 @@ def main():
             if label.startswith(("seed mutation", "random tokens")) and len(failures) > before:
                 if re.search(r"exit status 0 \(expected 1\)", failures[-1]):
                     failures.pop()
+        total = len(cases)
+        if program_dir:
+            total += mutate_programs(npkc, program_dir, rng, tmp, failures)
     for f in failures:
         print("FAIL:", f)
-    passed = len(cases) - len(failures)
+    passed = total - len(failures)
     print(f"{passed} passed, {len(failures)} failed")
     return 1 if failures else 0
 
