@@ -358,6 +358,7 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
     llvm::Function *fn = declareExtern(*e.ext);
     for (size_t i = 0; i < e.args.size(); ++i) args.push_back(lowerAs(*e.args[i], e.ext->paramTys[i]));
     llvm::CallInst *call = b_.CreateCall(fn, args);
+    noteRelease(e);
     return e.ext->ret->isNil() ? nullptr : call;
   }
   FuncDecl *f = e.func;
@@ -367,10 +368,7 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
     else args.push_back(lowerAs(*e.args[i], pb.ty));
   }
   llvm::Value *result = b_.CreateCall(funcs_.at(f), args);
-  if (plan_) {
-    auto it = plan_->clearsFlag.find(&e);
-    if (it != plan_->clearsFlag.end() && dropFlags_.count(it->second)) b_.CreateStore(b_.getFalse(), dropFlags_[it->second]);
-  }
+  noteRelease(e);
   return result;
 }
 
@@ -394,10 +392,7 @@ llvm::Value *Lowerer::lowerBuiltin(const CallExpr &e) {
   case Builtin::WildxFree: result = b_.CreateCall(runtime("npk_wildx_free"), {pointerArg(*e.args[0])}); break;
   default: return lowerPrint(e);
   }
-  if (plan_) {
-    auto it = plan_->clearsFlag.find(&e);
-    if (it != plan_->clearsFlag.end() && dropFlags_.count(it->second)) b_.CreateStore(b_.getFalse(), dropFlags_[it->second]);
-  }
+  noteRelease(e);
   return result;
 }
 

@@ -17,35 +17,75 @@ void Lowerer::lowerBlock(const BlockStmt &b) {
   scopes_.pop_back();
 }
 
+// One automatic drop (DropPlan.h). A guarded drop first tests the binding's
+// drop flag, because the paths reaching it disagree on whether the binding
+// still owns its memory.
 void Lowerer::emitDrop(const DropAction &a) {
+  if (!a.binding || !slots_.count(a.binding)) return; // not declared on this lowering path
   llvm::BasicBlock *after = nullptr;
   if (a.guarded) {
     auto it = dropFlags_.find(a.binding);
-    if (it == dropFlags_.end()) return; // binding not initialised on this path
+    if (it == dropFlags_.end()) return;
     llvm::Value *flag = b_.CreateLoad(b_.getInt1Ty(), it->second, a.binding->name + ".owned");
-    auto *doDrop = llvm::BasicBlock::Create(ctx_, "drop." + a.binding->name, fn_);
-    after = llvm::BasicBlock::Create(ctx_, "dropped." + a.binding->name, fn_);
+    after = blockAfterCurrent("dropped." + a.binding->name);
+    auto *doDrop = llvm::BasicBlock::Create(ctx_, "drop." + a.binding->name, fn_, after);
     b_.CreateCondBr(flag, doDrop, after);
     b_.SetInsertPoint(doDrop);
   }
-  auto slot = slots_.find(a.binding);
-  if (slot != slots_.end()) {
-    switch (a.kind) {
-    case DropKind::WildxFree:
-      b_.CreateCall(runtime("npk_wildx_free"), {b_.CreateLoad(b_.getPtrTy(), slot->second)});
-      break;
-    case DropKind::Free:
-      b_.CreateCall(runtime("npk_free"), {b_.CreateLoad(b_.getPtrTy(), slot->second)});
-      break;
-    case DropKind::UserDrop:
-      b_.CreateCall(funcs_[a.userDrop], {bindingAddress(*a.binding)});
-      break;
-    }
-  }
+  emitRelease(a);
   if (after) {
     b_.CreateBr(after);
     b_.SetInsertPoint(after);
   }
+}
+
+// `T_drop(@x)` (by value when the destructor takes `T:self`), or the runtime
+// release of a pointer. A NULL pointer (a failed allocation) is skipped: the
+// runtime would refuse it with a panic line.
+void Lowerer::emitRelease(const DropAction &a) {
+  if (a.kind == DropKind::UserDrop) {
+    auto fn = funcs_.find(a.userDrop);
+    if (fn == funcs_.end() || a.userDrop->params.size() != 1) return;
+    bool byRef = a.userDrop->params[0]->binding.quals & (QualBorrowMut | QualBorrowImm);
+    llvm::Value *self = bindingAddress(*a.binding);
+    if (!byRef) self = b_.CreateLoad(llvmType(a.binding->ty), self, a.binding->name);
+    b_.CreateCall(fn->second, {self});
+    return;
+  }
+  llvm::Value *ptr = b_.CreateLoad(b_.getPtrTy(), slots_.at(a.binding), a.binding->name);
+  auto *done = blockAfterCurrent("released." + a.binding->name);
+  auto *release = llvm::BasicBlock::Create(ctx_, "release." + a.binding->name, fn_, done);
+  b_.CreateCondBr(b_.CreateIsNotNull(ptr), release, done);
+  b_.SetInsertPoint(release);
+  b_.CreateCall(runtime(a.kind == DropKind::WildxFree ? "npk_wildx_free" : "npk_free"), {ptr});
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+}
+
+// Drop code is placed right after the block it starts in, so the IR reads in
+// the order the drops run on each exit path.
+llvm::BasicBlock *Lowerer::blockAfterCurrent(const std::string &name) {
+  llvm::BasicBlock *next = b_.GetInsertBlock()->getNextNode();
+  return llvm::BasicBlock::Create(ctx_, name, fn_, next);
+}
+
+// An explicit release (or a transfer to another binding) of a flagged
+// binding: from here on its automatic drop must not run.
+void Lowerer::noteRelease(const Expr &e) {
+  if (!plan_) return;
+  auto it = plan_->clearsFlag.find(&e);
+  if (it != plan_->clearsFlag.end()) setDropFlag(*it->second, false);
+}
+
+// The flag reads false on paths that never reach the binding's declaration.
+void Lowerer::setDropFlag(const Binding &b, bool owned) {
+  if (!plan_ || !plan_->flagged.count(&b)) return;
+  llvm::Value *&flag = dropFlags_[&b];
+  if (!flag) {
+    flag = allocas_.CreateAlloca(b_.getInt1Ty(), nullptr, b.name + ".flag");
+    allocas_.CreateStore(b_.getFalse(), flag);
+  }
+  b_.CreateStore(b_.getInt1(owned), flag);
 }
 
 // Fall-through end of a block: its drops, then its defers (LIFO).
@@ -134,7 +174,7 @@ void Lowerer::lowerLeave(const Stmt &s, llvm::Value *result) {
 
 void Lowerer::lowerBreakContinue(const Stmt &s) {
   if (loops_.empty()) return;
-  const Loop &loop = loops_.back();
+  Loop loop = loops_.back(); // a copy: lowering a defer body with a loop in it grows loops_
   const std::vector<DropAction> *drops = nullptr;
   if (plan_) {
     auto it = plan_->exits.find(&s);
@@ -159,15 +199,8 @@ void Lowerer::lowerVarDecl(const VarDeclStmt &s) {
   } else {
     b_.CreateStore(init, slot);
   }
-  if (plan_ && plan_->flagged.count(&b)) {
-    llvm::Value *&flag = dropFlags_[&b];
-    if (!flag) {
-      flag = allocas_.CreateAlloca(b_.getInt1Ty(), nullptr, b.name + ".flag");
-      // The flag must read false on paths that never reach the binding.
-      allocas_.CreateStore(b_.getFalse(), flag);
-    }
-    b_.CreateStore(b_.getTrue(), flag);
-  }
+  if (s.init) noteRelease(*s.init);
+  setDropFlag(b, true);
 }
 
 void Lowerer::lowerAssign(const AssignStmt &s) {
@@ -175,6 +208,9 @@ void Lowerer::lowerAssign(const AssignStmt &s) {
   if (!s.compound) {
     llvm::Value *v = lowerAs(*s.value, t);
     b_.CreateStore(v, lowerAddress(*s.target));
+    noteRelease(*s.value);
+    if (auto *n = as<NameExpr>(s.target.get()); n && n->binding && !n->binding->heapStruct)
+      setDropFlag(*n->binding, true); // a new value to own
     return;
   }
   llvm::Value *addr = lowerAddress(*s.target);

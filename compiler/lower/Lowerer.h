@@ -41,6 +41,10 @@ public:
   void runScopeExit(size_t downTo, const std::vector<DropAction> *drops);
   void runBlockEnd(const BlockStmt &b);
   void emitDrop(const DropAction &a);
+  void emitRelease(const DropAction &a);
+  llvm::BasicBlock *blockAfterCurrent(const std::string &name);
+  void noteRelease(const Expr &e);
+  void setDropFlag(const Binding &b, bool owned);
   void startDeadBlock();
   bool terminated() const;
 

@@ -1,0 +1,84 @@
+// The control-flow graph the ownership phase analyses, built from the typed
+// AST of one function. A block holds ownership events in execution order
+// (an allocation, a use, a release, a move); expressions that skip code
+// (`&&`, `||`, `? default`) split blocks like statements do. Every way out of
+// a scope — a block's end, `pass`, `fail`, `return`, `exit`, `break`,
+// `continue` — is an ExitSite, and its effects appear on that path in the
+// order the lowering emits them: the automatic drops, then the defer bodies
+// (inlined once per exit, so a `defer wildx_free(p);` discharges `p` on every
+// later exit), then the leak check of the bindings whose scope ends. Branch
+// edges carry the condition they decide, which lets the analysis refine
+// `p == NULL` and name the path in a diagnostic's note.
+#pragma once
+
+#include "own/Tracking.h"
+
+#include <vector>
+
+namespace npk::own {
+
+enum class EventKind : uint8_t {
+  Init,      // binding gets a value (declaration or assignment); see InitKind
+  Use,       // binding is read, indexed, passed or written through
+  Release,   // a deallocator call releases the binding
+  Move,      // `pass b;` / `return b;`: ownership leaves with the value
+  DropPoint, // the site's automatic drops run (drop.npk, impl:Drop)
+  Leave,     // the site's bindings go out of scope: leak check
+};
+
+struct Event {
+  EventKind kind = EventKind::Use;
+  unsigned binding = 0;          // Init, Use, Release, Move: Binding::id
+  unsigned site = 0;             // DropPoint, Leave: index into Cfg::sites
+  Span span;                     // where it happens
+  Span runsAt;                   // where it runs in source order: inside a defer body, the exit that runs it
+  const Expr *expr = nullptr;    // Use/Move: the name; Release: the call; Init: the value (may be null)
+  InitKind init = InitKind::Null;
+  unsigned source = 0;           // Init Transfer: the binding ownership comes from
+  bool overwrites = false;       // Init by assignment: the old value is lost
+};
+
+enum class SiteKind : uint8_t { BlockEnd, FunctionEnd, Detached, Pass, Fail, Return, Exit, Break, Continue };
+
+// A way out of one or more scopes.
+struct ExitSite {
+  SiteKind kind = SiteKind::BlockEnd;
+  const Stmt *stmt = nullptr;        // the exit statement (pass, fail, ..., continue)
+  const BlockStmt *block = nullptr;  // BlockEnd: the block that ends
+  Span span;                         // the statement, or the block's closing brace
+  std::vector<unsigned> bindings;    // whose scope ends here, in drop order
+  std::vector<unsigned> deferReleased; // released by a defer that runs at this exit
+  bool releasedByDefer(unsigned id) const;
+};
+
+// A branch decision: `cond` evaluated to `value`.
+struct Decision {
+  const Expr *cond = nullptr;
+  bool value = false;
+};
+
+struct Edge {
+  unsigned from = 0, to = 0;
+  Decision branch;                 // set on the two edges of a condition
+  const Stmt *loop = nullptr;      // set on a loop's entry and back edges
+  bool loopBack = false;           // from the end of an iteration to the next
+  std::vector<unsigned> knownNull; // bindings this branch proves to be NULL
+};
+
+struct CfgBlock {
+  std::vector<Event> events;
+  std::vector<unsigned> preds, succs; // edge indices
+  Decision context;                   // the innermost branch this block was built under
+};
+
+struct Cfg {
+  const FuncDecl *func = nullptr;
+  BindingTable bindings;
+  std::vector<CfgBlock> blocks; // blocks[0] is the entry
+  std::vector<Edge> edges;
+  std::vector<ExitSite> sites;
+};
+
+Cfg buildCfg(const FuncDecl &f);
+
+} // namespace npk::own

@@ -1,0 +1,57 @@
+// The ownership lattice and the forward analysis over a Cfg. On one path a
+// followed binding is in one of four states; where paths meet, the analysis
+// keeps the set of states the binding may be in (one bit each), so "freed on
+// some path" is a bit test and "owned on every path" is a set equal to
+// {Owned}. The transfer functions are monotone over this finite lattice, so
+// the worklist reaches its fixpoint through loops. Findings and the drop plan
+// are read off the fixpoint by replaying each block from its entry state.
+#pragma once
+
+#include "own/Cfg.h"
+
+#include <functional>
+
+namespace npk::own {
+
+enum OwnBit : uint8_t {
+  kUnowned = 1, // holds nothing it must release: NULL, a caller's pointer, out of scope
+  kOwned = 2,   // holds an allocation it must release
+  kFreed = 4,   // released, explicitly or by an automatic drop
+  kMoved = 8,   // ownership left with `pass`/`return` or went to another binding
+};
+using OwnState = std::vector<uint8_t>; // a set of OwnBits per Binding::id
+
+struct Solution {
+  std::vector<OwnState> in;  // state on entry of each block
+  std::vector<bool> reached; // false: no path from the entry (dead code)
+};
+
+Solution solve(const Cfg &cfg);
+void transfer(const Cfg &cfg, const Event &e, OwnState &s);
+// Refines a state flowing along an edge (`p == NULL` proves p holds nothing).
+void alongEdge(const Edge &edge, OwnState &s);
+// State just before blocks[block].events[index] (index == size: at its end).
+OwnState stateBefore(const Cfg &cfg, const Solution &sol, unsigned block, size_t index);
+
+// Calls `visit` for every event of every reached block with the state just
+// before the event.
+using EventVisitor = std::function<void(unsigned block, size_t index, const Event &e, const OwnState &before)>;
+void replay(const Cfg &cfg, const Solution &sol, const EventVisitor &visit);
+
+// A branch on the way that other paths did not take.
+struct PathStep {
+  Decision decision;              // `cond` evaluated to `value`, or:
+  const Stmt *loop = nullptr;     // the state came round this loop's back edge
+};
+
+// Where a state bit of a binding came from: the event that produced it (null
+// when it held on function entry) and the distinguishing branches on the way.
+struct Origin {
+  const Event *event = nullptr;
+  unsigned block = 0;
+  size_t index = 0;
+  std::vector<PathStep> steps;
+};
+Origin traceOrigin(const Cfg &cfg, const Solution &sol, unsigned block, size_t index, unsigned binding, uint8_t bit);
+
+} // namespace npk::own

@@ -1,0 +1,68 @@
+// What the ownership phase follows, asked of the typed AST alone: which
+// bindings carry an ownership obligation, which calls release them (the
+// deallocator naming rule of LANGUAGE.md §6.2), which expressions allocate,
+// and which automatic releases (drop.npk, `impl:Drop`) a local gets. Nothing
+// here knows about paths; the CFG builder asks these questions while it walks
+// a function, so the checker and the drop planner share one set of rules.
+#pragma once
+
+#include "ast/AST.h"
+#include "own/DropPlan.h"
+
+#include <functional>
+#include <string_view>
+#include <vector>
+
+namespace npk::own {
+
+// One binding of a function, as the analysis sees it.
+struct TrackedBinding {
+  const Binding *binding = nullptr;
+  Span declSpan;                     // the declaration statement (a parameter: its name)
+  bool checked = false;              // ARIA-014/015/022 apply to it
+  std::vector<DropAction> autoDrops; // run at scope end while owned, in this order
+  bool autoReleased = false;         // autoDrops release its memory (drop.npk): it never leaks
+  bool hasDrops() const { return !autoDrops.empty(); }
+  bool followed() const { return checked || hasDrops(); }
+  // A scope-end drop settles the binding: its memory is released, or it is a
+  // plain struct value whose destructor is all there is to run.
+  bool settledByDrop() const { return autoReleased || !checked; }
+};
+
+// Indexed by Binding::id; bindings nobody follows have followed() == false.
+using BindingTable = std::vector<TrackedBinding>;
+
+BindingTable collectBindings(const FuncDecl &f);
+
+// `free`, `destroy`, `release`, or a name ending in `_free`/`_destroy`/`_release`.
+bool isDeallocatorName(std::string_view plainName);
+// The bare local name a deallocator call releases (its first argument), or null.
+const NameExpr *releasedName(const CallExpr &call);
+// A call of a function declared to return a `wild`/`wildx` pointer, possibly
+// under `raw`, `? default` or a cast: an allocation wherever it is bound.
+bool isWildResult(const Expr &e);
+// The `wild`/`wildx` qualifiers such a function declares, or 0.
+uint8_t wildResultQuals(const Expr &e);
+
+// What assigning `value` (null: no initializer) does to a followed binding.
+enum class InitKind : uint8_t {
+  Null,     // holds no allocation (`NULL`, zero-initialised)
+  Owned,    // a new allocation the binding must release
+  Unowned,  // a pointer someone else owns
+  Transfer, // `wild q = p;`: ownership moves from `p` to `q`
+};
+InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable &table);
+
+// The local a bare name refers to, if the table follows it.
+const TrackedBinding *followedName(const Expr *e, const BindingTable &table);
+
+// Generic traversal: direct sub-expressions in evaluation order (a call's
+// callee is not a value and is skipped), direct sub-statements, and the
+// expressions a statement evaluates itself.
+void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f);
+void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f);
+void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f);
+// Every deallocator call anywhere inside `s`.
+void forEachRelease(const Stmt &s, const std::function<void(const CallExpr &)> &f);
+
+} // namespace npk::own
