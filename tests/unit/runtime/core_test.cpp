@@ -14,16 +14,10 @@ namespace {
 
 using npk_test::AllBytesAre;
 using npk_test::HeapPanicLine;
+using npk_test::ExpectRefused;
 using npk_test::StderrOf;
 using npk_test::StdoutOf;
 
-template <class Action>
-void ExpectRefused(Action &&action, const std::string &line) {
-  int32_t rc = 0;
-  std::string err = StderrOf([&] { rc = action(); });
-  EXPECT_EQ(rc, -1);
-  EXPECT_EQ(err, line);
-}
 
 // ---- npk_alloc / npk_free ------------------------------------------------------
 

@@ -10,18 +10,12 @@
 namespace {
 
 using npk_test::AllBytesAre;
+using npk_test::ExpectRefused;
 using npk_test::StderrOf;
 using npk_test::WildxPanicLine;
 
 const size_t kPage = npkrt::wildx_page_size();
 
-template <class Action>
-void ExpectRefused(Action &&action, const std::string &line) {
-  int32_t rc = 0;
-  std::string err = StderrOf([&] { rc = action(); });
-  EXPECT_EQ(rc, -1);
-  EXPECT_EQ(err, line);
-}
 
 // A page with the add sequence installed and sealed.
 char *SealedAddPage() {

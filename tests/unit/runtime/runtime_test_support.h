@@ -33,6 +33,15 @@ std::string StdoutOf(Action &&action) {
   return testing::internal::GetCapturedStdout();
 }
 
+// Runs `action`, expects it to return -1 and to print exactly `line`.
+template <class Action>
+void ExpectRefused(Action &&action, const std::string &line) {
+  int32_t rc = 0;
+  std::string err = StderrOf([&] { rc = action(); });
+  EXPECT_EQ(rc, -1);
+  EXPECT_EQ(err, line);
+}
+
 // The exact line a wildx refusal prints.
 inline std::string WildxPanicLine(const char *op, const void *p, const char *reason) {
   char line[256];

@@ -20,6 +20,7 @@ using npk_test::AllBytesAre;
 using npk_test::IsExecutable;
 using npk_test::IsWritable;
 using npk_test::PermissionsOf;
+using npk_test::ExpectRefused;
 using npk_test::StderrOf;
 using npk_test::WildxPanicLine;
 
@@ -27,14 +28,6 @@ const size_t kPage = npkrt::wildx_page_size();
 
 char *AllocPage() { return static_cast<char *>(npk_wildx_alloc(64)); }
 
-// Runs `action`, expects it to return -1 and to print exactly `line`.
-template <class Action>
-void ExpectRefused(Action &&action, const std::string &line) {
-  int32_t rc = 0;
-  std::string err = StderrOf([&] { rc = action(); });
-  EXPECT_EQ(rc, -1);
-  EXPECT_EQ(err, line);
-}
 
 // ---- alloc -------------------------------------------------------------------
 
