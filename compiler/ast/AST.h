@@ -416,6 +416,10 @@ template <typename T> const T *as(const Stmt *s) {
   return s && s->kind == KindOf<T>::value ? static_cast<const T *>(s) : nullptr;
 }
 
+// Whether an annotated expression denotes storage: a binding, `p[i]`, `<-p`,
+// or a field of one of those (or reached through a pointer).
+bool isLvalue(const Expr &e);
+
 // Prints the tree for `--emit=ast`.
 std::string dumpModule(const Module &m);
 

@@ -70,7 +70,7 @@ const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
   case ExprKind::Member: t = checkMember(static_cast<MemberExpr &>(e)); break;
   case ExprKind::Raw: t = checkRaw(static_cast<RawExpr &>(e)); break;
   case ExprKind::Drop: t = checkDrop(static_cast<DropExpr &>(e)); break;
-  case ExprKind::Default: t = checkDefault(static_cast<DefaultExpr &>(e), expected); break;
+  case ExprKind::Default: t = checkDefault(static_cast<DefaultExpr &>(e)); break;
   case ExprKind::StructLit: t = checkStructLit(static_cast<StructLitExpr &>(e), expected); break;
   case ExprKind::Error: t = types_.error(); break;
   }
@@ -102,8 +102,7 @@ const Ty *Checker::checkValue(Expr &e, const Ty *expected) {
   return t;
 }
 
-bool Checker::convertible(const Expr &e, const Ty *from, const Ty *to) const {
-  (void)e;
+bool Checker::convertible(const Ty *from, const Ty *to) const {
   if (from == to) return true;
   if (from->isInt() && to->isInt()) return from->isSigned == to->isSigned && to->bits >= from->bits;
   if (from->isFloat() && to->isFloat()) return to->bits >= from->bits;
@@ -115,7 +114,7 @@ bool Checker::convertible(const Expr &e, const Ty *from, const Ty *to) const {
 void Checker::coerce(Expr &e, const Ty *target, const char *context) {
   const Ty *from = e.ty;
   if (!from || from->isError() || target->isError()) return;
-  if (convertible(e, from, target)) return;
+  if (convertible(from, target)) return;
   if (from->isResult()) {
     resultAsValueError(e, context);
     return;
@@ -314,8 +313,8 @@ const Ty *Checker::checkBinary(BinaryExpr &e, const Ty *expected) {
   }
   // Unify the operand types: identical, or implicit widening either way.
   const Ty *common = nullptr;
-  if (convertible(*e.rhs, rt, lt)) common = lt;
-  else if (convertible(*e.lhs, lt, rt)) common = rt;
+  if (convertible(rt, lt)) common = lt;
+  else if (convertible(lt, rt)) common = rt;
   if (!common) {
     if (lt->isNumeric() && rt->isNumeric())
       return bad("convert one side explicitly, e.g. `" + sourceText(e.rhs->span) + " => " + lt->str() + "`");
@@ -370,7 +369,6 @@ const Ty *Checker::checkIndex(IndexExpr &e) {
     diags_.error(DiagId::TypeMismatch, e.index->span, "index has type `" + idx->str() + "`, not an integer");
     return types_.error();
   }
-  if (base->pointee->isNil() || base->pointee->isStruct()) return base->pointee;
   return base->pointee;
 }
 
@@ -458,8 +456,7 @@ const Ty *Checker::checkDrop(DropExpr &e) {
   return types_.voidTy();
 }
 
-const Ty *Checker::checkDefault(DefaultExpr &e, const Ty *expected) {
-  (void)expected;
+const Ty *Checker::checkDefault(DefaultExpr &e) {
   const Ty *t = checkExpr(*e.operand);
   if (t->isError()) {
     checkExpr(*e.fallback);
@@ -556,7 +553,7 @@ const Ty *Checker::checkTemplate(TemplateExpr &e) {
   return types_.string();
 }
 
-bool Checker::isLvalue(const Expr &e) const {
+bool isLvalue(const Expr &e) {
   if (auto *n = as<NameExpr>(&e)) return n->binding != nullptr;
   if (as<IndexExpr>(&e)) return true;
   if (auto *u = as<UnaryExpr>(&e)) return u->op == UnaryOp::Deref;

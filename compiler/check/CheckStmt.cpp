@@ -162,7 +162,6 @@ void Checker::checkVarDecl(VarDeclStmt &s) {
 void Checker::checkExprStmt(ExprStmt &s) {
   const Ty *t = checkExpr(*s.expr);
   if (t->isResult()) {
-    std::string callText = "...";
     diags_.error(DiagId::UnusedResult, s.expr->span, "unused result of type `" + t->str() + "`")
         .withHelp("use its value with `raw`, test it with a `Result<" + t->resultValue()->str() +
                   ">` binding, or discard it explicitly with `drop`");

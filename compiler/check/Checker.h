@@ -68,7 +68,7 @@ private:
   const Ty *checkExpr(Expr &e, const Ty *expected = nullptr);
   const Ty *checkValue(Expr &e, const Ty *expected = nullptr); // rejects Result/NIL values
   void coerce(Expr &e, const Ty *target, const char *context);
-  bool convertible(const Expr &e, const Ty *from, const Ty *to) const;
+  bool convertible(const Ty *from, const Ty *to) const;
   const Ty *checkIntLit(IntLitExpr &e, const Ty *expected);
   const Ty *checkFloatLit(FloatLitExpr &e, const Ty *expected);
   const Ty *suffixType(IntSuffix suffix);
@@ -81,12 +81,11 @@ private:
   const Ty *checkMember(MemberExpr &e);
   const Ty *checkRaw(RawExpr &e);
   const Ty *checkDrop(DropExpr &e);
-  const Ty *checkDefault(DefaultExpr &e, const Ty *expected);
+  const Ty *checkDefault(DefaultExpr &e);
   const Ty *checkStructLit(StructLitExpr &e, const Ty *expected);
   const Ty *checkTemplate(TemplateExpr &e);
   std::optional<__int128> literalValue(const Expr &e) const;
   bool fits(__int128 v, const Ty *t) const;
-  bool isLvalue(const Expr &e) const;
   void resultAsValueError(Expr &e, const char *context);
 
   // ---- calls (CheckCall.cpp)

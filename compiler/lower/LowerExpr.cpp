@@ -90,12 +90,12 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   case ExprKind::Member: return lowerMember(static_cast<const MemberExpr &>(e));
   case ExprKind::Raw: {
     auto &r = static_cast<const RawExpr &>(e);
-    return lowerResultUnwrap(e, lowerExpr(*r.operand), r.operand->ty, nullptr);
+    return lowerResultUnwrap(lowerExpr(*r.operand), r.operand->ty, nullptr);
   }
   case ExprKind::Drop: lowerExpr(*static_cast<const DropExpr &>(e).operand); return nullptr;
   case ExprKind::Default: {
     auto &d = static_cast<const DefaultExpr &>(e);
-    return lowerResultUnwrap(e, lowerExpr(*d.operand), d.operand->ty, d.fallback.get());
+    return lowerResultUnwrap(lowerExpr(*d.operand), d.operand->ty, d.fallback.get());
   }
   case ExprKind::StructLit: return lowerStructLit(static_cast<const StructLitExpr &>(e));
   case ExprKind::Template:
@@ -105,7 +105,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
 }
 
 // `raw r`: an error calls npk_fail (failsafe); `r ? d`: an error yields d.
-llvm::Value *Lowerer::lowerResultUnwrap(const Expr &e, llvm::Value *result, const Ty *resultTy, const Expr *fallback) {
+llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback) {
   const Ty *valueTy = resultTy->resultValue();
   llvm::Value *isError = b_.CreateExtractValue(result, 0, "is_error");
   auto *errBB = llvm::BasicBlock::Create(ctx_, fallback ? "default" : "raw.fail", fn_);
@@ -118,7 +118,6 @@ llvm::Value *Lowerer::lowerResultUnwrap(const Expr &e, llvm::Value *result, cons
     b_.SetInsertPoint(okBB);
     return valueTy->isNil() ? nullptr : b_.CreateExtractValue(result, 2);
   }
-  (void)e;
   llvm::Value *alt = lowerAs(*fallback, valueTy);
   llvm::BasicBlock *altEnd = b_.GetInsertBlock();
   auto *joinBB = llvm::BasicBlock::Create(ctx_, "default.end", fn_);
@@ -317,15 +316,11 @@ llvm::Value *Lowerer::lowerMember(const MemberExpr &e) {
     unsigned idx = e.target == MemberTarget::ResultIsError ? 0 : e.target == MemberTarget::ResultError ? 1 : 2;
     return b_.CreateExtractValue(r, idx);
   }
-  case MemberTarget::Field: {
-    if (e.throughPointer || as<NameExpr>(e.base.get()) || as<MemberExpr>(e.base.get()) ||
-        as<IndexExpr>(e.base.get()) || as<UnaryExpr>(e.base.get())) {
-      auto *m = as<MemberExpr>(e.base.get());
-      bool baseIsLvalue = e.throughPointer || !m || m->target == MemberTarget::Field;
-      if (baseIsLvalue) return b_.CreateLoad(llvmType(e.ty), lowerAddress(e));
-    }
+  case MemberTarget::Field:
+    // A field of storage is loaded from its address; a field of a value (a
+    // call's struct, say) is extracted from it.
+    if (isLvalue(e)) return b_.CreateLoad(llvmType(e.ty), lowerAddress(e));
     return b_.CreateExtractValue(lowerExpr(*e.base), e.fieldIndex);
-  }
   default: break;
   }
   llvm::report_fatal_error("npkc: unexpected member in lowering");

@@ -64,7 +64,7 @@ public:
   llvm::Value *lowerPrint(const CallExpr &e);
   llvm::Value *lowerMember(const MemberExpr &e);
   llvm::Value *lowerStructLit(const StructLitExpr &e);
-  llvm::Value *lowerResultUnwrap(const Expr &e, llvm::Value *result, const Ty *resultTy, const Expr *fallback);
+  llvm::Value *lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback);
   void emitTrap(llvm::Value *failCond, int code, Span at);
   llvm::Value *makeResult(const Ty *value, llvm::Value *isError, llvm::Value *err, llvm::Value *val);
 
