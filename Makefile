@@ -25,7 +25,8 @@ build: configure
 # Compiles and runs the seed's two-page JIT example exactly as written, then a
 # copy that prints what it computed.
 run: build
-	@$(NPKC) run examples/seed_two_pages.npk; echo "examples/seed_two_pages.npk: exit status $$?"
+	@$(NPKC) run examples/seed_two_pages.npk; status=$$?; \
+	  echo "examples/seed_two_pages.npk: exit status $$status"; exit $$status
 	@$(NPKC) run examples/two_pages_report.npk
 
 test: build
