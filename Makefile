@@ -9,7 +9,7 @@ endif
 
 NPKC := $(BUILD_DIR)/bin/npkc
 
-.PHONY: all deps configure build run test bench clean install
+.PHONY: all deps configure build run test bench sanitize clean install
 
 all: build
 
@@ -35,8 +35,16 @@ test: build
 bench: build
 	@bash bench/run.sh
 
+# The compiler built with AddressSanitizer and UBSan, run over the lit suite
+# and the bad-input robustness test; any sanitizer report fails the run.
+sanitize: deps
+	@cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNPK_BUILD_BENCH=OFF \
+	  -DNPK_SANITIZE=address,undefined >/dev/null
+	@cmake --build build-san -j $(JOBS)
+	@cd build-san && ASAN_OPTIONS=exitcode=86 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -R '^(lit|robustness_bad_input|Lexer|Parser|own)'
+
 install: build
 	@cmake --install $(BUILD_DIR) $(if $(PREFIX),--prefix $(PREFIX),)
 
 clean:
-	@rm -rf $(BUILD_DIR)
+	@rm -rf $(BUILD_DIR) build-san
