@@ -96,8 +96,20 @@ void Lowerer::runBlockEnd(const BlockStmt &b) {
       for (const DropAction &a : it->second) emitDrop(a);
   }
   // Copied: lowering a defer body may push scopes and reallocate the stack.
-  std::vector<const Stmt *> defers = scopes_.back().defers;
+  runDefers(std::vector<const Stmt *>(scopes_.back().defers));
+}
+
+// The defer bodies of one scope, last registered first.
+void Lowerer::runDefers(const std::vector<const Stmt *> &defers) {
   for (auto d = defers.rbegin(); d != defers.rend(); ++d) lowerStmt(*static_cast<const DeferStmt *>(*d)->body);
+}
+
+// The drops the plan puts on an early exit (`pass`, `fail`, `return`,
+// `break`, `continue`), or null.
+const std::vector<DropAction> *Lowerer::plannedExitDrops(const Stmt &s) const {
+  if (!plan_) return nullptr;
+  auto it = plan_->exits.find(&s);
+  return it == plan_->exits.end() ? nullptr : &it->second;
 }
 
 // Leaving scopes down to (not including) depth `downTo`: the planned drops of
@@ -110,8 +122,7 @@ void Lowerer::runScopeExit(size_t downTo, const std::vector<DropAction> *drops) 
   std::vector<Scope> saved = scopes_;
   for (size_t i = saved.size(); i > downTo; --i) {
     scopes_.resize(i);
-    std::vector<const Stmt *> defers = saved[i - 1].defers;
-    for (auto d = defers.rbegin(); d != defers.rend(); ++d) lowerStmt(*static_cast<const DeferStmt *>(*d)->body);
+    runDefers(saved[i - 1].defers);
   }
   scopes_ = std::move(saved);
 }
@@ -163,24 +174,14 @@ void Lowerer::lowerStmt(const Stmt &s) {
 // `pass`/`fail`/`return`: the result is computed first, then every scope's
 // drops and defers run, then the function returns it.
 void Lowerer::lowerLeave(const Stmt &s, llvm::Value *result) {
-  const std::vector<DropAction> *drops = nullptr;
-  if (plan_) {
-    auto it = plan_->exits.find(&s);
-    if (it != plan_->exits.end()) drops = &it->second;
-  }
-  runScopeExit(0, drops);
+  runScopeExit(0, plannedExitDrops(s));
   b_.CreateRet(result);
 }
 
 void Lowerer::lowerBreakContinue(const Stmt &s) {
   if (loops_.empty()) return;
   Loop loop = loops_.back(); // a copy: lowering a defer body with a loop in it grows loops_
-  const std::vector<DropAction> *drops = nullptr;
-  if (plan_) {
-    auto it = plan_->exits.find(&s);
-    if (it != plan_->exits.end()) drops = &it->second;
-  }
-  runScopeExit(loop.scopeDepth, drops);
+  runScopeExit(loop.scopeDepth, plannedExitDrops(s));
   b_.CreateBr(s.kind == StmtKind::Break ? loop.breakTo : loop.continueTo);
 }
 

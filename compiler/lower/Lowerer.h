@@ -40,6 +40,8 @@ public:
   void lowerBreakContinue(const Stmt &s);
   void runScopeExit(size_t downTo, const std::vector<DropAction> *drops);
   void runBlockEnd(const BlockStmt &b);
+  void runDefers(const std::vector<const Stmt *> &defers);
+  const std::vector<DropAction> *plannedExitDrops(const Stmt &s) const;
   void emitDrop(const DropAction &a);
   void emitRelease(const DropAction &a);
   llvm::BasicBlock *blockAfterCurrent(const std::string &name);
