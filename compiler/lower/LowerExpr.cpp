@@ -409,7 +409,9 @@ llvm::Value *Lowerer::lowerPrint(const CallExpr &e) {
     } else if (t == types_->boolTy()) {
       b_.CreateCall(runtime("npk_print_bool"), {streamV, b_.CreateZExt(v, b_.getInt32Ty())});
     } else if (t->isFloat()) {
-      b_.CreateCall(runtime("npk_print_f64"), {streamV, b_.CreateFPCast(v, b_.getDoubleTy())});
+      // Each float type prints in its own precision (flt32 as a float).
+      bool f32 = v->getType()->isFloatTy();
+      b_.CreateCall(runtime(f32 ? "npk_print_f32" : "npk_print_f64"), {streamV, v});
     } else {
       b_.CreateCall(runtime("npk_print_ptr"), {streamV, v});
     }

@@ -74,7 +74,8 @@ llvm::FunctionCallee Lowerer::runtime(const char *name) {
       {"npk_fail", v, {i32}, true},             {"npk_trap", v, {i32, ptr}, true},
       {"npk_exit", v, {i32}, true},             {"npk_print_str", v, {i32, ptr, i64}, false},
       {"npk_print_i64", v, {i32, i64}, false},  {"npk_print_u64", v, {i32, i64}, false},
-      {"npk_print_f64", v, {i32, b_.getDoubleTy()}, false}, {"npk_print_bool", v, {i32, i32}, false},
+      {"npk_print_f64", v, {i32, b_.getDoubleTy()}, false},
+      {"npk_print_f32", v, {i32, b_.getFloatTy()}, false}, {"npk_print_bool", v, {i32, i32}, false},
       {"npk_print_ptr", v, {i32, ptr}, false},
   };
   for (const Sig &s : sigs) {

@@ -89,14 +89,18 @@ __attribute__((noreturn)) void npk_exit(int32_t status);
 
 /* ---- output (stream 1 = stdout, 2 = stderr) --------------------------- */
 /* Any other stream number prints nothing. npk_print_str writes len bytes of s
- * (len < 0: up to the NUL; s == NULL: nothing). npk_print_f64 prints the
- * shortest %g form that reads back exactly ("1.5", "0.1", "2", "inf", "nan");
+ * (len < 0: up to the NUL; s == NULL: nothing). npk_print_f64 and
+ * npk_print_f32 print the fewest digits that read back as the same double or
+ * float: plain decimal with at least one digit after the point ("10.0",
+ * "1.1", "-0.0", "0.0001") when 1e-4 <= |v| < 1e21, else d[.ddd]e(+|-)xx
+ * ("1e+21", "1.5e-05", "5e-324"); "inf", "-inf", "nan".
  * npk_print_bool prints "true"/"false"; npk_print_ptr "0x" + lowercase hex. */
 
 void npk_print_str(int32_t stream, const char *s, int64_t len);
 void npk_print_i64(int32_t stream, int64_t v);
 void npk_print_u64(int32_t stream, uint64_t v);
 void npk_print_f64(int32_t stream, double v);
+void npk_print_f32(int32_t stream, float v);
 void npk_print_bool(int32_t stream, int32_t v);
 void npk_print_ptr(int32_t stream, const void *p);
 
