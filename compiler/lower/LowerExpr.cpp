@@ -351,10 +351,18 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
   std::vector<llvm::Value *> args;
   if (e.ext) {
     llvm::Function *fn = declareExtern(*e.ext);
-    for (size_t i = 0; i < e.args.size(); ++i) args.push_back(lowerAs(*e.args[i], e.ext->paramTys[i]));
+    for (size_t i = 0; i < e.args.size(); ++i) {
+      llvm::Value *arg = lowerAs(*e.args[i], e.ext->paramTys[i]);
+      // A string passes its NUL-terminated bytes (LANGUAGE-2 A1.2).
+      if (e.ext->paramTys[i] == types_->string()) arg = b_.CreateExtractValue(arg, 0, "cstr");
+      args.push_back(arg);
+    }
     llvm::CallInst *call = b_.CreateCall(fn, args);
     noteRelease(e);
-    return e.ext->ret->isNil() ? nullptr : call;
+    if (e.ext->ret->isNil()) return nullptr;
+    // A returned `const char*` is copied (NULL becomes "").
+    if (e.ext->ret == types_->string()) return b_.CreateCall(runtime("npk_string_from_c"), {call});
+    return call;
   }
   FuncDecl *f = e.func;
   for (size_t i = 0; i < e.args.size(); ++i) {

@@ -99,9 +99,11 @@ void Lowerer::runBlockEnd(const BlockStmt &b) {
   runDefers(std::vector<const Stmt *>(scopes_.back().defers));
 }
 
-// The defer bodies of one scope, last registered first.
+// The defer bodies of one scope, last registered first. `defer ;` has no
+// body and runs nothing (as in the ownership CFG).
 void Lowerer::runDefers(const std::vector<const Stmt *> &defers) {
-  for (auto d = defers.rbegin(); d != defers.rend(); ++d) lowerStmt(*static_cast<const DeferStmt *>(*d)->body);
+  for (auto d = defers.rbegin(); d != defers.rend(); ++d)
+    if (const Stmt *body = static_cast<const DeferStmt *>(*d)->body.get()) lowerStmt(*body);
 }
 
 // The drops the plan puts on an early exit (`pass`, `fail`, `return`,
@@ -191,7 +193,7 @@ void Lowerer::lowerVarDecl(const VarDeclStmt &s) {
   llvm::Type *slotTy = b.heapStruct ? b_.getPtrTy() : valueTy;
   llvm::AllocaInst *slot = allocas_.CreateAlloca(slotTy, nullptr, b.name);
   slots_[&b] = slot;
-  llvm::Value *init = s.init ? lowerAs(*s.init, b.ty) : llvm::Constant::getNullValue(valueTy);
+  llvm::Value *init = s.init ? lowerAs(*s.init, b.ty) : zeroValue(b.ty);
   if (b.heapStruct) {
     llvm::Value *size = b_.getInt64(mod_->getDataLayout().getTypeAllocSize(valueTy));
     llvm::Value *mem = b_.CreateCall(runtime("npk_alloc"), {size}, b.name + ".heap");

@@ -19,6 +19,8 @@ public:
 
   // ---- types and runtime (LowerFunc.cpp)
   llvm::Type *llvmType(const Ty *t);
+  llvm::Type *cType(const Ty *t);
+  llvm::Constant *zeroValue(const Ty *t);
   llvm::StructType *resultType(const Ty *value);
   llvm::FunctionCallee runtime(const char *name);
   llvm::Function *declareFunc(FuncDecl &f);
@@ -26,7 +28,7 @@ public:
   void lowerFunc(FuncDecl &f);
   void emitEntryPoint();
   llvm::Constant *locString(Span s);
-  llvm::Value *stringConstant(const std::string &s);
+  llvm::Constant *stringConstant(const std::string &s);
 
   // ---- statements (LowerStmt.cpp)
   void lowerBlock(const BlockStmt &b);

@@ -87,6 +87,27 @@ __attribute__((noreturn)) void npk_trap(int32_t code, const char *loc);
 /* `exit N;` — flushes output and ends the process. No drops, no defers. */
 __attribute__((noreturn)) void npk_exit(int32_t status);
 
+/* ---- strings ---------------------------------------------------------- */
+
+/* A Nitpick `string` value: `len` bytes at `ptr`, followed by a NUL byte that
+ * `len` does not count. Every string value a program holds keeps that NUL
+ * (literals, copies made by npk_string_from_c, zero-initialised bindings,
+ * which are ""), so a `string` passes to a C `const char*` parameter as `ptr`
+ * without a copy. C must not write through it, free it or keep it. */
+typedef struct npk_string {
+  const char *ptr;
+  int64_t len;
+} npk_string;
+
+/* The value of a call to an extern declared to return `string`: copies the
+ * bytes of s up to its NUL into memory that lives until the process ends
+ * (each call makes its own copy; nothing frees it) and returns them, NUL
+ * included. NULL and "" give "" (len 0) without a copy. Out of memory gives ""
+ * plus one "[String] panic: string_from_c(<ptr>) rejected: ..." line. A
+ * non-NULL s must point at a NUL-terminated string, which is C's contract
+ * for a `const char*` result. */
+npk_string npk_string_from_c(const char *s);
+
 /* ---- output (stream 1 = stdout, 2 = stderr) --------------------------- */
 /* Any other stream number prints nothing. npk_print_str writes len bytes of s
  * (len < 0: up to the NUL; s == NULL: nothing). npk_print_f64 and
