@@ -80,7 +80,9 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   case ExprKind::NullLit: return llvm::ConstantPointerNull::get(b_.getPtrTy());
   case ExprKind::Name: {
     auto &n = static_cast<const NameExpr &>(e);
-    return b_.CreateLoad(llvmType(e.ty), bindingAddress(*n.binding), n.name);
+    llvm::Value *v = b_.CreateLoad(llvmType(e.ty), bindingAddress(*n.binding), n.name);
+    noteRelease(e); // a struct value that moves from here no longer owns its destructor
+    return v;
   }
   case ExprKind::Unary: return lowerUnary(static_cast<const UnaryExpr &>(e));
   case ExprKind::Binary: return lowerBinary(static_cast<const BinaryExpr &>(e));

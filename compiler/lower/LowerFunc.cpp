@@ -194,6 +194,7 @@ void Lowerer::lowerFunc(FuncDecl &f) {
     llvm::AllocaInst *slot = allocas_.CreateAlloca(arg->getType(), nullptr, pb.name);
     b_.CreateStore(arg, slot);
     slots_[&pb] = slot;
+    setDropFlag(pb, true); // a struct passed by value is the callee's to drop
   }
   lowerBlock(*f.body);
   if (!terminated()) {

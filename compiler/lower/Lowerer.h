@@ -47,6 +47,7 @@ public:
   void emitDrop(const DropAction &a);
   void emitRelease(const DropAction &a);
   llvm::BasicBlock *blockAfterCurrent(const std::string &name);
+  void emitValueDrop(llvm::Value *addr, const Ty *ty);
   void noteRelease(const Expr &e);
   void setDropFlag(const Binding &b, bool owned);
   void startDeadBlock();
