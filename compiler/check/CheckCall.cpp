@@ -191,7 +191,7 @@ const Ty *Checker::checkBuiltinCall(CallExpr &e) {
     const Ty *t = checkValue(*e.args[0], types_.int64());
     if (!t->isError() && !t->isInt())
       diags_.error(DiagId::TypeMismatch, e.args[0]->span, "`" + name + "` takes a byte count, found `" + t->str() + "`");
-    return types_.ptr(types_.intTy(8, true));
+    return types_.ptr(nullptr); // `?->`: converts to any `T->` without a cast (§6.1)
   }
   case Builtin::Free:
   case Builtin::WildxSeal:

@@ -163,6 +163,8 @@ const char *trap_description(int32_t code) {
     case NPK_ERR_JIT_ALLOC: return "JIT page allocation failed";
     case NPK_ERR_JIT_INSTALL: return "JIT code install failed";
     case NPK_ERR_JIT_SEAL: return "JIT page seal failed";
+    case NPK_ERR_JIT_NOT_SEALED: return "JIT page is not sealed";
+    case NPK_ERR_JIT_NOT_LIVE: return "not a live JIT page";
     default: return nullptr;
   }
 }

@@ -47,7 +47,7 @@ extern "C" int32_t npk_jit_install_add_i32(void *page) {
 }
 
 extern "C" int32_t npk_jit_call_i32_i32(void *page, int32_t a, int32_t b) {
-  if (!npkrt::wildx_check_callable(page, "jit_call_i32_i32")) return -1;
+  if (npkrt::wildx_check_callable(page, "jit_call_i32_i32") != 0) return -1;
   return call_sealed_i32_i32(page, a, b);
 }
 
@@ -58,7 +58,10 @@ extern "C" int32_t npk_jit_try_call_i32_i32(void *page, int32_t a, int32_t b, in
     return -1;
   }
   *out = 0;
-  if (!npkrt::wildx_check_callable(page, kOp)) return -1;
+  // One registry lookup decides, and the call follows it at once: a page freed
+  // by another thread in between is the caller's race, as with any callee.
+  int32_t refused = npkrt::wildx_check_callable(page, kOp);
+  if (refused != 0) return refused;
   *out = call_sealed_i32_i32(page, a, b);
   return 0;
 }

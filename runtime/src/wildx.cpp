@@ -463,22 +463,25 @@ void wildx_end_write(void *p) {
   word.store(make_word(kWritable, pages), std::memory_order_release);
 }
 
-bool wildx_check_callable(const void *p, const char *op) {
+int32_t wildx_check_callable(const void *p, const char *op) {
   Arena *arena = nullptr;
   uint32_t page = 0;
   const char *reason = resolve(p, &arena, &page);
+  int32_t code = NPK_ERR_JIT_NOT_LIVE;
   if (reason == nullptr) {
     uint32_t word = word_at(arena, page).load(std::memory_order_acquire);
-    if (state_of(word) != kExecutable) {
-      reason = reason_for_state(state_of(word));
+    uint32_t state = state_of(word);
+    if (state != kExecutable) {
+      reason = reason_for_state(state);
+      if (state == kWritable || state == kInstalling || state == kSealing) code = NPK_ERR_JIT_NOT_SEALED;
     } else if (g_config.verify &&
                wildx_fnv1a(p, pages_of(word) * g_config.page_size) != arena->seal_hash[page]) {
       reason = "code changed since it was sealed (NPK_WILDX_VERIFY)";
     }
   }
-  if (reason == nullptr) return true;
+  if (reason == nullptr) return 0;
   wildx_panic(op, p, reason);
-  return false;
+  return code;
 }
 
 bool wildx_parse_byte_count(const char *text, int64_t *out) {

@@ -23,10 +23,13 @@ bool wildx_begin_write(void *p, const char *op, size_t *bytes);
 /* Ends a write started by a successful wildx_begin_write(p). */
 void wildx_end_write(void *p);
 
-/* True when p is the start of an EXECUTABLE allocation (and, with
+/* 0 when p is the start of an EXECUTABLE allocation (and, with
  * NPK_WILDX_VERIFY, its bytes still hash to the value recorded at seal).
- * Otherwise prints one panic line naming `op` and returns false. */
-bool wildx_check_callable(const void *p, const char *op);
+ * Otherwise prints one panic line naming `op` and returns why:
+ * NPK_ERR_JIT_NOT_SEALED for an allocation that is still writable (or being
+ * installed or sealed), NPK_ERR_JIT_NOT_LIVE for anything else (null, foreign,
+ * interior, freed or being freed, or code changed since it was sealed). */
+int32_t wildx_check_callable(const void *p, const char *op);
 
 /* ---- test hooks ------------------------------------------------------- */
 

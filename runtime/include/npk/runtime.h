@@ -45,8 +45,12 @@ int32_t npk_jit_install_add_i32(void *page);
  * (ambiguous with a real -1 result; use npk_jit_try_call_i32_i32 to tell). */
 int32_t npk_jit_call_i32_i32(void *page, int32_t a, int32_t b);
 
-/* Checked form: 0 and *out set to the result, or -1 (and *out = 0) with a
- * panic line when the call is refused (also for out == NULL). */
+/* Checked form: 0 and *out set to the result; when the call is refused,
+ * *out = 0, one panic line, and the reason as a failure code:
+ * NPK_ERR_JIT_NOT_SEALED (205) for a page that is still writable,
+ * NPK_ERR_JIT_NOT_LIVE (206) for a null, foreign, interior or freed pointer
+ * (or, with NPK_WILDX_VERIFY, code changed since the seal). -1 for
+ * out == NULL. */
 int32_t npk_jit_try_call_i32_i32(void *page, int32_t a, int32_t b, int32_t *out);
 
 /* ---- wild heap ------------------------------------------------------- */
@@ -69,7 +73,9 @@ enum {
   NPK_ERR_CAST_RANGE = 103,  /* `expr => T` value does not fit T */
   NPK_ERR_JIT_ALLOC = 201,   /* Jit.compile_*: wildx_alloc returned NULL */
   NPK_ERR_JIT_INSTALL = 202, /* Jit.compile_*: installing code failed */
-  NPK_ERR_JIT_SEAL = 203     /* Jit.compile_*: sealing failed */
+  NPK_ERR_JIT_SEAL = 203,    /* Jit.compile_*: sealing failed */
+  NPK_ERR_JIT_NOT_SEALED = 205, /* a JIT page called before it was sealed */
+  NPK_ERR_JIT_NOT_LIVE = 206    /* not a live JIT page (null, freed, foreign) */
 };
 
 /* Registers the program's failsafe(tbb32) function; NULL means none. */

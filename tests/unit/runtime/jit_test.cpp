@@ -149,17 +149,46 @@ TEST(JitTryCall, SetsResultOnSuccess) {
   EXPECT_EQ(npk_wildx_free(p), 0);
 }
 
-TEST(JitTryCall, RefusalSetsResultToZero) {
+TEST(JitTryCall, UnsealedPageIsNotSealedCode) {
   char *p = static_cast<char *>(npk_wildx_alloc(64));
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(npk_jit_install_add_i32(p), 0);
   int32_t result = 99;
   ExpectRefused([&] { return npk_jit_try_call_i32_i32(p, 1, 2, &result); },
-                WildxPanicLine("jit_try_call_i32_i32", p, "page is not sealed (still writable)"));
+                WildxPanicLine("jit_try_call_i32_i32", p, "page is not sealed (still writable)"),
+                NPK_ERR_JIT_NOT_SEALED);
   EXPECT_EQ(result, 0);
   EXPECT_EQ(npk_wildx_free(p), 0);
-  result = 99;
+}
+
+TEST(JitTryCall, FreedPageIsNotLiveCode) {
+  char *p = SealedAddPage();
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(npk_wildx_free(p), 0);
+  int32_t result = 99;
   ExpectRefused([&] { return npk_jit_try_call_i32_i32(p, 1, 2, &result); },
-                WildxPanicLine("jit_try_call_i32_i32", p, "page was already freed"));
+                WildxPanicLine("jit_try_call_i32_i32", p, "page was already freed"), NPK_ERR_JIT_NOT_LIVE);
   EXPECT_EQ(result, 0);
+}
+
+TEST(JitTryCall, NullForeignAndInteriorAreNotLiveCode) {
+  char *p = SealedAddPage();
+  ASSERT_NE(p, nullptr);
+  void *heap = malloc(16);
+  int32_t result = 99;
+  ExpectRefused([&] { return npk_jit_try_call_i32_i32(nullptr, 1, 2, &result); },
+                WildxPanicLine("jit_try_call_i32_i32", nullptr, "null pointer"), NPK_ERR_JIT_NOT_LIVE);
+  EXPECT_EQ(result, 0);
+  result = 99;
+  ExpectRefused([&] { return npk_jit_try_call_i32_i32(heap, 1, 2, &result); },
+                WildxPanicLine("jit_try_call_i32_i32", heap, "foreign pointer (not a wildx page)"),
+                NPK_ERR_JIT_NOT_LIVE);
+  EXPECT_EQ(result, 0);
+  ExpectRefused([&] { return npk_jit_try_call_i32_i32(p + 1, 1, 2, &result); },
+                WildxPanicLine("jit_try_call_i32_i32", p + 1, "interior pointer (not the start of an allocation)"),
+                NPK_ERR_JIT_NOT_LIVE);
+  free(heap);
+  EXPECT_EQ(npk_wildx_free(p), 0);
 }
 
 TEST(JitTryCall, RejectsNullResultPointer) {

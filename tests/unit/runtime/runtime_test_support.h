@@ -33,12 +33,13 @@ std::string StdoutOf(Action &&action) {
   return testing::internal::GetCapturedStdout();
 }
 
-// Runs `action`, expects it to return -1 and to print exactly `line`.
+// Runs `action`, expects it to return `expected` (-1 unless given) and to
+// print exactly `line`.
 template <class Action>
-void ExpectRefused(Action &&action, const std::string &line) {
+void ExpectRefused(Action &&action, const std::string &line, int32_t expected = -1) {
   int32_t rc = 0;
   std::string err = StderrOf([&] { rc = action(); });
-  EXPECT_EQ(rc, -1);
+  EXPECT_EQ(rc, expected);
   EXPECT_EQ(err, line);
 }
 

@@ -180,7 +180,7 @@ TEST_F(WildxVerifyEnv, ChangedCodeIsRefused) {
   int32_t result = 7;
   EXPECT_EQ(StderrOf([&] { rc = npk_jit_try_call_i32_i32(p, 1, 2, &result); }),
             WildxPanicLine("jit_try_call_i32_i32", p, reason));
-  EXPECT_EQ(rc, -1);
+  EXPECT_EQ(rc, NPK_ERR_JIT_NOT_LIVE);
   EXPECT_EQ(result, 0);
   Patch(p, 100, 0);
   EXPECT_EQ(npk_jit_call_i32_i32(p, 1, 2), 3);
