@@ -47,9 +47,27 @@ constexpr uint64_t kMaxHeapBlockBytes = uint64_t{1} << 47;
 constexpr size_t kMinCapacity = 64;
 HeapShard g_heap_shards[kShardCount];
 
+// A fork while another thread holds a shard lock would leave that lock held
+// in the child for good: the forking thread takes every shard lock first and
+// releases them on both sides. Registered before the first lock is taken.
+void lock_all_shards() {
+  for (HeapShard &shard : g_heap_shards) pthread_mutex_lock(&shard.lock);
+}
+
+void unlock_all_shards() {
+  for (HeapShard &shard : g_heap_shards) pthread_mutex_unlock(&shard.lock);
+}
+
+pthread_once_t g_heap_fork_once = PTHREAD_ONCE_INIT;
+
+void register_heap_fork_handlers() { pthread_atfork(lock_all_shards, unlock_all_shards, unlock_all_shards); }
+
 class ShardLock {
  public:
-  explicit ShardLock(HeapShard &shard) : shard_(shard) { pthread_mutex_lock(&shard_.lock); }
+  explicit ShardLock(HeapShard &shard) : shard_(shard) {
+    pthread_once(&g_heap_fork_once, register_heap_fork_handlers);
+    pthread_mutex_lock(&shard_.lock);
+  }
   ~ShardLock() { pthread_mutex_unlock(&shard_.lock); }
   ShardLock(const ShardLock &) = delete;
   ShardLock &operator=(const ShardLock &) = delete;

@@ -31,6 +31,12 @@ void wildx_end_write(void *p);
  * interior, freed or being freed, or code changed since it was sealed). */
 int32_t wildx_check_callable(const void *p, const char *op);
 
+/* Bounds of the cache of freed blocks kept mapped for reuse. Past either,
+ * the oldest blocks go back to the OS until half of each is left; a block
+ * larger than a quarter of the byte bound is never cached. */
+constexpr uint32_t kWildxCacheMaxBlocks = 64;
+constexpr size_t kWildxCacheMaxBytes = size_t{4} << 20;
+
 /* ---- test hooks ------------------------------------------------------- */
 
 /* Parses a byte count: decimal digits with an optional K, M or G suffix

@@ -33,6 +33,28 @@ int32_t npk_wildx_seal(void *p);
  * left executable. */
 int32_t npk_wildx_free(void *p);
 
+/* The wildx registry's accounting, as of the call:
+ *   live_bytes      bytes of allocations not yet freed (whole pages, guard
+ *                   pages not counted): what the quota limits;
+ *   quota_bytes     the limit on live_bytes (NPK_WILDX_QUOTA, default 64 MiB);
+ *   cached_bytes    freed pages kept mapped (never executable) for reuse,
+ *                   guard pages included; bounded, not counted by the quota;
+ *   cached_blocks   the freed blocks holding them;
+ *   reserved_bytes  address space reserved for wildx pages (PROT_NONE and
+ *                   uncommitted where neither live nor cached).
+ * The fields are read one by one without stopping other threads. */
+typedef struct npk_wildx_stats_t {
+  int64_t live_bytes;
+  int64_t quota_bytes;
+  int64_t cached_bytes;
+  int64_t cached_blocks;
+  int64_t reserved_bytes;
+} npk_wildx_stats_t;
+
+/* Fills *out. 0, or -1 plus one
+ * "[WildX] panic: wildx_stats((nil)) rejected: null pointer" line. */
+int32_t npk_wildx_stats(npk_wildx_stats_t *out);
+
 /* ---- jit helpers ------------------------------------------------------ */
 
 /* Writes `mov eax, edi; add eax, esi; ret` (89 f8 01 f0 c3) at the start of a
