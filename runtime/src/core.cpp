@@ -1,5 +1,6 @@
 // Wild heap, failure paths and output. Contract: npk/runtime.h.
 #include "npk/runtime.h"
+#include "wildx_internal.h"
 
 #include "core_internal.h"
 
@@ -167,6 +168,19 @@ bool inside_live_block(uintptr_t address) {
 void heap_panic(const void *p, const char *reason) {
   fprintf(stderr, "[Wild] panic: free(%p) rejected: %s\n", p, reason);
 }
+
+}  // namespace
+
+size_t npkrt::heap_test_registry_slots(void) {
+  size_t slots = 0;
+  for (HeapShard &shard : g_heap_shards) {
+    ShardLock lock(shard);
+    slots += shard.capacity;
+  }
+  return slots;
+}
+
+namespace {
 
 // ---- failure -----------------------------------------------------------------
 

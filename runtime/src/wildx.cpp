@@ -162,12 +162,9 @@ void before_fork() {
   while (g_inside.load(std::memory_order_seq_cst) != 0) sched_yield();
 }
 
-void after_fork_in_parent() {
-  g_fork_pending.store(false, std::memory_order_seq_cst);
-  pthread_mutex_unlock(&g_fork_lock);
-}
-
-void after_fork_in_child() {
+// Parent and child alike: in the child no other thread exists, so nothing
+// is inside and the gate reopens as it is.
+void after_fork() {
   g_fork_pending.store(false, std::memory_order_seq_cst);
   pthread_mutex_unlock(&g_fork_lock);
 }
@@ -198,7 +195,7 @@ void load_config() {
   g_config.verify = env_flag("NPK_WILDX_VERIFY");
   load_quota_from_env();
   // Registered before any registry state exists, so no fork can miss it.
-  pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+  pthread_atfork(before_fork, after_fork, after_fork);
 }
 
 const Config &config() {

@@ -16,6 +16,8 @@
 #include <fstream>
 #include <string>
 
+#include "wildx_internal.h"
+
 namespace {
 
 // A "VmXxx:  1234 kB" field of /proc/self/status, in KiB.
@@ -75,13 +77,22 @@ int main(int argc, char **argv) {
     }
     if (npk_wildx_free(p) != 0) ++free_errors;
   }
+  npk_wildx_stats_t stats{};
+  bool stats_ok = npk_wildx_stats(&stats) == 0 && stats.live_bytes == 0 &&
+                  (getenv("NPK_WILDX_QUOTA") != nullptr || stats.quota_bytes == int64_t{64} << 20) &&
+                  stats.cached_bytes <= static_cast<int64_t>(npkrt::kWildxCacheMaxBytes) &&
+                  stats.cached_blocks <= static_cast<int64_t>(npkrt::kWildxCacheMaxBlocks);
+  printf("recycle: stats: live %lld, cached %lld bytes in %lld blocks, reserved %lld, quota %lld\n",
+         static_cast<long long>(stats.live_bytes), static_cast<long long>(stats.cached_bytes),
+         static_cast<long long>(stats.cached_blocks), static_cast<long long>(stats.reserved_bytes),
+         static_cast<long long>(stats.quota_bytes));
   long size_growth = peak.size_kib - start.size_kib, rss_growth = peak.rss_kib - start.rss_kib;
   long mapping_growth = peak.mappings - start.mappings;
   printf("recycle: %ld allocations of 1..%ld pages: %ld failed", cycles, cycles, failures);
   if (failures != 0) printf(" (first at %ld pages)", first_failure);
   printf(", %ld not zero-filled, %ld free errors; peak growth: VmSize %+ld KiB, VmRSS %+ld KiB, "
          "%+ld mappings\n", dirty, free_errors, size_growth, rss_growth, mapping_growth);
-  bool ok = failures == 0 && dirty == 0 && free_errors == 0 && size_growth <= kMaxSizeGrowthKib &&
+  bool ok = stats_ok && failures == 0 && dirty == 0 && free_errors == 0 && size_growth <= kMaxSizeGrowthKib &&
             rss_growth <= kMaxRssGrowthKib && mapping_growth <= kMaxMappingGrowth;
   return ok ? 0 : 1;
 }

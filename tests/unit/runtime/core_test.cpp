@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "runtime_test_support.h"
+#include "wildx_internal.h"
 
 namespace {
 
@@ -118,6 +119,22 @@ TEST(WildHeap, ManyBlocksSurviveRegistryGrowth) {
     ASSERT_EQ(blocks[i][0], static_cast<char>(i));
     ASSERT_EQ(npk_free(blocks[i]), 0);
   }
+}
+
+// The registry keeps a record of freed blocks to name double frees, but only a
+// bounded number of them: its tables follow the live blocks, not the history.
+TEST(WildHeap, RegistryStaysBoundedByLiveBlocksNotHistory) {
+  std::vector<void *> live;
+  for (int i = 0; i < 100; ++i) live.push_back(npk_alloc(48));
+  size_t slots_before = npkrt::heap_test_registry_slots();
+  for (int i = 0; i < 200000; ++i) {
+    void *block = npk_alloc(16 + i % 4000);
+    ASSERT_NE(block, nullptr);
+    ASSERT_EQ(npk_free(block), 0);
+  }
+  // Every shard at its minimum, or at most a few doublings above it.
+  EXPECT_LE(npkrt::heap_test_registry_slots(), std::max<size_t>(slots_before, 64 * 64) * 4);
+  for (void *block : live) ASSERT_EQ(npk_free(block), 0);
 }
 
 TEST(WildHeap, ConcurrentAllocAndFree) {
