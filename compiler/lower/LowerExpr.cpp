@@ -71,12 +71,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   }
   case ExprKind::FloatLit: return llvm::ConstantFP::get(llvmType(e.ty), static_cast<const FloatLitExpr &>(e).value);
   case ExprKind::BoolLit: return b_.getInt1(static_cast<const BoolLitExpr &>(e).value);
-  case ExprKind::StringLit: {
-    const std::string &s = static_cast<const StringLitExpr &>(e).value;
-    llvm::Value *str = llvm::UndefValue::get(llvmType(e.ty));
-    str = b_.CreateInsertValue(str, stringConstant(s), 0);
-    return b_.CreateInsertValue(str, b_.getInt64(s.size()), 1);
-  }
+  case ExprKind::StringLit: return stringValue(static_cast<const StringLitExpr &>(e).value);
   case ExprKind::NullLit: return llvm::ConstantPointerNull::get(b_.getPtrTy());
   case ExprKind::Name: {
     auto &n = static_cast<const NameExpr &>(e);

@@ -29,6 +29,7 @@ public:
   void emitEntryPoint();
   llvm::Constant *locString(Span s);
   llvm::Constant *stringConstant(const std::string &s);
+  llvm::Constant *stringValue(const std::string &s);
 
   // ---- statements (LowerStmt.cpp)
   void lowerBlock(const BlockStmt &b);
