@@ -65,6 +65,7 @@ public:
   llvm::Value *lowerUnary(const UnaryExpr &e);
   llvm::Value *lowerCast(const CastExpr &e);
   llvm::Value *lowerCall(const CallExpr &e);
+  llvm::Value *cStringArg(llvm::Value *str);
   llvm::Value *lowerBuiltin(const CallExpr &e);
   llvm::Value *lowerPrint(const CallExpr &e);
   llvm::Value *lowerMember(const MemberExpr &e);
