@@ -36,7 +36,9 @@ llvm::Type *Lowerer::llvmType(const Ty *t) {
   // the bytes are always followed by a NUL that the length does not count, so
   // an extern receives the pointer as a C string without a copy. Every value
   // keeps it: literals (stringValue), copies of C strings
-  // (npk_string_from_c) and zero values (zeroValue, which is "").
+  // (npk_string_from_c) and zero values (zeroValue, which is ""). The one
+  // exception, all-zero bytes read from never-written `alloc` memory, passes
+  // to C as "" (cStringArg).
   case TyKind::String: return llvm::StructType::get(ctx_, {b_.getPtrTy(), b_.getInt64Ty()});
   case TyKind::Ptr:
   case TyKind::Null: return b_.getPtrTy();
