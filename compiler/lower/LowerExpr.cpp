@@ -71,12 +71,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   }
   case ExprKind::FloatLit: return llvm::ConstantFP::get(llvmType(e.ty), static_cast<const FloatLitExpr &>(e).value);
   case ExprKind::BoolLit: return b_.getInt1(static_cast<const BoolLitExpr &>(e).value);
-  case ExprKind::StringLit: {
-    const std::string &s = static_cast<const StringLitExpr &>(e).value;
-    llvm::Value *str = llvm::UndefValue::get(llvmType(e.ty));
-    str = b_.CreateInsertValue(str, stringConstant(s), 0);
-    return b_.CreateInsertValue(str, b_.getInt64(s.size()), 1);
-  }
+  case ExprKind::StringLit: return stringValue(static_cast<const StringLitExpr &>(e).value);
   case ExprKind::NullLit: return llvm::ConstantPointerNull::get(b_.getPtrTy());
   case ExprKind::Name: {
     auto &n = static_cast<const NameExpr &>(e);
@@ -355,9 +350,7 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
     llvm::Function *fn = declareExtern(*e.ext);
     for (size_t i = 0; i < e.args.size(); ++i) {
       llvm::Value *arg = lowerAs(*e.args[i], e.ext->paramTys[i]);
-      // A string passes its NUL-terminated bytes (LANGUAGE-2 A1.2).
-      if (e.ext->paramTys[i] == types_->string()) arg = b_.CreateExtractValue(arg, 0, "cstr");
-      args.push_back(arg);
+      args.push_back(e.ext->paramTys[i] == types_->string() ? cStringArg(arg) : arg);
     }
     llvm::CallInst *call = b_.CreateCall(fn, args);
     noteRelease(e);
@@ -375,6 +368,14 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
   llvm::Value *result = b_.CreateCall(funcs_.at(f), args);
   noteRelease(e);
   return result;
+}
+
+// A string passes its NUL-terminated bytes (LANGUAGE-2 A1.2). All-zero
+// bytes, which only memory from `alloc` that was never written can hold,
+// read as "", the zero value of a string; a literal folds to its constant.
+llvm::Value *Lowerer::cStringArg(llvm::Value *str) {
+  llvm::Value *bytes = b_.CreateExtractValue(str, 0, "cstr");
+  return b_.CreateSelect(b_.CreateIsNull(bytes), stringConstant(""), bytes);
 }
 
 llvm::Value *Lowerer::lowerBuiltin(const CallExpr &e) {

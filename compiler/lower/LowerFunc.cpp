@@ -35,8 +35,10 @@ llvm::Type *Lowerer::llvmType(const Ty *t) {
   // A `string` is {bytes, length} (npk_string in npk/runtime.h). Invariant:
   // the bytes are always followed by a NUL that the length does not count, so
   // an extern receives the pointer as a C string without a copy. Every value
-  // keeps it: literals (stringConstant), copies of C strings
-  // (npk_string_from_c) and zero values (zeroValue, which is "").
+  // keeps it: literals (stringValue), copies of C strings
+  // (npk_string_from_c) and zero values (zeroValue, which is ""). The one
+  // exception, all-zero bytes read from never-written `alloc` memory, passes
+  // to C as "" (cStringArg).
   case TyKind::String: return llvm::StructType::get(ctx_, {b_.getPtrTy(), b_.getInt64Ty()});
   case TyKind::Ptr:
   case TyKind::Null: return b_.getPtrTy();
@@ -64,7 +66,7 @@ llvm::Constant *Lowerer::zeroValue(const Ty *t) {
   llvm::Type *llt = llvmType(t);
   switch (t->kind) {
   case TyKind::String:
-    return llvm::ConstantStruct::get(llvm::cast<llvm::StructType>(llt), {stringConstant(""), b_.getInt64(0)});
+    return stringValue("");
   case TyKind::Struct: {
     std::vector<llvm::Constant *> fields;
     for (const FieldDecl &f : t->decl->fields) fields.push_back(zeroValue(f.ty));
@@ -148,6 +150,12 @@ llvm::Function *Lowerer::declareExtern(ExternDecl &e) {
 }
 
 llvm::Constant *Lowerer::locString(Span s) { return stringConstant(sm_.describe(s)); }
+
+// The `string` value of a literal: its constant bytes and their count.
+llvm::Constant *Lowerer::stringValue(const std::string &s) {
+  return llvm::ConstantStruct::get(llvm::cast<llvm::StructType>(llvmType(types_->string())),
+                                   {stringConstant(s), b_.getInt64(static_cast<int64_t>(s.size()))});
+}
 
 // A NUL-terminated private constant (the NUL follows s's own bytes, which
 // may contain NULs); returns its address.

@@ -29,6 +29,7 @@ public:
   void emitEntryPoint();
   llvm::Constant *locString(Span s);
   llvm::Constant *stringConstant(const std::string &s);
+  llvm::Constant *stringValue(const std::string &s);
 
   // ---- statements (LowerStmt.cpp)
   void lowerBlock(const BlockStmt &b);
@@ -65,6 +66,7 @@ public:
   llvm::Value *lowerUnary(const UnaryExpr &e);
   llvm::Value *lowerCast(const CastExpr &e);
   llvm::Value *lowerCall(const CallExpr &e);
+  llvm::Value *cStringArg(llvm::Value *str);
   llvm::Value *lowerBuiltin(const CallExpr &e);
   llvm::Value *lowerPrint(const CallExpr &e);
   llvm::Value *lowerMember(const MemberExpr &e);

@@ -121,7 +121,8 @@ __attribute__((noreturn)) void npk_exit(int32_t status);
  * `len` does not count. Every string value a program holds keeps that NUL
  * (literals, copies made by npk_string_from_c, zero-initialised bindings,
  * which are ""), so a `string` passes to a C `const char*` parameter as `ptr`
- * without a copy. C must not write through it, free it or keep it. */
+ * without a copy; {NULL, 0}, which only zeroed memory read as a string can
+ * hold, passes as "". C must not write through it, free it or keep it. */
 typedef struct npk_string {
   const char *ptr;
   int64_t len;
