@@ -408,8 +408,8 @@ Diag FunctionReport::unboundDiag(const Finding &f) const {
   d.primary = f.primary;
   d.message = "the " + std::string(familyText(family)) + " from " + code(call.span) + " is never freed";
   d.primaryLabel = "the only pointer to it is discarded here";
-  d.withHelp("keep ownership by binding it, as in `" + qual + " " + ty + ":p = " + value + ";`, then release it with `" +
-             familyReleaser(family) + "(p);`");
+  d.withHelp("keep ownership by binding it, as in `" + qual + " " + ty + ":p = " + value +
+             ";`, then release it with `" + familyReleaser(family) + "(p);`");
   return d;
 }
 

@@ -51,10 +51,9 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f);
 // A call's own arguments: the first one of a deallocator is released, every
 // other one is only read.
 void visitCall(const CallExpr &call, Keep keep, const AllocationVisitor &f) {
-  if (callFamily(call) != FamilyNone) {
-    if (!keep.kept || keep.release) f(call, keep.release);
-  }
-  bool releases = callFamily(call) == FamilyNone && isDeallocatorName(call.calleeName());
+  Family family = callFamily(call);
+  if (family != FamilyNone && (!keep.kept || keep.release)) f(call, keep.release);
+  bool releases = family == FamilyNone && isDeallocatorName(call.calleeName());
   for (size_t i = 0; i < call.args.size(); ++i)
     if (call.args[i]) visitValue(*call.args[i], releases && i == 0 ? Keep{true, &call} : Keep{}, f);
 }
@@ -140,7 +139,8 @@ void markBorrows(BindingTable &table, const std::vector<std::pair<const Binding 
   std::vector<const Binding *> ownerOf(table.size(), nullptr);
   std::vector<bool> several(table.size(), false);
   for (auto [dest, src] : copies) {
-    if (dest->id >= table.size() || src->id >= table.size() || !table[src->id].checked || table[src->id].binding != src) continue;
+    if (dest->id >= table.size() || src->id >= table.size()) continue;
+    if (!table[src->id].checked || table[src->id].binding != src) continue;
     const Binding *&seen = ownerOf[dest->id];
     if (seen && seen != src) several[dest->id] = true;
     seen = src;

@@ -73,10 +73,9 @@ const char *familyText(Family f);
 // `free`, `wildx_free`: the builtin that releases the family.
 const char *familyReleaser(Family f);
 
-// Every allocation inside `s` whose pointer is discarded: not bound to a
-// binding, not passed out with `pass`/`return`, not given straight to a
-// deallocator. `releasedBy` is that deallocator when there is one (the
-// caller checks the family), null when the pointer is lost.
+// Every allocation inside `s` that no binding keeps and no `pass`/`return`
+// passes out: `releasedBy` is the deallocator it goes straight to (the
+// caller checks the family), or null when its pointer is lost.
 using AllocationVisitor = std::function<void(const CallExpr &alloc, const CallExpr *releasedBy)>;
 void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f);
 
