@@ -380,7 +380,9 @@ void CfgBuilder::leaveScopes(SiteKind kind, const Stmt *exitStmt, const BlockStm
   site.span = span;
   for (size_t i = frames_.size(); i-- > downTo;)
     site.bindings.insert(site.bindings.end(), frames_[i].bindings.rbegin(), frames_[i].bindings.rend());
-  if (runsDropsAndDefers) {
+  // `exit` runs no defer, yet a registered `defer free(p);` discharges `p`
+  // there as at every other exit (LANGUAGE.md §6.2).
+  if (runsDropsAndDefers || kind == SiteKind::Exit) {
     for (size_t i = frames_.size(); i-- > downTo;)
       for (const DeferStmt *d : frames_[i].defers)
         if (d->body)

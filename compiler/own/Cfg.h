@@ -48,7 +48,7 @@ struct ExitSite {
   const BlockStmt *block = nullptr;  // BlockEnd: the block that ends
   Span span;                         // the statement, or the block's closing brace
   std::vector<unsigned> bindings;    // whose scope ends here, in drop order
-  std::vector<unsigned> deferReleased; // released by a defer that runs at this exit
+  std::vector<unsigned> deferReleased; // released by a defer registered at this exit (`exit`: not run)
   bool releasedByDefer(unsigned id) const;
 };
 

@@ -12,6 +12,7 @@ void applyInit(const Event &e, OwnState &s) {
   case InitKind::Null:
   case InitKind::Unowned: s[e.binding] = kUnowned; return;
   case InitKind::Owned: s[e.binding] = kOwned; return;
+  case InitKind::Borrow: s[e.binding] = kBorrowed; return;
   case InitKind::Transfer: {
     // A freed source is reported where it is read; the new owner starts clean.
     if (e.source == e.binding || e.source >= s.size()) return;
@@ -23,6 +24,12 @@ void applyInit(const Event &e, OwnState &s) {
   }
 }
 
+// Releasing an owner leaves the pointers that borrow from it dangling.
+void releaseBorrowed(const TrackedBinding &owner, OwnState &s) {
+  for (unsigned id : owner.borrowers)
+    if (s[id] & kBorrowed) s[id] = static_cast<uint8_t>((s[id] & ~kBorrowed) | kFreed);
+}
+
 // An automatic drop releases what the binding still owns, unless a defer
 // that runs on this exit releases it explicitly.
 void applyDrops(const Cfg &cfg, const ExitSite &site, OwnState &s) {
@@ -30,6 +37,7 @@ void applyDrops(const Cfg &cfg, const ExitSite &site, OwnState &s) {
     const TrackedBinding &tb = cfg.bindings[id];
     if (!tb.hasDrops() || !tb.settledByDrop() || site.releasedByDefer(id) || !(s[id] & kOwned)) continue;
     s[id] = static_cast<uint8_t>((s[id] & ~kOwned) | kFreed);
+    releaseBorrowed(tb, s);
   }
 }
 
@@ -94,7 +102,10 @@ void transfer(const Cfg &cfg, const Event &e, OwnState &s) {
   switch (e.kind) {
   case EventKind::Init: return applyInit(e, s);
   case EventKind::Use: return;
-  case EventKind::Release: s[e.binding] = kFreed; return;
+  case EventKind::Release:
+    s[e.binding] = kFreed;
+    releaseBorrowed(cfg.bindings[e.binding], s);
+    return;
   case EventKind::Move: s[e.binding] = kMoved; return;
   case EventKind::DropPoint: return applyDrops(cfg, cfg.sites[e.site], s);
   case EventKind::Leave:

@@ -18,6 +18,7 @@ enum OwnBit : uint8_t {
   kOwned = 2,   // holds an allocation it must release
   kFreed = 4,   // released, explicitly or by an automatic drop
   kMoved = 8,   // ownership left with `pass`/`return` or went to another binding
+  kBorrowed = 16, // a borrowing pointer points into what its owner holds
 };
 using OwnState = std::vector<uint8_t>; // a set of OwnBits per Binding::id
 

@@ -22,14 +22,39 @@ namespace {
 
 using namespace own;
 
+constexpr unsigned kNoBinding = ~0u;
+
+// Where the memory a binding holds came from.
+struct Held {
+  Family family = FamilyNone;
+  Span at; // the allocation, or the binding's declaration
+};
+
 struct Finding {
-  DiagId id;
-  unsigned binding;
+  DiagId id = DiagId::Leak;
+  unsigned binding = kNoBinding; // kNoBinding: an allocation no binding holds
   Span primary;
-  unsigned block;
-  size_t index;
-  const Event *event;
-  bool afterMove = false; // DoubleFree of a binding whose allocation went to another binding
+  Span runsAt;
+  unsigned block = 0;
+  size_t index = 0;
+  const Event *event = nullptr;          // null for an allocation no binding holds
+  bool afterMove = false;                // DoubleFree of a binding whose allocation went to another binding
+  const CallExpr *allocation = nullptr;  // an allocation no binding holds
+  const CallExpr *release = nullptr;     // WrongFamily: the deallocator (null: a binding's initialiser)
+  Held held;                             // WrongFamily: what is released or bound
+
+  // A finding at event `e` (the `index`th of `block`).
+  static Finding at(DiagId id, unsigned binding, Span primary, unsigned block, size_t index, const Event &e) {
+    Finding f;
+    f.id = id;
+    f.binding = binding;
+    f.primary = primary;
+    f.runsAt = e.runsAt;
+    f.block = block;
+    f.index = index;
+    f.event = &e;
+    return f;
+  }
 };
 
 class FunctionReport {
@@ -41,11 +66,19 @@ public:
 private:
   void add(DiagId id, unsigned binding, Span primary, unsigned block, size_t index, const Event &e,
            bool afterMove = false);
+  void add(Finding f);
   void inspect(unsigned block, size_t index, const Event &e, const OwnState &before);
+  void checkReleaseFamily(unsigned block, size_t index, const Event &e, const OwnState &before);
+  void checkInitFamily(unsigned block, size_t index, const Event &e);
+  void inspectUnbound(const CallExpr &alloc, const CallExpr *release);
+  Held heldBy(unsigned block, size_t index, unsigned binding, int depth = 0) const;
   Diag leakDiag(const Finding &f) const;
   Diag freedDiag(const Finding &f) const;
+  Diag borrowDiag(const Finding &f) const;
   Diag movedDiag(const Finding &f) const;
   Diag useAfterMoveDiag(const Finding &f) const;
+  Diag familyDiag(const Finding &f) const;
+  Diag unboundDiag(const Finding &f) const;
   std::string leakWhere(const Finding &f) const;
   std::string pathText(const std::vector<PathStep> &steps) const;
   Span pathSpan(const std::vector<PathStep> &steps) const;
@@ -76,8 +109,14 @@ std::string allocationWord(const Binding &b) {
 
 void FunctionReport::add(DiagId id, unsigned binding, Span primary, unsigned block, size_t index, const Event &e,
                          bool afterMove) {
-  if (!seen_.insert({static_cast<int>(id), binding, primary.file, primary.begin}).second) return;
-  findings_.push_back(Finding{id, binding, primary, block, index, &e, afterMove});
+  Finding f = Finding::at(id, binding, primary, block, index, e);
+  f.afterMove = afterMove;
+  add(std::move(f));
+}
+
+void FunctionReport::add(Finding f) {
+  if (!seen_.insert({static_cast<int>(f.id), f.binding, f.primary.file, f.primary.begin}).second) return;
+  findings_.push_back(std::move(f));
 }
 
 void FunctionReport::inspect(unsigned block, size_t index, const Event &e, const OwnState &before) {
@@ -85,22 +124,27 @@ void FunctionReport::inspect(unsigned block, size_t index, const Event &e, const
   switch (e.kind) {
   case EventKind::Use:
   case EventKind::Move:
-    if (checkedWith(e.binding, kFreed)) add(DiagId::UseAfterFree, e.binding, e.span, block, index, e);
+    // A borrowing pointer is freed when its owner is.
+    if ((cfg_.bindings[e.binding].checked || cfg_.bindings[e.binding].owner) && (before[e.binding] & kFreed))
+      add(DiagId::UseAfterFree, e.binding, e.span, block, index, e);
     else if (cfg_.bindings[e.binding].moves && (before[e.binding] & kMoved))
       add(DiagId::UseAfterMove, e.binding, e.span, block, index, e);
     return;
   case EventKind::Release:
     if (checkedWith(e.binding, kFreed)) add(DiagId::DoubleFree, e.binding, e.span, block, index, e);
     else if (checkedWith(e.binding, kMoved)) add(DiagId::DoubleFree, e.binding, e.span, block, index, e, true);
+    else checkReleaseFamily(block, index, e, before);
     return;
   case EventKind::Init:
     if (e.overwrites && checkedWith(e.binding, kOwned)) add(DiagId::Leak, e.binding, e.span, block, index, e);
+    checkInitFamily(block, index, e);
     return;
   case EventKind::Leave: {
     const ExitSite &site = cfg_.sites[e.site];
     for (unsigned id : site.bindings) {
       const TrackedBinding &tb = cfg_.bindings[id];
-      bool exempt = site.kind == SiteKind::Exit && tb.autoReleased; // exit ends the process: nothing to release
+      // `exit` ends the process: nothing drop.npk or a registered defer releases leaks there.
+      bool exempt = site.kind == SiteKind::Exit && (tb.autoReleased || site.releasedByDefer(id));
       if (tb.checked && !exempt && (before[id] & kOwned)) add(DiagId::Leak, id, site.span, block, index, e);
     }
     return;
@@ -109,13 +153,73 @@ void FunctionReport::inspect(unsigned block, size_t index, const Event &e, const
   }
 }
 
+// The family of what `binding` holds just before event `index`: the
+// allocation that reached it (through transfers), else its qualifier's.
+Held FunctionReport::heldBy(unsigned block, size_t index, unsigned binding, int depth) const {
+  const TrackedBinding &tb = cfg_.bindings[binding];
+  Held declared{qualifierFamily(tb.binding->quals), tb.declSpan};
+  if (tb.binding->isParam) return declared;
+  Origin o = traceOrigin(cfg_, sol_, block, index, binding, kOwned);
+  if (!o.event || o.event->kind != EventKind::Init) return declared;
+  if (o.event->init == InitKind::Transfer && depth < 16) return heldBy(o.block, o.index, o.event->source, depth + 1);
+  Family actual = o.event->expr ? allocationFamily(*o.event->expr) : FamilyNone;
+  if (actual != FamilyNone) return Held{actual, o.event->expr->span};
+  return Held{declared.family, o.event->span};
+}
+
+// NPK-O001 at a release: the deallocator cannot release the binding's family.
+void FunctionReport::checkReleaseFamily(unsigned block, size_t index, const Event &e, const OwnState &before) {
+  const TrackedBinding &tb = cfg_.bindings[e.binding];
+  auto *call = as<CallExpr>(e.expr);
+  if (!tb.checked || !call || releasableFamilies(*call) == FamilyAny) return;
+  if (!tb.binding->isParam && !(before[e.binding] & kOwned)) return;
+  Held held = heldBy(block, index, e.binding);
+  if (held.family == FamilyNone || (releasableFamilies(*call) & held.family)) return;
+  Finding f = Finding::at(DiagId::WrongFamily, e.binding, e.span, block, index, e);
+  f.release = call;
+  f.held = held;
+  add(std::move(f));
+}
+
+// NPK-O001 at a binding: a `wild`/`wildx` binding given the other family.
+void FunctionReport::checkInitFamily(unsigned block, size_t index, const Event &e) {
+  const Binding &b = binding(e.binding);
+  Family declared = qualifierFamily(b.quals);
+  if (declared == FamilyNone || b.heapStruct) return;
+  Held held;
+  if (e.init == InitKind::Owned && e.expr) held = Held{allocationFamily(*e.expr), e.expr->span};
+  else if (e.init == InitKind::Transfer) held = heldBy(block, index, e.source);
+  if (held.family == FamilyNone || held.family == declared) return;
+  Finding f = Finding::at(DiagId::WrongFamily, e.binding, e.span, block, index, e);
+  f.held = held;
+  add(std::move(f));
+}
+
+// An allocation no binding holds leaks at once (ARIA-014); one given
+// straight to a deallocator must be of a family it releases (NPK-O001).
+void FunctionReport::inspectUnbound(const CallExpr &alloc, const CallExpr *release) {
+  Family family = allocationFamily(alloc);
+  if (release && (releasableFamilies(*release) & family)) return;
+  Finding f;
+  f.id = release ? DiagId::WrongFamily : DiagId::Leak;
+  f.primary = release ? release->span : alloc.span;
+  f.runsAt = alloc.span;
+  f.allocation = &alloc;
+  f.release = release;
+  f.held = Held{family, alloc.span};
+  add(std::move(f));
+}
+
 void FunctionReport::collect() {
   replay(cfg_, sol_, [&](unsigned block, size_t index, const Event &e, const OwnState &before) {
     inspect(block, index, e, before);
   });
+  if (cfg_.func->body)
+    forEachUnboundAllocation(*cfg_.func->body,
+                             [&](const CallExpr &alloc, const CallExpr *release) { inspectUnbound(alloc, release); });
   std::stable_sort(findings_.begin(), findings_.end(), [](const Finding &a, const Finding &b) {
-    return std::tie(a.event->runsAt.file, a.event->runsAt.begin, a.primary.begin) <
-           std::tie(b.event->runsAt.file, b.event->runsAt.begin, b.primary.begin);
+    return std::tie(a.runsAt.file, a.runsAt.begin, a.primary.begin) <
+           std::tie(b.runsAt.file, b.runsAt.begin, b.primary.begin);
   });
 }
 
@@ -215,6 +319,29 @@ Diag FunctionReport::freedDiag(const Finding &f) const {
   return d;
 }
 
+// ARIA-015 for a borrowing pointer: its owner was released while it
+// pointed into the owner's memory.
+Diag FunctionReport::borrowDiag(const Finding &f) const {
+  std::string name = quoted(f.binding);
+  std::string owner = "`" + cfg_.bindings[f.binding].owner->name + "`";
+  Origin freed = traceOrigin(cfg_, sol_, f.block, f.index, f.binding, kFreed);
+  Diag d;
+  d.id = f.id;
+  d.primary = f.primary;
+  d.message = name + " is used after " + owner + ", which it borrows from, was freed";
+  d.primaryLabel = f.event->kind == EventKind::Move ? "passed out here" : "used here";
+  Origin borrow;
+  if (freed.event) borrow = traceOrigin(cfg_, sol_, freed.block, freed.index, f.binding, kBorrowed);
+  if (borrow.event) d.label(borrow.event->span, name + " borrows from " + owner + " here");
+  if (freed.event)
+    d.label(freed.event->span, freed.event->kind == EventKind::DropPoint ? owner + " is released automatically here"
+                                                                          : owner + " is freed here");
+  if (!freed.steps.empty()) d.note(owner + " was already freed " + pathText(freed.steps), pathSpan(freed.steps));
+  d.withHelp("use " + name + " before " + owner + " is released, or point " + name +
+             " at memory that is still live");
+  return d;
+}
+
 // ARIA-022 for `wild q = p; ... free(p);`: `q` owns the allocation now, so
 // releasing it through `p` as well frees it twice.
 Diag FunctionReport::movedDiag(const Finding &f) const {
@@ -255,14 +382,80 @@ Diag FunctionReport::useAfterMoveDiag(const Finding &f) const {
   return d;
 }
 
+// NPK-O001: at a release (of a binding, or of an allocation given straight
+// to the deallocator), or at a `wild`/`wildx` binding given the other family.
+Diag FunctionReport::familyDiag(const Finding &f) const {
+  Family held = f.held.family;
+  Diag d;
+  d.id = f.id;
+  d.primary = f.primary;
+  std::string releaser = familyReleaser(held);
+  std::string what = familyText(held);
+  if (!f.release) {
+    const Binding &b = binding(f.binding);
+    Family declared = qualifierFamily(b.quals);
+    std::string qual = declared == FamilyWildx ? "wildx" : "wild";
+    d.message = "`" + qual + "` binding " + quoted(f.binding) + " is given " + what;
+    d.primaryLabel = "a `" + qual + "` binding holds " + familyText(declared);
+    d.label(f.held.at, what + " allocated here");
+    d.withHelp("declare " + quoted(f.binding) + " as `" + std::string(held == FamilyWildx ? "wildx" : "wild") +
+               "`, or allocate " + familyText(declared) + " with `" +
+               (declared == FamilyWildx ? "wildx_alloc" : "alloc") + "`");
+    return d;
+  }
+  std::string dealloc = "`" + f.release->calleeFullName() + "`";
+  std::string subject = f.allocation ? code(f.allocation->span) + " gives " : quoted(f.binding) + " holds ";
+  d.message = subject + what + ", which " + dealloc + " cannot release";
+  d.primaryLabel = "released with " + dealloc + " here";
+  if (f.binding != kNoBinding && binding(f.binding).isParam)
+    d.label(f.held.at, "parameter " + quoted(f.binding) + " is declared `" + (held == FamilyWildx ? "wildx" : "wild") +
+                           "` here");
+  else
+    d.label(f.held.at, what + " allocated here");
+  std::string help = "release it with `" + releaser + "`" + (held == FamilyWildx ? " or `Jit.free`" : "");
+  if (f.allocation) help += " instead";
+  else {
+    const std::string &name = binding(f.binding).name;
+    help = "release it with `" + releaser + "(" + name + ");`";
+    if (held == FamilyWildx) help += " or `drop Jit.free(" + name + ");`";
+  }
+  d.withHelp(help);
+  return d;
+}
+
+// ARIA-014 for an allocation whose pointer is discarded at once.
+Diag FunctionReport::unboundDiag(const Finding &f) const {
+  const CallExpr &call = *f.allocation;
+  Family family = f.held.family;
+  std::string qual = family == FamilyWildx ? "wildx" : "wild";
+  std::string ty = call.func && call.func->ret && call.func->ret->isPtr() ? call.func->ret->str() : "int8->";
+  std::string value = (call.func ? "raw " : "") + std::string(sm_.text(call.span));
+  Diag d;
+  d.id = DiagId::Leak;
+  d.primary = f.primary;
+  d.message = "the " + std::string(familyText(family)) + " from " + code(call.span) + " is never freed";
+  d.primaryLabel = "the only pointer to it is discarded here";
+  d.withHelp("keep ownership by binding it, as in `" + qual + " " + ty + ":p = " + value +
+             ";`, then release it with `" + familyReleaser(family) + "(p);`");
+  return d;
+}
+
 void FunctionReport::emit(DiagEngine &diags) {
   std::vector<Diag> out;
   std::map<unsigned, size_t> leakReport; // binding -> its ARIA-014 in `out`
   std::unordered_set<unsigned> poisoned;  // bindings with an ARIA-015/022 report
   for (const Finding &f : findings_) {
+    if (f.binding == kNoBinding) {
+      out.push_back(f.id == DiagId::Leak ? unboundDiag(f) : familyDiag(f));
+      continue;
+    }
     if (poisoned.count(f.binding)) continue;
     if (f.id != DiagId::Leak) {
-      out.push_back(f.id == DiagId::UseAfterMove ? useAfterMoveDiag(f) : f.afterMove ? movedDiag(f) : freedDiag(f));
+      if (f.id == DiagId::WrongFamily) out.push_back(familyDiag(f));
+      else if (f.id == DiagId::UseAfterMove) out.push_back(useAfterMoveDiag(f));
+      else if (f.afterMove) out.push_back(movedDiag(f));
+      else if (cfg_.bindings[f.binding].owner) out.push_back(borrowDiag(f));
+      else out.push_back(freedDiag(f));
       poisoned.insert(f.binding);
       continue;
     }

@@ -33,6 +33,62 @@ bool isJitCompile(const Expr *e) {
 
 bool isWild(const Binding &b) { return b.quals & (QualWild | QualWildx); }
 
+Family callFamily(const CallExpr &call) {
+  if (call.builtin == Builtin::Alloc) return FamilyWildHeap;
+  if (call.builtin == Builtin::WildxAlloc) return FamilyWildx;
+  return call.func ? qualifierFamily(call.func->retQuals) : FamilyNone;
+}
+
+// What becomes of the value of an expression: kept (bound, passed out, or
+// given to `release`, a deallocator) or lost.
+struct Keep {
+  bool kept = false;
+  const CallExpr *release = nullptr;
+};
+
+void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f);
+
+// A call's own arguments: the first one of a deallocator is released, every
+// other one is only read.
+void visitCall(const CallExpr &call, Keep keep, const AllocationVisitor &f) {
+  Family family = callFamily(call);
+  if (family != FamilyNone && (!keep.kept || keep.release)) f(call, keep.release);
+  bool releases = family == FamilyNone && isDeallocatorName(call.calleeName());
+  for (size_t i = 0; i < call.args.size(); ++i)
+    if (call.args[i]) visitValue(*call.args[i], releases && i == 0 ? Keep{true, &call} : Keep{}, f);
+}
+
+// `raw`, `? default` and a cast to a pointer hand the value on; the `val` of
+// a `Result{...}` literal leaves with it. Everything else (an operand, a
+// comparison, a cast to an integer, `drop`, a field) consumes it.
+void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f) {
+  auto handOn = [&](const ExprPtr &child) {
+    if (child) visitValue(*child, keep, f);
+  };
+  switch (e.kind) {
+  case ExprKind::Call: return visitCall(static_cast<const CallExpr &>(e), keep, f);
+  case ExprKind::Raw: return handOn(static_cast<const RawExpr &>(e).operand);
+  case ExprKind::Default: {
+    auto &d = static_cast<const DefaultExpr &>(e);
+    handOn(d.operand);
+    handOn(d.fallback);
+    return;
+  }
+  case ExprKind::Cast:
+    if (e.ty && e.ty->isPtr()) return handOn(static_cast<const CastExpr &>(e).operand);
+    break;
+  case ExprKind::StructLit: {
+    auto &lit = static_cast<const StructLitExpr &>(e);
+    if (lit.decl) break;
+    for (const FieldInit &fi : lit.fields)
+      if (fi.value) visitValue(*fi.value, fi.name == "val" ? keep : Keep{}, f);
+    return;
+  }
+  default: break;
+  }
+  forEachChildExpr(e, [&](const Expr &child) { visitValue(child, Keep{}, f); });
+}
+
 DropAction dropOf(const Binding &b, DropKind kind, FuncDecl *userDrop = nullptr) {
   DropAction a;
   a.binding = &b;
@@ -82,6 +138,37 @@ TrackedBinding &slotFor(BindingTable &table, const Binding &b) {
   return tb;
 }
 
+// `p` or `p => T->`: the binding a plain pointer copies its value from.
+const Binding *copiedPointer(const Expr *value) {
+  while (auto *c = as<CastExpr>(value)) {
+    if (!c->ty || !c->ty->isPtr()) return nullptr;
+    value = c->operand.get();
+  }
+  auto *n = as<NameExpr>(value);
+  return n ? n->binding : nullptr;
+}
+
+// Marks the borrows: an unqualified pointer whose every copy of a checked
+// binding copies the same one. A pointer that borrows from several owners is
+// not followed.
+void markBorrows(BindingTable &table, const std::vector<std::pair<const Binding *, const Binding *>> &copies) {
+  std::vector<const Binding *> ownerOf(table.size(), nullptr);
+  std::vector<bool> several(table.size(), false);
+  for (auto [dest, src] : copies) {
+    if (dest->id >= table.size() || src->id >= table.size()) continue;
+    if (!table[src->id].checked || table[src->id].binding != src) continue;
+    const Binding *&seen = ownerOf[dest->id];
+    if (seen && seen != src) several[dest->id] = true;
+    seen = src;
+  }
+  for (size_t id = 0; id < table.size(); ++id) {
+    TrackedBinding &tb = table[id];
+    if (!ownerOf[id] || several[id] || !tb.binding || tb.checked || tb.hasDrops() || isWild(*tb.binding)) continue;
+    tb.owner = ownerOf[id];
+    table[tb.owner->id].borrowers.push_back(static_cast<unsigned>(id));
+  }
+}
+
 void walkStmts(const Stmt &s, const std::function<void(const Stmt &)> &f) {
   f(s);
   forEachChildStmt(s, [&](const Stmt &child) { walkStmts(child, f); });
@@ -115,6 +202,67 @@ uint8_t wildResultQuals(const Expr &e) {
 
 bool isWildResult(const Expr &e) { return wildResultQuals(e) != 0; }
 
+Family qualifierFamily(uint8_t quals) {
+  if (quals & QualWildx) return FamilyWildx;
+  if (quals & QualWild) return FamilyWildHeap;
+  return FamilyNone;
+}
+
+const CallExpr *allocatingCall(const Expr &e) {
+  const Expr *v = &e;
+  while (true) {
+    if (auto *r = as<RawExpr>(v)) v = r->operand.get();
+    else if (auto *d = as<DefaultExpr>(v)) v = d->operand.get();
+    else if (auto *c = as<CastExpr>(v); c && c->ty && c->ty->isPtr()) v = c->operand.get();
+    else break;
+    if (!v) return nullptr;
+  }
+  auto *call = as<CallExpr>(v);
+  return call && callFamily(*call) != FamilyNone ? call : nullptr;
+}
+
+Family allocationFamily(const Expr &e) {
+  const CallExpr *call = allocatingCall(e);
+  return call ? callFamily(*call) : FamilyNone;
+}
+
+uint8_t releasableFamilies(const CallExpr &call) {
+  if (call.builtin == Builtin::Free) return FamilyWildHeap;
+  if (call.builtin == Builtin::WildxFree) return FamilyWildx;
+  if (call.ext) return FamilyC;
+  if (call.func && call.func->typeBlock == "Jit" && call.func->name == "free") return FamilyWildx;
+  return FamilyAny;
+}
+
+const char *familyText(Family f) {
+  switch (f) {
+  case FamilyWildHeap: return "wild-heap memory";
+  case FamilyWildx: return "W^X memory";
+  case FamilyC: return "C-heap memory";
+  default: return "memory";
+  }
+}
+
+const char *familyReleaser(Family f) { return f == FamilyWildx ? "wildx_free" : "free"; }
+
+void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f) {
+  walkStmts(s, [&](const Stmt &st) {
+    const Expr *kept = nullptr; // the root whose value a binding or the caller receives
+    switch (st.kind) {
+    case StmtKind::VarDecl: kept = static_cast<const VarDeclStmt &>(st).init.get(); break;
+    case StmtKind::Pass: kept = static_cast<const PassStmt &>(st).value.get(); break;
+    case StmtKind::Return: kept = static_cast<const ReturnStmt &>(st).value.get(); break;
+    case StmtKind::Assign: {
+      auto &a = static_cast<const AssignStmt &>(st);
+      if (!a.compound && as<NameExpr>(a.target.get())) kept = a.value.get();
+      break;
+    }
+    default: break;
+    }
+    forEachOwnExpr(st, [&](const Expr &root) { visitValue(root, Keep{&root == kept, nullptr}, f); });
+  });
+}
+
 const TrackedBinding *followedName(const Expr *e, const BindingTable &table) {
   auto *n = as<NameExpr>(e);
   if (!n || !n->binding || n->binding->id >= table.size()) return nullptr;
@@ -126,6 +274,8 @@ InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable
   if (dest.heapStruct || (dest.ty && dest.ty->isStruct())) return InitKind::Owned;
   const Expr *v = stripValueWrappers(value);
   if (!v || as<NullLitExpr>(v)) return InitKind::Null;
+  const TrackedBinding *self = dest.id < table.size() ? &table[dest.id] : nullptr;
+  if (self && self->owner) return copiedPointer(value) == self->owner ? InitKind::Borrow : InitKind::Unowned;
   if (isWild(dest)) {
     const TrackedBinding *src = followedName(value, table);
     if (src && src->checked && src->binding != &dest) return InitKind::Transfer;
@@ -146,6 +296,11 @@ BindingTable collectBindings(const FuncDecl &f) {
   if (!f.body) return table;
   bool dropEnabled = f.module && f.module->dropEnabled;
   std::vector<const Binding *> assignedAllocations;
+  std::vector<std::pair<const Binding *, const Binding *>> pointerCopies; // (dest, source)
+  auto notePointerCopy = [&](const Binding &dest, const Expr *value) {
+    const Binding *src = copiedPointer(value);
+    if (src && src != &dest && dest.ty && dest.ty->isPtr()) pointerCopies.push_back({&dest, src});
+  };
   walkStmts(*f.body, [&](const Stmt &s) {
     if (auto *decl = as<VarDeclStmt>(&s)) {
       TrackedBinding &tb = slotFor(table, decl->binding);
@@ -153,14 +308,17 @@ BindingTable collectBindings(const FuncDecl &f) {
       bool pointer = decl->binding.ty && decl->binding.ty->isPtr();
       tb.checked = isWild(decl->binding) || (pointer && decl->init && isWildResult(*decl->init));
       addAutoDrops(*decl, dropEnabled, tb);
+      notePointerCopy(decl->binding, decl->init.get());
     } else if (auto *assign = as<AssignStmt>(&s)) {
       auto *target = as<NameExpr>(assign->target.get());
       if (target && target->binding && assign->value && isWildResult(*assign->value))
         assignedAllocations.push_back(target->binding);
+      if (target && target->binding && !assign->compound) notePointerCopy(*target->binding, assign->value.get());
     }
   });
   for (const Binding *b : assignedAllocations)
     if (b->ty && b->ty->isPtr()) slotFor(table, *b).checked = true;
+  markBorrows(table, pointerCopies);
   return table;
 }
 

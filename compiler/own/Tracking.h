@@ -23,8 +23,12 @@ struct TrackedBinding {
   std::vector<DropAction> autoDrops; // run at scope end while owned, in this order
   bool autoReleased = false;         // autoDrops release its memory (drop.npk): it never leaks
   bool moves = false;                // a struct value with a destructor: copying it moves it (§6.4)
+  // A plain pointer that borrows from one checked binding (`int8->:q = p;`):
+  // using it after the owner's release is ARIA-015. Null otherwise.
+  const Binding *owner = nullptr;
+  std::vector<unsigned> borrowers; // the bindings whose owner this one is
   bool hasDrops() const { return !autoDrops.empty(); }
-  bool followed() const { return checked || hasDrops(); }
+  bool followed() const { return checked || hasDrops() || owner; }
   // A scope-end drop settles the binding: its memory is released, or it is a
   // plain struct value whose destructor is all there is to run.
   bool settledByDrop() const { return autoReleased || !checked; }
@@ -49,12 +53,44 @@ bool isWildResult(const Expr &e);
 // The `wild`/`wildx` qualifiers such a function declares, or 0.
 uint8_t wildResultQuals(const Expr &e);
 
+// Allocation families (LANGUAGE-2.md A1.5): the allocator a block of memory
+// came from decides which deallocators may release it. A set of families is
+// a bit mask.
+enum Family : uint8_t {
+  FamilyNone = 0,
+  FamilyWildHeap = 1, // `alloc`, functions returning `wild`
+  FamilyWildx = 2,    // `wildx_alloc`, `Jit.compile_*`, functions returning `wildx`
+  FamilyC = 4,        // `wild` extern returns (none can be declared yet)
+  FamilyAny = FamilyWildHeap | FamilyWildx | FamilyC,
+};
+// The allocating call `e` is (under `raw`, `? default` or a pointer cast), or null.
+const CallExpr *allocatingCall(const Expr &e);
+// The family of the memory an allocating expression yields, or FamilyNone.
+Family allocationFamily(const Expr &e);
+// The family a `wild`/`wildx` qualifier promises, or FamilyNone.
+Family qualifierFamily(uint8_t quals);
+// The families a deallocator call may release: builtin `free` the wild heap,
+// `wildx_free` and `Jit.free` W^X, an extern deallocator C, and a deallocator
+// with a body (a user wrapper) any.
+uint8_t releasableFamilies(const CallExpr &call);
+// "wild-heap memory", "W^X memory", "C-heap memory".
+const char *familyText(Family f);
+// `free`, `wildx_free`: the builtin that releases the family.
+const char *familyReleaser(Family f);
+
+// Every allocation inside `s` that no binding keeps and no `pass`/`return`
+// passes out: `releasedBy` is the deallocator it goes straight to (the
+// caller checks the family), or null when its pointer is lost.
+using AllocationVisitor = std::function<void(const CallExpr &alloc, const CallExpr *releasedBy)>;
+void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f);
+
 // What assigning `value` (null: no initializer) does to a followed binding.
 enum class InitKind : uint8_t {
   Null,     // holds no allocation (`NULL`, zero-initialised)
   Owned,    // a new allocation the binding must release
   Unowned,  // a pointer someone else owns
   Transfer, // `wild q = p;`: ownership moves from `p` to `q`
+  Borrow,   // `int8->:q = p;`: `q` points into what its owner `p` holds
 };
 InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable &table);
 

@@ -149,6 +149,97 @@ TEST(OwnCfg, ExitRunsNeitherDropsNorDefers) {
   EXPECT_EQ(exitDrops, 0u);
 }
 
+TEST(OwnCfg, ExitKnowsTheRegisteredDefersThatRelease) {
+  Checked c("func:main = int32() {\n"
+            "    wild int8->:p = alloc(4);\n"
+            "    wild int8->:q = alloc(4);\n"
+            "    int32:n = 2;\n"
+            "    if (n > 5) { exit 1; }\n"
+            "    defer free(p);\n"
+            "    exit 0;\n"
+            "};\n");
+  ASSERT_TRUE(c.clean());
+  Cfg cfg = buildCfg(c.func("main"));
+  unsigned p = bindingId(cfg, "p"), q = bindingId(cfg, "q");
+  std::vector<const ExitSite *> exits;
+  for (const ExitSite &s : cfg.sites)
+    if (s.kind == SiteKind::Exit) exits.push_back(&s);
+  ASSERT_EQ(exits.size(), 2u);
+  EXPECT_FALSE(exits[0]->releasedByDefer(p)) << "the defer is registered after the first exit";
+  EXPECT_TRUE(exits[1]->releasedByDefer(p));
+  EXPECT_FALSE(exits[1]->releasedByDefer(q));
+  EXPECT_EQ(c.ownershipCodes(), (std::vector<std::string>{"ARIA-014", "ARIA-014"})) << "p at `exit 1`, q at both (one report)";
+}
+
+// Which allocations no binding keeps, and which deallocator an allocation
+// goes to directly.
+TEST(OwnCfg, UnboundAllocations) {
+  Checked c("func:make = wild int8->() { pass alloc(8); };\n"
+            "func:peek = int32(int8->:p) { pass 0; };\n"
+            "func:main = int32() {\n"
+            "    wild int8->:kept = raw make();\n"
+            "    alloc(1);\n"
+            "    drop make();\n"
+            "    int32:v = raw peek(alloc(2));\n"
+            "    bool:b = wildx_alloc(3) == NULL;\n"
+            "    free(alloc(4));\n"
+            "    wildx_free(alloc(5));\n"
+            "    free(kept);\n"
+            "    kept = alloc(6) => int8->;\n"
+            "    free(kept);\n"
+            "    exit 0;\n"
+            "};\n");
+  ASSERT_TRUE(c.clean());
+  std::vector<std::string> lost, released;
+  forEachUnboundAllocation(*c.func("main").body, [&](const CallExpr &alloc, const CallExpr *release) {
+    std::string text(c.sm.text(alloc.span));
+    if (release) released.push_back(text + " -> " + release->calleeName());
+    else lost.push_back(text);
+  });
+  EXPECT_EQ(lost, (std::vector<std::string>{"alloc(1)", "make()", "alloc(2)", "wildx_alloc(3)"}));
+  EXPECT_EQ(released, (std::vector<std::string>{"alloc(4) -> free", "alloc(5) -> wildx_free"}));
+  EXPECT_EQ(c.ownershipCodes(),
+            (std::vector<std::string>{"ARIA-014", "ARIA-014", "ARIA-014", "ARIA-014", "NPK-O001"}));
+}
+
+TEST(OwnCfg, AllocationFamiliesAndTheirDeallocators) {
+  Checked c("Type:Jit = {\n"
+            "    func:compile_nop = wildx int8->() { pass wildx_alloc(64); };\n"
+            "    func:free = int32(wildx int8->:f) { pass wildx_free(f); };\n"
+            "};\n"
+            "func:page_release = NIL(?->:p) { };\n"
+            "func:main = int32() {\n"
+            "    wild int8->:a = alloc(4);\n"
+            "    wildx int8->:x = wildx_alloc(4);\n"
+            "    wildx int8->:j = raw Jit.compile_nop();\n"
+            "    free(a);\n"
+            "    wildx_free(x);\n"
+            "    drop Jit.free(j);\n"
+            "    drop page_release(a);\n"
+            "    exit 0;\n"
+            "};\n");
+  ASSERT_TRUE(c.clean());
+  std::vector<const CallExpr *> inits, releases;
+  for (auto &st : c.func("main").body->stmts) {
+    if (auto *d = as<VarDeclStmt>(st.get())) inits.push_back(allocatingCall(*d->init));
+    else if (auto *e = as<ExprStmt>(st.get())) {
+      const Expr *x = e->expr.get();
+      if (auto *dr = as<DropExpr>(x)) x = dr->operand.get();
+      if (auto *call = as<CallExpr>(x)) releases.push_back(call);
+    }
+  }
+  ASSERT_EQ(inits.size(), 3u);
+  ASSERT_TRUE(inits[0] && inits[1] && inits[2]);
+  EXPECT_EQ(allocationFamily(*inits[0]), FamilyWildHeap);
+  EXPECT_EQ(allocationFamily(*inits[1]), FamilyWildx);
+  EXPECT_EQ(allocationFamily(*inits[2]), FamilyWildx) << "a function declared `wildx`";
+  ASSERT_EQ(releases.size(), 4u);
+  EXPECT_EQ(releasableFamilies(*releases[0]), FamilyWildHeap);
+  EXPECT_EQ(releasableFamilies(*releases[1]), FamilyWildx);
+  EXPECT_EQ(releasableFamilies(*releases[2]), FamilyWildx) << "Jit.free";
+  EXPECT_EQ(releasableFamilies(*releases[3]), FamilyAny) << "a wrapper with a body";
+}
+
 TEST(OwnCfg, BreakAndContinueLeaveOnlyTheLoopBody) {
   Checked c("func:main = int32() {\n"
             "    wild int8->:outer = alloc(4);\n"

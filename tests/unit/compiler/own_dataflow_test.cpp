@@ -199,6 +199,39 @@ TEST(OwnDataflow, TransferMovesOwnershipToTheNewBinding) {
   EXPECT_EQ(c.ownershipCodes(), std::vector<std::string>{"ARIA-014"}) << "q leaks, p does not";
 }
 
+TEST(OwnDataflow, BorrowDanglesWhenItsOwnerIsReleased) {
+  Checked c("func:dangling = int32() {\n"
+            "    wild int8->:p = alloc(8);\n"
+            "    int8->:q = p;\n"
+            "    free(p);\n"
+            "    pass 0;\n"
+            "};\n"
+            "func:repointed = int32(bool:c) {\n"
+            "    wild int8->:p = alloc(8);\n"
+            "    int8->:q = p => int8->;\n"
+            "    if (c) { q = NULL; }\n"
+            "    free(p);\n"
+            "    pass 0;\n"
+            "};\n"
+            "func:several = int32() {\n"
+            "    wild int8->:a = alloc(8);\n"
+            "    wild int8->:b = alloc(8);\n"
+            "    int8->:q = a;\n"
+            "    q = b;\n"
+            "    free(a); free(b);\n"
+            "    pass 0;\n"
+            "};\n"
+            "func:main = int32() { exit 0; };\n");
+  ASSERT_TRUE(c.clean());
+  Cfg dangling = buildCfg(c.func("dangling")), repointed = buildCfg(c.func("repointed"));
+  EXPECT_EQ(dangling.bindings[bindingId(dangling, "q")].owner, dangling.bindings[bindingId(dangling, "p")].binding);
+  EXPECT_EQ(stateAtPass(dangling, solve(dangling), "q"), kFreed);
+  EXPECT_EQ(stateAtPass(repointed, solve(repointed), "q"), kUnowned | kFreed) << "freed only where still borrowing";
+  Cfg several = buildCfg(c.func("several"));
+  EXPECT_FALSE(several.bindings[bindingId(several, "q")].followed()) << "two owners: not followed";
+  EXPECT_TRUE(c.ownershipCodes().empty());
+}
+
 // Deep nesting of every construct the CFG handles: no crash, a clean result.
 TEST(OwnDataflow, DeepNestingIsHandled) {
   std::string body;
