@@ -36,6 +36,7 @@ class FunctionReport {
 public:
   FunctionReport(const SourceManager &sm, const Cfg &cfg, const Solution &sol) : sm_(sm), cfg_(cfg), sol_(sol) {}
   void collect();
+  void checkCasts(const FuncDecl &f);
   void emit(DiagEngine &diags);
 
 private:
@@ -57,6 +58,7 @@ private:
   const Cfg &cfg_;
   const Solution &sol_;
   std::vector<Finding> findings_;
+  std::vector<Diag> castDiags_; // ownerless casts, in source order
   std::set<std::tuple<int, unsigned, uint32_t, uint32_t>> seen_;
 };
 
@@ -231,6 +233,35 @@ Diag FunctionReport::movedDiag(const Finding &f) const {
   return d;
 }
 
+// ARIA-014 for `raw Jit.compile_add_i32() => int64`: the only pointer to a
+// new allocation becomes an integer, so nothing owns it. A cast of a binding
+// is a plain read (the binding stays owned), and a cast to another pointer
+// type keeps the pointer, so neither is reported.
+void FunctionReport::checkCasts(const FuncDecl &f) {
+  if (!f.body) return;
+  forEachExprIn(*f.body, [&](const Expr &e) {
+    auto *cast = as<CastExpr>(&e);
+    if (!cast || !cast->ty || !cast->ty->isInt() || !cast->operand || !cast->operand->ty ||
+        !cast->operand->ty->isPtr())
+      return;
+    uint8_t quals = 0;
+    const CallExpr *call = allocatingCall(*cast->operand, quals);
+    if (!call) return;
+    std::string word = quals & QualWildx ? "wildx" : "wild";
+    std::string type = "`" + cast->ty->str() + "`";
+    Diag d;
+    d.id = DiagId::Leak;
+    d.primary = cast->span;
+    d.message = "the new " + word + " allocation is cast to " + type + " and has no owner";
+    d.primaryLabel = "the only pointer to it becomes an integer here";
+    d.label(call->span, "allocated here");
+    d.withHelp("keep it in a " + word + " binding (`" + word + " int8->:p = " + std::string(sm_.text(cast->operand->span)) +
+               ";`), cast the binding (`p => " + cast->ty->str() + "`) where the address is needed, and release `p` "
+               "with `" + (quals & QualWildx ? "wildx_free(p)" : "free(p)") + ";` when done");
+    castDiags_.push_back(std::move(d));
+  });
+}
+
 // NPK-O003: a struct value with a destructor is used after it moved.
 Diag FunctionReport::useAfterMoveDiag(const Finding &f) const {
   std::string name = quoted(f.binding);
@@ -274,6 +305,12 @@ void FunctionReport::emit(DiagEngine &diags) {
       out[it->second].note(quoted(f.binding) + " is also still owned " + leakWhere(f), f.primary);
     }
   }
+  for (Diag &cast : castDiags_) {
+    auto at = std::find_if(out.begin(), out.end(), [&](const Diag &d) {
+      return d.primary.file == cast.primary.file && d.primary.begin > cast.primary.begin;
+    });
+    out.insert(at, std::move(cast));
+  }
   for (Diag &d : out) {
     Diag &reported = diags.error(d.id, d.primary, std::move(d.message));
     reported.primaryLabel = std::move(d.primaryLabel);
@@ -294,6 +331,7 @@ void checkOwnership(const SourceManager &sm, Program &, const Symbols &syms, Dia
     Solution sol = solve(cfg);
     FunctionReport report(sm, cfg, sol);
     report.collect();
+    report.checkCasts(*f);
     report.emit(diags);
     DropPlan plan;
     planDrops(cfg, sol, plan);

@@ -115,6 +115,16 @@ uint8_t wildResultQuals(const Expr &e) {
 
 bool isWildResult(const Expr &e) { return wildResultQuals(e) != 0; }
 
+const CallExpr *allocatingCall(const Expr &e, uint8_t &quals) {
+  auto *call = as<CallExpr>(stripValueWrappers(&e));
+  if (!call) return nullptr;
+  if (call->builtin == Builtin::Alloc) quals = QualWild;
+  else if (call->builtin == Builtin::WildxAlloc) quals = QualWildx;
+  else if (uint8_t q = wildResultQuals(*call)) quals = q & QualWildx ? QualWildx : QualWild;
+  else return nullptr;
+  return call;
+}
+
 const TrackedBinding *followedName(const Expr *e, const BindingTable &table) {
   auto *n = as<NameExpr>(e);
   if (!n || !n->binding || n->binding->id >= table.size()) return nullptr;
@@ -262,13 +272,13 @@ void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f) {
   }
 }
 
+void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f) {
+  walkStmts(s, [&](const Stmt &st) { forEachOwnExpr(st, [&](const Expr &root) { walkExprs(root, f); }); });
+}
+
 void forEachRelease(const Stmt &s, const std::function<void(const CallExpr &)> &f) {
-  walkStmts(s, [&](const Stmt &st) {
-    forEachOwnExpr(st, [&](const Expr &root) {
-      walkExprs(root, [&](const Expr &e) {
-        if (auto *call = as<CallExpr>(&e); call && releasedName(*call)) f(*call);
-      });
-    });
+  forEachExprIn(s, [&](const Expr &e) {
+    if (auto *call = as<CallExpr>(&e); call && releasedName(*call)) f(*call);
   });
 }
 

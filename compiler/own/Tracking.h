@@ -48,6 +48,11 @@ const NameExpr *releasedName(const CallExpr &call);
 bool isWildResult(const Expr &e);
 // The `wild`/`wildx` qualifiers such a function declares, or 0.
 uint8_t wildResultQuals(const Expr &e);
+// A call that hands out new memory, possibly under `raw`, `? default` or a
+// cast: `alloc`, `wildx_alloc`, or a function declared to return `wild`/
+// `wildx`. Returns the call (null otherwise) and sets `quals` to the kind of
+// memory (QualWild or QualWildx).
+const CallExpr *allocatingCall(const Expr &e, uint8_t &quals);
 
 // What assigning `value` (null: no initializer) does to a followed binding.
 enum class InitKind : uint8_t {
@@ -67,6 +72,9 @@ const TrackedBinding *followedName(const Expr *e, const BindingTable &table);
 void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f);
 void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f);
 void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f);
+// Every expression anywhere inside `s`, sub-expressions and nested
+// statements included.
+void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f);
 // Every deallocator call anywhere inside `s`.
 void forEachRelease(const Stmt &s, const std::function<void(const CallExpr &)> &f);
 
