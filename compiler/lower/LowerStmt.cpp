@@ -222,7 +222,11 @@ void Lowerer::lowerAssign(const AssignStmt &s) {
     if (plan_)
       if (auto it = plan_->beforeStore.find(s.value.get()); it != plan_->beforeStore.end())
         for (const DropAction &a : it->second) emitDrop(a); // the old value's destructor
-    b_.CreateStore(v, lowerAddress(*s.target));
+    llvm::Value *addr = lowerAddress(*s.target);
+    // A field or a borrowed value always holds a live value (moving out of
+    // it is refused): its destructor runs before it is overwritten.
+    if (own::movesByValue(t) && own::keepsItsValue(*s.target)) emitValueDrop(addr, t);
+    b_.CreateStore(v, addr);
     noteRelease(*s.value);
     if (auto *n = as<NameExpr>(s.target.get()); n && n->binding && !n->binding->heapStruct)
       setDropFlag(*n->binding, true); // a new value to own

@@ -350,7 +350,7 @@ void CfgBuilder::moveOrEval(const Expr *value) {
   const TrackedBinding *tb = followed(value);
   if (tb && !tb->binding->heapStruct) return emit(EventKind::Move, value->span, tb->binding->id, value);
   auto *lit = as<StructLitExpr>(value);
-  if (!lit || lit->decl) return expr(*value);
+  if (!lit || lit->decl) return consume(*value, "out of the function");
   for (const FieldInit &f : lit->fields) {
     if (!f.value) continue;
     if (f.name == "val") moveOrEval(f.value.get());
@@ -362,9 +362,17 @@ void CfgBuilder::moveOrEval(const Expr *value) {
 // destructor moves (§6.4); anything else is evaluated.
 void CfgBuilder::consume(const Expr &value, std::string movedTo) {
   const TrackedBinding *tb = followed(&value);
-  if (!tb || !tb->moves) return expr(value);
-  emit(EventKind::Move, value.span, tb->binding->id, &value);
-  cfg_.blocks[cur_].events.back().movedTo = std::move(movedTo);
+  if (tb && tb->moves) {
+    emit(EventKind::Move, value.span, tb->binding->id, &value);
+    cfg_.blocks[cur_].events.back().movedTo = std::move(movedTo);
+    return;
+  }
+  if (keepsItsValue(value) && movesByValue(value.ty)) {
+    auto &list = cfg_.movesOutOfPlace;
+    bool seen = std::any_of(list.begin(), list.end(), [&](const MoveOutOfPlace &m) { return m.value == &value; });
+    if (!seen) list.push_back(MoveOutOfPlace{&value, std::move(movedTo)}); // a defer body is built once per exit
+  }
+  expr(value);
 }
 
 // ---- scopes ------------------------------------------------------------------------

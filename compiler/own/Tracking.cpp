@@ -96,6 +96,16 @@ void walkExprs(const Expr &e, const std::function<void(const Expr &)> &f) {
 
 bool movesByValue(const Ty *ty) { return movesByValue(ty, 0); }
 
+bool keepsItsValue(const Expr &place) {
+  if (auto *m = as<MemberExpr>(&place)) {
+    const Expr *base = m->base.get();
+    if (auto *n = as<NameExpr>(base)) return n->binding && n->binding->ty && n->binding->ty->isStruct();
+    return base && as<MemberExpr>(base) && keepsItsValue(*base);
+  }
+  auto *n = as<NameExpr>(&place);
+  return n && n->binding && (n->binding->heapStruct || isBorrow(*n->binding));
+}
+
 bool isDeallocatorName(std::string_view name) {
   for (std::string_view word : {"free", "destroy", "release"})
     if (name == word || endsWith(name, "_" + std::string(word))) return true;

@@ -38,6 +38,11 @@ BindingTable collectBindings(const FuncDecl &f);
 // A struct value that owns a destructor: its type has `impl:Drop`, or a field
 // (by value, at any depth) does. Such a value moves instead of being copied.
 bool movesByValue(const Ty *ty);
+// A place whose value its owner still drops: a `$$i`/`$$m` parameter (the
+// caller's), a field of a struct value (its struct's), a `wild S:x` heap
+// struct. Memory behind a raw pointer (`p[i]`, `<-p`, `p.f`) is managed by
+// hand and is not such a place.
+bool keepsItsValue(const Expr &place);
 
 // `free`, `destroy`, `release`, or a name ending in `_free`/`_destroy`/`_release`.
 bool isDeallocatorName(std::string_view plainName);
