@@ -73,6 +73,28 @@ void Lowerer::emitValueDrop(llvm::Value *addr, const Ty *ty) {
       emitValueDrop(b_.CreateStructGEP(llvmType(ty), addr, i), sd->fields[i].ty);
 }
 
+// A discarded struct value with a destructor (`raw make();`, `drop make();`
+// on success) has no owner after this statement: its destructor runs now.
+void Lowerer::dropDiscarded(llvm::Value *v, const Ty *ty) {
+  if (!v || !ty) return;
+  if (ty->isResult()) {
+    const Ty *valueTy = ty->resultValue();
+    if (!own::movesByValue(valueTy)) return;
+    auto *done = blockAfterCurrent("discarded");
+    auto *ok = llvm::BasicBlock::Create(ctx_, "discard.value", fn_, done);
+    b_.CreateCondBr(b_.CreateExtractValue(v, 0), done, ok);
+    b_.SetInsertPoint(ok);
+    dropDiscarded(b_.CreateExtractValue(v, 2), valueTy);
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+    return;
+  }
+  if (!own::movesByValue(ty)) return;
+  llvm::Value *slot = allocas_.CreateAlloca(llvmType(ty), nullptr, "discarded");
+  b_.CreateStore(v, slot);
+  emitValueDrop(slot, ty);
+}
+
 // Drop code is placed right after the block it starts in, so the IR reads in
 // the order the drops run on each exit path.
 llvm::BasicBlock *Lowerer::blockAfterCurrent(const std::string &name) {
@@ -143,7 +165,11 @@ void Lowerer::lowerStmt(const Stmt &s) {
   switch (s.kind) {
   case StmtKind::Block: return lowerBlock(static_cast<const BlockStmt &>(s));
   case StmtKind::VarDecl: return lowerVarDecl(static_cast<const VarDeclStmt &>(s));
-  case StmtKind::Expr: lowerExpr(*static_cast<const ExprStmt &>(s).expr); return;
+  case StmtKind::Expr: {
+    const Expr &e = *static_cast<const ExprStmt &>(s).expr;
+    dropDiscarded(lowerExpr(e), e.ty);
+    return;
+  }
   case StmtKind::Assign: return lowerAssign(static_cast<const AssignStmt &>(s));
   case StmtKind::If: return lowerIf(static_cast<const IfStmt &>(s));
   case StmtKind::While: return lowerWhile(static_cast<const WhileStmt &>(s));
