@@ -2,6 +2,8 @@
 
 #include "check/Types.h"
 
+#include <unordered_set>
+
 namespace npk::own {
 
 namespace {
@@ -43,17 +45,19 @@ DropAction dropOf(const Binding &b, DropKind kind, FuncDecl *userDrop = nullptr)
 
 bool isBorrow(const Binding &b) { return b.quals & (QualBorrowMut | QualBorrowImm); }
 
-bool movesByValue(const Ty *ty, unsigned depth) {
-  if (!ty || !ty->isStruct() || !ty->decl || depth > 64) return false;
+// Whether a destructor is reachable through fields by value. Each struct is
+// visited once, so a (refused) recursive struct cannot make this loop.
+bool reachesDestructor(const Ty *ty, std::unordered_set<const StructDecl *> &visited) {
+  if (!ty || !ty->isStruct() || !ty->decl || !visited.insert(ty->decl).second) return false;
   if (ty->decl->dropFn) return true;
   for (const FieldDecl &f : ty->decl->fields)
-    if (movesByValue(f.ty, depth + 1)) return true;
+    if (reachesDestructor(f.ty, visited)) return true;
   return false;
 }
 
 // A struct value with a destructor (§6.4): its destructor, then its fields'.
 void addValueDrop(const Binding &b, TrackedBinding &tb) {
-  if (!movesByValue(b.ty, 0)) return;
+  if (!movesByValue(b.ty)) return;
   tb.autoDrops.push_back(dropOf(b, DropKind::UserDrop, b.ty->decl->dropFn));
   tb.moves = !b.heapStruct;
 }
@@ -94,7 +98,10 @@ void walkExprs(const Expr &e, const std::function<void(const Expr &)> &f) {
 
 } // namespace
 
-bool movesByValue(const Ty *ty) { return movesByValue(ty, 0); }
+bool movesByValue(const Ty *ty) {
+  std::unordered_set<const StructDecl *> visited;
+  return reachesDestructor(ty, visited);
+}
 
 bool keepsItsValue(const Expr &place) {
   if (auto *m = as<MemberExpr>(&place)) {
