@@ -322,7 +322,9 @@ llvm::Value *Lowerer::lowerMember(const MemberExpr &e) {
   case MemberTarget::ResultValue: {
     llvm::Value *r = lowerExpr(*e.base);
     unsigned idx = e.target == MemberTarget::ResultIsError ? 0 : e.target == MemberTarget::ResultError ? 1 : 2;
-    return b_.CreateExtractValue(r, idx);
+    llvm::Value *part = b_.CreateExtractValue(r, idx);
+    noteRelease(e); // `r.value` of a value with a destructor moves it out of `r`
+    return part;
   }
   case MemberTarget::Field:
     // A field of storage is loaded from its address; a field of a value (a

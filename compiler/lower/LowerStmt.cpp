@@ -59,6 +59,19 @@ void Lowerer::emitRelease(const DropAction &a) {
 // The value at `addr`: its own destructor first, then its fields' in
 // declaration order (each field that owns one, at any depth).
 void Lowerer::emitValueDrop(llvm::Value *addr, const Ty *ty) {
+  if (ty->isResult()) {
+    // A `Result<T>` holds a value only when it is not an error.
+    llvm::StructType *rt = resultType(ty->resultValue());
+    llvm::Value *isError = b_.CreateLoad(b_.getInt1Ty(), b_.CreateStructGEP(rt, addr, 0));
+    auto *done = blockAfterCurrent("result.dropped");
+    auto *holds = llvm::BasicBlock::Create(ctx_, "result.drop", fn_, done);
+    b_.CreateCondBr(isError, done, holds);
+    b_.SetInsertPoint(holds);
+    emitValueDrop(b_.CreateStructGEP(rt, addr, 2), ty->resultValue());
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+    return;
+  }
   const StructDecl *sd = ty->decl;
   if (FuncDecl *dropFn = sd->dropFn) {
     auto fn = funcs_.find(dropFn);
@@ -76,21 +89,8 @@ void Lowerer::emitValueDrop(llvm::Value *addr, const Ty *ty) {
 // A discarded struct value with a destructor (`raw make();`, `drop make();`
 // on success) has no owner after this statement: its destructor runs now.
 void Lowerer::dropDiscarded(llvm::Value *v, const Ty *ty) {
-  if (!v || !ty) return;
-  if (ty->isResult()) {
-    const Ty *valueTy = ty->resultValue();
-    if (!own::movesByValue(valueTy)) return;
-    auto *done = blockAfterCurrent("discarded");
-    auto *ok = llvm::BasicBlock::Create(ctx_, "discard.value", fn_, done);
-    b_.CreateCondBr(b_.CreateExtractValue(v, 0), done, ok);
-    b_.SetInsertPoint(ok);
-    dropDiscarded(b_.CreateExtractValue(v, 2), valueTy);
-    b_.CreateBr(done);
-    b_.SetInsertPoint(done);
-    return;
-  }
-  if (!own::movesByValue(ty)) return;
-  llvm::Value *slot = allocas_.CreateAlloca(llvmType(ty), nullptr, "discarded");
+  if (!v || !ty || !own::movesByValue(ty)) return;
+  llvm::Value *slot = allocas_.CreateAlloca(v->getType(), nullptr, "discarded");
   b_.CreateStore(v, slot);
   emitValueDrop(slot, ty);
 }

@@ -361,13 +361,16 @@ void CfgBuilder::moveOrEval(const Expr *value) {
 // A value that is bound, stored or passed by value: a struct local with a
 // destructor moves (§6.4); anything else is evaluated.
 void CfgBuilder::consume(const Expr &value, std::string movedTo) {
-  const TrackedBinding *tb = followed(&value);
+  // `r.value` of a `Result<T>` binding hands on the value `r` holds.
+  auto *member = as<MemberExpr>(&value);
+  bool resultValue = member && member->target == MemberTarget::ResultValue;
+  const TrackedBinding *tb = followed(resultValue ? member->base.get() : &value);
   if (tb && tb->moves) {
     emit(EventKind::Move, value.span, tb->binding->id, &value);
     cfg_.blocks[cur_].events.back().movedTo = std::move(movedTo);
     return;
   }
-  if (keepsItsValue(value) && movesByValue(value.ty)) {
+  if (!resultValue && keepsItsValue(value) && movesByValue(value.ty)) {
     auto &list = cfg_.movesOutOfPlace;
     bool seen = std::any_of(list.begin(), list.end(), [&](const MoveOutOfPlace &m) { return m.value == &value; });
     if (!seen) list.push_back(MoveOutOfPlace{&value, std::move(movedTo)}); // a defer body is built once per exit

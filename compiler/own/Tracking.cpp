@@ -48,6 +48,7 @@ bool isBorrow(const Binding &b) { return b.quals & (QualBorrowMut | QualBorrowIm
 // Whether a destructor is reachable through fields by value. Each struct is
 // visited once, so a (refused) recursive struct cannot make this loop.
 bool reachesDestructor(const Ty *ty, std::unordered_set<const StructDecl *> &visited) {
+  if (ty && ty->isResult()) return reachesDestructor(ty->resultValue(), visited);
   if (!ty || !ty->isStruct() || !ty->decl || !visited.insert(ty->decl).second) return false;
   if (ty->decl->dropFn) return true;
   for (const FieldDecl &f : ty->decl->fields)
@@ -58,7 +59,7 @@ bool reachesDestructor(const Ty *ty, std::unordered_set<const StructDecl *> &vis
 // A struct value with a destructor (§6.4): its destructor, then its fields'.
 void addValueDrop(const Binding &b, TrackedBinding &tb) {
   if (!movesByValue(b.ty)) return;
-  tb.autoDrops.push_back(dropOf(b, DropKind::UserDrop, b.ty->decl->dropFn));
+  tb.autoDrops.push_back(dropOf(b, DropKind::UserDrop, b.ty->decl ? b.ty->decl->dropFn : nullptr));
   tb.moves = !b.heapStruct;
 }
 
@@ -150,7 +151,7 @@ const TrackedBinding *followedName(const Expr *e, const BindingTable &table) {
 }
 
 InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable &table) {
-  if (dest.heapStruct || (dest.ty && dest.ty->isStruct())) return InitKind::Owned;
+  if (dest.heapStruct || (dest.ty && dest.ty->isStruct()) || movesByValue(dest.ty)) return InitKind::Owned;
   const Expr *v = stripValueWrappers(value);
   if (!v || as<NullLitExpr>(v)) return InitKind::Null;
   if (isWild(dest)) {

@@ -36,7 +36,8 @@ using BindingTable = std::vector<TrackedBinding>;
 BindingTable collectBindings(const FuncDecl &f);
 
 // A struct value that owns a destructor: its type has `impl:Drop`, or a field
-// (by value, at any depth) does. Such a value moves instead of being copied.
+// (by value, at any depth) does; also a `Result<T>` of such a `T`. Such a
+// value moves instead of being copied.
 bool movesByValue(const Ty *ty);
 // A place whose value its owner still drops: a `$$i`/`$$m` parameter (the
 // caller's), a field of a struct value (its struct's), a `wild S:x` heap
