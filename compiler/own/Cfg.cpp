@@ -10,7 +10,8 @@ bool ExitSite::releasedByDefer(unsigned id) const {
 
 namespace {
 
-// `s.f`, `s.f.g` or `p[i]`, for a diagnostic that says where a value went.
+// Where an assignment stores a value (`s`, `s.f`, a field), for a diagnostic
+// that says where a value went.
 std::string placeText(const Expr *target) {
   if (auto *n = as<NameExpr>(target)) return "`" + n->name + "`";
   if (auto *m = as<MemberExpr>(target); m && as<NameExpr>(m->base.get()))
