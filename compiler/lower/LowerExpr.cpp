@@ -1,5 +1,7 @@
 #include "lower/Lowerer.h"
 
+#include "own/Tracking.h"
+
 #include "npk/runtime.h"
 
 #include <llvm/IR/Intrinsics.h>
@@ -89,7 +91,11 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
     auto &r = static_cast<const RawExpr &>(e);
     return lowerResultUnwrap(lowerExpr(*r.operand), r.operand->ty, nullptr);
   }
-  case ExprKind::Drop: lowerExpr(*static_cast<const DropExpr &>(e).operand); return nullptr;
+  case ExprKind::Drop: {
+    auto &d = static_cast<const DropExpr &>(e);
+    dropDiscarded(lowerExpr(*d.operand), d.operand->ty);
+    return nullptr;
+  }
   case ExprKind::Default: {
     auto &d = static_cast<const DefaultExpr &>(e);
     return lowerResultUnwrap(lowerExpr(*d.operand), d.operand->ty, d.fallback.get());
@@ -311,16 +317,28 @@ llvm::Value *Lowerer::lowerMember(const MemberExpr &e) {
   case MemberTarget::ResultValue: {
     llvm::Value *r = lowerExpr(*e.base);
     unsigned idx = e.target == MemberTarget::ResultIsError ? 0 : e.target == MemberTarget::ResultError ? 1 : 2;
-    return b_.CreateExtractValue(r, idx);
+    llvm::Value *part = b_.CreateExtractValue(r, idx);
+    noteRelease(e); // `r.value` of a value with a destructor moves it out of `r`
+    return part;
   }
   case MemberTarget::Field:
     // A field of storage is loaded from its address; a field of a value (a
     // call's struct, say) is extracted from it.
     if (isLvalue(e)) return b_.CreateLoad(llvmType(e.ty), lowerAddress(e));
-    return b_.CreateExtractValue(lowerExpr(*e.base), e.fieldIndex);
+    return fieldOfTemporary(e);
   default: break;
   }
   llvm::report_fatal_error("npkc: unexpected member in lowering");
+}
+
+// `(raw make()).id`: the struct value lives only for this read. When its
+// type has a destructor, the destructor runs once the field is read, unless
+// the field itself moves on (then the field's new owner drops it).
+llvm::Value *Lowerer::fieldOfTemporary(const MemberExpr &e) {
+  llvm::Value *whole = lowerExpr(*e.base);
+  llvm::Value *field = b_.CreateExtractValue(whole, e.fieldIndex);
+  if (!own::movesByValue(e.ty)) dropDiscarded(whole, e.base->ty);
+  return field;
 }
 
 llvm::Value *Lowerer::lowerStructLit(const StructLitExpr &e) {

@@ -59,6 +59,19 @@ void Lowerer::emitRelease(const DropAction &a) {
 // The value at `addr`: its own destructor first, then its fields' in
 // declaration order (each field that owns one, at any depth).
 void Lowerer::emitValueDrop(llvm::Value *addr, const Ty *ty) {
+  if (ty->isResult()) {
+    // A `Result<T>` holds a value only when it is not an error.
+    llvm::StructType *rt = resultType(ty->resultValue());
+    llvm::Value *isError = b_.CreateLoad(b_.getInt1Ty(), b_.CreateStructGEP(rt, addr, 0));
+    auto *done = blockAfterCurrent("result.dropped");
+    auto *holds = llvm::BasicBlock::Create(ctx_, "result.drop", fn_, done);
+    b_.CreateCondBr(isError, done, holds);
+    b_.SetInsertPoint(holds);
+    emitValueDrop(b_.CreateStructGEP(rt, addr, 2), ty->resultValue());
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+    return;
+  }
   const StructDecl *sd = ty->decl;
   if (FuncDecl *dropFn = sd->dropFn) {
     auto fn = funcs_.find(dropFn);
@@ -71,6 +84,15 @@ void Lowerer::emitValueDrop(llvm::Value *addr, const Ty *ty) {
   for (unsigned i = 0; i < sd->fields.size(); ++i)
     if (own::movesByValue(sd->fields[i].ty))
       emitValueDrop(b_.CreateStructGEP(llvmType(ty), addr, i), sd->fields[i].ty);
+}
+
+// A discarded struct value with a destructor (`raw make();`, `drop make();`
+// on success) has no owner after this statement: its destructor runs now.
+void Lowerer::dropDiscarded(llvm::Value *v, const Ty *ty) {
+  if (!v || !ty || !own::movesByValue(ty)) return;
+  llvm::Value *slot = allocas_.CreateAlloca(v->getType(), nullptr, "discarded");
+  b_.CreateStore(v, slot);
+  emitValueDrop(slot, ty);
 }
 
 // Drop code is placed right after the block it starts in, so the IR reads in
@@ -145,7 +167,11 @@ void Lowerer::lowerStmt(const Stmt &s) {
   switch (s.kind) {
   case StmtKind::Block: return lowerBlock(static_cast<const BlockStmt &>(s));
   case StmtKind::VarDecl: return lowerVarDecl(static_cast<const VarDeclStmt &>(s));
-  case StmtKind::Expr: lowerExpr(*static_cast<const ExprStmt &>(s).expr); return;
+  case StmtKind::Expr: {
+    const Expr &e = *static_cast<const ExprStmt &>(s).expr;
+    dropDiscarded(lowerExpr(e), e.ty);
+    return;
+  }
   case StmtKind::Assign: return lowerAssign(static_cast<const AssignStmt &>(s));
   case StmtKind::If: return lowerIf(static_cast<const IfStmt &>(s));
   case StmtKind::While: return lowerWhile(static_cast<const WhileStmt &>(s));
@@ -224,7 +250,11 @@ void Lowerer::lowerAssign(const AssignStmt &s) {
     if (plan_)
       if (auto it = plan_->beforeStore.find(s.value.get()); it != plan_->beforeStore.end())
         for (const DropAction &a : it->second) emitDrop(a); // the old value's destructor
-    b_.CreateStore(v, lowerAddress(*s.target));
+    llvm::Value *addr = lowerAddress(*s.target);
+    // A field or a borrowed value always holds a live value (moving out of
+    // it is refused): its destructor runs before it is overwritten.
+    if (own::movesByValue(t) && own::keepsItsValue(*s.target)) emitValueDrop(addr, t);
+    b_.CreateStore(v, addr);
     noteRelease(*s.value);
     if (auto *n = as<NameExpr>(s.target.get()); n && n->binding && !n->binding->heapStruct)
       setDropFlag(*n->binding, true); // a new value to own

@@ -49,6 +49,8 @@ public:
   void emitRelease(const DropAction &a);
   llvm::BasicBlock *blockAfterCurrent(const std::string &name);
   void emitValueDrop(llvm::Value *addr, const Ty *ty);
+  void dropDiscarded(llvm::Value *v, const Ty *ty);
+  llvm::Value *fieldOfTemporary(const MemberExpr &e);
   void noteRelease(const Expr &e);
   void setDropFlag(const Binding &b, bool owned);
   void startDeadBlock();

@@ -10,7 +10,8 @@ bool ExitSite::releasedByDefer(unsigned id) const {
 
 namespace {
 
-// `s.f`, `s.f.g` or `p[i]`, for a diagnostic that says where a value went.
+// Where an assignment stores a value (`s`, `s.f`, a field), for a diagnostic
+// that says where a value went.
 std::string placeText(const Expr *target) {
   if (auto *n = as<NameExpr>(target)) return "`" + n->name + "`";
   if (auto *m = as<MemberExpr>(target); m && as<NameExpr>(m->base.get()))
@@ -350,7 +351,7 @@ void CfgBuilder::moveOrEval(const Expr *value) {
   const TrackedBinding *tb = followed(value);
   if (tb && !tb->binding->heapStruct) return emit(EventKind::Move, value->span, tb->binding->id, value);
   auto *lit = as<StructLitExpr>(value);
-  if (!lit || lit->decl) return expr(*value);
+  if (!lit || lit->decl) return consume(*value, "out of the function");
   for (const FieldInit &f : lit->fields) {
     if (!f.value) continue;
     if (f.name == "val") moveOrEval(f.value.get());
@@ -361,10 +362,21 @@ void CfgBuilder::moveOrEval(const Expr *value) {
 // A value that is bound, stored or passed by value: a struct local with a
 // destructor moves (§6.4); anything else is evaluated.
 void CfgBuilder::consume(const Expr &value, std::string movedTo) {
-  const TrackedBinding *tb = followed(&value);
-  if (!tb || !tb->moves) return expr(value);
-  emit(EventKind::Move, value.span, tb->binding->id, &value);
-  cfg_.blocks[cur_].events.back().movedTo = std::move(movedTo);
+  // `r.value` of a `Result<T>` binding hands on the value `r` holds.
+  auto *member = as<MemberExpr>(&value);
+  bool resultValue = member && member->target == MemberTarget::ResultValue;
+  const TrackedBinding *tb = followed(resultValue ? member->base.get() : &value);
+  if (tb && tb->moves) {
+    emit(EventKind::Move, value.span, tb->binding->id, &value);
+    cfg_.blocks[cur_].events.back().movedTo = std::move(movedTo);
+    return;
+  }
+  if (!resultValue && keepsItsValue(value) && movesByValue(value.ty)) {
+    auto &list = cfg_.movesOutOfPlace;
+    bool seen = std::any_of(list.begin(), list.end(), [&](const MoveOutOfPlace &m) { return m.value == &value; });
+    if (!seen) list.push_back(MoveOutOfPlace{&value, std::move(movedTo)}); // a defer body is built once per exit
+  }
+  expr(value);
 }
 
 // ---- scopes ------------------------------------------------------------------------

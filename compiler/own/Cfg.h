@@ -72,9 +72,17 @@ struct CfgBlock {
   Decision context;                   // the innermost branch this block was built under
 };
 
+// A struct value with a destructor copied out of a place that keeps its own
+// copy and drops it: a borrowed parameter, a field, a `wild S:x` heap struct.
+struct MoveOutOfPlace {
+  const Expr *value = nullptr;
+  std::string movedTo; // as Event::movedTo
+};
+
 struct Cfg {
   const FuncDecl *func = nullptr;
   BindingTable bindings;
+  std::vector<MoveOutOfPlace> movesOutOfPlace; // in source order, once each
   std::vector<CfgBlock> blocks; // blocks[0] is the entry
   std::vector<Edge> edges;
   std::vector<ExitSite> sites;

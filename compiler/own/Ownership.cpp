@@ -61,6 +61,7 @@ class FunctionReport {
 public:
   FunctionReport(const SourceManager &sm, const Cfg &cfg, const Solution &sol) : sm_(sm), cfg_(cfg), sol_(sol) {}
   void collect();
+  void checkMovesOutOfPlace();
   void emit(DiagEngine &diags);
 
 private:
@@ -90,6 +91,7 @@ private:
   const Cfg &cfg_;
   const Solution &sol_;
   std::vector<Finding> findings_;
+  std::vector<Diag> directDiags_; // findings that need no path: ownerless casts, moves out of places
   std::set<std::tuple<int, unsigned, uint32_t, uint32_t>> seen_;
 };
 
@@ -358,6 +360,35 @@ Diag FunctionReport::movedDiag(const Finding &f) const {
   return d;
 }
 
+// NPK-O004: copying a struct value with a destructor out of a place whose
+// owner drops it as well would run its destructor twice.
+void FunctionReport::checkMovesOutOfPlace() {
+  for (const MoveOutOfPlace &m : cfg_.movesOutOfPlace) {
+    std::string what = code(m.value->span);
+    Diag d;
+    d.id = DiagId::MoveOutOfPlace;
+    d.primary = m.value->span;
+    d.primaryLabel = "moved " + m.movedTo + " here";
+    auto *n = as<NameExpr>(m.value);
+    if (n && n->binding->isParam) {
+      d.message = "cannot move out of " + what + ", which is borrowed";
+      d.label(n->binding->span, "the caller keeps the value and drops it");
+      d.withHelp("borrow it on (pass it to a `$$i` or `$$m` parameter), or take the parameter by value "
+                 "(`" + n->binding->ty->str() + ":" + n->binding->name + "`) to own it");
+    } else if (n) {
+      d.message = "cannot move out of " + what + ", which lives on the wild heap";
+      d.label(n->binding->span, "declared on the wild heap here");
+      d.withHelp("declare it without `wild` (`" + n->binding->ty->str() + ":" + n->binding->name +
+                 " = ...;`) so that it moves, or borrow it with a `$$i` parameter");
+    } else {
+      d.message = "cannot move " + what + " out of its struct";
+      d.withHelp("the struct drops its fields when it is dropped; move the whole struct, or borrow the field "
+                 "with a `$$i` parameter");
+    }
+    directDiags_.push_back(std::move(d));
+  }
+}
+
 // NPK-O003: a struct value with a destructor is used after it moved.
 Diag FunctionReport::useAfterMoveDiag(const Finding &f) const {
   std::string name = quoted(f.binding);
@@ -467,6 +498,14 @@ void FunctionReport::emit(DiagEngine &diags) {
       out[it->second].note(quoted(f.binding) + " is also still owned " + leakWhere(f), f.primary);
     }
   }
+  std::stable_sort(directDiags_.begin(), directDiags_.end(),
+                   [](const Diag &a, const Diag &b) { return a.primary.begin < b.primary.begin; });
+  for (Diag &direct : directDiags_) {
+    auto at = std::find_if(out.begin(), out.end(), [&](const Diag &d) {
+      return d.primary.file == direct.primary.file && d.primary.begin > direct.primary.begin;
+    });
+    out.insert(at, std::move(direct));
+  }
   for (Diag &d : out) {
     Diag &reported = diags.error(d.id, d.primary, std::move(d.message));
     reported.primaryLabel = std::move(d.primaryLabel);
@@ -487,6 +526,7 @@ void checkOwnership(const SourceManager &sm, Program &, const Symbols &syms, Dia
     Solution sol = solve(cfg);
     FunctionReport report(sm, cfg, sol);
     report.collect();
+    report.checkMovesOutOfPlace();
     report.emit(diags);
     DropPlan plan;
     planDrops(cfg, sol, plan);

@@ -2,6 +2,8 @@
 
 #include "check/Types.h"
 
+#include <unordered_set>
+
 namespace npk::own {
 
 namespace {
@@ -99,18 +101,21 @@ DropAction dropOf(const Binding &b, DropKind kind, FuncDecl *userDrop = nullptr)
 
 bool isBorrow(const Binding &b) { return b.quals & (QualBorrowMut | QualBorrowImm); }
 
-bool movesByValue(const Ty *ty, unsigned depth) {
-  if (!ty || !ty->isStruct() || !ty->decl || depth > 64) return false;
+// Whether a destructor is reachable through fields by value. Each struct is
+// visited once, so a (refused) recursive struct cannot make this loop.
+bool reachesDestructor(const Ty *ty, std::unordered_set<const StructDecl *> &visited) {
+  if (ty && ty->isResult()) return reachesDestructor(ty->resultValue(), visited);
+  if (!ty || !ty->isStruct() || !ty->decl || !visited.insert(ty->decl).second) return false;
   if (ty->decl->dropFn) return true;
   for (const FieldDecl &f : ty->decl->fields)
-    if (movesByValue(f.ty, depth + 1)) return true;
+    if (reachesDestructor(f.ty, visited)) return true;
   return false;
 }
 
 // A struct value with a destructor (§6.4): its destructor, then its fields'.
 void addValueDrop(const Binding &b, TrackedBinding &tb) {
-  if (!movesByValue(b.ty, 0)) return;
-  tb.autoDrops.push_back(dropOf(b, DropKind::UserDrop, b.ty->decl->dropFn));
+  if (!movesByValue(b.ty)) return;
+  tb.autoDrops.push_back(dropOf(b, DropKind::UserDrop, b.ty->decl ? b.ty->decl->dropFn : nullptr));
   tb.moves = !b.heapStruct;
 }
 
@@ -181,7 +186,20 @@ void walkExprs(const Expr &e, const std::function<void(const Expr &)> &f) {
 
 } // namespace
 
-bool movesByValue(const Ty *ty) { return movesByValue(ty, 0); }
+bool movesByValue(const Ty *ty) {
+  std::unordered_set<const StructDecl *> visited;
+  return reachesDestructor(ty, visited);
+}
+
+bool keepsItsValue(const Expr &place) {
+  if (auto *m = as<MemberExpr>(&place)) {
+    const Expr *base = m->base.get();
+    if (auto *n = as<NameExpr>(base)) return n->binding && n->binding->ty && n->binding->ty->isStruct();
+    return base && as<MemberExpr>(base) && keepsItsValue(*base);
+  }
+  auto *n = as<NameExpr>(&place);
+  return n && n->binding && (n->binding->heapStruct || isBorrow(*n->binding));
+}
 
 bool isDeallocatorName(std::string_view name) {
   for (std::string_view word : {"free", "destroy", "release"})
@@ -271,7 +289,7 @@ const TrackedBinding *followedName(const Expr *e, const BindingTable &table) {
 }
 
 InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable &table) {
-  if (dest.heapStruct || (dest.ty && dest.ty->isStruct())) return InitKind::Owned;
+  if (dest.heapStruct || (dest.ty && dest.ty->isStruct()) || movesByValue(dest.ty)) return InitKind::Owned;
   const Expr *v = stripValueWrappers(value);
   if (!v || as<NullLitExpr>(v)) return InitKind::Null;
   const TrackedBinding *self = dest.id < table.size() ? &table[dest.id] : nullptr;
@@ -420,13 +438,13 @@ void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f) {
   }
 }
 
+void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f) {
+  walkStmts(s, [&](const Stmt &st) { forEachOwnExpr(st, [&](const Expr &root) { walkExprs(root, f); }); });
+}
+
 void forEachRelease(const Stmt &s, const std::function<void(const CallExpr &)> &f) {
-  walkStmts(s, [&](const Stmt &st) {
-    forEachOwnExpr(st, [&](const Expr &root) {
-      walkExprs(root, [&](const Expr &e) {
-        if (auto *call = as<CallExpr>(&e); call && releasedName(*call)) f(*call);
-      });
-    });
+  forEachExprIn(s, [&](const Expr &e) {
+    if (auto *call = as<CallExpr>(&e); call && releasedName(*call)) f(*call);
   });
 }
 

@@ -40,8 +40,14 @@ using BindingTable = std::vector<TrackedBinding>;
 BindingTable collectBindings(const FuncDecl &f);
 
 // A struct value that owns a destructor: its type has `impl:Drop`, or a field
-// (by value, at any depth) does. Such a value moves instead of being copied.
+// (by value, at any depth) does; also a `Result<T>` of such a `T`. Such a
+// value moves instead of being copied.
 bool movesByValue(const Ty *ty);
+// A place whose value its owner still drops: a `$$i`/`$$m` parameter (the
+// caller's), a field of a struct value (its struct's), a `wild S:x` heap
+// struct. Memory behind a raw pointer (`p[i]`, `<-p`, `p.f`) is managed by
+// hand and is not such a place.
+bool keepsItsValue(const Expr &place);
 
 // `free`, `destroy`, `release`, or a name ending in `_free`/`_destroy`/`_release`.
 bool isDeallocatorName(std::string_view plainName);
@@ -103,6 +109,9 @@ const TrackedBinding *followedName(const Expr *e, const BindingTable &table);
 void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f);
 void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f);
 void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f);
+// Every expression anywhere inside `s`, sub-expressions and nested
+// statements included.
+void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f);
 // Every deallocator call anywhere inside `s`.
 void forEachRelease(const Stmt &s, const std::function<void(const CallExpr &)> &f);
 
