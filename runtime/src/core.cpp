@@ -313,14 +313,78 @@ extern "C" void npk_fail(int32_t code) {
   exit(1);
 }
 
-extern "C" void npk_trap(int32_t code, const char *loc) {
+namespace {
+
+__attribute__((noreturn)) void report_trap(int32_t code, const char *loc, const char *what) {
   fflush(stdout);
-  const char *where = loc != nullptr ? loc : "<unknown>";
-  const char *what = trap_description(code);
-  if (what != nullptr)
-    fprintf(stderr, "%s: runtime error: %s\n", where, what);
+  fprintf(stderr, "%s: runtime error: %s\n", loc != nullptr ? loc : "<unknown>", what);
+  npk_fail(code);
+}
+
+void format_int(char (&buffer)[24], int64_t v, bool is_signed) {
+  if (is_signed)
+    snprintf(buffer, sizeof buffer, "%" PRId64, v);
   else
-    fprintf(stderr, "%s: runtime error: failure (code %d)\n", where, code);
+    snprintf(buffer, sizeof buffer, "%" PRIu64, static_cast<uint64_t>(v));
+}
+
+__attribute__((noreturn)) void report_cast(const char *loc, const char *type, const char *value) {
+  char what[128];
+  const char *t = type != nullptr ? type : "?";
+  snprintf(what, sizeof what, "value %s out of range for %s (=> %s)", value, t, t);
+  report_trap(NPK_ERR_CAST_RANGE, loc, what);
+}
+
+}  // namespace
+
+extern "C" void npk_trap(int32_t code, const char *loc) {
+  char what[64];
+  const char *known = trap_description(code);
+  if (known != nullptr)
+    snprintf(what, sizeof what, "%s", known);
+  else
+    snprintf(what, sizeof what, "failure (code %d)", code);
+  report_trap(code, loc, what);
+}
+
+extern "C" void npk_trap_int_op(int32_t code, const char *loc, const char *op, const char *type, int64_t lhs,
+                                int64_t rhs, int32_t flags) {
+  char l[24], r[24], what[160];
+  format_int(l, lhs, (flags & NPK_TRAP_LHS_SIGNED) != 0);
+  format_int(r, rhs, (flags & NPK_TRAP_RHS_SIGNED) != 0);
+  if (op == nullptr) op = "?";
+  if (type == nullptr) type = "?";
+  if (strcmp(op, "<<") == 0 || strcmp(op, ">>") == 0) {
+    snprintf(what, sizeof what, "shift amount %s out of range for %s (%s)", r, type, op);
+  } else if (code == NPK_ERR_DIV_ZERO) {
+    const char *name = strcmp(op, "%") == 0 ? "remainder" : "division";
+    snprintf(what, sizeof what, "%s %s: %s %s %s", name, rhs == 0 ? "by zero" : "overflow", l, op, r);
+  } else if ((flags & NPK_TRAP_NEGATE) != 0) {
+    snprintf(what, sizeof what, "integer overflow: -(%s) (%s)", r, type);
+  } else {
+    snprintf(what, sizeof what, "integer overflow: %s %s %s (%s)", l, op, r, type);
+  }
+  report_trap(code, loc, what);
+}
+
+extern "C" void npk_trap_cast_int(const char *loc, const char *type, int64_t value, int32_t is_signed) {
+  char v[24];
+  format_int(v, value, is_signed != 0);
+  report_cast(loc, type, v);
+}
+
+extern "C" void npk_trap_cast_float(const char *loc, const char *type, double value, int32_t is_float) {
+  char v[48];
+  npkrt::format_float(v, value, is_float != 0);
+  report_cast(loc, type, v);
+}
+
+extern "C" void npk_fail_at(int32_t code, const char *loc, const char *what) {
+  if (g_failsafe.load(std::memory_order_acquire) == nullptr || g_failsafe_running.load()) {
+    fflush(stdout);
+    fprintf(stderr, "%s: runtime error: raw: %s failed with code %d\n", loc != nullptr ? loc : "<unknown>",
+            what != nullptr ? what : "operand", code);
+  }
   npk_fail(code);
 }
 
