@@ -189,7 +189,10 @@ int compile(const Options &opts) {
   std::string objPath = out;
   llvm::SmallString<128> tmpObj;
   if (opts.emit == EmitKind::Exe || (assembly && out.empty())) {
-    llvm::sys::fs::createTemporaryFile("npkc", assembly ? "s" : "o", tmpObj);
+    if (!opts.tempDir.empty())
+      tmpObj = opts.tempDir + "/" + defaultOutput(opts.input, assembly ? ".s" : ".o");
+    else
+      llvm::sys::fs::createTemporaryFile("npkc", assembly ? "s" : "o", tmpObj);
     objPath = std::string(tmpObj);
   }
   error = emitMachineCode(*mod, objPath, assembly, opts.optLevel);      // object code

@@ -11,7 +11,6 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <memory>
@@ -102,26 +101,6 @@ std::string linkExecutable(const std::string &object, const std::string &output)
   llvm::sys::fs::remove(errFile);
   if (rc != 0) return "linking failed (cc exited " + std::to_string(rc) + "): " + errorMsg + text;
   return {};
-}
-
-int runProgram(const std::string &path, const std::vector<std::string> &args) {
-  std::vector<char *> argv;
-  argv.push_back(const_cast<char *>(path.c_str()));
-  for (const std::string &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) return 1;
-  if (pid == 0) {
-    execv(path.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return 1;
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
 }
 
 } // namespace npk

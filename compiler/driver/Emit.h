@@ -15,7 +15,5 @@ std::string optimizeModule(llvm::Module &m, int optLevel);
 std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assembly, int optLevel);
 // Links `object` with the runtime into an executable at `output`.
 std::string linkExecutable(const std::string &object, const std::string &output);
-// Runs a program and returns its exit status (128+N for signal N).
-int runProgram(const std::string &path, const std::vector<std::string> &args);
 
 } // namespace npk

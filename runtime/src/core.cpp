@@ -6,9 +6,11 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <atomic>
 
@@ -167,6 +169,37 @@ const char *trap_description(int32_t code) {
   }
 }
 
+// ---- fatal signals -------------------------------------------------------------
+//
+// A fault kills the process before exit() flushes stdio, losing whatever
+// stdout still buffers. The handler writes that buffer with write(2) (no
+// stdio call: it may have been interrupted inside one) and re-raises.
+
+constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+volatile sig_atomic_t g_fault_seen = 0;
+alignas(16) char g_fault_stack[64 * 1024];
+
+void write_pending_stdout() {
+#if defined(__GLIBC__)
+  const char *begin = stdout->_IO_write_base, *end = stdout->_IO_write_ptr;
+  while (begin != nullptr && begin < end) {
+    ssize_t n = write(STDOUT_FILENO, begin, static_cast<size_t>(end - begin));
+    if (n <= 0) break;
+    begin += n;
+  }
+  stdout->_IO_write_ptr = stdout->_IO_write_base;
+#endif
+}
+
+void on_fatal_signal(int sig) {
+  if (!g_fault_seen) {
+    g_fault_seen = 1;
+    write_pending_stdout();
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);  // delivered when the handler returns (or at once for a fault that recurs)
+}
+
 // ---- output ------------------------------------------------------------------
 
 FILE *stream_file(int32_t stream) {
@@ -296,6 +329,20 @@ extern "C" int32_t npk_free(void *p) {
 }
 
 // ---- C ABI: failure, traps, exit ------------------------------------------------
+
+extern "C" void npk_start(void) {
+  stack_t alt = {};
+  alt.ss_sp = g_fault_stack;
+  alt.ss_size = sizeof g_fault_stack;
+  bool on_alt = sigaltstack(&alt, nullptr) == 0;
+  for (int sig : kFatalSignals) {
+    struct sigaction action = {};
+    action.sa_handler = on_fatal_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = on_alt ? SA_ONSTACK : 0;
+    sigaction(sig, &action, nullptr);
+  }
+}
 
 extern "C" void npk_set_failsafe(int32_t (*failsafe)(int32_t code)) {
   g_failsafe.store(failsafe, std::memory_order_release);

@@ -72,6 +72,13 @@ enum {
   NPK_ERR_JIT_SEAL = 203     /* Jit.compile_*: sealing failed */
 };
 
+/* Called first by the `main` that npkc generates (not by other users of the
+ * library): installs handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT
+ * that write what stdout still holds in its buffer, then re-raise the signal
+ * with the default disposition, so the process still dies by that signal.
+ * They run on an alternate stack (a stack overflow is a SIGSEGV too). */
+void npk_start(void);
+
 /* Registers the program's failsafe(tbb32) function; NULL means none. */
 void npk_set_failsafe(int32_t (*failsafe)(int32_t code));
 

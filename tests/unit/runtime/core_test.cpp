@@ -12,10 +12,13 @@
 
 #include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "runtime_test_support.h"
 
@@ -275,6 +278,50 @@ TEST(FailAtDeathTest, FailsafeDecidesWhatToPrint) {
         npk_fail_at(12, "r.npk:4:9", "call to `f`");
       },
       testing::ExitedWithCode(3), "^failsafe got 12\n$");
+}
+
+// npk_start: a fault still prints what stdout buffered, and the process
+// still dies by the signal. stdout is pointed at stderr, which the death
+// test sees.
+void PrintBufferedThenRaise(int sig) {
+  npk_start();
+  dup2(2, 1);
+  static char buffer[256];
+  setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
+  npk_print_str(1, "buffered before the fault", -1);
+  raise(sig);
+}
+
+TEST(StartDeathTest, FaultFlushesStdoutAndKeepsTheSignal) {
+  EXPECT_EXIT(PrintBufferedThenRaise(SIGSEGV), testing::KilledBySignal(SIGSEGV), "^buffered before the fault$");
+  EXPECT_EXIT(PrintBufferedThenRaise(SIGFPE), testing::KilledBySignal(SIGFPE), "^buffered before the fault$");
+  EXPECT_EXIT(PrintBufferedThenRaise(SIGABRT), testing::KilledBySignal(SIGABRT), "^buffered before the fault$");
+}
+
+TEST(StartDeathTest, RealNullWriteFlushesStdout) {
+  EXPECT_EXIT(
+      {
+        npk_start();
+        dup2(2, 1);
+        static char buffer[256];
+        setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
+        npk_print_str(1, "written", -1);
+        *static_cast<volatile int *>(nullptr) = 1;
+      },
+      testing::KilledBySignal(SIGSEGV), "^written$");
+}
+
+TEST(StartDeathTest, WithoutStartBufferedOutputIsLost) {
+  // What npk_start changes: the library alone installs nothing.
+  EXPECT_EXIT(
+      {
+        dup2(2, 1);
+        static char buffer[256];
+        setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
+        npk_print_str(1, "lost", -1);
+        raise(SIGSEGV);
+      },
+      testing::KilledBySignal(SIGSEGV), "^$");
 }
 
 TEST(ExitDeathTest, ExitsWithStatus) {
