@@ -202,7 +202,8 @@ int compile(const Options &opts) {
     writeText("-", text);
   }
   if (error.empty() && opts.emit == EmitKind::Exe) {
-    error = linkExecutable(objPath, out);                                 // link with libnpkrt
+    std::string linkLog = opts.tempDir.empty() ? "" : opts.tempDir + "/" + defaultOutput(opts.input, ".link.txt");
+    error = linkExecutable(objPath, out, linkLog);                        // link with libnpkrt
   }
   if (!tmpObj.empty()) llvm::sys::fs::remove(tmpObj);
   if (!error.empty()) {

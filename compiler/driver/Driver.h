@@ -16,8 +16,8 @@ struct Options {
   int optLevel = 0;
   std::vector<std::string> includeDirs;
   bool checkOnly = false;
-  // When set, intermediate files go here as `<stem>.o` (or `.s`) instead of
-  // a fresh temporary file.
+  // When set, intermediate files go here as `<stem>.o` (or `.s`) and
+  // `<stem>.link.txt` instead of fresh temporary files.
   std::string tempDir;
 };
 

@@ -85,15 +85,15 @@ std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assem
   return {};
 }
 
-std::string linkExecutable(const std::string &object, const std::string &output) {
+std::string linkExecutable(const std::string &object, const std::string &output, const std::string &logPath) {
   std::string runtimeLib = defaultRuntimeLib();
   if (access(runtimeLib.c_str(), R_OK) != 0) return "runtime library not found at `" + runtimeLib + "`";
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc) return "no system C compiler `cc` found on PATH (install gcc or clang)";
   std::vector<llvm::StringRef> args = {*cc, object, runtimeLib, "-lpthread", "-o", output};
   std::string errorMsg;
-  llvm::SmallString<128> errFile;
-  llvm::sys::fs::createTemporaryFile("npkc-link", "txt", errFile);
+  llvm::SmallString<128> errFile(logPath);
+  if (logPath.empty()) llvm::sys::fs::createTemporaryFile("npkc-link", "txt", errFile);
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(errFile), llvm::StringRef(errFile)};
   int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, redirects, 0, 0, &errorMsg);
   std::string text;

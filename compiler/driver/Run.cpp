@@ -19,7 +19,7 @@ namespace {
 // Shared with the signal handler, which only reads them and calls
 // async-signal-safe functions (unlink, rmdir, kill, signal, raise).
 constexpr size_t kPathMax = 4096;
-char g_exe[kPathMax], g_obj[kPathMax], g_dir[kPathMax];
+char g_exe[kPathMax], g_obj[kPathMax], g_log[kPathMax], g_dir[kPathMax];
 volatile sig_atomic_t g_child = 0;  // the program's pid while it runs
 volatile sig_atomic_t g_signal = 0; // a terminating signal npkc got meanwhile
 constexpr int kTerminating[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
@@ -27,6 +27,7 @@ constexpr int kTerminating[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 void removeTemp() {
   if (g_exe[0]) unlink(g_exe);
   if (g_obj[0]) unlink(g_obj);
+  if (g_log[0]) unlink(g_log);
   if (g_dir[0]) rmdir(g_dir);
 }
 
@@ -162,7 +163,8 @@ int compileAndRun(Options opts, const std::vector<std::string> &args) {
     return 1;
   }
   std::string exe = std::string(g_dir) + "/" + stem;
-  if (!copyPath(g_exe, exe) || !copyPath(g_obj, exe + ".o")) {
+  // The names compile() gives its intermediate files in opts.tempDir.
+  if (!copyPath(g_exe, exe) || !copyPath(g_obj, exe + ".o") || !copyPath(g_log, exe + ".link.txt")) {
     removeTemp();
     std::fprintf(stderr, "npkc: error: temporary path too long\n");
     return 1;
