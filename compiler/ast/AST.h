@@ -422,5 +422,7 @@ bool isLvalue(const Expr &e);
 
 // Prints the tree for `--emit=ast`.
 std::string dumpModule(const Module &m);
+// The operator as written in source ("+", "<<", "&&", ...).
+const char *binaryText(BinaryOp op);
 
 } // namespace npk

@@ -2,6 +2,12 @@
 
 namespace npk {
 
+const char *binaryText(BinaryOp op) {
+  static const char *const names[] = {"+", "-", "*", "/", "%", "+%", "-%", "*%", "<<", ">>", "&",
+                                      "|", "^", "<", "<=", ">", ">=", "==", "!=", "&&", "||"};
+  return names[static_cast<int>(op)];
+}
+
 namespace {
 
 std::string typeText(const TypeExpr &t) {
@@ -18,12 +24,6 @@ std::string qualText(uint8_t q) {
   if (q & QualBorrowMut) s += "$$m ";
   if (q & QualBorrowImm) s += "$$i ";
   return s;
-}
-
-const char *binaryText(BinaryOp op) {
-  static const char *const names[] = {"+", "-", "*", "/", "%", "+%", "-%", "*%", "<<", ">>", "&",
-                                      "|", "^", "<", "<=", ">", ">=", "==", "!=", "&&", "||"};
-  return names[static_cast<int>(op)];
 }
 
 class Dumper {

@@ -189,7 +189,10 @@ int compile(const Options &opts) {
   std::string objPath = out;
   llvm::SmallString<128> tmpObj;
   if (opts.emit == EmitKind::Exe || (assembly && out.empty())) {
-    llvm::sys::fs::createTemporaryFile("npkc", assembly ? "s" : "o", tmpObj);
+    if (!opts.tempDir.empty())
+      tmpObj = opts.tempDir + "/" + defaultOutput(opts.input, assembly ? ".s" : ".o");
+    else
+      llvm::sys::fs::createTemporaryFile("npkc", assembly ? "s" : "o", tmpObj);
     objPath = std::string(tmpObj);
   }
   error = emitMachineCode(*mod, objPath, assembly, opts.optLevel);      // object code
@@ -199,7 +202,8 @@ int compile(const Options &opts) {
     writeText("-", text);
   }
   if (error.empty() && opts.emit == EmitKind::Exe) {
-    error = linkExecutable(objPath, out);                                 // link with libnpkrt
+    std::string linkLog = opts.tempDir.empty() ? "" : opts.tempDir + "/" + defaultOutput(opts.input, ".link.txt");
+    error = linkExecutable(objPath, out, linkLog);                        // link with libnpkrt
   }
   if (!tmpObj.empty()) llvm::sys::fs::remove(tmpObj);
   if (!error.empty()) {

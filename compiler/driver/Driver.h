@@ -16,6 +16,9 @@ struct Options {
   int optLevel = 0;
   std::vector<std::string> includeDirs;
   bool checkOnly = false;
+  // When set, intermediate files go here as `<stem>.o` (or `.s`) and
+  // `<stem>.link.txt` instead of fresh temporary files.
+  std::string tempDir;
 };
 
 // Compiles according to `opts`; prints diagnostics; returns the process exit

@@ -11,7 +11,6 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <memory>
@@ -86,15 +85,15 @@ std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assem
   return {};
 }
 
-std::string linkExecutable(const std::string &object, const std::string &output) {
+std::string linkExecutable(const std::string &object, const std::string &output, const std::string &logPath) {
   std::string runtimeLib = defaultRuntimeLib();
   if (access(runtimeLib.c_str(), R_OK) != 0) return "runtime library not found at `" + runtimeLib + "`";
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc) return "no system C compiler `cc` found on PATH (install gcc or clang)";
   std::vector<llvm::StringRef> args = {*cc, object, runtimeLib, "-lpthread", "-o", output};
   std::string errorMsg;
-  llvm::SmallString<128> errFile;
-  llvm::sys::fs::createTemporaryFile("npkc-link", "txt", errFile);
+  llvm::SmallString<128> errFile(logPath);
+  if (logPath.empty()) llvm::sys::fs::createTemporaryFile("npkc-link", "txt", errFile);
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(errFile), llvm::StringRef(errFile)};
   int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, redirects, 0, 0, &errorMsg);
   std::string text;
@@ -102,26 +101,6 @@ std::string linkExecutable(const std::string &object, const std::string &output)
   llvm::sys::fs::remove(errFile);
   if (rc != 0) return "linking failed (cc exited " + std::to_string(rc) + "): " + errorMsg + text;
   return {};
-}
-
-int runProgram(const std::string &path, const std::vector<std::string> &args) {
-  std::vector<char *> argv;
-  argv.push_back(const_cast<char *>(path.c_str()));
-  for (const std::string &a : args) argv.push_back(const_cast<char *>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) return 1;
-  if (pid == 0) {
-    execv(path.c_str(), argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return 1;
-  }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
 }
 
 } // namespace npk

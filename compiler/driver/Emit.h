@@ -13,9 +13,8 @@ std::string configureTarget(llvm::Module &m);
 // Returns an empty string on success, or the reason it failed.
 std::string optimizeModule(llvm::Module &m, int optLevel);
 std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assembly, int optLevel);
-// Links `object` with the runtime into an executable at `output`.
-std::string linkExecutable(const std::string &object, const std::string &output);
-// Runs a program and returns its exit status (128+N for signal N).
-int runProgram(const std::string &path, const std::vector<std::string> &args);
+// Links `object` with the runtime into an executable at `output`. The
+// linker's messages go to `logPath` (a fresh temporary file when empty).
+std::string linkExecutable(const std::string &object, const std::string &output, const std::string &logPath = "");
 
 } // namespace npk

@@ -2,6 +2,7 @@
 #include "diag/Diag.h"
 #include "driver/Driver.h"
 #include "driver/Emit.h"
+#include "driver/Run.h"
 
 #include <llvm/Support/FileSystem.h>
 
@@ -30,7 +31,10 @@ const char *const kHelp =
     "commands:\n"
     "  build   compile FILE (and the modules it imports) to an executable\n"
     "  run     compile FILE to a temporary executable and run it; npkc exits\n"
-    "          with the program's exit status (128+N if killed by signal N)\n"
+    "          with the program's exit status, or 128+N after a line naming the\n"
+    "          signal if signal N killed it; the temporary directory (under\n"
+    "          TMPDIR) is removed on every path, and SIGINT/SIGTERM sent to npkc\n"
+    "          is passed on to the program\n"
     "  check   report diagnostics only; produce nothing\n"
     "\n"
     "options:\n"
@@ -47,6 +51,7 @@ const char *const kHelp =
     "environment:\n"
     "  NPK_PATH        colon-separated module directories\n"
     "  NO_COLOR        disable coloured diagnostics\n"
+    "  TMPDIR          where `run` makes its npk-run-* directory (default /tmp)\n"
     "\n"
     "exit status: 0 on success, 1 when any error was reported.\n";
 
@@ -131,18 +136,7 @@ int main(int argc, char **argv) {
   if (opts.input.empty()) return usageError("no input file");
   if (command == "run") {
     if (opts.emit != npk::EmitKind::Exe) return usageError("`run` does not take --emit");
-    llvm::SmallString<128> exe;
-    if (llvm::sys::fs::createTemporaryFile("npk-run", "", exe)) return usageError("cannot create a temporary file");
-    opts.output = std::string(exe);
-    int rc = npk::compile(opts);
-    if (rc != 0) {
-      llvm::sys::fs::remove(exe);
-      return rc;
-    }
-    std::fflush(stdout);
-    int status = npk::runProgram(opts.output, programArgs);
-    llvm::sys::fs::remove(exe);
-    return status;
+    return npk::compileAndRun(opts, programArgs);
   }
   return npk::compile(opts);
 }

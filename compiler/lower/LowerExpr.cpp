@@ -31,14 +31,23 @@ llvm::Value *Lowerer::convert(llvm::Value *v, const Ty *from, const Ty *to) {
   return v; // pointers are opaque
 }
 
-void Lowerer::emitTrap(llvm::Value *failCond, int code, Span at) {
+void Lowerer::emitTrapWith(llvm::Value *failCond, llvm::function_ref<void()> call) {
   auto *trapBB = llvm::BasicBlock::Create(ctx_, "trap", fn_);
   auto *okBB = llvm::BasicBlock::Create(ctx_, "ok", fn_);
   b_.CreateCondBr(failCond, trapBB, okBB, llvm::MDBuilder(ctx_).createBranchWeights(1, 1 << 20));
   b_.SetInsertPoint(trapBB);
-  b_.CreateCall(runtime("npk_trap"), {b_.getInt32(code), locString(at)});
+  call();
   b_.CreateUnreachable();
   b_.SetInsertPoint(okBB);
+}
+
+void Lowerer::emitTrap(llvm::Value *failCond, int code, Span at) {
+  emitTrapWith(failCond, [&] { b_.CreateCall(runtime("npk_trap"), {b_.getInt32(code), locString(at)}); });
+}
+
+// An integer value widened to int64 by its type's signedness (for messages).
+llvm::Value *Lowerer::toInt64(llvm::Value *v, const Ty *t) {
+  return isSignedInt(t) ? b_.CreateSExtOrTrunc(v, b_.getInt64Ty()) : b_.CreateZExtOrTrunc(v, b_.getInt64Ty());
 }
 
 llvm::Value *Lowerer::bindingAddress(const Binding &b) {
@@ -89,7 +98,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   case ExprKind::Member: return lowerMember(static_cast<const MemberExpr &>(e));
   case ExprKind::Raw: {
     auto &r = static_cast<const RawExpr &>(e);
-    return lowerResultUnwrap(lowerExpr(*r.operand), r.operand->ty, nullptr);
+    return lowerResultUnwrap(lowerExpr(*r.operand), r.operand->ty, nullptr, &r);
   }
   case ExprKind::Drop: {
     auto &d = static_cast<const DropExpr &>(e);
@@ -107,8 +116,9 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   llvm::report_fatal_error("npkc: unexpected expression in lowering");
 }
 
-// `raw r`: an error calls npk_fail (failsafe); `r ? d`: an error yields d.
-llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback) {
+// `raw r`: an error calls npk_fail_at (failsafe); `r ? d`: an error yields d.
+llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback,
+                                        const RawExpr *raw) {
   const Ty *valueTy = resultTy->resultValue();
   llvm::Value *isError = b_.CreateExtractValue(result, 0, "is_error");
   auto *errBB = llvm::BasicBlock::Create(ctx_, fallback ? "default" : "raw.fail", fn_);
@@ -116,7 +126,11 @@ llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy,
   b_.CreateCondBr(isError, errBB, okBB);
   b_.SetInsertPoint(errBB);
   if (!fallback) {
-    b_.CreateCall(runtime("npk_fail"), {b_.CreateExtractValue(result, 1)});
+    std::string what = "the operand";
+    if (auto *call = raw ? as<CallExpr>(raw->operand.get()) : nullptr) what = "call to `" + call->calleeFullName() + "`";
+    else if (auto *name = raw ? as<NameExpr>(raw->operand.get()) : nullptr) what = "`" + name->name + "`";
+    b_.CreateCall(runtime("npk_fail_at"),
+                  {b_.CreateExtractValue(result, 1), raw ? locString(raw->span) : locString(Span{}), stringConstant(what)});
     b_.CreateUnreachable();
     b_.SetInsertPoint(okBB);
     return valueTy->isNil() ? nullptr : b_.CreateExtractValue(result, 2);
@@ -144,7 +158,7 @@ llvm::Value *Lowerer::lowerUnary(const UnaryExpr &e) {
     }
     llvm::Value *v = lowerAs(*e.operand, e.ty);
     if (e.ty->isFloat()) return b_.CreateFNeg(v);
-    return lowerArith(BinaryOp::Sub, llvm::ConstantInt::get(v->getType(), 0), v, e.ty, e.span);
+    return lowerArith(BinaryOp::Sub, llvm::ConstantInt::get(v->getType(), 0), v, e.ty, e.span, nullptr, true);
   }
   case UnaryOp::Not: return b_.CreateNot(lowerExpr(*e.operand));
   case UnaryOp::BitNot: return b_.CreateNot(lowerAs(*e.operand, e.ty));
@@ -154,7 +168,8 @@ llvm::Value *Lowerer::lowerUnary(const UnaryExpr &e) {
   return nullptr;
 }
 
-llvm::Value *Lowerer::lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, const Ty *t, Span at) {
+llvm::Value *Lowerer::lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, const Ty *t, Span at, const Ty *rt,
+                                 bool negate) {
   if (t->isFloat()) {
     switch (op) {
     case BinaryOp::Add: return b_.CreateFAdd(l, r);
@@ -164,10 +179,21 @@ llvm::Value *Lowerer::lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, co
     default: break;
     }
   }
+  if (!rt) rt = t;
   bool isSigned = isSignedInt(t);
+  // Traps 101/102 name the operator, the type and both operands.
+  auto trap = [&](llvm::Value *cond, int code) {
+    emitTrapWith(cond, [&] {
+      int flags = (isSigned ? NPK_TRAP_LHS_SIGNED : 0) | (isSignedInt(rt) ? NPK_TRAP_RHS_SIGNED : 0) |
+                  (negate ? NPK_TRAP_NEGATE : 0);
+      b_.CreateCall(runtime("npk_trap_int_op"),
+                    {b_.getInt32(code), locString(at), stringConstant(binaryText(op)), stringConstant(t->str()),
+                     toInt64(l, t), toInt64(r, rt), b_.getInt32(flags)});
+    });
+  };
   auto checked = [&](llvm::Intrinsic::ID sid, llvm::Intrinsic::ID uid) {
     llvm::Value *pair = b_.CreateBinaryIntrinsic(isSigned ? sid : uid, l, r);
-    emitTrap(b_.CreateExtractValue(pair, 1), NPK_ERR_OVERFLOW, at);
+    trap(b_.CreateExtractValue(pair, 1), NPK_ERR_OVERFLOW);
     return b_.CreateExtractValue(pair, 0);
   };
   switch (op) {
@@ -187,17 +213,20 @@ llvm::Value *Lowerer::lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, co
       llvm::Value *minusOne = llvm::ConstantInt::getSigned(r->getType(), -1);
       bad = b_.CreateOr(bad, b_.CreateAnd(b_.CreateICmpEQ(l, minV), b_.CreateICmpEQ(r, minusOne)));
     }
-    emitTrap(bad, NPK_ERR_DIV_ZERO, at);
+    trap(bad, NPK_ERR_DIV_ZERO);
     if (op == BinaryOp::Div) return isSigned ? b_.CreateSDiv(l, r) : b_.CreateUDiv(l, r);
     return isSigned ? b_.CreateSRem(l, r) : b_.CreateURem(l, r);
   }
   case BinaryOp::Shl:
   case BinaryOp::Shr: {
-    // A shift by the width or more has no meaning; it traps like overflow.
+    // A shift by the width or more (or by a negative amount) has no meaning;
+    // it traps like overflow. The amount is compared at its own width, then
+    // brought to the width of l.
     unsigned bits = intBits(t);
-    emitTrap(b_.CreateICmpUGE(r, llvm::ConstantInt::get(r->getType(), bits)), NPK_ERR_OVERFLOW, at);
-    if (op == BinaryOp::Shl) return b_.CreateShl(l, r);
-    return isSigned ? b_.CreateAShr(l, r) : b_.CreateLShr(l, r);
+    trap(b_.CreateICmpUGE(r, llvm::ConstantInt::get(r->getType(), bits)), NPK_ERR_OVERFLOW);
+    llvm::Value *amount = b_.CreateZExtOrTrunc(r, l->getType());
+    if (op == BinaryOp::Shl) return b_.CreateShl(l, amount);
+    return isSigned ? b_.CreateAShr(l, amount) : b_.CreateLShr(l, amount);
   }
   case BinaryOp::BitAnd: return b_.CreateAnd(l, r);
   case BinaryOp::BitOr: return b_.CreateOr(l, r);
@@ -232,13 +261,7 @@ llvm::Value *Lowerer::lowerBinary(const BinaryExpr &e) {
   if (e.op == BinaryOp::Shl || e.op == BinaryOp::Shr) {
     llvm::Value *l = lowerExpr(*e.lhs);
     llvm::Value *r = lowerExpr(*e.rhs);
-    // Compare the amount at its own width before narrowing it.
-    llvm::Value *amount = r->getType()->getIntegerBitWidth() > l->getType()->getIntegerBitWidth()
-                              ? b_.CreateSelect(b_.CreateICmpUGE(r, llvm::ConstantInt::get(r->getType(), intBits(lt))),
-                                                llvm::ConstantInt::get(l->getType(), intBits(lt)),
-                                                b_.CreateTrunc(r, l->getType()))
-                              : b_.CreateZExt(r, l->getType());
-    return lowerArith(e.op, l, amount, lt, e.opSpan);
+    return lowerArith(e.op, l, r, lt, e.opSpan, rt);
   }
   // The operands' common type: the wider of the two (the checker unified them).
   const Ty *common = lt;
@@ -288,7 +311,10 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
                                     : b_.CreateICmpSLT(r, llvm::ConstantInt::get(toTy, 0));
       bad = b_.CreateOr(bad, neg);
     }
-    emitTrap(bad, NPK_ERR_CAST_RANGE, e.span);
+    emitTrapWith(bad, [&] {
+      b_.CreateCall(runtime("npk_trap_cast_int"), {locString(e.span), stringConstant(to->str()), toInt64(v, from),
+                                                   b_.getInt32(fromSigned ? 1 : 0)});
+    });
     return r;
   }
   if (from->isIntLike() && to->isFloat())
@@ -304,7 +330,10 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
     llvm::Value *okLo = toSigned ? b_.CreateFCmpOGE(d, llvm::ConstantFP::get(b_.getDoubleTy(), lo))
                                  : b_.CreateFCmpOGT(d, llvm::ConstantFP::get(b_.getDoubleTy(), lo));
     llvm::Value *okHi = b_.CreateFCmpOLT(d, llvm::ConstantFP::get(b_.getDoubleTy(), hi));
-    emitTrap(b_.CreateNot(b_.CreateAnd(okLo, okHi)), NPK_ERR_CAST_RANGE, e.span);
+    emitTrapWith(b_.CreateNot(b_.CreateAnd(okLo, okHi)), [&] {
+      b_.CreateCall(runtime("npk_trap_cast_float"), {locString(e.span), stringConstant(to->str()), d,
+                                                     b_.getInt32(v->getType()->isFloatTy() ? 1 : 0)});
+    });
     return toSigned ? b_.CreateFPToSI(v, toTy) : b_.CreateFPToUI(v, toTy);
   }
   llvm::report_fatal_error("npkc: unexpected cast in lowering");

@@ -104,6 +104,10 @@ llvm::FunctionCallee Lowerer::runtime(const char *name) {
       {"npk_wildx_alloc", ptr, {i64}, false},   {"npk_wildx_seal", i32, {ptr}, false},
       {"npk_wildx_free", i32, {ptr}, false},    {"npk_set_failsafe", v, {ptr}, false},
       {"npk_fail", v, {i32}, true},             {"npk_trap", v, {i32, ptr}, true},
+      {"npk_fail_at", v, {i32, ptr, ptr}, true}, {"npk_start", v, {}, false},
+      {"npk_trap_int_op", v, {i32, ptr, ptr, ptr, i64, i64, i32}, true},
+      {"npk_trap_cast_int", v, {ptr, ptr, i64, i32}, true},
+      {"npk_trap_cast_float", v, {ptr, ptr, b_.getDoubleTy(), i32}, true},
       {"npk_exit", v, {i32}, true},             {"npk_print_str", v, {i32, ptr, i64}, false},
       {"npk_print_i64", v, {i32, i64}, false},  {"npk_print_u64", v, {i32, i64}, false},
       {"npk_print_f64", v, {i32, b_.getDoubleTy()}, false},
@@ -221,8 +225,8 @@ void Lowerer::lowerFunc(FuncDecl &f) {
   func_ = nullptr;
 }
 
-// C `main`: registers failsafe, runs the program's main, exits 0 when it
-// falls off its end.
+// C `main`: starts the runtime (fault handlers), registers failsafe, runs
+// the program's main, exits 0 when it falls off its end.
 void Lowerer::emitEntryPoint() {
   if (!syms_.main) return;
   if (syms_.failsafe && syms_.failsafe->ret) {
@@ -235,6 +239,7 @@ void Lowerer::emitEntryPoint() {
   auto *mainTy = llvm::FunctionType::get(b_.getInt32Ty(), {b_.getInt32Ty(), b_.getPtrTy()}, false);
   auto *cmain = llvm::Function::Create(mainTy, llvm::Function::ExternalLinkage, "main", mod_.get());
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", cmain));
+  b_.CreateCall(runtime("npk_start"), {});
   if (llvm::Function *thunk = mod_->getFunction("npk_failsafe_entry"))
     b_.CreateCall(runtime("npk_set_failsafe"), {thunk});
   b_.CreateCall(funcs_[syms_.main], {});

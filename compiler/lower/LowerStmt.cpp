@@ -264,8 +264,7 @@ void Lowerer::lowerAssign(const AssignStmt &s) {
   llvm::Value *cur = b_.CreateLoad(llvmType(t), addr);
   bool shift = s.op == BinaryOp::Shl || s.op == BinaryOp::Shr;
   llvm::Value *rhs = shift ? lowerExpr(*s.value) : lowerAs(*s.value, t);
-  if (shift) rhs = b_.CreateZExtOrTrunc(rhs, cur->getType());
-  b_.CreateStore(lowerArith(s.op, cur, rhs, t, s.span), addr);
+  b_.CreateStore(lowerArith(s.op, cur, rhs, t, s.span, shift ? s.value->ty : nullptr), addr);
 }
 
 void Lowerer::lowerIf(const IfStmt &s) {

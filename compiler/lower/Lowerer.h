@@ -3,6 +3,7 @@
 
 #include "lower/Lower.h"
 
+#include <llvm/ADT/STLFunctionalExtras.h>
 #include <llvm/IR/IRBuilder.h>
 
 #include <map>
@@ -63,7 +64,10 @@ public:
   llvm::Value *lowerAddress(const Expr &e);             // address of an lvalue
   llvm::Value *bindingAddress(const Binding &b);        // storage of the binding's value
   llvm::Value *lowerBinary(const BinaryExpr &e);
-  llvm::Value *lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, const Ty *t, Span at);
+  // `rt` is the type of r when it differs from t (a shift amount); `negate`
+  // marks unary minus lowered as 0 - r (for the trap message).
+  llvm::Value *lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, const Ty *t, Span at, const Ty *rt = nullptr,
+                          bool negate = false);
   llvm::Value *lowerLogical(const BinaryExpr &e);
   llvm::Value *lowerUnary(const UnaryExpr &e);
   llvm::Value *lowerCast(const CastExpr &e);
@@ -73,8 +77,13 @@ public:
   llvm::Value *lowerPrint(const CallExpr &e);
   llvm::Value *lowerMember(const MemberExpr &e);
   llvm::Value *lowerStructLit(const StructLitExpr &e);
-  llvm::Value *lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback);
+  llvm::Value *lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback,
+                                 const RawExpr *raw = nullptr);
   void emitTrap(llvm::Value *failCond, int code, Span at);
+  // When failCond holds, branches to a cold block where `call` emits the call
+  // of a noreturn runtime trap (its arguments are computed there).
+  void emitTrapWith(llvm::Value *failCond, llvm::function_ref<void()> call);
+  llvm::Value *toInt64(llvm::Value *v, const Ty *t);
   llvm::Value *makeResult(const Ty *value, llvm::Value *isError, llvm::Value *err, llvm::Value *val);
 
   llvm::LLVMContext &ctx_;

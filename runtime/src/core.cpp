@@ -7,9 +7,11 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <atomic>
 
@@ -201,6 +203,37 @@ const char *trap_description(int32_t code) {
   }
 }
 
+// ---- fatal signals -------------------------------------------------------------
+//
+// A fault kills the process before exit() flushes stdio, losing whatever
+// stdout still buffers. The handler writes that buffer with write(2) (no
+// stdio call: it may have been interrupted inside one) and re-raises.
+
+constexpr int kFatalSignals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+volatile sig_atomic_t g_fault_seen = 0;
+alignas(16) char g_fault_stack[64 * 1024];
+
+void write_pending_stdout() {
+#if defined(__GLIBC__)
+  const char *begin = stdout->_IO_write_base, *end = stdout->_IO_write_ptr;
+  while (begin != nullptr && begin < end) {
+    ssize_t n = write(STDOUT_FILENO, begin, static_cast<size_t>(end - begin));
+    if (n <= 0) break;
+    begin += n;
+  }
+  stdout->_IO_write_ptr = stdout->_IO_write_base;
+#endif
+}
+
+void on_fatal_signal(int sig) {
+  if (!g_fault_seen) {
+    g_fault_seen = 1;
+    write_pending_stdout();
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);  // delivered when the handler returns (or at once for a fault that recurs)
+}
+
 // ---- output ------------------------------------------------------------------
 
 FILE *stream_file(int32_t stream) {
@@ -331,6 +364,20 @@ extern "C" int32_t npk_free(void *p) {
 
 // ---- C ABI: failure, traps, exit ------------------------------------------------
 
+extern "C" void npk_start(void) {
+  stack_t alt = {};
+  alt.ss_sp = g_fault_stack;
+  alt.ss_size = sizeof g_fault_stack;
+  bool on_alt = sigaltstack(&alt, nullptr) == 0;
+  for (int sig : kFatalSignals) {
+    struct sigaction action = {};
+    action.sa_handler = on_fatal_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = on_alt ? SA_ONSTACK : 0;
+    sigaction(sig, &action, nullptr);
+  }
+}
+
 extern "C" void npk_set_failsafe(int32_t (*failsafe)(int32_t code)) {
   g_failsafe.store(failsafe, std::memory_order_release);
 }
@@ -347,14 +394,78 @@ extern "C" void npk_fail(int32_t code) {
   exit(1);
 }
 
-extern "C" void npk_trap(int32_t code, const char *loc) {
+namespace {
+
+__attribute__((noreturn)) void report_trap(int32_t code, const char *loc, const char *what) {
   fflush(stdout);
-  const char *where = loc != nullptr ? loc : "<unknown>";
-  const char *what = trap_description(code);
-  if (what != nullptr)
-    fprintf(stderr, "%s: runtime error: %s\n", where, what);
+  fprintf(stderr, "%s: runtime error: %s\n", loc != nullptr ? loc : "<unknown>", what);
+  npk_fail(code);
+}
+
+void format_int(char (&buffer)[24], int64_t v, bool is_signed) {
+  if (is_signed)
+    snprintf(buffer, sizeof buffer, "%" PRId64, v);
   else
-    fprintf(stderr, "%s: runtime error: failure (code %d)\n", where, code);
+    snprintf(buffer, sizeof buffer, "%" PRIu64, static_cast<uint64_t>(v));
+}
+
+__attribute__((noreturn)) void report_cast(const char *loc, const char *type, const char *value) {
+  char what[128];
+  const char *t = type != nullptr ? type : "?";
+  snprintf(what, sizeof what, "value %s out of range for %s (=> %s)", value, t, t);
+  report_trap(NPK_ERR_CAST_RANGE, loc, what);
+}
+
+}  // namespace
+
+extern "C" void npk_trap(int32_t code, const char *loc) {
+  char what[64];
+  const char *known = trap_description(code);
+  if (known != nullptr)
+    snprintf(what, sizeof what, "%s", known);
+  else
+    snprintf(what, sizeof what, "failure (code %d)", code);
+  report_trap(code, loc, what);
+}
+
+extern "C" void npk_trap_int_op(int32_t code, const char *loc, const char *op, const char *type, int64_t lhs,
+                                int64_t rhs, int32_t flags) {
+  char l[24], r[24], what[160];
+  format_int(l, lhs, (flags & NPK_TRAP_LHS_SIGNED) != 0);
+  format_int(r, rhs, (flags & NPK_TRAP_RHS_SIGNED) != 0);
+  if (op == nullptr) op = "?";
+  if (type == nullptr) type = "?";
+  if (strcmp(op, "<<") == 0 || strcmp(op, ">>") == 0) {
+    snprintf(what, sizeof what, "shift amount %s out of range for %s (%s)", r, type, op);
+  } else if (code == NPK_ERR_DIV_ZERO) {
+    const char *name = strcmp(op, "%") == 0 ? "remainder" : "division";
+    snprintf(what, sizeof what, "%s %s: %s %s %s", name, rhs == 0 ? "by zero" : "overflow", l, op, r);
+  } else if ((flags & NPK_TRAP_NEGATE) != 0) {
+    snprintf(what, sizeof what, "integer overflow: -(%s) (%s)", r, type);
+  } else {
+    snprintf(what, sizeof what, "integer overflow: %s %s %s (%s)", l, op, r, type);
+  }
+  report_trap(code, loc, what);
+}
+
+extern "C" void npk_trap_cast_int(const char *loc, const char *type, int64_t value, int32_t is_signed) {
+  char v[24];
+  format_int(v, value, is_signed != 0);
+  report_cast(loc, type, v);
+}
+
+extern "C" void npk_trap_cast_float(const char *loc, const char *type, double value, int32_t is_float) {
+  char v[48];
+  npkrt::format_float(v, value, is_float != 0);
+  report_cast(loc, type, v);
+}
+
+extern "C" void npk_fail_at(int32_t code, const char *loc, const char *what) {
+  if (g_failsafe.load(std::memory_order_acquire) == nullptr || g_failsafe_running.load()) {
+    fflush(stdout);
+    fprintf(stderr, "%s: runtime error: raw: %s failed with code %d\n", loc != nullptr ? loc : "<unknown>",
+            what != nullptr ? what : "operand", code);
+  }
   npk_fail(code);
 }
 

@@ -91,7 +91,7 @@ int32_t npk_free(void *p);
  * argument of failsafe(). */
 enum {
   NPK_ERR_OVERFLOW = 101,    /* integer + - * overflowed */
-  NPK_ERR_DIV_ZERO = 102,    /* integer / or % by zero (or INT_MIN / -1) */
+  NPK_ERR_DIV_ZERO = 102,    /* integer / or % by zero (or INT_MIN / -1, INT_MIN % -1) */
   NPK_ERR_CAST_RANGE = 103,  /* `expr => T` value does not fit T */
   NPK_ERR_JIT_ALLOC = 201,   /* Jit.compile_*: wildx_alloc returned NULL */
   NPK_ERR_JIT_INSTALL = 202, /* Jit.compile_*: installing code failed */
@@ -99,6 +99,13 @@ enum {
   NPK_ERR_JIT_NOT_SEALED = 205, /* a JIT page called before it was sealed */
   NPK_ERR_JIT_NOT_LIVE = 206    /* not a live JIT page (null, freed, foreign) */
 };
+
+/* Called first by the `main` that npkc generates (not by other users of the
+ * library): installs handlers for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT
+ * that write what stdout still holds in its buffer, then re-raise the signal
+ * with the default disposition, so the process still dies by that signal.
+ * They run on an alternate stack (a stack overflow is a SIGSEGV too). */
+void npk_start(void);
 
 /* Registers the program's failsafe(tbb32) function; NULL means none. */
 void npk_set_failsafe(int32_t (*failsafe)(int32_t code));
@@ -111,6 +118,33 @@ __attribute__((noreturn)) void npk_fail(int32_t code);
 /* A runtime trap at source location `loc` ("file:line:col"): prints
  * "<loc>: runtime error: <what>" to stderr, then npk_fail(code). */
 __attribute__((noreturn)) void npk_trap(int32_t code, const char *loc);
+
+/* Traps that name their operands. Each prints one
+ * "<loc>: runtime error: <what>" line like npk_trap, then npk_fail(code).
+ * NULL strings print as "<unknown>" / "?".
+ *
+ * npk_trap_int_op: an integer operator `op` ("+", "-", "*", "/", "%", "<<",
+ * ">>") on `type` ("int32", ...) with operands lhs and rhs, each printed as
+ * signed when its NPK_TRAP_*_SIGNED bit is set in `flags`:
+ *   101 "integer overflow: 2147483647 + 1 (int32)"
+ *   101 with NPK_TRAP_NEGATE (unary minus of rhs): "integer overflow: -(-128) (int8)"
+ *   101 for << and >>: "shift amount 32 out of range for int32 (<<)"
+ *   102 "division by zero: 7 / 0", "remainder by zero: 7 % 0",
+ *       "division overflow: -2147483648 / -1", "remainder overflow: ... % -1"
+ * npk_trap_cast_int / npk_trap_cast_float (code 103): `value => type` does not
+ * fit: "value 300 out of range for uint8 (=> uint8)"; a float value prints
+ * like npk_print_f64 (npk_print_f32 when is_float). */
+enum { NPK_TRAP_LHS_SIGNED = 1, NPK_TRAP_RHS_SIGNED = 2, NPK_TRAP_NEGATE = 4 };
+__attribute__((noreturn)) void npk_trap_int_op(int32_t code, const char *loc, const char *op, const char *type,
+                                               int64_t lhs, int64_t rhs, int32_t flags);
+__attribute__((noreturn)) void npk_trap_cast_int(const char *loc, const char *type, int64_t value, int32_t is_signed);
+__attribute__((noreturn)) void npk_trap_cast_float(const char *loc, const char *type, double value, int32_t is_float);
+
+/* `raw` met an error at `loc`; `what` names the operand ("call to `f`").
+ * With a failsafe registered (and not running) this is npk_fail(code).
+ * Otherwise it first prints "<loc>: runtime error: raw: <what> failed with
+ * code N", then npk_fail(code) prints "error: unhandled failure (code N)". */
+__attribute__((noreturn)) void npk_fail_at(int32_t code, const char *loc, const char *what);
 
 /* `exit N;` — flushes output and ends the process. No drops, no defers. */
 __attribute__((noreturn)) void npk_exit(int32_t status);

@@ -12,10 +12,13 @@
 
 #include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "runtime_test_support.h"
 #include "wildx_internal.h"
@@ -240,6 +243,102 @@ TEST(TrapDeathTest, GoesThroughFailsafe) {
 TEST(TrapDeathTest, UnknownCodeAndMissingLocation) {
   EXPECT_EXIT(npk_trap(77, nullptr), testing::ExitedWithCode(1),
               "^<unknown>: runtime error: failure \\(code 77\\)\n");
+}
+
+TEST(TrapDeathTest, IntegerOperatorsNameOperandsAndType) {
+  EXPECT_EXIT(npk_trap_int_op(NPK_ERR_OVERFLOW, "a.npk:1:5", "+", "uint64", -1, 1, 0), testing::ExitedWithCode(1),
+              "^a.npk:1:5: runtime error: integer overflow: 18446744073709551615 \\+ 1 \\(uint64\\)\n"
+              "error: unhandled failure \\(code 101\\)\n$");
+  EXPECT_EXIT(npk_trap_int_op(NPK_ERR_OVERFLOW, "a.npk:1:5", "-", "int8", 0, -128,
+                              NPK_TRAP_LHS_SIGNED | NPK_TRAP_RHS_SIGNED | NPK_TRAP_NEGATE),
+              testing::ExitedWithCode(1), "^a.npk:1:5: runtime error: integer overflow: -\\(-128\\) \\(int8\\)\n");
+  EXPECT_EXIT(npk_trap_int_op(NPK_ERR_OVERFLOW, "a.npk:2:3", "<<", "int32", 1, 32, NPK_TRAP_LHS_SIGNED),
+              testing::ExitedWithCode(1), "^a.npk:2:3: runtime error: shift amount 32 out of range for int32 \\(<<\\)\n");
+  EXPECT_EXIT(npk_trap_int_op(NPK_ERR_DIV_ZERO, "a.npk:3:1", "%", "int32", INT32_MIN, -1,
+                              NPK_TRAP_LHS_SIGNED | NPK_TRAP_RHS_SIGNED),
+              testing::ExitedWithCode(1), "^a.npk:3:1: runtime error: remainder overflow: -2147483648 % -1\n");
+  EXPECT_EXIT(npk_trap_int_op(NPK_ERR_DIV_ZERO, "a.npk:3:1", "/", "int32", 7, 0, 0), testing::ExitedWithCode(1),
+              "^a.npk:3:1: runtime error: division by zero: 7 / 0\n");
+}
+
+TEST(TrapDeathTest, NullStringsDoNotCrash) {
+  EXPECT_EXIT(npk_trap_int_op(NPK_ERR_OVERFLOW, nullptr, nullptr, nullptr, 1, 2, 0), testing::ExitedWithCode(1),
+              "^<unknown>: runtime error: integer overflow: 1 \\? 2 \\(\\?\\)\n");
+  EXPECT_EXIT(npk_trap_cast_int(nullptr, nullptr, 5, 1), testing::ExitedWithCode(1),
+              "^<unknown>: runtime error: value 5 out of range for \\? \\(=> \\?\\)\n");
+  EXPECT_EXIT(npk_fail_at(4, nullptr, nullptr), testing::ExitedWithCode(1),
+              "^<unknown>: runtime error: raw: operand failed with code 4\n");
+}
+
+TEST(TrapDeathTest, CastsNameValueAndType) {
+  EXPECT_EXIT(npk_trap_cast_int("c.npk:1:1", "int8", 300, 1), testing::ExitedWithCode(1),
+              "^c.npk:1:1: runtime error: value 300 out of range for int8 \\(=> int8\\)\n"
+              "error: unhandled failure \\(code 103\\)\n$");
+  EXPECT_EXIT(npk_trap_cast_int("c.npk:1:1", "int64", -1, 0), testing::ExitedWithCode(1),
+              "value 18446744073709551615 out of range for int64");
+  EXPECT_EXIT(npk_trap_cast_float("c.npk:1:1", "int32", NAN, 0), testing::ExitedWithCode(1),
+              "^c.npk:1:1: runtime error: value nan out of range for int32 \\(=> int32\\)\n");
+  EXPECT_EXIT(npk_trap_cast_float("c.npk:1:1", "uint8", 1.1f * 1000, 1), testing::ExitedWithCode(1),
+              "value 1100.0 out of range for uint8");
+}
+
+TEST(FailAtDeathTest, NamesLocationWithoutFailsafe) {
+  EXPECT_EXIT(npk_fail_at(7, "r.npk:4:9", "call to `f`"), testing::ExitedWithCode(1),
+              "^r.npk:4:9: runtime error: raw: call to `f` failed with code 7\n"
+              "error: unhandled failure \\(code 7\\)\n$");
+}
+
+TEST(FailAtDeathTest, FailsafeDecidesWhatToPrint) {
+  EXPECT_EXIT(
+      {
+        npk_set_failsafe(FailsafeThatExits);
+        npk_fail_at(12, "r.npk:4:9", "call to `f`");
+      },
+      testing::ExitedWithCode(3), "^failsafe got 12\n$");
+}
+
+// npk_start: a fault still prints what stdout buffered, and the process
+// still dies by the signal. stdout is pointed at stderr, which the death
+// test sees.
+void PrintBufferedThenRaise(int sig) {
+  npk_start();
+  dup2(2, 1);
+  static char buffer[256];
+  setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
+  npk_print_str(1, "buffered before the fault", -1);
+  raise(sig);
+}
+
+TEST(StartDeathTest, FaultFlushesStdoutAndKeepsTheSignal) {
+  EXPECT_EXIT(PrintBufferedThenRaise(SIGSEGV), testing::KilledBySignal(SIGSEGV), "^buffered before the fault$");
+  EXPECT_EXIT(PrintBufferedThenRaise(SIGFPE), testing::KilledBySignal(SIGFPE), "^buffered before the fault$");
+  EXPECT_EXIT(PrintBufferedThenRaise(SIGABRT), testing::KilledBySignal(SIGABRT), "^buffered before the fault$");
+}
+
+TEST(StartDeathTest, RealNullWriteFlushesStdout) {
+  EXPECT_EXIT(
+      {
+        npk_start();
+        dup2(2, 1);
+        static char buffer[256];
+        setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
+        npk_print_str(1, "written", -1);
+        *static_cast<volatile int *>(nullptr) = 1;
+      },
+      testing::KilledBySignal(SIGSEGV), "^written$");
+}
+
+TEST(StartDeathTest, WithoutStartBufferedOutputIsLost) {
+  // What npk_start changes: the library alone installs nothing.
+  EXPECT_EXIT(
+      {
+        dup2(2, 1);
+        static char buffer[256];
+        setvbuf(stdout, buffer, _IOFBF, sizeof buffer);
+        npk_print_str(1, "lost", -1);
+        raise(SIGSEGV);
+      },
+      testing::KilledBySignal(SIGSEGV), "^$");
 }
 
 TEST(ExitDeathTest, ExitsWithStatus) {
