@@ -272,8 +272,7 @@ const Ty *Checker::checkBinary(BinaryExpr &e, const Ty *expected) {
     const Ty *lt = checkValue(*e.lhs, types_.boolTy());
     // `!r.is_error && r.value > 0`: the right side sees r as ok.
     size_t mark = okResults_.size();
-    if (auto test = resultTest(*e.lhs); test && (op == BinaryOp::And) != test->second)
-      okResults_.push_back(test->first);
+    narrow(*e.lhs, op == BinaryOp::And);
     const Ty *rt = checkValue(*e.rhs, types_.boolTy());
     okResults_.resize(mark);
     for (auto [side, t] : {std::pair{e.lhs.get(), lt}, std::pair{e.rhs.get(), rt}}) {

@@ -101,9 +101,14 @@ private:
   void pushScope() { scopes_.emplace_back(); }
   void popScope() { scopes_.pop_back(); }
 
-  // `.value` is readable only where `.is_error` is known to be false.
-  std::optional<std::pair<Binding *, bool>> resultTest(const Expr &cond) const;
+  // `.value` is readable only where `.is_error` is known to be false
+  // (Narrowing.cpp).
+  void okWhen(const Expr &cond, bool outcome, std::vector<const Binding *> &ok) const;
+  void narrow(const Expr &cond, bool outcome); // pushes what `cond == outcome` proves
   bool knownOk(const Binding *b) const;
+  void forget(const Binding *b);
+  void forgetAssignedIn(const Stmt &region);
+  void checkLoopBody(const Expr *cond, BlockStmt &body, Stmt *step);
   const Binding *storageRoot(const Expr &e) const;
 
   std::string sourceText(Span s) const { return std::string(sm_.text(s)); }
