@@ -70,6 +70,7 @@ const Ty *Checker::checkCall(CallExpr &e) {
       e.ext = n->ext = x;
       n->target = NameTarget::Extern;
       checkArgs(e, x->paramTys, std::vector<uint8_t>(x->paramTys.size(), QualNone), "extern `" + x->name + "`");
+      checkCStringLiterals(e, *x);
       return x->ret;
     } else {
       diags_.error(DiagId::UnknownName, n->span, "unknown function `" + n->name + "`")
@@ -152,6 +153,24 @@ void Checker::checkArgs(CallExpr &e, const std::vector<const Ty *> &params, cons
     }
     checkValue(arg, params[i]);
     coerce(arg, params[i], ("argument " + std::to_string(i + 1) + " of " + what).c_str());
+  }
+}
+
+// A `string` reaches C as a pointer to its NUL-terminated bytes (LANGUAGE-2
+// A1.2), so C would stop at a NUL inside a literal.
+void Checker::checkCStringLiterals(const CallExpr &e, const ExternDecl &x) {
+  if (e.args.size() != x.paramTys.size()) return; // already NPK-T004
+  for (size_t i = 0; i < e.args.size(); ++i) {
+    auto *lit = as<StringLitExpr>(e.args[i].get());
+    if (!lit || x.paramTys[i] != types_.string()) continue;
+    size_t nul = lit->value.find('\0');
+    if (nul == std::string::npos) continue;
+    diags_.error(DiagId::CBoundary, lit->span,
+                 "string literal passed to extern `" + x.name + "` contains a NUL byte at index " +
+                     std::to_string(nul))
+        .note("C reads a `string` parameter up to its first NUL, so `" + x.name + "` would see only " +
+              (nul == 0 ? std::string("an empty string") : "the first " + std::to_string(nul) + " byte" + (nul == 1 ? "" : "s")))
+        .withHelp("remove the NUL (`\\0`, `\\x00` or `\\u{0}`), or pass the text before and after it in separate calls");
   }
 }
 

@@ -93,6 +93,7 @@ private:
   const Ty *checkBuiltinCall(CallExpr &e);
   void checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,
                  const std::string &what);
+  void checkCStringLiterals(const CallExpr &e, const ExternDecl &x);
   FuncDecl *lookupMember(const std::string &block, const std::string &member, Span at);
 
   // Local scopes.

@@ -9,6 +9,7 @@
 
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/FileSystem.h>
+#include <llvm/Support/Path.h>
 #include <llvm/Support/raw_ostream.h>
 
 #include <cstdio>
@@ -42,9 +43,11 @@ bool flushDiags(const SourceManager &sm, const DiagEngine &diags) {
   return diags.hasErrors();
 }
 
+bool writesStdout(const std::string &path) { return path.empty() || path == "-"; }
+
 // Writes text to `path`, or stdout when path is empty or "-".
 bool writeText(const std::string &path, const std::string &text) {
-  if (path.empty() || path == "-") {
+  if (writesStdout(path)) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     return true;
   }
@@ -72,11 +75,61 @@ std::string defaultOutput(const std::string &input, const char *ext) {
   return p.stem().string() + ext;
 }
 
+// The file `compile` writes for `opts`, or "" for stdout. The one place that
+// names the default output of each --emit kind.
+std::string outputPath(const Options &opts) {
+  switch (opts.emit) {
+  case EmitKind::Exe: return opts.output.empty() ? defaultOutput(opts.input, "") : opts.output;
+  case EmitKind::Obj: return opts.output.empty() ? defaultOutput(opts.input, ".o") : opts.output;
+  default: return writesStdout(opts.output) ? "" : opts.output;
+  }
+}
+
+bool isExecutableFile(const std::string &path) {
+  return llvm::sys::fs::is_regular_file(path) && access(path.c_str(), X_OK) == 0;
+}
+
+// NPK-E003: writing `out` would destroy the input (the same path, or the same
+// file through a hard or symbolic link), or a defaulted executable would
+// replace an existing file that is not an executable. The source is loaded
+// only to give the diagnostic its location.
+bool refuseOverwrite(const Options &opts, const std::string &out, SourceManager &sm, DiagEngine &diags) {
+  if (out.empty() || opts.checkOnly) return false;
+  std::string text;
+  if (!readFile(opts.input, text)) return false; // loading reports NPK-E001
+  bool sameFile = false;
+  llvm::SmallString<256> inAbs(opts.input), outAbs(out);
+  if (!llvm::sys::fs::make_absolute(inAbs) && !llvm::sys::fs::make_absolute(outAbs)) {
+    llvm::sys::path::remove_dots(inAbs, true);
+    llvm::sys::path::remove_dots(outAbs, true);
+    sameFile = inAbs == outAbs;
+  }
+  if (!sameFile) llvm::sys::fs::equivalent(opts.input, out, sameFile); // hard links, symlinks
+  bool clobbersDefault = !sameFile && opts.emit == EmitKind::Exe && opts.output.empty() &&
+                         llvm::sys::fs::exists(out) && !isExecutableFile(out);
+  if (!sameFile && !clobbersDefault) return false;
+  Span at{sm.add(opts.input, std::move(text)), 0, 0};
+  if (sameFile) {
+    diags.error(DiagId::OverwritesInput, at, "output `" + out + "` would overwrite the input `" + opts.input + "`")
+        .withHelp("name a different output with `-o OUT`");
+  } else {
+    diags.error(DiagId::OverwritesInput, at,
+                "default output `" + out + "` would overwrite an existing file that is not an executable")
+        .withHelp("name the output with `-o OUT`, or move `" + out + "` out of the way");
+  }
+  return true;
+}
+
 } // namespace
 
 int compile(const Options &opts) {
   SourceManager sm;
   DiagEngine diags;
+  const std::string out = outputPath(opts);
+  if (refuseOverwrite(opts, out, sm, diags)) {
+    flushDiags(sm, diags);
+    return 1;
+  }
   if (opts.emit == EmitKind::Tokens) {
     std::string text;
     if (!readFile(opts.input, text)) {
@@ -85,9 +138,9 @@ int compile(const Options &opts) {
       return 1;
     }
     uint32_t id = sm.add(opts.input, std::move(text));
-    std::string out = dumpTokens(sm, id, diags);
+    std::string tokens = dumpTokens(sm, id, diags);
     if (flushDiags(sm, diags)) return 1;
-    return writeText(opts.output, out) ? 0 : 1;
+    return writeText(out, tokens) ? 0 : 1;
   }
 
   Program program;
@@ -95,10 +148,10 @@ int compile(const Options &opts) {
   loadProgram(opts.input, search, sm, diags, program);                 // lex + parse + modules
   if (opts.emit == EmitKind::Ast && !diags.hasErrors()) {
     flushDiags(sm, diags);
-    std::string out;
+    std::string ast;
     for (auto &m : program.modules)
-      if (m->isMain) out += dumpModule(*m);
-    return writeText(opts.output, out) ? 0 : 1;
+      if (m->isMain) ast += dumpModule(*m);
+    return writeText(out, ast) ? 0 : 1;
   }
   if (flushDiags(sm, diags)) return 1;
 
@@ -130,16 +183,14 @@ int compile(const Options &opts) {
     std::string ir;
     llvm::raw_string_ostream os(ir);
     mod->print(os, nullptr);
-    return writeText(opts.output, ir) ? 0 : 1;
+    return writeText(out, ir) ? 0 : 1;
   }
   bool assembly = opts.emit == EmitKind::Asm;
-  std::string objPath = opts.output;
+  std::string objPath = out;
   llvm::SmallString<128> tmpObj;
-  if (opts.emit == EmitKind::Exe || (assembly && (objPath.empty() || objPath == "-"))) {
+  if (opts.emit == EmitKind::Exe || (assembly && out.empty())) {
     llvm::sys::fs::createTemporaryFile("npkc", assembly ? "s" : "o", tmpObj);
     objPath = std::string(tmpObj);
-  } else if (objPath.empty()) {
-    objPath = defaultOutput(opts.input, ".o");
   }
   error = emitMachineCode(*mod, objPath, assembly, opts.optLevel);      // object code
   if (error.empty() && assembly && !tmpObj.empty()) {
@@ -148,8 +199,7 @@ int compile(const Options &opts) {
     writeText("-", text);
   }
   if (error.empty() && opts.emit == EmitKind::Exe) {
-    std::string exe = opts.output.empty() ? defaultOutput(opts.input, "") : opts.output;
-    error = linkExecutable(objPath, exe);                                 // link with libnpkrt
+    error = linkExecutable(objPath, out);                                 // link with libnpkrt
   }
   if (!tmpObj.empty()) llvm::sys::fs::remove(tmpObj);
   if (!error.empty()) {

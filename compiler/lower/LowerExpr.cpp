@@ -71,16 +71,13 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   }
   case ExprKind::FloatLit: return llvm::ConstantFP::get(llvmType(e.ty), static_cast<const FloatLitExpr &>(e).value);
   case ExprKind::BoolLit: return b_.getInt1(static_cast<const BoolLitExpr &>(e).value);
-  case ExprKind::StringLit: {
-    const std::string &s = static_cast<const StringLitExpr &>(e).value;
-    llvm::Value *str = llvm::UndefValue::get(llvmType(e.ty));
-    str = b_.CreateInsertValue(str, stringConstant(s), 0);
-    return b_.CreateInsertValue(str, b_.getInt64(s.size()), 1);
-  }
+  case ExprKind::StringLit: return stringValue(static_cast<const StringLitExpr &>(e).value);
   case ExprKind::NullLit: return llvm::ConstantPointerNull::get(b_.getPtrTy());
   case ExprKind::Name: {
     auto &n = static_cast<const NameExpr &>(e);
-    return b_.CreateLoad(llvmType(e.ty), bindingAddress(*n.binding), n.name);
+    llvm::Value *v = b_.CreateLoad(llvmType(e.ty), bindingAddress(*n.binding), n.name);
+    noteRelease(e); // a struct value that moves from here no longer owns its destructor
+    return v;
   }
   case ExprKind::Unary: return lowerUnary(static_cast<const UnaryExpr &>(e));
   case ExprKind::Binary: return lowerBinary(static_cast<const BinaryExpr &>(e));
@@ -351,10 +348,16 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
   std::vector<llvm::Value *> args;
   if (e.ext) {
     llvm::Function *fn = declareExtern(*e.ext);
-    for (size_t i = 0; i < e.args.size(); ++i) args.push_back(lowerAs(*e.args[i], e.ext->paramTys[i]));
+    for (size_t i = 0; i < e.args.size(); ++i) {
+      llvm::Value *arg = lowerAs(*e.args[i], e.ext->paramTys[i]);
+      args.push_back(e.ext->paramTys[i] == types_->string() ? cStringArg(arg) : arg);
+    }
     llvm::CallInst *call = b_.CreateCall(fn, args);
     noteRelease(e);
-    return e.ext->ret->isNil() ? nullptr : call;
+    if (e.ext->ret->isNil()) return nullptr;
+    // A returned `const char*` is copied (NULL becomes "").
+    if (e.ext->ret == types_->string()) return b_.CreateCall(runtime("npk_string_from_c"), {call});
+    return call;
   }
   FuncDecl *f = e.func;
   for (size_t i = 0; i < e.args.size(); ++i) {
@@ -365,6 +368,14 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
   llvm::Value *result = b_.CreateCall(funcs_.at(f), args);
   noteRelease(e);
   return result;
+}
+
+// A string passes its NUL-terminated bytes (LANGUAGE-2 A1.2). All-zero
+// bytes, which only memory from `alloc` that was never written can hold,
+// read as "", the zero value of a string; a literal folds to its constant.
+llvm::Value *Lowerer::cStringArg(llvm::Value *str) {
+  llvm::Value *bytes = b_.CreateExtractValue(str, 0, "cstr");
+  return b_.CreateSelect(b_.CreateIsNull(bytes), stringConstant(""), bytes);
 }
 
 llvm::Value *Lowerer::lowerBuiltin(const CallExpr &e) {
@@ -409,7 +420,9 @@ llvm::Value *Lowerer::lowerPrint(const CallExpr &e) {
     } else if (t == types_->boolTy()) {
       b_.CreateCall(runtime("npk_print_bool"), {streamV, b_.CreateZExt(v, b_.getInt32Ty())});
     } else if (t->isFloat()) {
-      b_.CreateCall(runtime("npk_print_f64"), {streamV, b_.CreateFPCast(v, b_.getDoubleTy())});
+      // Each float type prints in its own precision (flt32 as a float).
+      bool f32 = v->getType()->isFloatTy();
+      b_.CreateCall(runtime(f32 ? "npk_print_f32" : "npk_print_f64"), {streamV, v});
     } else {
       b_.CreateCall(runtime("npk_print_ptr"), {streamV, v});
     }

@@ -32,6 +32,13 @@ llvm::Type *Lowerer::llvmType(const Ty *t) {
   case TyKind::Tbb32: return b_.getInt32Ty();
   case TyKind::Bool: return b_.getInt1Ty();
   case TyKind::Float: return t->bits == 32 ? b_.getFloatTy() : b_.getDoubleTy();
+  // A `string` is {bytes, length} (npk_string in npk/runtime.h). Invariant:
+  // the bytes are always followed by a NUL that the length does not count, so
+  // an extern receives the pointer as a C string without a copy. Every value
+  // keeps it: literals (stringValue), copies of C strings
+  // (npk_string_from_c) and zero values (zeroValue, which is ""). The one
+  // exception, all-zero bytes read from never-written `alloc` memory, passes
+  // to C as "" (cStringArg).
   case TyKind::String: return llvm::StructType::get(ctx_, {b_.getPtrTy(), b_.getInt64Ty()});
   case TyKind::Ptr:
   case TyKind::Null: return b_.getPtrTy();
@@ -52,6 +59,31 @@ llvm::Type *Lowerer::llvmType(const Ty *t) {
   }
   return b_.getVoidTy();
 }
+
+// The value a binding without an initializer holds: zero, NULL, false, and
+// "" for strings (so that the NUL-termination invariant holds), field by field.
+llvm::Constant *Lowerer::zeroValue(const Ty *t) {
+  llvm::Type *llt = llvmType(t);
+  switch (t->kind) {
+  case TyKind::String:
+    return stringValue("");
+  case TyKind::Struct: {
+    std::vector<llvm::Constant *> fields;
+    for (const FieldDecl &f : t->decl->fields) fields.push_back(zeroValue(f.ty));
+    return llvm::ConstantStruct::get(llvm::cast<llvm::StructType>(llt), fields);
+  }
+  case TyKind::Result: {
+    std::vector<llvm::Constant *> parts = {b_.getFalse(), b_.getInt32(0)};
+    if (!t->resultValue()->isNil()) parts.push_back(zeroValue(t->resultValue()));
+    return llvm::ConstantStruct::get(llvm::cast<llvm::StructType>(llt), parts);
+  }
+  default: return llvm::Constant::getNullValue(llt);
+  }
+}
+
+// The C type of an extern parameter or return: a `string` crosses as the
+// `const char*` to its bytes (LANGUAGE-2 A1.2); other types as they are.
+llvm::Type *Lowerer::cType(const Ty *t) { return t->kind == TyKind::String ? b_.getPtrTy() : llvmType(t); }
 
 llvm::StructType *Lowerer::resultType(const Ty *value) {
   if (value->isNil()) return llvm::StructType::get(ctx_, {b_.getInt1Ty(), b_.getInt32Ty()});
@@ -74,8 +106,9 @@ llvm::FunctionCallee Lowerer::runtime(const char *name) {
       {"npk_fail", v, {i32}, true},             {"npk_trap", v, {i32, ptr}, true},
       {"npk_exit", v, {i32}, true},             {"npk_print_str", v, {i32, ptr, i64}, false},
       {"npk_print_i64", v, {i32, i64}, false},  {"npk_print_u64", v, {i32, i64}, false},
-      {"npk_print_f64", v, {i32, b_.getDoubleTy()}, false}, {"npk_print_bool", v, {i32, i32}, false},
-      {"npk_print_ptr", v, {i32, ptr}, false},
+      {"npk_print_f64", v, {i32, b_.getDoubleTy()}, false},
+      {"npk_print_f32", v, {i32, b_.getFloatTy()}, false}, {"npk_print_bool", v, {i32, i32}, false},
+      {"npk_print_ptr", v, {i32, ptr}, false},  {"npk_string_from_c", llvmType(types_->string()), {ptr}, false},
   };
   for (const Sig &s : sigs) {
     if (std::string_view(s.name) != name) continue;
@@ -108,18 +141,25 @@ llvm::Function *Lowerer::declareExtern(ExternDecl &e) {
   auto it = externs_.find(&e);
   if (it != externs_.end()) return it->second;
   std::vector<llvm::Type *> params;
-  for (const Ty *t : e.paramTys) params.push_back(llvmType(t));
-  auto *fnTy = llvm::FunctionType::get(llvmType(e.ret), params, false);
+  for (const Ty *t : e.paramTys) params.push_back(cType(t));
+  auto *fnTy = llvm::FunctionType::get(cType(e.ret), params, false);
   llvm::Function *fn = mod_->getFunction(e.name);
   if (!fn) fn = llvm::Function::Create(fnTy, llvm::Function::ExternalLinkage, e.name, mod_.get());
   externs_[&e] = fn;
   return fn;
 }
 
-llvm::Constant *Lowerer::locString(Span s) { return llvm::cast<llvm::Constant>(stringConstant(sm_.describe(s))); }
+llvm::Constant *Lowerer::locString(Span s) { return stringConstant(sm_.describe(s)); }
 
-// A NUL-terminated private constant; returns its address.
-llvm::Value *Lowerer::stringConstant(const std::string &s) {
+// The `string` value of a literal: its constant bytes and their count.
+llvm::Constant *Lowerer::stringValue(const std::string &s) {
+  return llvm::ConstantStruct::get(llvm::cast<llvm::StructType>(llvmType(types_->string())),
+                                   {stringConstant(s), b_.getInt64(static_cast<int64_t>(s.size()))});
+}
+
+// A NUL-terminated private constant (the NUL follows s's own bytes, which
+// may contain NULs); returns its address.
+llvm::Constant *Lowerer::stringConstant(const std::string &s) {
   auto it = strings_.find(s);
   if (it != strings_.end()) return it->second;
   llvm::Constant *data = llvm::ConstantDataArray::getString(ctx_, s, true);
@@ -135,7 +175,7 @@ llvm::Value *Lowerer::makeResult(const Ty *value, llvm::Value *isError, llvm::Va
   llvm::Value *r = llvm::UndefValue::get(rt);
   r = b_.CreateInsertValue(r, isError, 0);
   r = b_.CreateInsertValue(r, err, 1);
-  if (!value->isNil()) r = b_.CreateInsertValue(r, val ? val : llvm::Constant::getNullValue(llvmType(value)), 2);
+  if (!value->isNil()) r = b_.CreateInsertValue(r, val ? val : zeroValue(value), 2);
   return r;
 }
 
@@ -162,6 +202,7 @@ void Lowerer::lowerFunc(FuncDecl &f) {
     llvm::AllocaInst *slot = allocas_.CreateAlloca(arg->getType(), nullptr, pb.name);
     b_.CreateStore(arg, slot);
     slots_[&pb] = slot;
+    setDropFlag(pb, true); // a struct passed by value is the callee's to drop
   }
   lowerBlock(*f.body);
   if (!terminated()) {

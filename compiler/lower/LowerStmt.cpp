@@ -1,5 +1,7 @@
 #include "lower/Lowerer.h"
 
+#include "own/Tracking.h"
+
 namespace npk {
 
 bool Lowerer::terminated() const { return b_.GetInsertBlock()->getTerminator() != nullptr; }
@@ -39,19 +41,11 @@ void Lowerer::emitDrop(const DropAction &a) {
   }
 }
 
-// `T_drop(@x)` (by value when the destructor takes `T:self`), or the runtime
-// release of a pointer. A NULL pointer (a failed allocation) is skipped: the
-// runtime would refuse it with a panic line.
+// A struct value's destructor (`T_drop(@x)`, by value when it takes
+// `T:self`), or the runtime release of a pointer. A NULL pointer (a failed
+// allocation) is skipped: the runtime would refuse it with a panic line.
 void Lowerer::emitRelease(const DropAction &a) {
-  if (a.kind == DropKind::UserDrop) {
-    auto fn = funcs_.find(a.userDrop);
-    if (fn == funcs_.end() || a.userDrop->params.size() != 1) return;
-    bool byRef = a.userDrop->params[0]->binding.quals & (QualBorrowMut | QualBorrowImm);
-    llvm::Value *self = bindingAddress(*a.binding);
-    if (!byRef) self = b_.CreateLoad(llvmType(a.binding->ty), self, a.binding->name);
-    b_.CreateCall(fn->second, {self});
-    return;
-  }
+  if (a.kind == DropKind::UserDrop) return emitValueDrop(bindingAddress(*a.binding), a.binding->ty);
   llvm::Value *ptr = b_.CreateLoad(b_.getPtrTy(), slots_.at(a.binding), a.binding->name);
   auto *done = blockAfterCurrent("released." + a.binding->name);
   auto *release = llvm::BasicBlock::Create(ctx_, "release." + a.binding->name, fn_, done);
@@ -60,6 +54,23 @@ void Lowerer::emitRelease(const DropAction &a) {
   b_.CreateCall(runtime(a.kind == DropKind::WildxFree ? "npk_wildx_free" : "npk_free"), {ptr});
   b_.CreateBr(done);
   b_.SetInsertPoint(done);
+}
+
+// The value at `addr`: its own destructor first, then its fields' in
+// declaration order (each field that owns one, at any depth).
+void Lowerer::emitValueDrop(llvm::Value *addr, const Ty *ty) {
+  const StructDecl *sd = ty->decl;
+  if (FuncDecl *dropFn = sd->dropFn) {
+    auto fn = funcs_.find(dropFn);
+    if (fn != funcs_.end() && dropFn->params.size() == 1) {
+      bool byRef = dropFn->params[0]->binding.quals & (QualBorrowMut | QualBorrowImm);
+      llvm::Value *self = byRef ? addr : b_.CreateLoad(llvmType(ty), addr, sd->name);
+      b_.CreateCall(fn->second, {self});
+    }
+  }
+  for (unsigned i = 0; i < sd->fields.size(); ++i)
+    if (own::movesByValue(sd->fields[i].ty))
+      emitValueDrop(b_.CreateStructGEP(llvmType(ty), addr, i), sd->fields[i].ty);
 }
 
 // Drop code is placed right after the block it starts in, so the IR reads in
@@ -99,9 +110,11 @@ void Lowerer::runBlockEnd(const BlockStmt &b) {
   runDefers(std::vector<const Stmt *>(scopes_.back().defers));
 }
 
-// The defer bodies of one scope, last registered first.
+// The defer bodies of one scope, last registered first. `defer ;` has no
+// body and runs nothing (as in the ownership CFG).
 void Lowerer::runDefers(const std::vector<const Stmt *> &defers) {
-  for (auto d = defers.rbegin(); d != defers.rend(); ++d) lowerStmt(*static_cast<const DeferStmt *>(*d)->body);
+  for (auto d = defers.rbegin(); d != defers.rend(); ++d)
+    if (const Stmt *body = static_cast<const DeferStmt *>(*d)->body.get()) lowerStmt(*body);
 }
 
 // The drops the plan puts on an early exit (`pass`, `fail`, `return`,
@@ -191,7 +204,7 @@ void Lowerer::lowerVarDecl(const VarDeclStmt &s) {
   llvm::Type *slotTy = b.heapStruct ? b_.getPtrTy() : valueTy;
   llvm::AllocaInst *slot = allocas_.CreateAlloca(slotTy, nullptr, b.name);
   slots_[&b] = slot;
-  llvm::Value *init = s.init ? lowerAs(*s.init, b.ty) : llvm::Constant::getNullValue(valueTy);
+  llvm::Value *init = s.init ? lowerAs(*s.init, b.ty) : zeroValue(b.ty);
   if (b.heapStruct) {
     llvm::Value *size = b_.getInt64(mod_->getDataLayout().getTypeAllocSize(valueTy));
     llvm::Value *mem = b_.CreateCall(runtime("npk_alloc"), {size}, b.name + ".heap");
@@ -208,6 +221,9 @@ void Lowerer::lowerAssign(const AssignStmt &s) {
   const Ty *t = s.target->ty;
   if (!s.compound) {
     llvm::Value *v = lowerAs(*s.value, t);
+    if (plan_)
+      if (auto it = plan_->beforeStore.find(s.value.get()); it != plan_->beforeStore.end())
+        for (const DropAction &a : it->second) emitDrop(a); // the old value's destructor
     b_.CreateStore(v, lowerAddress(*s.target));
     noteRelease(*s.value);
     if (auto *n = as<NameExpr>(s.target.get()); n && n->binding && !n->binding->heapStruct)

@@ -19,6 +19,8 @@ public:
 
   // ---- types and runtime (LowerFunc.cpp)
   llvm::Type *llvmType(const Ty *t);
+  llvm::Type *cType(const Ty *t);
+  llvm::Constant *zeroValue(const Ty *t);
   llvm::StructType *resultType(const Ty *value);
   llvm::FunctionCallee runtime(const char *name);
   llvm::Function *declareFunc(FuncDecl &f);
@@ -26,7 +28,8 @@ public:
   void lowerFunc(FuncDecl &f);
   void emitEntryPoint();
   llvm::Constant *locString(Span s);
-  llvm::Value *stringConstant(const std::string &s);
+  llvm::Constant *stringConstant(const std::string &s);
+  llvm::Constant *stringValue(const std::string &s);
 
   // ---- statements (LowerStmt.cpp)
   void lowerBlock(const BlockStmt &b);
@@ -45,6 +48,7 @@ public:
   void emitDrop(const DropAction &a);
   void emitRelease(const DropAction &a);
   llvm::BasicBlock *blockAfterCurrent(const std::string &name);
+  void emitValueDrop(llvm::Value *addr, const Ty *ty);
   void noteRelease(const Expr &e);
   void setDropFlag(const Binding &b, bool owned);
   void startDeadBlock();
@@ -62,6 +66,7 @@ public:
   llvm::Value *lowerUnary(const UnaryExpr &e);
   llvm::Value *lowerCast(const CastExpr &e);
   llvm::Value *lowerCall(const CallExpr &e);
+  llvm::Value *cStringArg(llvm::Value *str);
   llvm::Value *lowerBuiltin(const CallExpr &e);
   llvm::Value *lowerPrint(const CallExpr &e);
   llvm::Value *lowerMember(const MemberExpr &e);

@@ -10,6 +10,15 @@ bool ExitSite::releasedByDefer(unsigned id) const {
 
 namespace {
 
+// `s.f`, `s.f.g` or `p[i]`, for a diagnostic that says where a value went.
+std::string placeText(const Expr *target) {
+  if (auto *n = as<NameExpr>(target)) return "`" + n->name + "`";
+  if (auto *m = as<MemberExpr>(target); m && as<NameExpr>(m->base.get()))
+    return "`" + static_cast<const NameExpr &>(*m->base).name + "." + m->member + "`";
+  if (auto *m = as<MemberExpr>(target)) return "field `" + m->member + "`";
+  return "the place it is assigned to";
+}
+
 // Builds the CFG of one function. The builder mirrors the lowering's scope
 // stack (one frame per BlockStmt; `for` initialisers live in the enclosing
 // block) so that the drop plan computed from the CFG fits the code emitted.
@@ -57,6 +66,7 @@ private:
   void jump(const Stmt &s);
   void leaveFunction(const Stmt &s, SiteKind kind, const Expr *value);
   void moveOrEval(const Expr *value);
+  void consume(const Expr &value, std::string movedTo);
 
   // ---- scopes
   void leaveScopes(SiteKind kind, const Stmt *exitStmt, const BlockStmt *ended, Span span, size_t downTo,
@@ -66,6 +76,7 @@ private:
   // ---- expressions
   void expr(const Expr &e);
   void call(const CallExpr &c);
+  void structLit(const StructLitExpr &lit);
   void shortCircuit(const BinaryExpr &b);
   void withDefault(const DefaultExpr &d);
 
@@ -84,6 +95,10 @@ Cfg CfgBuilder::build() {
   for (auto &p : f.params)
     if (p->binding.id < cfg_.bindings.size() && cfg_.bindings[p->binding.id].followed())
       frames_.back().bindings.push_back(p->binding.id);
+  // A struct passed by value arrives owned: the callee drops it (§6.4).
+  for (auto &p : f.params)
+    if (p->binding.id < cfg_.bindings.size() && cfg_.bindings[p->binding.id].moves)
+      initEvent(p->binding, nullptr, p->binding.span, false);
   if (f.body) {
     block(*f.body);
     Span end = f.body->closeSpan.valid() ? f.body->closeSpan : f.body->span;
@@ -203,7 +218,7 @@ void CfgBuilder::detached(const Stmt &s) {
 }
 
 void CfgBuilder::varDecl(const VarDeclStmt &d) {
-  if (d.init) expr(*d.init);
+  if (d.init) consume(*d.init, "to `" + d.binding.name + "`");
   unsigned id = d.binding.id;
   if (id >= cfg_.bindings.size() || !cfg_.bindings[id].followed()) return;
   initEvent(d.binding, d.init.get(), d.span, false);
@@ -214,10 +229,11 @@ void CfgBuilder::assign(const AssignStmt &a) {
   const TrackedBinding *target = followed(a.target.get());
   if (!target || a.compound || target->binding->heapStruct) {
     // A write through the binding (`p[i] = v`, a heap struct) uses it.
-    forEachOwnExpr(a, [&](const Expr &e) { expr(e); });
+    if (a.value) consume(*a.value, "into " + placeText(a.target.get()));
+    if (a.target) expr(*a.target);
     return;
   }
-  if (a.value) expr(*a.value);
+  if (a.value) consume(*a.value, "to `" + target->binding->name + "`");
   initEvent(*target->binding, a.value.get(), a.span, true);
 }
 
@@ -342,6 +358,15 @@ void CfgBuilder::moveOrEval(const Expr *value) {
   }
 }
 
+// A value that is bound, stored or passed by value: a struct local with a
+// destructor moves (§6.4); anything else is evaluated.
+void CfgBuilder::consume(const Expr &value, std::string movedTo) {
+  const TrackedBinding *tb = followed(&value);
+  if (!tb || !tb->moves) return expr(value);
+  emit(EventKind::Move, value.span, tb->binding->id, &value);
+  cfg_.blocks[cur_].events.back().movedTo = std::move(movedTo);
+}
+
 // ---- scopes ------------------------------------------------------------------------
 
 // Leaves frames [downTo, top): one ExitSite whose DropPoint, defer bodies and
@@ -397,6 +422,7 @@ void CfgBuilder::expr(const Expr &e) {
     if (const TrackedBinding *tb = followed(&e)) emit(EventKind::Use, e.span, tb->binding->id, &e);
     return;
   case ExprKind::Call: return call(static_cast<const CallExpr &>(e));
+  case ExprKind::StructLit: return structLit(static_cast<const StructLitExpr &>(e));
   case ExprKind::Binary: {
     auto &b = static_cast<const BinaryExpr &>(e);
     if ((b.op == BinaryOp::And || b.op == BinaryOp::Or) && b.lhs && b.rhs) return shortCircuit(b);
@@ -413,13 +439,28 @@ void CfgBuilder::expr(const Expr &e) {
 }
 
 // A deallocator call releases its bare first argument after evaluating the
-// other arguments; any other call uses every binding it is passed.
+// other arguments; any other call uses every binding it is passed, and a
+// struct passed by value (not to a `$$i`/`$$m` borrow) moves into the callee.
 void CfgBuilder::call(const CallExpr &c) {
   const TrackedBinding *released = followed(releasedName(c));
   if (released && !released->checked) released = nullptr;
-  for (size_t i = 0; i < c.args.size(); ++i)
-    if (c.args[i] && !(i == 0 && released)) expr(*c.args[i]);
+  for (size_t i = 0; i < c.args.size(); ++i) {
+    if (!c.args[i] || (i == 0 && released)) continue;
+    bool byValue = c.func && i < c.func->params.size() &&
+                   !(c.func->params[i]->binding.quals & (QualBorrowMut | QualBorrowImm));
+    if (byValue) consume(*c.args[i], "into `" + c.calleeFullName() + "`");
+    else expr(*c.args[i]);
+  }
   if (released) emit(EventKind::Release, c.span, released->binding->id, &c);
+}
+
+// `S{ f: v }`: each field value is stored into the new struct (moved).
+void CfgBuilder::structLit(const StructLitExpr &lit) {
+  for (const FieldInit &f : lit.fields) {
+    if (!f.value) continue;
+    if (lit.decl) consume(*f.value, "into the `" + lit.decl->name + "` value");
+    else expr(*f.value);
+  }
 }
 
 // `a && b`, `a || b`: `b` runs on one edge of `a` only.

@@ -21,7 +21,7 @@ enum class EventKind : uint8_t {
   Init,      // binding gets a value (declaration or assignment); see InitKind
   Use,       // binding is read, indexed, passed or written through
   Release,   // a deallocator call releases the binding
-  Move,      // `pass b;` / `return b;`: ownership leaves with the value
+  Move,      // `pass b;` / `return b;`, or a struct value that moves (§6.4): ownership leaves with the value
   DropPoint, // the site's automatic drops run (drop.npk, impl:Drop)
   Leave,     // the site's bindings go out of scope: leak check
 };
@@ -36,6 +36,7 @@ struct Event {
   InitKind init = InitKind::Null;
   unsigned source = 0;           // Init Transfer: the binding ownership comes from
   bool overwrites = false;       // Init by assignment: the old value is lost
+  std::string movedTo;           // Move of a struct value: where it went ("to `b`"), for diagnostics
 };
 
 enum class SiteKind : uint8_t { BlockEnd, FunctionEnd, Detached, Pass, Fail, Return, Exit, Break, Continue };

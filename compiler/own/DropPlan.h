@@ -31,9 +31,13 @@ struct DropPlan {
   // Drops on an early exit (`pass`/`fail`/`return`/`break`/`continue`): every
   // scope the statement leaves, innermost first, moved bindings excluded.
   std::unordered_map<const Stmt *, std::vector<DropAction>> exits;
+  // Drops before an assignment stores over a live struct value, keyed by the
+  // assigned value expression (its destructor runs first, §6.4).
+  std::unordered_map<const Expr *, std::vector<DropAction>> beforeStore;
   // Bindings that need a runtime drop flag (set at initialisation).
   std::unordered_set<const Binding *> flagged;
-  // Explicit release calls of flagged bindings: the call clears the flag.
+  // Explicit release calls, transfers and moves of flagged bindings: there
+  // the flag turns false.
   std::unordered_map<const Expr *, const Binding *> clearsFlag;
 };
 

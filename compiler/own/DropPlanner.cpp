@@ -26,19 +26,24 @@ struct SiteState {
   OwnState state;
 };
 
+// The binding's drops when it may own its value in `state`: unguarded where
+// every path owns it, behind its drop flag where paths disagree.
+void addDrops(const TrackedBinding &tb, uint8_t state, DropPlan &plan, std::vector<DropAction> &actions) {
+  if (!(state & kOwned)) return;
+  bool guarded = state & (kFreed | kMoved);
+  if (guarded) plan.flagged.insert(tb.binding);
+  for (DropAction a : tb.autoDrops) {
+    a.guarded = guarded;
+    actions.push_back(a);
+  }
+}
+
 std::vector<DropAction> dropsAt(const Cfg &cfg, const SiteState &at, DropPlan &plan) {
   const ExitSite &site = cfg.sites[at.site];
   std::vector<DropAction> actions;
   for (unsigned id : site.bindings) {
     const TrackedBinding &tb = cfg.bindings[id];
-    uint8_t state = at.state[id];
-    if (!tb.hasDrops() || site.releasedByDefer(id) || !(state & kOwned)) continue;
-    bool guarded = state & (kFreed | kMoved);
-    if (guarded) plan.flagged.insert(tb.binding);
-    for (DropAction a : tb.autoDrops) {
-      a.guarded = guarded;
-      actions.push_back(a);
-    }
+    if (tb.hasDrops() && !site.releasedByDefer(id)) addDrops(tb, at.state[id], plan, actions);
   }
   return actions;
 }
@@ -55,7 +60,7 @@ void clearFlags(const Cfg &cfg, DropPlan &plan) {
   for (const CfgBlock &block : cfg.blocks)
     for (const Event &e : block.events) {
       unsigned from;
-      if (e.kind == EventKind::Release) from = e.binding;
+      if (e.kind == EventKind::Release || e.kind == EventKind::Move) from = e.binding;
       else if (e.kind == EventKind::Init && e.init == InitKind::Transfer) from = e.source;
       else continue;
       const Binding *b = cfg.bindings[from].binding;
@@ -67,7 +72,13 @@ void clearFlags(const Cfg &cfg, DropPlan &plan) {
 
 void planDrops(const Cfg &cfg, const Solution &sol, DropPlan &plan) {
   std::unordered_map<const void *, SiteState> merged;
+  std::unordered_map<const Expr *, std::pair<unsigned, uint8_t>> overwritten; // value -> binding, state
   replay(cfg, sol, [&](unsigned, size_t, const Event &e, const OwnState &before) {
+    if (e.kind == EventKind::Init && e.overwrites && e.expr && cfg.bindings[e.binding].moves) {
+      auto [it, inserted] = overwritten.try_emplace(e.expr, e.binding, before[e.binding]);
+      if (!inserted) it->second.second |= before[e.binding];
+      return;
+    }
     if (e.kind != EventKind::DropPoint) return;
     const void *key = siteKey(cfg.sites[e.site]);
     if (!key) return;
@@ -76,6 +87,11 @@ void planDrops(const Cfg &cfg, const Solution &sol, DropPlan &plan) {
       for (size_t i = 0; i < before.size(); ++i) it->second.state[i] |= before[i];
   });
   for (auto &[key, at] : merged) storeDrops(cfg.sites[at.site], dropsAt(cfg, at, plan), plan);
+  for (auto &[value, old] : overwritten) {
+    std::vector<DropAction> actions;
+    addDrops(cfg.bindings[old.first], old.second, plan, actions);
+    if (!actions.empty()) plan.beforeStore[value] = std::move(actions);
+  }
   clearFlags(cfg, plan);
 }
 

@@ -45,6 +45,7 @@ private:
   Diag leakDiag(const Finding &f) const;
   Diag freedDiag(const Finding &f) const;
   Diag movedDiag(const Finding &f) const;
+  Diag useAfterMoveDiag(const Finding &f) const;
   std::string leakWhere(const Finding &f) const;
   std::string pathText(const std::vector<PathStep> &steps) const;
   Span pathSpan(const std::vector<PathStep> &steps) const;
@@ -85,6 +86,8 @@ void FunctionReport::inspect(unsigned block, size_t index, const Event &e, const
   case EventKind::Use:
   case EventKind::Move:
     if (checkedWith(e.binding, kFreed)) add(DiagId::UseAfterFree, e.binding, e.span, block, index, e);
+    else if (cfg_.bindings[e.binding].moves && (before[e.binding] & kMoved))
+      add(DiagId::UseAfterMove, e.binding, e.span, block, index, e);
     return;
   case EventKind::Release:
     if (checkedWith(e.binding, kFreed)) add(DiagId::DoubleFree, e.binding, e.span, block, index, e);
@@ -228,6 +231,30 @@ Diag FunctionReport::movedDiag(const Finding &f) const {
   return d;
 }
 
+// NPK-O003: a struct value with a destructor is used after it moved.
+Diag FunctionReport::useAfterMoveDiag(const Finding &f) const {
+  std::string name = quoted(f.binding);
+  Origin moved = traceOrigin(cfg_, sol_, f.block, f.index, f.binding, kMoved);
+  Diag d;
+  d.id = f.id;
+  d.primary = f.primary;
+  d.message = name + " is used after its value moved";
+  d.primaryLabel = f.event->kind == EventKind::Move ? "moved again here" : "used here";
+  if (moved.event) d.label(moved.event->span, "moved here");
+  if (!moved.steps.empty()) d.note(name + " moved " + pathText(moved.steps), pathSpan(moved.steps));
+  bool inLoop = std::any_of(moved.steps.begin(), moved.steps.end(), [](const PathStep &s) { return s.loop; });
+  std::string to = moved.event && !moved.event->movedTo.empty() ? " " + moved.event->movedTo : "";
+  if (inLoop)
+    d.withHelp("the value moved" + to + " in an earlier iteration; declare " + name +
+               " inside the loop, or assign it a new value before the next iteration");
+  else if (to.starts_with(" to "))
+    d.withHelp("the value moved" + to + "; use" + to.substr(3) + ", or borrow with `$$i`");
+  else
+    d.withHelp("the value moved" + to + "; borrow it with a `$$i` parameter to keep " + name +
+               ", or assign " + name + " a new value first");
+  return d;
+}
+
 void FunctionReport::emit(DiagEngine &diags) {
   std::vector<Diag> out;
   std::map<unsigned, size_t> leakReport; // binding -> its ARIA-014 in `out`
@@ -235,7 +262,7 @@ void FunctionReport::emit(DiagEngine &diags) {
   for (const Finding &f : findings_) {
     if (poisoned.count(f.binding)) continue;
     if (f.id != DiagId::Leak) {
-      out.push_back(f.afterMove ? movedDiag(f) : freedDiag(f));
+      out.push_back(f.id == DiagId::UseAfterMove ? useAfterMoveDiag(f) : f.afterMove ? movedDiag(f) : freedDiag(f));
       poisoned.insert(f.binding);
       continue;
     }
@@ -270,7 +297,7 @@ void checkOwnership(const SourceManager &sm, Program &, const Symbols &syms, Dia
     report.emit(diags);
     DropPlan plan;
     planDrops(cfg, sol, plan);
-    if (!plan.blockEnd.empty() || !plan.exits.empty()) plans.byFunc[f] = std::move(plan);
+    if (!plan.blockEnd.empty() || !plan.exits.empty() || !plan.beforeStore.empty()) plans.byFunc[f] = std::move(plan);
   }
 }
 

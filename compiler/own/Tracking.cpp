@@ -41,11 +41,27 @@ DropAction dropOf(const Binding &b, DropKind kind, FuncDecl *userDrop = nullptr)
   return a;
 }
 
+bool isBorrow(const Binding &b) { return b.quals & (QualBorrowMut | QualBorrowImm); }
+
+bool movesByValue(const Ty *ty, unsigned depth) {
+  if (!ty || !ty->isStruct() || !ty->decl || depth > 64) return false;
+  if (ty->decl->dropFn) return true;
+  for (const FieldDecl &f : ty->decl->fields)
+    if (movesByValue(f.ty, depth + 1)) return true;
+  return false;
+}
+
+// A struct value with a destructor (§6.4): its destructor, then its fields'.
+void addValueDrop(const Binding &b, TrackedBinding &tb) {
+  if (!movesByValue(b.ty, 0)) return;
+  tb.autoDrops.push_back(dropOf(b, DropKind::UserDrop, b.ty->decl->dropFn));
+  tb.moves = !b.heapStruct;
+}
+
 // LANGUAGE.md §6.3 (drop.npk, per module) and §6.4 (`impl:Drop`, everywhere).
 void addAutoDrops(const VarDeclStmt &decl, bool dropEnabled, TrackedBinding &tb) {
   const Binding &b = decl.binding;
-  if (b.ty && b.ty->isStruct() && b.ty->decl && b.ty->decl->dropFn)
-    tb.autoDrops.push_back(dropOf(b, DropKind::UserDrop, b.ty->decl->dropFn));
+  addValueDrop(b, tb);
   if (!dropEnabled || !decl.init) return;
   const Expr *init = decl.init.get();
   DropKind kind;
@@ -77,6 +93,8 @@ void walkExprs(const Expr &e, const std::function<void(const Expr &)> &f) {
 }
 
 } // namespace
+
+bool movesByValue(const Ty *ty) { return movesByValue(ty, 0); }
 
 bool isDeallocatorName(std::string_view name) {
   for (std::string_view word : {"free", "destroy", "release"})
@@ -121,6 +139,9 @@ BindingTable collectBindings(const FuncDecl &f) {
   for (auto &p : f.params) {
     TrackedBinding &tb = slotFor(table, p->binding);
     tb.checked = isWild(p->binding) && p->binding.ty && p->binding.ty->isPtr();
+    // A struct passed by value moved into the callee, which drops it; a
+    // destructor's own `self` is the value being destroyed.
+    if (!isBorrow(p->binding) && !f.isDropImpl) addValueDrop(p->binding, tb);
   }
   if (!f.body) return table;
   bool dropEnabled = f.module && f.module->dropEnabled;

@@ -22,6 +22,7 @@ struct TrackedBinding {
   bool checked = false;              // ARIA-014/015/022 apply to it
   std::vector<DropAction> autoDrops; // run at scope end while owned, in this order
   bool autoReleased = false;         // autoDrops release its memory (drop.npk): it never leaks
+  bool moves = false;                // a struct value with a destructor: copying it moves it (§6.4)
   bool hasDrops() const { return !autoDrops.empty(); }
   bool followed() const { return checked || hasDrops(); }
   // A scope-end drop settles the binding: its memory is released, or it is a
@@ -33,6 +34,10 @@ struct TrackedBinding {
 using BindingTable = std::vector<TrackedBinding>;
 
 BindingTable collectBindings(const FuncDecl &f);
+
+// A struct value that owns a destructor: its type has `impl:Drop`, or a field
+// (by value, at any depth) does. Such a value moves instead of being copied.
+bool movesByValue(const Ty *ty);
 
 // `free`, `destroy`, `release`, or a name ending in `_free`/`_destroy`/`_release`.
 bool isDeallocatorName(std::string_view plainName);

@@ -1,5 +1,8 @@
 // Wild heap, failure paths and output. Contract: npk/runtime.h.
 #include "npk/runtime.h"
+#include "wildx_internal.h"
+
+#include "core_internal.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -45,9 +48,27 @@ constexpr uint64_t kMaxHeapBlockBytes = uint64_t{1} << 47;
 constexpr size_t kMinCapacity = 64;
 HeapShard g_heap_shards[kShardCount];
 
+// A fork while another thread holds a shard lock would leave that lock held
+// in the child for good: the forking thread takes every shard lock first and
+// releases them on both sides. Registered before the first lock is taken.
+void lock_all_shards() {
+  for (HeapShard &shard : g_heap_shards) pthread_mutex_lock(&shard.lock);
+}
+
+void unlock_all_shards() {
+  for (HeapShard &shard : g_heap_shards) pthread_mutex_unlock(&shard.lock);
+}
+
+pthread_once_t g_heap_fork_once = PTHREAD_ONCE_INIT;
+
+void register_heap_fork_handlers() { pthread_atfork(lock_all_shards, unlock_all_shards, unlock_all_shards); }
+
 class ShardLock {
  public:
-  explicit ShardLock(HeapShard &shard) : shard_(shard) { pthread_mutex_lock(&shard_.lock); }
+  explicit ShardLock(HeapShard &shard) : shard_(shard) {
+    pthread_once(&g_heap_fork_once, register_heap_fork_handlers);
+    pthread_mutex_lock(&shard_.lock);
+  }
   ~ShardLock() { pthread_mutex_unlock(&shard_.lock); }
   ShardLock(const ShardLock &) = delete;
   ShardLock &operator=(const ShardLock &) = delete;
@@ -148,6 +169,19 @@ void heap_panic(const void *p, const char *reason) {
   fprintf(stderr, "[Wild] panic: free(%p) rejected: %s\n", p, reason);
 }
 
+}  // namespace
+
+size_t npkrt::heap_test_registry_slots(void) {
+  size_t slots = 0;
+  for (HeapShard &shard : g_heap_shards) {
+    ShardLock lock(shard);
+    slots += shard.capacity;
+  }
+  return slots;
+}
+
+namespace {
+
 // ---- failure -----------------------------------------------------------------
 
 std::atomic<int32_t (*)(int32_t)> g_failsafe{nullptr};
@@ -175,16 +209,89 @@ FILE *stream_file(int32_t stream) {
   return nullptr;
 }
 
-// The fewest significant digits (at most 17, always enough) that read back
-// as the same double.
-void format_shortest(char *buffer, size_t size, double v) {
-  for (int precision = 1; precision <= 17; ++precision) {
-    snprintf(buffer, size, "%.*g", precision, v);
-    if (strtod(buffer, nullptr) == v) return;
+}  // namespace
+
+// ---- float formatting ------------------------------------------------------------
+//
+// Shortest round trip: the fewest significant digits, correctly rounded by
+// printf, that strtod/strtof read back as the same value of the value's own
+// type. Nine digits always suffice for float and seventeen for double.
+// (std::to_chars would need libstdc++ at link time; see CMakeLists.txt.)
+
+namespace npkrt {
+
+size_t shortest_digits(double v, bool is_float, char digits[32], int *exponent) {
+  char text[48];
+  int max_precision = is_float ? 9 : 17;
+  for (int precision = 1; precision <= max_precision; ++precision) {
+    snprintf(text, sizeof text, "%.*e", precision - 1, v);
+    bool exact = is_float ? strtof(text, nullptr) == static_cast<float>(v) : strtod(text, nullptr) == v;
+    if (exact || precision == max_precision) break;
   }
+  // text: [-]d[.ddd]e(+|-)xx
+  size_t n = 0;
+  const char *c = text;
+  if (*c == '-') ++c;
+  for (; *c != 'e' && *c != '\0'; ++c)
+    if (*c != '.') digits[n++] = *c;
+  while (n > 1 && digits[n - 1] == '0') --n;
+  digits[n] = '\0';
+  *exponent = *c == 'e' ? atoi(c + 1) : 0;
+  return n;
 }
 
-}  // namespace
+void format_float(char buffer[48], double v, bool is_float) {
+  char *out = buffer;
+  if (isnan(v)) {
+    strcpy(buffer, "nan");
+    return;
+  }
+  if (signbit(v)) *out++ = '-';
+  if (isinf(v)) {
+    strcpy(out, "inf");
+    return;
+  }
+  if (v == 0) {
+    strcpy(out, "0.0");
+    return;
+  }
+  char digits[32];
+  int exponent = 0;
+  size_t n = shortest_digits(fabs(v), is_float, digits, &exponent);
+  if (exponent < -4 || exponent >= 21) {
+    // d[.ddd]e(+|-)xx, at least two exponent digits
+    *out++ = digits[0];
+    if (n > 1) {
+      *out++ = '.';
+      memcpy(out, digits + 1, n - 1);
+      out += n - 1;
+    }
+    snprintf(out, 16, "e%c%02d", exponent < 0 ? '-' : '+', exponent < 0 ? -exponent : exponent);
+    return;
+  }
+  if (exponent < 0) {
+    // 0.000ddd
+    *out++ = '0';
+    *out++ = '.';
+    for (int i = -1; i > exponent; --i) *out++ = '0';
+    memcpy(out, digits, n);
+    out += n;
+  } else {
+    // ddd[000].0 or dd.ddd
+    size_t whole = static_cast<size_t>(exponent) + 1;
+    for (size_t i = 0; i < whole; ++i) *out++ = i < n ? digits[i] : '0';
+    *out++ = '.';
+    if (n > whole) {
+      memcpy(out, digits + whole, n - whole);
+      out += n - whole;
+    } else {
+      *out++ = '0';
+    }
+  }
+  *out = '\0';
+}
+
+}  // namespace npkrt
 
 // ---- C ABI: wild heap ----------------------------------------------------------
 
@@ -277,12 +384,16 @@ extern "C" void npk_print_u64(int32_t stream, uint64_t v) {
 extern "C" void npk_print_f64(int32_t stream, double v) {
   FILE *file = stream_file(stream);
   if (file == nullptr) return;
-  if (isnan(v)) {
-    fputs("nan", file);
-    return;
-  }
-  char buffer[40];
-  format_shortest(buffer, sizeof buffer, v);
+  char buffer[48];
+  npkrt::format_float(buffer, v, false);
+  fputs(buffer, file);
+}
+
+extern "C" void npk_print_f32(int32_t stream, float v) {
+  FILE *file = stream_file(stream);
+  if (file == nullptr) return;
+  char buffer[48];
+  npkrt::format_float(buffer, v, true);
   fputs(buffer, file);
 }
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,13 @@ namespace {
 constexpr int64_t kDefaultQuotaBytes = int64_t{64} << 20;
 constexpr size_t kArenaBytes = size_t{64} << 20;
 constexpr uint32_t kMaxArenas = 256;
-// Free blocks of 1..kSizeClasses pages sit on exact-size lists; longer ones
-// share list 0 (first fit). Blocks are split on demand, never coalesced.
-constexpr uint32_t kSizeClasses = 32;
 // Freed blocks this long are handed back to the kernel instead of being
 // zeroed by memset when they are recycled.
 constexpr uint32_t kDontNeedPages = 16;
+// The cache of freed blocks kept mapped for reuse (bounds: wildx_internal.h).
+constexpr uint32_t kCacheMaxBlocks = kWildxCacheMaxBlocks;
+constexpr size_t kCacheMaxBytes = kWildxCacheMaxBytes;
+constexpr size_t kCacheMaxBlockBytes = kCacheMaxBytes / 4;
 
 // A page's registry word: its state in the low bits and, on the first page of
 // an allocation (its head), the allocation's length in pages above them.
@@ -60,18 +62,18 @@ struct Config {
   bool verify;
 };
 
-// A reserved PROT_NONE region and its per-page metadata. Immutable once
-// published, so lookups need no lock.
+// A reserved PROT_NONE region and its per-page metadata. The fields other
+// than the vacancy bitmap are immutable once published, so lookups need no
+// lock.
 struct Arena {
   char *base;
   size_t bytes;
-  uint32_t pages;
+  uint32_t pages;   // a multiple of 64
   uint32_t index;
-  uint32_t *words;       // registry words; accessed only through std::atomic_ref
-  uint64_t *seal_hash;   // per head page, NPK_WILDX_VERIFY
-  uint64_t *next_free;   // per free-block start page, under g_free_lock
-  uint32_t *free_pages;  // per free-block start page, under g_free_lock
-  uint8_t *free_flags;   // per free-block start page, under g_free_lock
+  uint32_t *words;      // registry words; accessed only through std::atomic_ref
+  uint64_t *seal_hash;  // per head page, NPK_WILDX_VERIFY
+  uint64_t *vacant;     // bit per page: PROT_NONE, zero, neither live nor cached; under g_free_lock
+  uint32_t vacant_pages;  // under g_free_lock
 };
 
 struct Block {
@@ -89,6 +91,12 @@ struct Slot {
   uint32_t old_state;
 };
 
+// Blocks leaving the cache, returned to the OS after the lock is dropped.
+struct Batch {
+  Block blocks[kCacheMaxBlocks];
+  uint32_t count;
+};
+
 Config g_config;
 pthread_once_t g_config_once = PTHREAD_ONCE_INIT;
 std::atomic<int64_t> g_quota_bytes{kDefaultQuotaBytes};
@@ -97,11 +105,15 @@ std::atomic<int64_t> g_live_bytes{0};
 std::atomic<Arena *> g_arenas[kMaxArenas];
 std::atomic<uint32_t> g_arena_count{0};
 
-// Everything below is guarded by g_free_lock. A free-list link is
-// (arena index << 32 | page) + 1, so 0 ends a list.
+// The cache and the vacancy bitmaps are guarded by g_free_lock. The cache is
+// ordered oldest first; the counters are atomics only so that
+// npk_wildx_stats can read them without the lock.
 pthread_mutex_t g_free_lock = PTHREAD_MUTEX_INITIALIZER;
-uint64_t g_free_heads[kSizeClasses + 1];
-uint32_t g_bump_page;  // next never-used page of the newest arena
+Block g_cache[kCacheMaxBlocks];
+uint32_t g_cache_count;
+std::atomic<int64_t> g_cached_bytes{0};
+std::atomic<int64_t> g_cached_blocks{0};
+std::atomic<int64_t> g_reserved_bytes{0};
 
 class FreeListLock {
  public:
@@ -110,6 +122,52 @@ class FreeListLock {
   FreeListLock(const FreeListLock &) = delete;
   FreeListLock &operator=(const FreeListLock &) = delete;
 };
+
+// ---- fork ------------------------------------------------------------------
+//
+// Every entry point that changes registry state runs inside enter()/leave().
+// A fork first closes the gate and waits until no thread is inside, so the
+// child inherits no held lock, no page in a transient state and no block on
+// its way back to the OS. Lookups (calls) do not enter: they change nothing.
+
+pthread_mutex_t g_fork_lock = PTHREAD_MUTEX_INITIALIZER;
+std::atomic<bool> g_fork_pending{false};
+std::atomic<uint32_t> g_inside{0};
+
+void enter() {
+  for (;;) {
+    g_inside.fetch_add(1, std::memory_order_seq_cst);
+    if (!g_fork_pending.load(std::memory_order_seq_cst)) return;
+    g_inside.fetch_sub(1, std::memory_order_seq_cst);
+    // Wait for the fork to finish.
+    pthread_mutex_lock(&g_fork_lock);
+    pthread_mutex_unlock(&g_fork_lock);
+  }
+}
+
+void leave() { g_inside.fetch_sub(1, std::memory_order_release); }
+
+class Inside {
+ public:
+  Inside() { enter(); }
+  ~Inside() { leave(); }
+  Inside(const Inside &) = delete;
+  Inside &operator=(const Inside &) = delete;
+};
+
+void before_fork() {
+  pthread_mutex_lock(&g_fork_lock);
+  g_fork_pending.store(true, std::memory_order_seq_cst);
+  // Threads inside finish one transition (at most a few system calls).
+  while (g_inside.load(std::memory_order_seq_cst) != 0) sched_yield();
+}
+
+// Parent and child alike: in the child no other thread exists, so nothing
+// is inside and the gate reopens as it is.
+void after_fork() {
+  g_fork_pending.store(false, std::memory_order_seq_cst);
+  pthread_mutex_unlock(&g_fork_lock);
+}
 
 // Any value but empty or "0" turns a hardening flag on.
 bool env_flag(const char *name) {
@@ -136,6 +194,8 @@ void load_config() {
   g_config.audit = env_flag("NPK_WILDX_AUDIT");
   g_config.verify = env_flag("NPK_WILDX_VERIFY");
   load_quota_from_env();
+  // Registered before any registry state exists, so no fork can miss it.
+  pthread_atfork(before_fork, after_fork, after_fork);
 }
 
 const Config &config() {
@@ -150,6 +210,8 @@ std::atomic_ref<uint32_t> word_at(Arena *arena, uint32_t page) {
 char *page_address(const Arena *arena, uint32_t page) {
   return arena->base + static_cast<size_t>(page) * g_config.page_size;
 }
+
+size_t block_bytes(const Block &block) { return static_cast<size_t>(block.pages) * g_config.page_size; }
 
 void audit(const char *what, const void *p) {
   if (g_config.audit) fprintf(stderr, "[WildX] audit: %s %p\n", what, p);
@@ -168,6 +230,51 @@ bool reserve_quota(int64_t bytes) {
 
 void release_quota(int64_t bytes) { g_live_bytes.fetch_sub(bytes, std::memory_order_relaxed); }
 
+// ---- vacancy bitmaps (caller holds g_free_lock) ----------------------------
+
+// Marks pages [first, first + count) vacant or not.
+void set_vacant(Arena *arena, uint32_t first, uint32_t count, bool vacant) {
+  for (uint32_t page = first; page < first + count;) {
+    uint64_t &word = arena->vacant[page / 64];
+    uint32_t shift = page % 64;
+    uint32_t span = count - (page - first) < 64 - shift ? count - (page - first) : 64 - shift;
+    uint64_t mask = (span == 64 ? ~uint64_t{0} : ((uint64_t{1} << span) - 1)) << shift;
+    word = vacant ? word | mask : word & ~mask;
+    page += span;
+  }
+  if (vacant)
+    arena->vacant_pages += count;
+  else
+    arena->vacant_pages -= count;
+}
+
+// The first run of `pages` vacant pages in the arena, or UINT32_MAX.
+uint32_t find_vacant_run(const Arena *arena, uint32_t pages) {
+  uint32_t run = 0, start = 0;
+  for (uint32_t index = 0; index < arena->pages / 64; ++index) {
+    uint64_t word = arena->vacant[index];
+    if (word == 0) {
+      run = 0;
+      continue;
+    }
+    if (word == ~uint64_t{0}) {
+      if (run == 0) start = index * 64;
+      run += 64;
+      if (run >= pages) return start;
+      continue;
+    }
+    for (uint32_t shift = 0; shift < 64; ++shift) {
+      if (((word >> shift) & 1) == 0) {
+        run = 0;
+        continue;
+      }
+      if (run == 0) start = index * 64 + shift;
+      if (++run >= pages) return start;
+    }
+  }
+  return UINT32_MAX;
+}
+
 // ---- arenas ----------------------------------------------------------------
 
 size_t round_up(size_t value, size_t unit) { return (value + unit - 1) / unit * unit; }
@@ -175,7 +282,7 @@ size_t round_up(size_t value, size_t unit) { return (value + unit - 1) / unit * 
 // Carves the Arena header and its per-page arrays out of one anonymous
 // mapping, so creating an arena needs no heap.
 Arena *map_arena_metadata(uint32_t pages) {
-  size_t bytes = sizeof(Arena) + pages * (sizeof(uint64_t) * 2 + sizeof(uint32_t) * 2 + 1);
+  size_t bytes = sizeof(Arena) + pages * (sizeof(uint64_t) + sizeof(uint32_t)) + pages / 8;
   void *memory = mmap(nullptr, round_up(bytes, g_config.page_size), PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (memory == MAP_FAILED) return nullptr;
@@ -184,14 +291,12 @@ Arena *map_arena_metadata(uint32_t pages) {
   cursor += round_up(sizeof(Arena), alignof(uint64_t));
   arena->seal_hash = reinterpret_cast<uint64_t *>(cursor);
   cursor += pages * sizeof(uint64_t);
-  arena->next_free = reinterpret_cast<uint64_t *>(cursor);
-  cursor += pages * sizeof(uint64_t);
+  arena->vacant = reinterpret_cast<uint64_t *>(cursor);
+  cursor += pages / 8;
   arena->words = reinterpret_cast<uint32_t *>(cursor);
-  cursor += pages * sizeof(uint32_t);
-  arena->free_pages = reinterpret_cast<uint32_t *>(cursor);
-  cursor += pages * sizeof(uint32_t);
-  arena->free_flags = reinterpret_cast<uint8_t *>(cursor);
   arena->pages = pages;
+  memset(arena->vacant, 0xff, pages / 8);
+  arena->vacant_pages = pages;
   return arena;
 }
 
@@ -200,9 +305,9 @@ Arena *map_arena_metadata(uint32_t pages) {
 Arena *create_arena(uint64_t min_pages) {
   uint32_t index = g_arena_count.load(std::memory_order_relaxed);
   if (index == kMaxArenas) return nullptr;
-  size_t arena_pages = kArenaBytes / g_config.page_size;
+  size_t arena_pages = round_up(kArenaBytes / g_config.page_size, 64);
   size_t pages = round_up(min_pages, arena_pages);
-  if (pages > UINT32_MAX) return nullptr;
+  if (pages > UINT32_MAX - 63) return nullptr;
   void *base = mmap(nullptr, pages * g_config.page_size, PROT_NONE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) return nullptr;
@@ -216,6 +321,7 @@ Arena *create_arena(uint64_t min_pages) {
   arena->index = index;
   g_arenas[index].store(arena, std::memory_order_release);
   g_arena_count.store(index + 1, std::memory_order_release);
+  g_reserved_bytes.fetch_add(static_cast<int64_t>(arena->bytes), std::memory_order_relaxed);
   return arena;
 }
 
@@ -230,93 +336,162 @@ Arena *find_arena(const void *p) {
   return nullptr;
 }
 
-// ---- free lists (caller holds g_free_lock) ---------------------------------
+// ---- returning pages to the OS (no lock held) -------------------------------
 
-uint64_t link_of(const Block &block) {
-  return ((uint64_t{block.arena->index} << 32) | block.page) + 1;
+// Removes all access from a page range (execute included), even when
+// mprotect cannot split the mapping (ENOMEM): then fresh pages replace it.
+bool revoke_all(char *p, size_t bytes) {
+  if (mprotect(p, bytes, PROT_NONE) == 0) return true;
+  void *fresh = mmap(p, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  return fresh != MAP_FAILED;
 }
 
-Block block_of_link(uint64_t link) {
-  Arena *arena = g_arenas[(link - 1) >> 32].load(std::memory_order_relaxed);
-  uint32_t page = static_cast<uint32_t>(link - 1);
-  return Block{arena, page, arena->free_pages[page], arena->free_flags[page]};
+// Returns a page range to the OS: afterwards it is PROT_NONE, uncommitted
+// and reads as zero once opened again, i.e. vacant. False when the OS
+// refused; the pages are then retired (see release_batch).
+bool return_to_os(char *p, size_t bytes) {
+  return revoke_all(p, bytes) && madvise(p, bytes, MADV_DONTNEED) == 0;
 }
 
-uint32_t list_for(uint32_t pages) { return pages <= kSizeClasses ? pages : 0; }
-
-void push_free(const Block &block) {
-  uint64_t &head = g_free_heads[list_for(block.pages)];
-  block.arena->next_free[block.page] = head;
-  block.arena->free_pages[block.page] = block.pages;
-  block.arena->free_flags[block.page] = block.flags;
-  head = link_of(block);
+void make_vacant(const Block &block) {
+  FreeListLock lock;
+  set_vacant(block.arena, block.page, block.pages, true);
 }
 
-// Keeps the first `pages` pages of a free block and returns the rest to the
-// free lists with the same flags.
-Block trim(Block block, uint32_t pages) {
-  if (block.pages > pages) {
-    push_free(Block{block.arena, block.page + pages, block.pages - pages, block.flags});
-    block.pages = pages;
+int compare_blocks(const void *a, const void *b) {
+  const Block &x = *static_cast<const Block *>(a);
+  const Block &y = *static_cast<const Block *>(b);
+  if (x.arena->index != y.arena->index) return x.arena->index < y.arena->index ? -1 : 1;
+  return x.page < y.page ? -1 : x.page > y.page ? 1 : 0;
+}
+
+// Returns evicted blocks to the OS, one call per run of adjacent blocks, then
+// marks them vacant. A run the OS refused to take back is retired: never
+// handed out again.
+void release_batch(Batch &batch) {
+  if (batch.count == 0) return;
+  qsort(batch.blocks, batch.count, sizeof(Block), compare_blocks);
+  uint32_t runs = 0;
+  for (uint32_t i = 0; i < batch.count; ++i) {
+    Block &run = batch.blocks[runs];
+    const Block &next = batch.blocks[i];
+    if (i != 0 && next.arena == run.arena && next.page == run.page + run.pages) {
+      run.pages += next.pages;
+      continue;
+    }
+    if (i != 0) ++runs;
+    batch.blocks[runs] = next;
   }
-  return block;
-}
-
-bool pop_exact_or_larger_class(uint32_t pages, Block *out) {
-  for (uint32_t list = pages; list <= kSizeClasses; ++list) {
-    uint64_t link = g_free_heads[list];
-    if (link == 0) continue;
-    Block block = block_of_link(link);
-    g_free_heads[list] = block.arena->next_free[block.page];
-    *out = trim(block, pages);
-    return true;
+  ++runs;
+  bool released[kCacheMaxBlocks];
+  for (uint32_t i = 0; i < runs; ++i) {
+    const Block &run = batch.blocks[i];
+    released[i] = return_to_os(page_address(run.arena, run.page), block_bytes(run));
   }
-  return false;
+  FreeListLock lock;
+  for (uint32_t i = 0; i < runs; ++i)
+    if (released[i]) set_vacant(batch.blocks[i].arena, batch.blocks[i].page, batch.blocks[i].pages, true);
+  batch.count = 0;
 }
 
-bool pop_first_fit_long(uint32_t pages, Block *out) {
-  for (uint64_t *link = &g_free_heads[0]; *link != 0;) {
-    Block block = block_of_link(*link);
-    uint64_t *next = &block.arena->next_free[block.page];
-    if (block.pages >= pages) {
-      *link = *next;
-      *out = trim(block, pages);
+// ---- the cache (caller holds g_free_lock) -----------------------------------
+
+void cache_remove(uint32_t index) {
+  g_cached_bytes.fetch_sub(static_cast<int64_t>(block_bytes(g_cache[index])), std::memory_order_relaxed);
+  memmove(&g_cache[index], &g_cache[index + 1], (g_cache_count - index - 1) * sizeof(Block));
+  --g_cache_count;
+  g_cached_blocks.store(g_cache_count, std::memory_order_relaxed);
+}
+
+// Moves the oldest cached blocks to `batch` until at most `blocks` blocks and
+// `bytes` bytes stay cached.
+void evict_down_to(uint32_t blocks, size_t bytes, Batch *batch) {
+  while (g_cache_count > 0 &&
+         (g_cache_count > blocks || static_cast<size_t>(g_cached_bytes.load(std::memory_order_relaxed)) > bytes)) {
+    batch->blocks[batch->count++] = g_cache[0];
+    cache_remove(0);
+  }
+}
+
+void cache_put(const Block &block, Batch *batch) {
+  size_t bytes = block_bytes(block);
+  if (g_cache_count == kCacheMaxBlocks ||
+      static_cast<size_t>(g_cached_bytes.load(std::memory_order_relaxed)) + bytes > kCacheMaxBytes)
+    evict_down_to(kCacheMaxBlocks / 2, kCacheMaxBytes / 2 > bytes ? kCacheMaxBytes / 2 - bytes : 0, batch);
+  g_cache[g_cache_count++] = block;
+  g_cached_blocks.store(g_cache_count, std::memory_order_relaxed);
+  g_cached_bytes.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+}
+
+// The newest cached block of exactly `pages` pages, else the smallest larger
+// one with its first `pages` pages taken (the rest stays cached, same age).
+bool cache_take(uint32_t pages, Block *out) {
+  uint32_t best = UINT32_MAX;
+  for (uint32_t i = g_cache_count; i-- > 0;) {
+    uint32_t have = g_cache[i].pages;
+    if (have == pages) {
+      *out = g_cache[i];
+      cache_remove(i);
       return true;
     }
-    link = next;
+    if (have > pages && (best == UINT32_MAX || have < g_cache[best].pages)) best = i;
   }
-  return false;
+  if (best == UINT32_MAX) return false;
+  Block &rest = g_cache[best];
+  *out = Block{rest.arena, rest.page, pages, rest.flags};
+  rest.page += pages;
+  rest.pages -= pages;
+  g_cached_bytes.fetch_sub(static_cast<int64_t>(block_bytes(*out)), std::memory_order_relaxed);
+  return true;
 }
 
-// Hands out never-used pages from the newest arena, reserving a new arena
-// when it is full; what is left of the old one goes to the free lists.
-bool take_unused(uint32_t pages, Block *out) {
+// Vacant pages from the first arena with room, or from a new arena.
+bool take_vacant(uint32_t pages, bool may_grow, Block *out) {
   uint32_t count = g_arena_count.load(std::memory_order_relaxed);
-  Arena *arena = count == 0 ? nullptr : g_arenas[count - 1].load(std::memory_order_relaxed);
-  if (arena == nullptr || arena->pages - g_bump_page < pages) {
-    if (arena != nullptr && g_bump_page < arena->pages) {
-      push_free(Block{arena, g_bump_page, arena->pages - g_bump_page, kNeedsOpen});
-      g_bump_page = arena->pages;  // listed once, even if no new arena can be had
-    }
-    arena = create_arena(pages);
-    if (arena == nullptr) return false;
-    g_bump_page = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    Arena *arena = g_arenas[i].load(std::memory_order_relaxed);
+    if (arena->vacant_pages < pages) continue;
+    uint32_t page = find_vacant_run(arena, pages);
+    if (page == UINT32_MAX) continue;
+    set_vacant(arena, page, pages, false);
+    *out = Block{arena, page, pages, kNeedsOpen};
+    return true;
   }
-  *out = Block{arena, g_bump_page, pages, kNeedsOpen};
-  g_bump_page += pages;
+  if (!may_grow) return false;
+  Arena *arena = create_arena(pages);
+  if (arena == nullptr) return false;
+  set_vacant(arena, 0, pages, false);
+  *out = Block{arena, 0, pages, kNeedsOpen};
   return true;
 }
 
 bool take_block(uint32_t pages, Block *out) {
+  Batch batch;
+  batch.count = 0;
+  {
+    FreeListLock lock;
+    if (cache_take(pages, out) || take_vacant(pages, true, out)) return true;
+    if (g_cache_count == 0) return false;
+    // Out of address space: what the cache holds is not live, so it must
+    // not make this allocation fail.
+    evict_down_to(0, 0, &batch);
+  }
+  release_batch(batch);
   FreeListLock lock;
-  if (pages <= kSizeClasses && pop_exact_or_larger_class(pages, out)) return true;
-  if (pop_first_fit_long(pages, out)) return true;
-  return take_unused(pages, out);
+  return take_vacant(pages, false, out);
 }
 
+// Takes back a block that is not live. A clean PROT_NONE block is vacant as
+// it is; anything else goes to the cache.
 void give_back(const Block &block) {
-  FreeListLock lock;
-  push_free(block);
+  if (block.flags == kNeedsOpen) return make_vacant(block);
+  Batch batch;
+  batch.count = 0;
+  {
+    FreeListLock lock;
+    cache_put(block, &batch);
+  }
+  release_batch(batch);
 }
 
 // ---- lookups and transitions -------------------------------------------------
@@ -449,7 +624,11 @@ void wildx_panic(const char *op, const void *p, const char *reason) {
 bool wildx_begin_write(void *p, const char *op, size_t *bytes) {
   Slot slot;
   *bytes = 0;
-  if (!begin_transition(p, op, bit(kWritable), kInstalling, &slot)) return false;
+  enter();  // until wildx_end_write: a fork waits for the write to finish
+  if (!begin_transition(p, op, bit(kWritable), kInstalling, &slot)) {
+    leave();
+    return false;
+  }
   *bytes = slot_bytes(slot);
   return true;
 }
@@ -457,10 +636,12 @@ bool wildx_begin_write(void *p, const char *op, size_t *bytes) {
 void wildx_end_write(void *p) {
   Arena *arena = nullptr;
   uint32_t page = 0;
-  if (resolve(p, &arena, &page) != nullptr) return;
-  std::atomic_ref<uint32_t> word = word_at(arena, page);
-  uint32_t pages = pages_of(word.load(std::memory_order_relaxed));
-  word.store(make_word(kWritable, pages), std::memory_order_release);
+  if (resolve(p, &arena, &page) == nullptr) {
+    std::atomic_ref<uint32_t> word = word_at(arena, page);
+    uint32_t pages = pages_of(word.load(std::memory_order_relaxed));
+    word.store(make_word(kWritable, pages), std::memory_order_release);
+  }
+  leave();
 }
 
 int32_t wildx_check_callable(const void *p, const char *op) {
@@ -537,6 +718,7 @@ extern "C" void *npk_wildx_alloc(int64_t n) {
   uint32_t guard = cfg.guard ? 1 : 0;
   if (pages > kMaxAllocationPages - 2) return nullptr;
   int64_t bytes = static_cast<int64_t>(pages * cfg.page_size);
+  Inside inside;
   if (!reserve_quota(bytes)) return nullptr;
   Block block;
   if (!take_block(static_cast<uint32_t>(pages) + 2 * guard, &block)) {
@@ -558,6 +740,7 @@ extern "C" void *npk_wildx_alloc(int64_t n) {
 
 extern "C" int32_t npk_wildx_seal(void *p) {
   static const char kOp[] = "wildx_seal";
+  Inside inside;
   Slot slot;
   if (!begin_transition(p, kOp, bit(kWritable), kSealing, &slot)) return -1;
   char *code = static_cast<char *>(p);
@@ -578,10 +761,16 @@ extern "C" int32_t npk_wildx_seal(void *p) {
 
 extern "C" int32_t npk_wildx_free(void *p) {
   static const char kOp[] = "wildx_free";
+  Inside inside;
   Slot slot;
   if (!begin_transition(p, kOp, bit(kWritable) | bit(kExecutable), kFreeing, &slot)) return -1;
-  uint8_t flags = 0;
-  if (!revoke(slot, static_cast<char *>(p), &flags)) {
+  // Blocks too large for the cache go straight back to the OS (which also
+  // revokes execute permission); the rest stay mapped, never executable.
+  Block block = block_of_slot(slot, 0);
+  char *start = page_address(block.arena, block.page);
+  bool uncached = block_bytes(block) > kCacheMaxBlockBytes;
+  bool revoked = uncached ? revoke_all(start, block_bytes(block)) : revoke(slot, static_cast<char *>(p), &block.flags);
+  if (!revoked) {
     finish_transition(slot, static_cast<PageState>(slot.old_state));
     wildx_panic(kOp, p, "the OS refused to revoke execute permission");
     return -1;
@@ -589,6 +778,24 @@ extern "C" int32_t npk_wildx_free(void *p) {
   audit("free", p);
   finish_transition(slot, kFreed);
   release_quota(static_cast<int64_t>(slot_bytes(slot)));
-  give_back(block_of_slot(slot, flags));
+  if (!uncached)
+    give_back(block);
+  else if (madvise(start, block_bytes(block), MADV_DONTNEED) == 0)
+    make_vacant(block);
+  // else the OS kept the old bytes: the block is retired, never handed out.
+  return 0;
+}
+
+extern "C" int32_t npk_wildx_stats(npk_wildx_stats_t *out) {
+  if (out == nullptr) {
+    wildx_panic("wildx_stats", out, "null pointer");
+    return -1;
+  }
+  config();
+  out->live_bytes = g_live_bytes.load(std::memory_order_relaxed);
+  out->quota_bytes = g_quota_bytes.load(std::memory_order_relaxed);
+  out->cached_bytes = g_cached_bytes.load(std::memory_order_relaxed);
+  out->cached_blocks = g_cached_blocks.load(std::memory_order_relaxed);
+  out->reserved_bytes = g_reserved_bytes.load(std::memory_order_relaxed);
   return 0;
 }

@@ -1,5 +1,5 @@
 /* Private interface between the wildx registry (wildx.cpp), the JIT helpers
- * (jit.cpp) and the runtime's own unit tests. Not installed, not part of the
+ * (jit.cpp), the wild heap (core.cpp) and the runtime's own unit tests. Not installed, not part of the
  * C ABI: code compiled by npkc never sees it.
  */
 #ifndef NPK_RUNTIME_WILDX_INTERNAL_H
@@ -31,6 +31,12 @@ void wildx_end_write(void *p);
  * interior, freed or being freed, or code changed since it was sealed). */
 int32_t wildx_check_callable(const void *p, const char *op);
 
+/* Bounds of the cache of freed blocks kept mapped for reuse. Past either,
+ * the oldest blocks go back to the OS until half of each is left; a block
+ * larger than a quarter of the byte bound is never cached. */
+constexpr uint32_t kWildxCacheMaxBlocks = 64;
+constexpr size_t kWildxCacheMaxBytes = size_t{4} << 20;
+
 /* ---- test hooks ------------------------------------------------------- */
 
 /* Parses a byte count: decimal digits with an optional K, M or G suffix
@@ -47,6 +53,9 @@ int64_t wildx_live_bytes(void);
 
 /* The page size the registry rounds to. */
 size_t wildx_page_size(void);
+
+/* Slots of the npk_alloc registry's tables, all shards together (core.cpp). */
+size_t heap_test_registry_slots(void);
 
 /* 64-bit FNV-1a over n bytes (the NPK_WILDX_VERIFY hash). */
 uint64_t wildx_fnv1a(const void *data, size_t n);

@@ -34,10 +34,21 @@ void Fail(Totals &totals, const char *what, long iteration) {
   if (totals.failures.fetch_add(1) < 10) fprintf(stderr, "stress: %s failed at iteration %ld\n", what, iteration);
 }
 
-// One lifecycle; sizes vary so multi-page blocks are split and recycled too.
+// One lifecycle; sizes vary so multi-page blocks are split and recycled,
+// the cache of freed blocks overflows and is evicted, and blocks too large
+// for it go straight back to the OS.
+int64_t LifecycleBytes(uint32_t rng) {
+  switch (rng >> 28) {
+    case 0: return 3 * 4096;
+    case 1: return static_cast<int64_t>((rng >> 20) % 64 + 1) * 4096;
+    case 2: return (rng >> 20) % 16 == 0 ? int64_t{300} * 4096 : 64;
+    default: return 64;
+  }
+}
+
 void RunLifecycle(Totals &totals, uint32_t &rng, long iteration) {
   rng = rng * 1664525u + 1013904223u;
-  int64_t bytes = (rng >> 28) == 0 ? 3 * 4096 : 64;
+  int64_t bytes = LifecycleBytes(rng);
   int32_t a = static_cast<int32_t>(rng), b = static_cast<int32_t>(rng >> 7) - 12345;
   void *page = npk_wildx_alloc(bytes);
   if (page == nullptr) return Fail(totals, "wildx_alloc", iteration);

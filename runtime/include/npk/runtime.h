@@ -33,6 +33,28 @@ int32_t npk_wildx_seal(void *p);
  * left executable. */
 int32_t npk_wildx_free(void *p);
 
+/* The wildx registry's accounting, as of the call:
+ *   live_bytes      bytes of allocations not yet freed (whole pages, guard
+ *                   pages not counted): what the quota limits;
+ *   quota_bytes     the limit on live_bytes (NPK_WILDX_QUOTA, default 64 MiB);
+ *   cached_bytes    freed pages kept mapped (never executable) for reuse,
+ *                   guard pages included; bounded, not counted by the quota;
+ *   cached_blocks   the freed blocks holding them;
+ *   reserved_bytes  address space reserved for wildx pages (PROT_NONE and
+ *                   uncommitted where neither live nor cached).
+ * The fields are read one by one without stopping other threads. */
+typedef struct npk_wildx_stats_t {
+  int64_t live_bytes;
+  int64_t quota_bytes;
+  int64_t cached_bytes;
+  int64_t cached_blocks;
+  int64_t reserved_bytes;
+} npk_wildx_stats_t;
+
+/* Fills *out. 0, or -1 plus one
+ * "[WildX] panic: wildx_stats((nil)) rejected: null pointer" line. */
+int32_t npk_wildx_stats(npk_wildx_stats_t *out);
+
 /* ---- jit helpers ------------------------------------------------------ */
 
 /* Writes `mov eax, edi; add eax, esi; ret` (89 f8 01 f0 c3) at the start of a
@@ -93,16 +115,42 @@ __attribute__((noreturn)) void npk_trap(int32_t code, const char *loc);
 /* `exit N;` — flushes output and ends the process. No drops, no defers. */
 __attribute__((noreturn)) void npk_exit(int32_t status);
 
+/* ---- strings ---------------------------------------------------------- */
+
+/* A Nitpick `string` value: `len` bytes at `ptr`, followed by a NUL byte that
+ * `len` does not count. Every string value a program holds keeps that NUL
+ * (literals, copies made by npk_string_from_c, zero-initialised bindings,
+ * which are ""), so a `string` passes to a C `const char*` parameter as `ptr`
+ * without a copy; {NULL, 0}, which only zeroed memory read as a string can
+ * hold, passes as "". C must not write through it, free it or keep it. */
+typedef struct npk_string {
+  const char *ptr;
+  int64_t len;
+} npk_string;
+
+/* The value of a call to an extern declared to return `string`: copies the
+ * bytes of s up to its NUL into memory that lives until the process ends
+ * (each call makes its own copy; nothing frees it) and returns them, NUL
+ * included. NULL and "" give "" (len 0) without a copy. Out of memory gives ""
+ * plus one "[String] panic: string_from_c(<ptr>) rejected: ..." line. A
+ * non-NULL s must point at a NUL-terminated string, which is C's contract
+ * for a `const char*` result. */
+npk_string npk_string_from_c(const char *s);
+
 /* ---- output (stream 1 = stdout, 2 = stderr) --------------------------- */
 /* Any other stream number prints nothing. npk_print_str writes len bytes of s
- * (len < 0: up to the NUL; s == NULL: nothing). npk_print_f64 prints the
- * shortest %g form that reads back exactly ("1.5", "0.1", "2", "inf", "nan");
+ * (len < 0: up to the NUL; s == NULL: nothing). npk_print_f64 and
+ * npk_print_f32 print the fewest digits that read back as the same double or
+ * float: plain decimal with at least one digit after the point ("10.0",
+ * "1.1", "-0.0", "0.0001") when 1e-4 <= |v| < 1e21, else d[.ddd]e(+|-)xx
+ * ("1e+21", "1.5e-05", "5e-324"); "inf", "-inf", "nan".
  * npk_print_bool prints "true"/"false"; npk_print_ptr "0x" + lowercase hex. */
 
 void npk_print_str(int32_t stream, const char *s, int64_t len);
 void npk_print_i64(int32_t stream, int64_t v);
 void npk_print_u64(int32_t stream, uint64_t v);
 void npk_print_f64(int32_t stream, double v);
+void npk_print_f32(int32_t stream, float v);
 void npk_print_bool(int32_t stream, int32_t v);
 void npk_print_ptr(int32_t stream, const void *p);
 

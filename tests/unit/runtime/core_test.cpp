@@ -1,6 +1,15 @@
 // Wild heap, failure paths, traps, exit and output.
 #include <npk/runtime.h>
 
+#include "core_internal.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <random>
+#include <string>
+#include <type_traits>
+
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -9,6 +18,7 @@
 #include <vector>
 
 #include "runtime_test_support.h"
+#include "wildx_internal.h"
 
 namespace {
 
@@ -109,6 +119,22 @@ TEST(WildHeap, ManyBlocksSurviveRegistryGrowth) {
     ASSERT_EQ(blocks[i][0], static_cast<char>(i));
     ASSERT_EQ(npk_free(blocks[i]), 0);
   }
+}
+
+// The registry keeps a record of freed blocks to name double frees, but only a
+// bounded number of them: its tables follow the live blocks, not the history.
+TEST(WildHeap, RegistryStaysBoundedByLiveBlocksNotHistory) {
+  std::vector<void *> live;
+  for (int i = 0; i < 100; ++i) live.push_back(npk_alloc(48));
+  size_t slots_before = npkrt::heap_test_registry_slots();
+  for (int i = 0; i < 200000; ++i) {
+    void *block = npk_alloc(16 + i % 4000);
+    ASSERT_NE(block, nullptr);
+    ASSERT_EQ(npk_free(block), 0);
+  }
+  // Every shard at its minimum, or at most a few doublings above it.
+  EXPECT_LE(npkrt::heap_test_registry_slots(), std::max<size_t>(slots_before, 64 * 64) * 4);
+  for (void *block : live) ASSERT_EQ(npk_free(block), 0);
 }
 
 TEST(WildHeap, ConcurrentAllocAndFree) {
@@ -252,11 +278,76 @@ TEST(Print, FloatsInShortestRoundTripForm) {
   struct Case {
     double value;
     const char *text;
-  } cases[] = {{1.5, "1.5"},        {0.1, "0.1"},   {0.1 + 0.2, "0.30000000000000004"},
-               {2.0, "2"},          {-0.0, "-0"},   {1e20, "1e+20"},
-               {1.0 / 3, "0.3333333333333333"},    {HUGE_VAL, "inf"},
-               {-HUGE_VAL, "-inf"}, {NAN, "nan"},   {5e-324, "5e-324"}, {123456789.0, "123456789"}};
-  for (const Case &c : cases) EXPECT_EQ(StdoutOf([&] { npk_print_f64(1, c.value); }), c.text);
+  } cases[] = {{1.5, "1.5"},
+               {0.1, "0.1"},
+               {0.1 + 0.2, "0.30000000000000004"},
+               {2.0, "2.0"},
+               {10.0, "10.0"},
+               {-0.0, "-0.0"},
+               {0.0, "0.0"},
+               {1e20, "100000000000000000000.0"},
+               {1e21, "1e+21"},
+               {1e300, "1e+300"},
+               {1.0 / 3, "0.3333333333333333"},
+               {1e-4, "0.0001"},
+               {1.5e-5, "1.5e-05"},
+               {HUGE_VAL, "inf"},
+               {-HUGE_VAL, "-inf"},
+               {NAN, "nan"},
+               {-NAN, "nan"},
+               {5e-324, "5e-324"},
+               {1.7976931348623157e308, "1.7976931348623157e+308"},
+               {123456789.0, "123456789.0"},
+               {-2.5, "-2.5"}};
+  for (const Case &c : cases) EXPECT_EQ(StdoutOf([&] { npk_print_f64(1, c.value); }), c.text) << c.text;
+}
+
+TEST(Print, Flt32InItsOwnPrecision) {
+  struct Case {
+    float value;
+    const char *text;
+  } cases[] = {{1.1f, "1.1"},
+               {0.1f, "0.1"},
+               {10.0f, "10.0"},
+               {-0.0f, "-0.0"},
+               {16777216.0f, "16777216.0"},
+               {3.4028235e38f, "3.4028235e+38"},
+               {1.0e-45f, "1e-45"},
+               {1.17549435e-38f, "1.1754944e-38"},
+               {HUGE_VALF, "inf"},
+               {NAN, "nan"},
+               {1.0f / 3, "0.33333334"}};
+  for (const Case &c : cases) EXPECT_EQ(StdoutOf([&] { npk_print_f32(1, c.value); }), c.text) << c.text;
+}
+
+// The digits agree with std::to_chars (shortest round trip, correctly
+// rounded) for random bit patterns of both types.
+template <typename T, typename Bits>
+void ExpectDigitsMatchToChars(Bits bits) {
+  T v;
+  memcpy(&v, &bits, sizeof v);
+  if (!std::isfinite(v) || v == 0) return;
+  v = std::fabs(v);
+  char expected[64];
+  auto [end, ec] = std::to_chars(expected, expected + sizeof expected, v, std::chars_format::scientific);
+  ASSERT_EQ(ec, std::errc());
+  *end = '\0';
+  std::string mantissa(expected, strchr(expected, 'e'));
+  mantissa.erase(std::remove(mantissa.begin(), mantissa.end(), '.'), mantissa.end());
+  int expectedExponent = atoi(strchr(expected, 'e') + 1);
+  char digits[32];
+  int exponent = 0;
+  npkrt::shortest_digits(static_cast<double>(v), std::is_same_v<T, float>, digits, &exponent);
+  EXPECT_EQ(std::string(digits), mantissa) << expected;
+  EXPECT_EQ(exponent, expectedExponent) << expected;
+}
+
+TEST(Print, ShortestDigitsAgreeWithToChars) {
+  std::mt19937_64 random(20261202);
+  for (int i = 0; i < 20000; ++i) {
+    ExpectDigitsMatchToChars<double>(random());
+    ExpectDigitsMatchToChars<float>(static_cast<uint32_t>(random()));
+  }
 }
 
 TEST(Print, BoolAndPointer) {

@@ -3,6 +3,8 @@
 
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -376,6 +378,103 @@ TEST_F(WildxQuota, CountsWholePagesOfMultiPageRequests) {
   EXPECT_EQ(npk_wildx_alloc(static_cast<int64_t>(5 * kPage)), nullptr);
 }
 
+// The quota limits live bytes only: a full-quota allocation keeps succeeding
+// however many freed allocations of other sizes came before it.
+TEST_F(WildxQuota, FreedPagesNeverCountAgainstTheQuota) {
+  for (int round = 0; round < 300; ++round) {
+    void *p = npk_wildx_alloc(static_cast<int64_t>((round % 4 + 1) * kPage));
+    ASSERT_NE(p, nullptr) << "round " << round;
+    ASSERT_EQ(npk_wildx_free(p), 0);
+    void *full = npk_wildx_alloc(static_cast<int64_t>(4 * kPage));
+    ASSERT_NE(full, nullptr) << "round " << round;
+    ASSERT_EQ(npk_wildx_free(full), 0);
+  }
+  npk_wildx_stats_t stats;
+  ASSERT_EQ(npk_wildx_stats(&stats), 0);
+  EXPECT_EQ(stats.live_bytes, 0);
+  EXPECT_EQ(stats.quota_bytes, static_cast<int64_t>(4 * kPage));
+}
+
+// ---- stats and the cache of freed blocks ------------------------------------------
+
+npk_wildx_stats_t Stats() {
+  npk_wildx_stats_t stats;
+  EXPECT_EQ(npk_wildx_stats(&stats), 0);
+  return stats;
+}
+
+TEST(WildxStats, ReportsLiveCachedAndReservedBytesAndTheQuota) {
+  int64_t quota = npkrt::wildx_test_set_quota(int64_t{8} << 20);
+  char *p = static_cast<char *>(npk_wildx_alloc(static_cast<int64_t>(3 * kPage)));
+  ASSERT_NE(p, nullptr);
+  npk_wildx_stats_t live = Stats();
+  EXPECT_EQ(live.live_bytes, static_cast<int64_t>(3 * kPage));
+  EXPECT_EQ(live.quota_bytes, int64_t{8} << 20);
+  EXPECT_GE(live.reserved_bytes, int64_t{64} << 20);
+  ASSERT_EQ(npk_wildx_free(p), 0);
+  npk_wildx_stats_t freed = Stats();
+  EXPECT_EQ(freed.live_bytes, 0);
+  EXPECT_GE(freed.cached_blocks, 1);
+  EXPECT_GE(freed.cached_bytes, static_cast<int64_t>(3 * kPage));
+  EXPECT_EQ(freed.reserved_bytes, live.reserved_bytes);
+  npkrt::wildx_test_set_quota(quota);
+}
+
+TEST(WildxStats, RejectsNull) {
+  ExpectRefused([] { return npk_wildx_stats(nullptr); }, WildxPanicLine("wildx_stats", nullptr, "null pointer"));
+}
+
+// Frees far more blocks than the cache holds: it stays within its bounds, and
+// every page that went back to the OS comes out zero-filled, writable and
+// never executable when it is handed out again.
+TEST(WildxCache, StaysBoundedAndEvictedPagesComeBackZeroed) {
+  std::vector<std::pair<char *, size_t>> blocks;
+  for (int i = 0; i < 300; ++i) {
+    size_t bytes = static_cast<size_t>(i % 7 + 1) * kPage;
+    char *p = static_cast<char *>(npk_wildx_alloc(static_cast<int64_t>(bytes)));
+    ASSERT_NE(p, nullptr);
+    memset(p, 0xee, bytes);
+    if (i % 2 == 0) {
+      ASSERT_EQ(npk_wildx_seal(p), 0);
+    }
+    blocks.emplace_back(p, bytes);
+  }
+  for (auto &[p, bytes] : blocks) ASSERT_EQ(npk_wildx_free(p), 0);
+  npk_wildx_stats_t stats = Stats();
+  EXPECT_LE(stats.cached_blocks, static_cast<int64_t>(npkrt::kWildxCacheMaxBlocks));
+  EXPECT_LE(stats.cached_bytes, static_cast<int64_t>(npkrt::kWildxCacheMaxBytes));
+  for (auto &[p, bytes] : blocks) EXPECT_FALSE(IsExecutable(PermissionsOf(p))) << static_cast<void *>(p);
+  std::vector<std::pair<char *, size_t>> again;
+  for (auto &[old, bytes] : blocks) {
+    char *p = static_cast<char *>(npk_wildx_alloc(static_cast<int64_t>(bytes)));
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(AllBytesAre(p, bytes, 0));
+    EXPECT_EQ(PermissionsOf(p), "rw-p");
+    again.emplace_back(p, bytes);
+  }
+  for (auto &[p, bytes] : again) ASSERT_EQ(npk_wildx_free(p), 0);
+  EXPECT_EQ(Stats().live_bytes, 0);
+}
+
+// A block larger than the cache takes goes straight back to the OS at free:
+// inaccessible (not just non-executable) and not cached.
+TEST(WildxCache, LargeBlockSkipsTheCacheAndComesBackZeroed) {
+  const size_t bytes = npkrt::kWildxCacheMaxBytes / 2;
+  char *p = static_cast<char *>(npk_wildx_alloc(static_cast<int64_t>(bytes)));
+  ASSERT_NE(p, nullptr);
+  memset(p, 0x77, bytes);
+  ASSERT_EQ(npk_wildx_seal(p), 0);
+  int64_t cached_before = Stats().cached_bytes;
+  ASSERT_EQ(npk_wildx_free(p), 0);
+  EXPECT_EQ(PermissionsOf(p), "---p");
+  EXPECT_EQ(PermissionsOf(p + bytes - 1), "---p");
+  EXPECT_EQ(Stats().cached_bytes, cached_before);
+  char *q = static_cast<char *>(npk_wildx_alloc(static_cast<int64_t>(bytes)));
+  ASSERT_NE(q, nullptr);
+  EXPECT_TRUE(AllBytesAre(q, bytes, 0));
+  EXPECT_EQ(npk_wildx_free(q), 0);
+}
+
 TEST(WildxParseByteCount, AcceptsPlainAndSuffixedCounts) {
   struct Case {
     const char *text;
@@ -437,6 +536,39 @@ TEST(WildxThreads, RacingFreesOfOnePageSucceedExactlyOnce) {
     ASSERT_EQ(released.load(), 1);
     EXPECT_NE(err.find("[WildX] panic: wildx_free("), std::string::npos);
   }
+}
+
+// ---- fork ----------------------------------------------------------------------
+
+// A child gets private copies of the parent's pages: what it frees, reuses
+// and writes never reaches the parent's sealed code.
+TEST(WildxFork, ChildCannotChangeTheParentsCode) {
+  char *code = AllocPage();
+  ASSERT_NE(code, nullptr);
+  ASSERT_EQ(npk_jit_install_add_i32(code), 0);
+  ASSERT_EQ(npk_wildx_seal(code), 0);
+  fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(5);
+    int32_t result = 0;
+    bool ok = npk_jit_try_call_i32_i32(code, 2, 3, &result) == 0 && result == 5 && npk_wildx_free(code) == 0;
+    for (int i = 0; ok && i < 8; ++i) {  // the child's own pages, probably at the same address
+      char *p = AllocPage();
+      ok = p != nullptr;
+      if (ok) memset(p, 0xcc, kPage);
+    }
+    _exit(ok ? 0 : 1);
+  }
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  int32_t result = 0;
+  EXPECT_EQ(npk_jit_try_call_i32_i32(code, 40, 2, &result), 0);
+  EXPECT_EQ(result, 42);
+  EXPECT_EQ(PermissionsOf(code), "r-xp");
+  EXPECT_EQ(npk_wildx_free(code), 0);
 }
 
 }  // namespace
