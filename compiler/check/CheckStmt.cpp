@@ -1,4 +1,5 @@
 #include "check/Checker.h"
+#include "check/ConstEval.h"
 
 namespace npk {
 
@@ -232,9 +233,13 @@ void Checker::checkAssign(AssignStmt &s) {
     if (shift) {
       if (!s.value->ty->isInt() && !s.value->ty->isError())
         diags_.error(DiagId::BadOperands, s.value->span, "shift amount must be an integer");
+      else if (auto amount = constantValue(*s.value))
+        checkKnownTrap(s.op, *s.target, *amount, target, s.span, true);
       return;
     }
     coerce(*s.value, target, "the right-hand side");
+    if (auto amount = constantValue(*s.value); amount && target->isInt())
+      checkKnownTrap(s.op, *s.target, *amount, target, s.span, true);
     return;
   }
   if (target->isResult()) {
@@ -415,9 +420,23 @@ void Checker::checkExit(ExitStmt &s) {
     diags_.error(DiagId::BadExit, s.span, "`exit` inside a `defer` body");
     return;
   }
-  if (!s.status) return;
-  checkValue(*s.status, types_.int32());
-  coerce(*s.status, types_.int32(), "the exit status");
+  if (s.status) {
+    checkValue(*s.status, types_.int32());
+    coerce(*s.status, types_.int32(), "the exit status");
+  }
+  if (func_->isFailsafe) checkFailsafeStatus(s);
+}
+
+// failsafe runs because a failure went unhandled, so the process must not end
+// with a status that reads as success: a constant N needs N > 0 and N % 256
+// != 0 (the OS keeps the low 8 bits). Other values are checked at run time.
+void Checker::checkFailsafeStatus(const ExitStmt &s) {
+  std::optional<__int128> status = s.status ? constantValue(*s.status) : std::nullopt;
+  if (!status || (*status > 0 && *status % 256 != 0)) return;
+  std::string why = *status <= 0 ? "the status must be positive"
+                                 : "the process status is " + intText(*status) + " modulo 256, which is 0 (success)";
+  diags_.error(DiagId::BadFailsafe, s.status->span, "`exit " + sourceText(s.status->span) + ";` in `failsafe`: " + why)
+      .withHelp("end `failsafe` with a failure status in 1..255, e.g. `exit 1;`");
 }
 
 } // namespace npk

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "ast/AST.h"
+#include "check/ConstEval.h"
 #include "check/Types.h"
 #include "diag/Diag.h"
 #include "driver/Modules.h"
@@ -60,6 +61,7 @@ private:
   void checkFail(FailStmt &s);
   void checkReturn(ReturnStmt &s);
   void checkExit(ExitStmt &s);
+  void checkFailsafeStatus(const ExitStmt &s);
   void checkCondition(Expr &cond, const char *what);
   bool terminates(const Stmt &s) const;
   void checkExprStmt(ExprStmt &s);
@@ -87,6 +89,17 @@ private:
   std::optional<__int128> literalValue(const Expr &e) const;
   bool fits(__int128 v, const Ty *t) const;
   void resultAsValueError(Expr &e, const char *context);
+
+  // ---- constants (CheckConst.cpp)
+public:
+  // The value of an integer expression made of constants, once it is checked.
+  std::optional<__int128> constantValue(const Expr &e) const;
+
+private:
+  void foldConstant(Expr &e, const Ty *t);
+  void checkKnownTrap(BinaryOp op, const Expr &lhs, __int128 rhs, const Ty *t, Span at, bool compound);
+  void reportConstantTrap(Span at, Folded::Trap trap, const std::string &text, const Ty *t,
+                          std::optional<__int128> lhs, std::optional<__int128> rhs);
 
   // ---- calls (CheckCall.cpp)
   const Ty *checkCall(CallExpr &e);
@@ -124,6 +137,7 @@ private:
   FuncDecl *func_ = nullptr;    // function whose body is being checked
   std::vector<std::vector<Binding *>> scopes_;
   std::vector<const Binding *> okResults_; // Result bindings known not to be errors here
+  std::unordered_map<const Expr *, __int128> constants_; // folded integer constants
   int loopDepth_ = 0;
   int deferDepth_ = 0;
 };

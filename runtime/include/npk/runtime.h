@@ -112,7 +112,10 @@ __attribute__((noreturn)) void npk_fail(int32_t code);
  * "<loc>: runtime error: <what>" to stderr, then npk_fail(code). */
 __attribute__((noreturn)) void npk_trap(int32_t code, const char *loc);
 
-/* `exit N;` — flushes output and ends the process. No drops, no defers. */
+/* `exit N;` — flushes output and ends the process. No drops, no defers.
+ * Inside failsafe (called by npk_fail), a status whose low 8 bits are 0
+ * would report success: it prints one "error: failsafe exited with status N,
+ * which reports success; exiting with 1" line and exits 1 instead. */
 __attribute__((noreturn)) void npk_exit(int32_t status);
 
 /* ---- strings ---------------------------------------------------------- */
