@@ -1,25 +1,9 @@
 #include "check/Checker.h"
+#include "check/ConstEval.h"
 
 namespace npk {
 
 namespace {
-std::string rangeOf(const Ty *t) {
-  if (t->kind == TyKind::Tbb32) return "-2147483648..2147483647";
-  if (!t->isInt()) return "";
-  if (t->isSigned) {
-    __int128 hi = (static_cast<__int128>(1) << (t->bits - 1)) - 1;
-    return "-" + std::to_string(static_cast<unsigned long long>(hi) + 1) + ".." +
-           std::to_string(static_cast<unsigned long long>(hi));
-  }
-  unsigned long long hi = t->bits == 64 ? ~0ull : (1ull << t->bits) - 1;
-  return "0.." + std::to_string(hi);
-}
-
-std::string int128Text(__int128 v) {
-  if (v < 0) return "-" + std::to_string(static_cast<unsigned long long>(-v));
-  return std::to_string(static_cast<unsigned long long>(v));
-}
-
 bool isShift(BinaryOp op) { return op == BinaryOp::Shl || op == BinaryOp::Shr; }
 bool isComparison(BinaryOp op) {
   return op == BinaryOp::Lt || op == BinaryOp::Le || op == BinaryOp::Gt || op == BinaryOp::Ge ||
@@ -37,16 +21,7 @@ std::optional<__int128> Checker::literalValue(const Expr &e) const {
   return std::nullopt;
 }
 
-bool Checker::fits(__int128 v, const Ty *t) const {
-  if (t->kind == TyKind::Tbb32) return v >= INT32_MIN && v <= INT32_MAX;
-  if (!t->isInt()) return true;
-  if (t->isSigned) {
-    __int128 hi = (static_cast<__int128>(1) << (t->bits - 1)) - 1;
-    return v >= -hi - 1 && v <= hi;
-  }
-  __int128 hi = (static_cast<__int128>(1) << t->bits) - 1;
-  return v >= 0 && v <= hi;
-}
+bool Checker::fits(__int128 v, const Ty *t) const { return fitsType(v, t); }
 
 const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
   const Ty *t = types_.error();
@@ -75,6 +50,7 @@ const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
   case ExprKind::Error: t = types_.error(); break;
   }
   e.ty = t;
+  if (t->isInt()) foldConstant(e, t);
   return t;
 }
 
@@ -137,7 +113,7 @@ const Ty *Checker::checkIntLit(IntLitExpr &e, const Ty *expected) {
   if (!fits(static_cast<__int128>(e.value), t)) {
     Diag &d = diags_.error(DiagId::LiteralRange, e.span,
                            "literal `" + std::to_string(e.value) + "` does not fit `" + t->str() + "` (range " +
-                               rangeOf(t) + ")");
+                               rangeText(t) + ")");
     if (e.suffix == IntSuffix::None && t == types_.int32())
       d.withHelp("give it a wider type with a suffix, e.g. `" + std::to_string(e.value) + "i64`");
     else
@@ -207,7 +183,7 @@ const Ty *Checker::checkUnary(UnaryExpr &e, const Ty *expected) {
       }
       if (!fits(*v, t)) {
         diags_.error(DiagId::LiteralRange, e.span,
-                     "literal `" + int128Text(*v) + "` does not fit `" + t->str() + "` (range " + rangeOf(t) + ")")
+                     "literal `" + intText(*v) + "` does not fit `" + t->str() + "` (range " + rangeText(t) + ")")
             .withHelp("use a value in range, or a wider type");
         return types_.error();
       }
@@ -272,8 +248,7 @@ const Ty *Checker::checkBinary(BinaryExpr &e, const Ty *expected) {
     const Ty *lt = checkValue(*e.lhs, types_.boolTy());
     // `!r.is_error && r.value > 0`: the right side sees r as ok.
     size_t mark = okResults_.size();
-    if (auto test = resultTest(*e.lhs); test && (op == BinaryOp::And) != test->second)
-      okResults_.push_back(test->first);
+    narrow(*e.lhs, op == BinaryOp::And);
     const Ty *rt = checkValue(*e.rhs, types_.boolTy());
     okResults_.resize(mark);
     for (auto [side, t] : {std::pair{e.lhs.get(), lt}, std::pair{e.rhs.get(), rt}}) {

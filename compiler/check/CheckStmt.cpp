@@ -1,4 +1,5 @@
 #include "check/Checker.h"
+#include "check/ConstEval.h"
 
 namespace npk {
 
@@ -74,25 +75,29 @@ void Checker::checkStmt(Stmt &s) {
   case StmtKind::Block: return checkBlock(static_cast<BlockStmt &>(s));
   case StmtKind::VarDecl: return checkVarDecl(static_cast<VarDeclStmt &>(s));
   case StmtKind::Expr: return checkExprStmt(static_cast<ExprStmt &>(s));
-  case StmtKind::Assign: return checkAssign(static_cast<AssignStmt &>(s));
+  case StmtKind::Assign: {
+    auto &a = static_cast<AssignStmt &>(s);
+    checkAssign(a);
+    // After the store (the value may still read the old result).
+    if (auto *n = as<NameExpr>(a.target.get()); n && n->binding) forget(n->binding);
+    return;
+  }
   case StmtKind::If: return checkIf(static_cast<IfStmt &>(s));
   case StmtKind::While: {
     auto &w = static_cast<WhileStmt &>(s);
+    forgetAssignedIn(s); // the condition runs again after the body
     checkCondition(*w.cond, "`while` condition");
-    ++loopDepth_;
-    checkBlock(*w.body);
-    --loopDepth_;
+    checkLoopBody(w.cond.get(), *w.body, nullptr);
     return;
   }
   case StmtKind::For: {
     auto &f = static_cast<ForStmt &>(s);
     pushScope();
     if (f.init) checkStmt(*f.init);
+    forgetAssignedIn(*f.body);
+    if (f.step) forgetAssignedIn(*f.step);
     if (f.cond) checkCondition(*f.cond, "`for` condition");
-    ++loopDepth_;
-    checkBlock(*f.body);
-    if (f.step) checkStmt(*f.step);
-    --loopDepth_;
+    checkLoopBody(f.cond.get(), *f.body, f.step.get());
     popScope();
     return;
   }
@@ -112,13 +117,30 @@ void Checker::checkStmt(Stmt &s) {
     int savedLoop = loopDepth_;
     loopDepth_ = 0;
     ++deferDepth_;
+    // The body runs when the block is left, after any later assignment.
+    std::vector<const Binding *> savedOk = okResults_;
+    forgetAssignedIn(*func_->body);
     if (d.body) checkStmt(*d.body);
+    okResults_ = std::move(savedOk);
     --deferDepth_;
     loopDepth_ = savedLoop;
     return;
   }
   case StmtKind::Error: return;
   }
+}
+
+// The body (and a `for` step) runs while `cond` is true; once the loop ends
+// without `break`, `cond` is false.
+void Checker::checkLoopBody(const Expr *cond, BlockStmt &body, Stmt *step) {
+  size_t mark = okResults_.size();
+  if (cond) narrow(*cond, true);
+  ++loopDepth_;
+  checkBlock(body);
+  if (step) checkStmt(*step);
+  --loopDepth_;
+  okResults_.resize(mark);
+  if (cond && !containsBreak(body)) narrow(*cond, false);
 }
 
 void Checker::checkVarDecl(VarDeclStmt &s) {
@@ -186,7 +208,6 @@ void Checker::checkAssign(AssignStmt &s) {
     checkExpr(*s.value);
     return;
   }
-  if (auto *n = as<NameExpr>(s.target.get()); n && n->binding) std::erase(okResults_, n->binding);
   if (const Binding *root = storageRoot(*s.target)) {
     bool whole = as<NameExpr>(s.target.get()) != nullptr;
     if (root->quals & QualFixed)
@@ -212,34 +233,25 @@ void Checker::checkAssign(AssignStmt &s) {
     if (shift) {
       if (!s.value->ty->isInt() && !s.value->ty->isError())
         diags_.error(DiagId::BadOperands, s.value->span, "shift amount must be an integer");
+      else if (auto amount = constantValue(*s.value))
+        checkKnownTrap(s.op, *s.target, *amount, target, s.span, true);
       return;
     }
     coerce(*s.value, target, "the right-hand side");
+    if (auto amount = constantValue(*s.value); amount && target->isInt())
+      checkKnownTrap(s.op, *s.target, *amount, target, s.span, true);
+    return;
+  }
+  if (target->isResult()) {
+    // `r = f();` takes a new result, unchecked again.
+    const Ty *t = checkExpr(*s.value, target);
+    if (!t->isError() && t != target)
+      diags_.error(DiagId::TypeMismatch, s.value->span, "expected `" + target->str() + "`, found `" + t->str() + "`")
+          .withHelp("a `Result<T>` binding takes a call of a function that passes `T`");
     return;
   }
   checkValue(*s.value, target);
   coerce(*s.value, target, "the assigned value");
-}
-
-// Recognises `r.is_error`, `!r.is_error`, `r.is_error == false` ... on a
-// Result binding: returns the binding and whether the test is true when the
-// result is an error.
-std::optional<std::pair<Binding *, bool>> Checker::resultTest(const Expr &cond) const {
-  if (auto *m = as<MemberExpr>(&cond); m && m->target == MemberTarget::ResultIsError) {
-    if (auto *n = as<NameExpr>(m->base.get()); n && n->binding) return std::make_pair(n->binding, true);
-  }
-  if (auto *u = as<UnaryExpr>(&cond); u && u->op == UnaryOp::Not) {
-    if (auto inner = resultTest(*u->operand)) return std::make_pair(inner->first, !inner->second);
-  }
-  if (auto *b = as<BinaryExpr>(&cond); b && (b->op == BinaryOp::Eq || b->op == BinaryOp::Ne)) {
-    if (auto *lit = as<BoolLitExpr>(b->rhs.get())) {
-      if (auto inner = resultTest(*b->lhs)) {
-        bool same = (b->op == BinaryOp::Eq) == lit->value;
-        return std::make_pair(inner->first, same ? inner->second : !inner->second);
-      }
-    }
-  }
-  return std::nullopt;
 }
 
 // The binding whose own storage an lvalue writes into: `x`, `x.f.g`. Writes
@@ -250,25 +262,20 @@ const Binding *Checker::storageRoot(const Expr &e) const {
   return nullptr;
 }
 
-bool Checker::knownOk(const Binding *b) const {
-  for (const Binding *ok : okResults_)
-    if (ok == b) return true;
-  return false;
-}
-
 void Checker::checkIf(IfStmt &s) {
   checkCondition(*s.cond, "`if` condition");
-  auto test = resultTest(*s.cond);
   size_t mark = okResults_.size();
-  if (test && !test->second) okResults_.push_back(test->first);
+  narrow(*s.cond, true);
   checkBlock(*s.thenBlock);
   okResults_.resize(mark);
-  if (test && test->second) okResults_.push_back(test->first);
+  narrow(*s.cond, false);
   if (s.elseStmt) checkStmt(*s.elseStmt);
   okResults_.resize(mark);
-  // `if (r.is_error) { ...leaves... }` proves `r` ok for the rest of the block.
-  if (test && test->second && terminates(*s.thenBlock)) okResults_.push_back(test->first);
-  if (test && !test->second && s.elseStmt && terminates(*s.elseStmt)) okResults_.push_back(test->first);
+  // A branch that cannot fall through (`if (r.is_error) { break; }`) leaves
+  // the rest of the block to the other outcome.
+  bool thenLeaves = terminates(*s.thenBlock), elseLeaves = s.elseStmt && terminates(*s.elseStmt);
+  if (thenLeaves && !elseLeaves) narrow(*s.cond, false);
+  if (elseLeaves && !thenLeaves) narrow(*s.cond, true);
 }
 
 void Checker::checkCondition(Expr &cond, const char *what) {
@@ -283,8 +290,11 @@ void Checker::checkCondition(Expr &cond, const char *what) {
   }
 }
 
+// Whether control cannot fall through `s` to the next statement.
 bool Checker::terminates(const Stmt &s) const {
   switch (s.kind) {
+  case StmtKind::Break:
+  case StmtKind::Continue:
   case StmtKind::Pass:
   case StmtKind::Fail:
   case StmtKind::Return:
@@ -410,9 +420,23 @@ void Checker::checkExit(ExitStmt &s) {
     diags_.error(DiagId::BadExit, s.span, "`exit` inside a `defer` body");
     return;
   }
-  if (!s.status) return;
-  checkValue(*s.status, types_.int32());
-  coerce(*s.status, types_.int32(), "the exit status");
+  if (s.status) {
+    checkValue(*s.status, types_.int32());
+    coerce(*s.status, types_.int32(), "the exit status");
+  }
+  if (func_->isFailsafe) checkFailsafeStatus(s);
+}
+
+// failsafe runs because a failure went unhandled, so the process must not end
+// with a status that reads as success: a constant N needs N > 0 and N % 256
+// != 0 (the OS keeps the low 8 bits). Other values are checked at run time.
+void Checker::checkFailsafeStatus(const ExitStmt &s) {
+  std::optional<__int128> status = s.status ? constantValue(*s.status) : std::nullopt;
+  if (!status || (*status > 0 && *status % 256 != 0)) return;
+  std::string why = *status <= 0 ? "the status must be positive"
+                                 : "the process status is " + intText(*status) + " modulo 256, which is 0 (success)";
+  diags_.error(DiagId::BadFailsafe, s.status->span, "`exit " + sourceText(s.status->span) + ";` in `failsafe`: " + why)
+      .withHelp("end `failsafe` with a failure status in 1..255, e.g. `exit 1;`");
 }
 
 } // namespace npk

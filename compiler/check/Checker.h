@@ -6,6 +6,7 @@
 #pragma once
 
 #include "ast/AST.h"
+#include "check/ConstEval.h"
 #include "check/Types.h"
 #include "diag/Diag.h"
 #include "driver/Modules.h"
@@ -60,6 +61,7 @@ private:
   void checkFail(FailStmt &s);
   void checkReturn(ReturnStmt &s);
   void checkExit(ExitStmt &s);
+  void checkFailsafeStatus(const ExitStmt &s);
   void checkCondition(Expr &cond, const char *what);
   bool terminates(const Stmt &s) const;
   void checkExprStmt(ExprStmt &s);
@@ -88,6 +90,17 @@ private:
   bool fits(__int128 v, const Ty *t) const;
   void resultAsValueError(Expr &e, const char *context);
 
+  // ---- constants (CheckConst.cpp)
+public:
+  // The value of an integer expression made of constants, once it is checked.
+  std::optional<__int128> constantValue(const Expr &e) const;
+
+private:
+  void foldConstant(Expr &e, const Ty *t);
+  void checkKnownTrap(BinaryOp op, const Expr &lhs, __int128 rhs, const Ty *t, Span at, bool compound);
+  void reportConstantTrap(Span at, Folded::Trap trap, const std::string &text, const Ty *t,
+                          std::optional<__int128> lhs, std::optional<__int128> rhs);
+
   // ---- calls (CheckCall.cpp)
   const Ty *checkCall(CallExpr &e);
   const Ty *checkBuiltinCall(CallExpr &e);
@@ -102,9 +115,14 @@ private:
   void pushScope() { scopes_.emplace_back(); }
   void popScope() { scopes_.pop_back(); }
 
-  // `.value` is readable only where `.is_error` is known to be false.
-  std::optional<std::pair<Binding *, bool>> resultTest(const Expr &cond) const;
+  // `.value` is readable only where `.is_error` is known to be false
+  // (Narrowing.cpp).
+  void okWhen(const Expr &cond, bool outcome, std::vector<const Binding *> &ok) const;
+  void narrow(const Expr &cond, bool outcome); // pushes what `cond == outcome` proves
   bool knownOk(const Binding *b) const;
+  void forget(const Binding *b);
+  void forgetAssignedIn(const Stmt &region);
+  void checkLoopBody(const Expr *cond, BlockStmt &body, Stmt *step);
   const Binding *storageRoot(const Expr &e) const;
 
   std::string sourceText(Span s) const { return std::string(sm_.text(s)); }
@@ -119,6 +137,7 @@ private:
   FuncDecl *func_ = nullptr;    // function whose body is being checked
   std::vector<std::vector<Binding *>> scopes_;
   std::vector<const Binding *> okResults_; // Result bindings known not to be errors here
+  std::unordered_map<const Expr *, __int128> constants_; // folded integer constants
   int loopDepth_ = 0;
   int deferDepth_ = 0;
 };

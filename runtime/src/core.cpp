@@ -471,6 +471,12 @@ extern "C" void npk_fail_at(int32_t code, const char *loc, const char *what) {
 
 extern "C" void npk_exit(int32_t status) {
   fflush(stdout);
+  // failsafe runs for an unhandled failure; ending it with a status the OS
+  // reports as success would hide the failure.
+  if (g_failsafe_running.load() && (status & 0xff) == 0) {
+    fprintf(stderr, "error: failsafe exited with status %d, which reports success; exiting with 1\n", status);
+    status = 1;
+  }
   fflush(stderr);
   exit(status);
 }

@@ -146,7 +146,10 @@ __attribute__((noreturn)) void npk_trap_cast_float(const char *loc, const char *
  * code N", then npk_fail(code) prints "error: unhandled failure (code N)". */
 __attribute__((noreturn)) void npk_fail_at(int32_t code, const char *loc, const char *what);
 
-/* `exit N;` — flushes output and ends the process. No drops, no defers. */
+/* `exit N;` — flushes output and ends the process. No drops, no defers.
+ * Inside failsafe (called by npk_fail), a status whose low 8 bits are 0
+ * would report success: it prints one "error: failsafe exited with status N,
+ * which reports success; exiting with 1" line and exits 1 instead. */
 __attribute__((noreturn)) void npk_exit(int32_t status);
 
 /* ---- strings ---------------------------------------------------------- */
