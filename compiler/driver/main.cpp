@@ -2,6 +2,7 @@
 #include "diag/Diag.h"
 #include "driver/Driver.h"
 #include "driver/Emit.h"
+#include "support/Stack.h"
 
 #include <llvm/Support/FileSystem.h>
 
@@ -67,10 +68,8 @@ bool parseEmit(const std::string &kind, npk::EmitKind &out) {
   return false;
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+// Runs one npkc command line (without the program name); returns the exit status.
+int runCommand(const std::vector<std::string> &args) {
   if (args.empty()) return usageError("no input file");
   std::string command = "build";
   size_t i = 0;
@@ -145,4 +144,13 @@ int main(int argc, char **argv) {
     return status;
   }
   return npk::compile(opts);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  int status = 0;
+  npk::runWithCompilerStack([&] { status = runCommand(args); });
+  return status;
 }
