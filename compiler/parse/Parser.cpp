@@ -7,6 +7,10 @@
 namespace npk {
 
 namespace {
+const char *const kSplitExpr = "split the expression: bind parts of it to names first";
+const char *const kSplitStmt = "move the inner part into a function of its own";
+const char *const kSplitType = "name the inner type: a struct field can hold it";
+
 // Restores the parser's depth when the construct being parsed is complete: one
 // level for a nested construct, plus one for each link a chain has added.
 struct DepthGuard {
@@ -108,13 +112,12 @@ Diag *Parser::errorExpected(std::string what) {
   return d;
 }
 
-bool Parser::tooDeep(Span at, const char *what) {
+bool Parser::tooDeep(Span at, const char *help) {
   if (depth_ <= kMaxTreeDepth) return false;
   if (Diag *d = errorAt(at, DiagId::TooDeep, "code nested more than " + std::to_string(kMaxTreeDepth) + " levels deep"))
     d->note("each nested block, statement, parenthesis and type counts one level, and so does each operator, "
             "`=>`, call, index and `.` of a chain")
-        .withHelp(std::string(what) == "expression" ? "split the expression: bind parts of it to names first"
-                                                    : "move the inner part into a function of its own");
+        .withHelp(help);
   return true;
 }
 
@@ -234,7 +237,7 @@ uint8_t Parser::parseQualifiers() {
 // type = ( IDENT | "?" | "NIL" | "Result" "<" type ">" ) { "->" | "*" }
 bool Parser::parseType(TypeExpr &out) {
   DepthGuard guard(depth_);
-  if (tooDeep(cur().span, "type")) return false;
+  if (tooDeep(cur().span, kSplitType)) return false;
   out.span = cur().span;
   if (at(Tok::Ident) || at(Tok::KwNil)) {
     out.name = std::string(advance().text);
@@ -257,7 +260,7 @@ bool Parser::parseType(TypeExpr &out) {
   while (at(Tok::Arrow) || at(Tok::Star)) {
     if (at(Tok::Star)) out.cStyle = true;
     ++depth_; // a pointer is one level around its pointee
-    if (tooDeep(cur().span, "type")) return false;
+    if (tooDeep(cur().span, kSplitType)) return false;
     out.span = Span::cover(out.span, advance().span);
     ++out.pointerDepth;
   }
@@ -502,7 +505,7 @@ std::unique_ptr<BlockStmt> Parser::parseBlock() {
     block->closeSpan = block->span;
     return block;
   }
-  if (tooDeep(block->span, "block")) {
+  if (tooDeep(block->span, kSplitStmt)) {
     int nest = 1;
     while (!at(Tok::Eof) && nest > 0) {
       if (at(Tok::LBrace)) ++nest;
@@ -619,7 +622,7 @@ StmtPtr Parser::parseStmt() {
 StmtPtr Parser::parseIf() {
   DepthGuard guard(depth_); // an `else if` chain nests one level per arm
   auto s = std::make_unique<IfStmt>(advance().span);
-  if (tooDeep(s->span, "statement")) {
+  if (tooDeep(s->span, kSplitStmt)) {
     skipIfChain();
     return std::make_unique<ErrorStmt>(s->span);
   }
@@ -692,7 +695,7 @@ StmtPtr Parser::parseFor() {
 StmtPtr Parser::parseDefer() {
   DepthGuard guard(depth_); // `defer defer ...` nests one level per `defer`
   auto s = std::make_unique<DeferStmt>(advance().span);
-  if (tooDeep(s->span, "statement")) {
+  if (tooDeep(s->span, kSplitStmt)) {
     syncStatement();
     return std::make_unique<ErrorStmt>(s->span);
   }
@@ -774,7 +777,7 @@ ExprPtr Parser::errorExpr(Span s) { return std::make_unique<ErrorExpr>(s); }
 // expr = or-expr [ "?" or-expr ]
 ExprPtr Parser::parseExpr() {
   DepthGuard guard(depth_);
-  if (tooDeep(cur().span, "expression")) return errorExpr(cur().span);
+  if (tooDeep(cur().span, kSplitExpr)) return errorExpr(cur().span);
   ExprPtr e = parseBinary(0);
   if (at(Tok::Question)) {
     advance();
@@ -820,7 +823,7 @@ ExprPtr Parser::parseBinary(int minPrec) {
     if (!info || info->prec < minPrec) return lhs;
     Span opSpan = advance().span;
     ++depth_; // the tree grows one level to the left per operator
-    if (tooDeep(opSpan, "expression")) return errorExpr(Span::cover(lhs->span, opSpan));
+    if (tooDeep(opSpan, kSplitExpr)) return errorExpr(Span::cover(lhs->span, opSpan));
     ExprPtr rhs = parseBinary(info->prec + 1);
     Span whole = Span::cover(lhs->span, rhs->span);
     auto b = std::make_unique<BinaryExpr>(whole, info->op, std::move(lhs), std::move(rhs));
@@ -836,7 +839,7 @@ ExprPtr Parser::parseCast() {
   while (at(Tok::FatArrow)) {
     Span arrow = advance().span;
     ++depth_;
-    if (tooDeep(arrow, "expression")) return errorExpr(Span::cover(e->span, arrow));
+    if (tooDeep(arrow, kSplitExpr)) return errorExpr(Span::cover(e->span, arrow));
     auto c = std::make_unique<CastExpr>(e->span);
     c->operand = std::move(e);
     if (!parseType(c->target)) return c;
@@ -851,7 +854,7 @@ ExprPtr Parser::parseRawDrop() {
   if (at(Tok::KwRaw) || at(Tok::KwDrop)) {
     DepthGuard guard(depth_);
     Token kw = advance();
-    if (tooDeep(kw.span, "expression")) return errorExpr(kw.span);
+    if (tooDeep(kw.span, kSplitExpr)) return errorExpr(kw.span);
     ExprPtr inner = parseRawDrop();
     Span s = Span::cover(kw.span, inner->span);
     if (kw.kind == Tok::KwRaw) return std::make_unique<RawExpr>(s, std::move(inner));
@@ -869,7 +872,7 @@ ExprPtr Parser::parseUnary() {
     if (!at(tok)) continue;
     DepthGuard guard(depth_);
     Span opSpan = advance().span;
-    if (tooDeep(opSpan, "expression")) return errorExpr(opSpan);
+    if (tooDeep(opSpan, kSplitExpr)) return errorExpr(opSpan);
     ExprPtr operand = parseUnary();
     Span s = Span::cover(opSpan, operand->span);
     return std::make_unique<UnaryExpr>(s, op, std::move(operand));
@@ -884,7 +887,7 @@ ExprPtr Parser::parsePostfix() {
   for (;;) {
     if (atAny({Tok::LParen, Tok::LBracket, Tok::Dot})) {
       ++depth_; // each call, index or member access is one level more
-      if (tooDeep(cur().span, "expression")) return errorExpr(Span::cover(e->span, cur().span));
+      if (tooDeep(cur().span, kSplitExpr)) return errorExpr(Span::cover(e->span, cur().span));
     }
     if (at(Tok::LParen)) {
       advance();

@@ -36,9 +36,8 @@ private:
   // Error reporting and recovery.
   Diag *errorAt(Span s, DiagId id, std::string message);
   Diag *errorExpected(std::string what);
-  // Reports NPK-P006 when depth_ exceeds kMaxTreeDepth (ast/AST.h); `what`
-  // ("expression", "block", "statement", "type") picks the help.
-  bool tooDeep(Span at, const char *what);
+  // Reports NPK-P006, with `help`, when depth_ exceeds kMaxTreeDepth (ast/AST.h).
+  bool tooDeep(Span at, const char *help);
   void syncStatement();
   void skipIfChain();
   void syncDecl();

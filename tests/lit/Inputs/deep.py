@@ -33,6 +33,8 @@ elif kind == "elseif":  # an `else if` chain of N arms after the first
             + "    }\n    exit r;\n")
 elif kind == "defer":  # `defer defer ... println(...)`
     body = "    defer\n" * n + "        println(\"deferred\");\n    exit 0;\n"
+elif kind == "pointer":  # a pointer type with N levels of `->`
+    body = "    int32\n" + "        ->\n" * n + "        :p = NULL;\n    exit 0;\n"
 else:
     sys.exit("unknown kind " + kind)
 sys.stdout.write(head + body + "};\n")
