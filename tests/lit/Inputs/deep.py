@@ -33,6 +33,10 @@ elif kind == "elseif":  # an `else if` chain of N arms after the first
             + "    }\n    exit r;\n")
 elif kind == "defer":  # `defer defer ... println(...)`
     body = "    defer\n" * n + "        println(\"deferred\");\n    exit 0;\n"
+elif kind == "fields":  # N structs, each holding the previous by value, and a `.` chain through all
+    head = "struct:S0 = { int32:k; };\n" + "".join(
+        "struct:S%d = { int32:k; S%d:in; };\n" % (i, i - 1) for i in range(1, n)) + head
+    body = "    S%d:s;\n    exit s\n" % (n - 1) + "        .in\n" * (n - 1) + "        .k;\n"
 elif kind == "pointer":  # a pointer type with N levels of `->`
     body = "    int32\n" + "        ->\n" * n + "        :p = NULL;\n    exit 0;\n"
 else:
