@@ -19,6 +19,17 @@ struct ExternDecl;
 struct StructDecl;
 struct Module;
 
+// The bound on nesting that every phase relies on. The parser counts one level
+// for each nested construct (block, parenthesised or unary operand, type
+// argument, `defer`, `else if` arm) and one for each link of a chain (binary
+// operator, `=>` cast, call, index, member access), so a left-deep chain like
+// `a + b + c` counts its length. Past the bound it reports NPK-P006 and builds
+// no deeper tree. Every later phase (checker, ownership, lowering, the AST
+// dump, the tree's destructors) recurses only along the tree, so its recursion
+// depth is at most a small multiple of this bound; the driver runs the phases
+// on a stack sized for that (support/Stack.h).
+constexpr int kMaxTreeDepth = 10000;
+
 // ---- syntactic types -------------------------------------------------------------
 
 // `int8->`, `?->`, `Result<int32>`, `Pair`, C-style `int8*` / `?*` in externs.

@@ -1,5 +1,7 @@
 #include "check/Checker.h"
 
+#include <algorithm>
+
 namespace npk {
 
 namespace {
@@ -15,6 +17,7 @@ bool isBuiltinName(const std::string &n) {
 void Checker::run() {
   for (auto &m : program_.modules) collect(*m);
   resolveSignatures();
+  checkStructCycles();
   for (auto &m : program_.modules) checkImpls(*m);
   checkMainAndFailsafe();
   for (auto &m : program_.modules) {
@@ -189,9 +192,6 @@ void Checker::resolveSignatures() {
         fd.ty = resolveType(fd.type, false);
         if (fd.ty->isNil() || fd.ty->isResult())
           diags_.error(DiagId::TypeMismatch, fd.span, "a field cannot have type `" + fd.ty->str() + "`");
-        if (fd.ty->isStruct() && fd.ty->decl == s.get())
-          diags_.error(DiagId::TypeMismatch, fd.span, "struct `" + s->name + "` contains itself")
-              .withHelp("store a pointer instead: `" + s->name + "->:" + fd.name + "`");
         for (size_t j = 0; j < i; ++j)
           if (s->fields[j].name == fd.name)
             diags_.error(DiagId::Redefinition, fd.span, "field `" + fd.name + "` is declared twice");
@@ -206,6 +206,71 @@ void Checker::resolveSignatures() {
       for (auto &f : t->members) resolveFunc(*f);
   }
   module_ = nullptr;
+}
+
+// A struct that holds itself by value, directly or through the by-value
+// fields of other structs, would have no finite size. A depth-first walk over
+// the by-value field edges (iterative: a long chain of structs must not
+// exhaust the stack) finds every cycle through its closing edge, so each is
+// reported once.
+void Checker::checkStructCycles() {
+  std::vector<StructDecl *> order; // program order
+  std::unordered_map<const StructDecl *, size_t> index;
+  for (auto &m : program_.modules)
+    for (auto &s : m->structs) {
+      index.emplace(s.get(), order.size());
+      order.push_back(s.get());
+    }
+  enum : uint8_t { Unseen, OnPath, Done };
+  std::vector<uint8_t> state(order.size(), Unseen);
+  for (size_t root = 0; root < order.size(); ++root) {
+    if (state[root] != Unseen) continue;
+    std::vector<StructPathStep> path{{order[root], 0}};
+    state[root] = OnPath;
+    while (!path.empty()) {
+      StructPathStep &top = path.back();
+      if (top.nextField == top.decl->fields.size()) {
+        state[index.at(top.decl)] = Done;
+        path.pop_back();
+        continue;
+      }
+      const FieldDecl &fd = top.decl->fields[top.nextField++];
+      if (!fd.ty || !fd.ty->isStruct()) continue;
+      auto it = index.find(fd.ty->decl);
+      if (it == index.end()) continue;
+      if (state[it->second] == Unseen) {
+        state[it->second] = OnPath;
+        path.push_back({fd.ty->decl, 0});
+      } else if (state[it->second] == OnPath) {
+        auto from = std::find_if(path.begin(), path.end(), [&](const StructPathStep &p) { return p.decl == fd.ty->decl; });
+        std::vector<StructPathStep> cycle(from, path.end());
+        reportStructCycle(cycle, index);
+      }
+    }
+  }
+}
+
+// `cycle[i].decl` holds `cycle[i + 1].decl` (the last holds the first) in its
+// field `nextField - 1`. Reported at the field of the first-declared struct.
+void Checker::reportStructCycle(std::vector<StructPathStep> cycle,
+                                const std::unordered_map<const StructDecl *, size_t> &index) {
+  auto first = std::min_element(cycle.begin(), cycle.end(), [&](const StructPathStep &a, const StructPathStep &b) {
+    return index.at(a.decl) < index.at(b.decl);
+  });
+  std::rotate(cycle.begin(), first, cycle.end());
+  auto fieldOf = [](const StructPathStep &p) -> const FieldDecl & { return p.decl->fields[p.nextField - 1]; };
+  std::string names;
+  for (const StructPathStep &p : cycle) names += "`" + p.decl->name + "` -> ";
+  names += "`" + cycle.front().decl->name + "`";
+  const FieldDecl &head = fieldOf(cycle.front());
+  Diag &d = diags_.error(DiagId::StructCycle, head.span,
+                         "struct `" + cycle.front().decl->name + "` contains itself by value: " + names);
+  for (size_t i = 1; i < cycle.size(); ++i) {
+    const FieldDecl &f = fieldOf(cycle[i]);
+    d.note("`" + cycle[i].decl->name + "` holds `" + f.ty->decl->name + "` by value in field `" + f.name + "`", f.span);
+  }
+  std::string held = head.ty->decl->name;
+  d.withHelp("store a pointer (`" + held + "->`) instead: `" + held + "->:" + head.name + "`");
 }
 
 // impl:Drop:for:T — exactly one method `drop`, returning NIL, one parameter.

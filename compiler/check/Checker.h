@@ -46,6 +46,12 @@ private:
   void resolveSignatures();
   void resolveFunc(FuncDecl &f);
   void checkImpls(Module &m);
+  struct StructPathStep {
+    StructDecl *decl;
+    size_t nextField; // the field after the one being followed
+  };
+  void checkStructCycles();
+  void reportStructCycle(std::vector<StructPathStep> cycle, const std::unordered_map<const StructDecl *, size_t> &index);
   void checkMainAndFailsafe();
   const Ty *resolveType(const TypeExpr &t, bool inExtern);
   bool visible(const Module &from, const std::string &name) const;

@@ -3,6 +3,7 @@
 #include "driver/Driver.h"
 #include "driver/Emit.h"
 #include "driver/Run.h"
+#include "support/Stack.h"
 
 #include <llvm/Support/FileSystem.h>
 
@@ -72,10 +73,8 @@ bool parseEmit(const std::string &kind, npk::EmitKind &out) {
   return false;
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
+// Runs one npkc command line (without the program name); returns the exit status.
+int runCommand(const std::vector<std::string> &args) {
   if (args.empty()) return usageError("no input file");
   std::string command = "build";
   size_t i = 0;
@@ -139,4 +138,13 @@ int main(int argc, char **argv) {
     return npk::compileAndRun(opts, programArgs);
   }
   return npk::compile(opts);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  int status = 0;
+  npk::runWithCompilerStack([&] { status = runCommand(args); });
+  return status;
 }

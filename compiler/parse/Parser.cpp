@@ -7,12 +7,17 @@
 namespace npk {
 
 namespace {
-constexpr int kMaxDepth = 200;
+const char *const kSplitExpr = "split the expression: bind parts of it to names first";
+const char *const kSplitStmt = "move the inner part into a function of its own";
+const char *const kSplitType = "name the inner type: a struct field can hold it";
 
+// Restores the parser's depth when the construct being parsed is complete: one
+// level for a nested construct, plus one for each link a chain has added.
 struct DepthGuard {
   int &depth;
-  explicit DepthGuard(int &d) : depth(d) { ++depth; }
-  ~DepthGuard() { --depth; }
+  int saved;
+  explicit DepthGuard(int &d, int levels = 1) : depth(d), saved(d) { depth += levels; }
+  ~DepthGuard() { depth = saved; }
 };
 
 std::string describeTok(const Token &t) {
@@ -107,6 +112,15 @@ Diag *Parser::errorExpected(std::string what) {
   return d;
 }
 
+bool Parser::tooDeep(Span at, const char *help) {
+  if (depth_ <= kMaxTreeDepth) return false;
+  if (Diag *d = errorAt(at, DiagId::TooDeep, "code nested more than " + std::to_string(kMaxTreeDepth) + " levels deep"))
+    d->note("each nested block, statement, parenthesis and type counts one level, and so does each operator, "
+            "`=>`, call, index and `.` of a chain")
+        .withHelp(help);
+  return true;
+}
+
 // Skips to just after the next `;` at this nesting level, or to a `}` that
 // closes it, so the statement list can go on.
 void Parser::syncStatement() {
@@ -128,6 +142,15 @@ void Parser::syncStatement() {
     advance();
   }
   panicking_ = false;
+}
+
+// Skips the rest of an `if` statement from inside its head: up to the end of
+// its block, then each `else if` / `else` arm, so a mistake in one arm is not
+// followed by a report for each later arm.
+void Parser::skipIfChain() {
+  do {
+    syncStatement(); // up to and including the arm's block
+  } while (accept(Tok::KwElse));
 }
 
 // Skips to the next token that can start a top-level declaration.
@@ -214,10 +237,7 @@ uint8_t Parser::parseQualifiers() {
 // type = ( IDENT | "?" | "NIL" | "Result" "<" type ">" ) { "->" | "*" }
 bool Parser::parseType(TypeExpr &out) {
   DepthGuard guard(depth_);
-  if (depth_ > kMaxDepth) {
-    errorAt(cur().span, DiagId::TooDeep, "type nested too deeply");
-    return false;
-  }
+  if (tooDeep(cur().span, kSplitType)) return false;
   out.span = cur().span;
   if (at(Tok::Ident) || at(Tok::KwNil)) {
     out.name = std::string(advance().text);
@@ -239,6 +259,8 @@ bool Parser::parseType(TypeExpr &out) {
   }
   while (at(Tok::Arrow) || at(Tok::Star)) {
     if (at(Tok::Star)) out.cStyle = true;
+    ++depth_; // a pointer is one level around its pointee
+    if (tooDeep(cur().span, kSplitType)) return false;
     out.span = Span::cover(out.span, advance().span);
     ++out.pointerDepth;
   }
@@ -483,8 +505,7 @@ std::unique_ptr<BlockStmt> Parser::parseBlock() {
     block->closeSpan = block->span;
     return block;
   }
-  if (depth_ > kMaxDepth) {
-    errorAt(cur().span, DiagId::TooDeep, "blocks nested too deeply");
+  if (tooDeep(block->span, kSplitStmt)) {
     int nest = 1;
     while (!at(Tok::Eof) && nest > 0) {
       if (at(Tok::LBrace)) ++nest;
@@ -599,14 +620,19 @@ StmtPtr Parser::parseStmt() {
 
 // if-stmt = "if" "(" expr ")" block [ "else" ( if-stmt | block ) ]
 StmtPtr Parser::parseIf() {
+  DepthGuard guard(depth_); // an `else if` chain nests one level per arm
   auto s = std::make_unique<IfStmt>(advance().span);
+  if (tooDeep(s->span, kSplitStmt)) {
+    skipIfChain();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
   if (!expect(Tok::LParen, "after `if`")) {
-    syncStatement();
+    skipIfChain();
     return std::make_unique<ErrorStmt>(s->span);
   }
   s->cond = parseExpr();
   if (!expect(Tok::RParen, "to close the `if` condition")) {
-    syncStatement();
+    skipIfChain();
     return std::make_unique<ErrorStmt>(s->span);
   }
   s->thenBlock = parseBlock();
@@ -667,7 +693,12 @@ StmtPtr Parser::parseFor() {
 
 // defer-stmt = "defer" ( block | stmt )
 StmtPtr Parser::parseDefer() {
+  DepthGuard guard(depth_); // `defer defer ...` nests one level per `defer`
   auto s = std::make_unique<DeferStmt>(advance().span);
+  if (tooDeep(s->span, kSplitStmt)) {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
   if (at(Tok::LBrace)) {
     s->body = parseBlock();
     rejectBlockSemi();
@@ -746,10 +777,7 @@ ExprPtr Parser::errorExpr(Span s) { return std::make_unique<ErrorExpr>(s); }
 // expr = or-expr [ "?" or-expr ]
 ExprPtr Parser::parseExpr() {
   DepthGuard guard(depth_);
-  if (depth_ > kMaxDepth) {
-    errorAt(cur().span, DiagId::TooDeep, "expression nested too deeply");
-    return errorExpr(cur().span);
-  }
+  if (tooDeep(cur().span, kSplitExpr)) return errorExpr(cur().span);
   ExprPtr e = parseBinary(0);
   if (at(Tok::Question)) {
     advance();
@@ -786,6 +814,7 @@ const BinaryInfo *binaryInfo(Tok t) {
 
 // binary = cast-expr { binop cast-expr }   (precedence climbing; all left-assoc)
 ExprPtr Parser::parseBinary(int minPrec) {
+  DepthGuard chain(depth_, 0);
   ExprPtr lhs = parseCast();
   for (;;) {
     // `a<-1` lexes as `a` `<-` `1`; in operator position it means `a < -1`.
@@ -793,6 +822,8 @@ ExprPtr Parser::parseBinary(int minPrec) {
     const BinaryInfo *info = binaryInfo(cur().kind);
     if (!info || info->prec < minPrec) return lhs;
     Span opSpan = advance().span;
+    ++depth_; // the tree grows one level to the left per operator
+    if (tooDeep(opSpan, kSplitExpr)) return errorExpr(Span::cover(lhs->span, opSpan));
     ExprPtr rhs = parseBinary(info->prec + 1);
     Span whole = Span::cover(lhs->span, rhs->span);
     auto b = std::make_unique<BinaryExpr>(whole, info->op, std::move(lhs), std::move(rhs));
@@ -803,9 +834,12 @@ ExprPtr Parser::parseBinary(int minPrec) {
 
 // cast-expr = raw-expr { "=>" type }
 ExprPtr Parser::parseCast() {
+  DepthGuard chain(depth_, 0);
   ExprPtr e = parseRawDrop();
   while (at(Tok::FatArrow)) {
-    advance();
+    Span arrow = advance().span;
+    ++depth_;
+    if (tooDeep(arrow, kSplitExpr)) return errorExpr(Span::cover(e->span, arrow));
     auto c = std::make_unique<CastExpr>(e->span);
     c->operand = std::move(e);
     if (!parseType(c->target)) return c;
@@ -820,10 +854,7 @@ ExprPtr Parser::parseRawDrop() {
   if (at(Tok::KwRaw) || at(Tok::KwDrop)) {
     DepthGuard guard(depth_);
     Token kw = advance();
-    if (depth_ > kMaxDepth) {
-      errorAt(kw.span, DiagId::TooDeep, "expression nested too deeply");
-      return errorExpr(kw.span);
-    }
+    if (tooDeep(kw.span, kSplitExpr)) return errorExpr(kw.span);
     ExprPtr inner = parseRawDrop();
     Span s = Span::cover(kw.span, inner->span);
     if (kw.kind == Tok::KwRaw) return std::make_unique<RawExpr>(s, std::move(inner));
@@ -841,10 +872,7 @@ ExprPtr Parser::parseUnary() {
     if (!at(tok)) continue;
     DepthGuard guard(depth_);
     Span opSpan = advance().span;
-    if (depth_ > kMaxDepth) {
-      errorAt(opSpan, DiagId::TooDeep, "expression nested too deeply");
-      return errorExpr(opSpan);
-    }
+    if (tooDeep(opSpan, kSplitExpr)) return errorExpr(opSpan);
     ExprPtr operand = parseUnary();
     Span s = Span::cover(opSpan, operand->span);
     return std::make_unique<UnaryExpr>(s, op, std::move(operand));
@@ -854,8 +882,13 @@ ExprPtr Parser::parseUnary() {
 
 // postfix = primary { "(" [expr {"," expr}] ")" | "[" expr "]" | "." IDENT }
 ExprPtr Parser::parsePostfix() {
+  DepthGuard chain(depth_, 0);
   ExprPtr e = parsePrimary();
   for (;;) {
+    if (atAny({Tok::LParen, Tok::LBracket, Tok::Dot})) {
+      ++depth_; // each call, index or member access is one level more
+      if (tooDeep(cur().span, kSplitExpr)) return errorExpr(Span::cover(e->span, cur().span));
+    }
     if (at(Tok::LParen)) {
       advance();
       auto call = std::make_unique<CallExpr>(e->span);

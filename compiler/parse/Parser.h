@@ -36,7 +36,10 @@ private:
   // Error reporting and recovery.
   Diag *errorAt(Span s, DiagId id, std::string message);
   Diag *errorExpected(std::string what);
+  // Reports NPK-P006, with `help`, when depth_ exceeds kMaxTreeDepth (ast/AST.h).
+  bool tooDeep(Span at, const char *help);
   void syncStatement();
+  void skipIfChain();
   void syncDecl();
 
   // Declarations.
@@ -83,7 +86,7 @@ private:
   size_t pos_ = 0;
   DiagEngine &diags_;
   bool panicking_ = false; // an error was reported and we have not re-synchronised
-  int depth_ = 0;          // nesting guard against stack exhaustion
+  int depth_ = 0;          // levels of the tree above the node being parsed
 };
 
 // Lexes and parses one file.

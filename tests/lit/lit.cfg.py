@@ -1,6 +1,7 @@
 # lit configuration for npk's file-based tests: one .npk file per case, its
 # RUN and CHECK lines inside. Run through ctest (see CMakeLists.txt).
 import os
+import sys
 import lit.formats
 
 config.name = "npk"
@@ -12,6 +13,7 @@ config.test_exec_root = os.path.join(config.npk_build_dir, "tests", "lit-out")
 
 npkc = os.path.join(config.npk_build_dir, "bin", "npkc")
 config.substitutions.append(("%npkc", npkc))
+config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%examples", config.npk_examples_dir))
 config.substitutions.append(("%shared", config.npk_shared_dir))
 config.substitutions.append(("%stdlib", os.path.join(config.npk_source_dir, "stdlib")))

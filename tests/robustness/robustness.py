@@ -92,8 +92,20 @@ def main():
         n = rng.randrange(1, 300)
         alphabet = b"func:main=int32(){}[];,.`&{raw drop pass fail exit wildx int8->} \n\"'/*"
         cases.append((f"random tokens {i}", bytes(rng.choice(alphabet) for _ in range(n))))
-    cases.append(("deep nesting", b"func:main = int32() { exit " + b"(" * 5000 + b"1" + b")" * 5000 + b"; }"))
-    cases.append(("deep blocks", b"func:main = int32() " + b"{" * 5000 + b"}" * 5000))
+    cases.append(("deep nesting", b"func:main = int32() { exit " + b"(" * 10000 + b"1" + b")" * 10000 + b"; }"))
+    cases.append(("deep blocks", b"func:main = int32() " + b"{" * 10000 + b"}" * 10000))
+    # Chains the parser builds in a loop but every later phase walks recursively.
+    cases.append(("long + chain", b"func:main = int32() { int32:x = " + b" + ".join([b"1"] * 12000) + b"; exit x; };"))
+    cases.append(("long && chain", b"func:main = int32() { bool:b = " + b" && ".join([b"true"] * 30000) + b"; exit 0; };"))
+    cases.append(("long else-if chain", b"func:main = int32() { int32:x = 0; if (x == 0) { x = 1; }"
+                  + b"".join(b" else if (x == %d) { x = 1; }" % i for i in range(20000)) + b" exit x; };"))
+    cases.append(("long defer chain", b"func:main = int32() { " + b"defer " * 20000 + b"println(\"x\"); exit 0; };"))
+    cases.append(("long cast chain", b"func:main = int32() { exit 0" + b" => int32" * 20000 + b"; };"))
+    cases.append(("nested call arguments", b"func:f = int32(int32:x) { pass x; }; func:main = int32() { exit "
+                  + b"raw f(" * 10000 + b"0" + b")" * 10000 + b"; };"))
+    # Printing this type in a mismatch would recurse once per `->`.
+    cases.append(("deep pointer type", b"func:main = int32() { int32" + b"->" * 300000 + b":p = NULL; int32:x = p; exit 0; };"))
+    cases.append(("struct cycle", b"struct:A = { B:b; }; struct:B = { A:a; }; func:main = int32() { A:a; exit 0; };"))
 
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
