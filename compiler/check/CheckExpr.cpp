@@ -409,11 +409,16 @@ const Ty *Checker::checkMember(MemberExpr &e) {
   return types_.error();
 }
 
+// NPK-R003's message for `raw`, `drop` or `?` on a plain value.
+static std::string notAResultText(const char *op, const Ty *t) {
+  return std::string("`") + op + "` applied to a value of type `" + t->str() + "`, which is not a `Result`";
+}
+
 const Ty *Checker::checkRaw(RawExpr &e) {
   const Ty *t = checkExpr(*e.operand);
   if (t->isError()) return t;
   if (!t->isResult()) {
-    diags_.error(DiagId::NotAResult, e.span, "`raw` applied to a `" + t->str() + "`, which is not a `Result`")
+    diags_.error(DiagId::NotAResult, e.span, notAResultText("raw", t))
         .withHelp("remove `raw`: builtins and externs return plain values");
     return types_.error();
   }
@@ -424,7 +429,7 @@ const Ty *Checker::checkDrop(DropExpr &e) {
   const Ty *t = checkExpr(*e.operand);
   if (t->isError()) return t;
   if (!t->isResult()) {
-    diags_.error(DiagId::NotAResult, e.span, "`drop` applied to a `" + t->str() + "`, which is not a `Result`")
+    diags_.error(DiagId::NotAResult, e.span, notAResultText("drop", t))
         .withHelp("plain values of builtins and externs may be discarded without `drop`");
     return types_.error();
   }
@@ -438,7 +443,7 @@ const Ty *Checker::checkDefault(DefaultExpr &e) {
     return t;
   }
   if (!t->isResult()) {
-    diags_.error(DiagId::NotAResult, e.operand->span, "`?` applied to a `" + t->str() + "`, which is not a `Result`")
+    diags_.error(DiagId::NotAResult, e.operand->span, notAResultText("?", t))
         .withHelp("`call(...) ? default` takes the value of a call that returns a `Result`");
     checkExpr(*e.fallback);
     return types_.error();
