@@ -277,11 +277,12 @@ void replay(const Cfg &cfg, const Solution &sol, const EventVisitor &visit) {
 template <class Visit>
 uint8_t replayBinding(const Cfg &cfg, const Solution &sol, unsigned block, size_t pos, unsigned binding,
                       Visit &&visit) {
-  OwnState s = sol.in[block];
   const std::vector<Event> &events = cfg.blocks[block].events;
   const std::vector<Solution::Touch> &touches = sol.touches[binding];
   auto t = std::lower_bound(touches.begin(), touches.end(), block,
                             [](const Solution::Touch &a, unsigned b) { return a.block < b; });
+  if (t == touches.end() || t->block != block || t->index >= pos) return sol.in[block][binding];
+  OwnState s = sol.in[block];
   for (; t != touches.end() && t->block == block && t->index < pos && t->index < events.size(); ++t) {
     // The outcome depends on other bindings' states, which the skipped
     // events may have changed: take the exact state here.
