@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <set>
 
 namespace npk::own {
@@ -296,10 +297,27 @@ uint8_t replayBinding(const Cfg &cfg, const Solution &sol, unsigned block, size_
 
 // Walks back from the event along paths that carry the bit until the event
 // that produced it. At each join where some paths lack the bit, the branch
-// that separates the carrying path is a step of the explanation.
-Origin traceOrigin(const Cfg &cfg, const Solution &sol, unsigned block, size_t index, unsigned binding, uint8_t bit) {
+// that separates the carrying path is a step of the explanation. A path is
+// only a witness if it can run: where the first carrying edge's branch
+// contradicts a decision already on the path (or the branch the event sits
+// in), another carrying edge is taken; with none, the path's decisions are
+// dropped rather than explained by a path no execution follows.
+Origin traceOrigin(const Cfg &cfg, const Solution &sol, unsigned block, size_t index, unsigned binding, uint8_t bit,
+                   const SameCondition &same) {
   Origin origin;
   std::vector<bool> visited(cfg.blocks.size(), false);
+  std::vector<Decision> taken{cfg.blocks[block].context}; // what the path so far has decided
+  bool infeasible = false;
+  auto contradicts = [&](const Decision &d) {
+    return std::any_of(taken.begin(), taken.end(), [&](const Decision &t) {
+      return d.cond && t.cond && d.value != t.value && (d.cond == t.cond || (same && same(*d.cond, *t.cond)));
+    });
+  };
+  auto finish = [&] {
+    if (infeasible)
+      std::erase_if(origin.steps, [](const PathStep &s) { return s.decision.cond != nullptr; });
+    return origin;
+  };
   size_t pos = index;
   while (true) {
     // The last event before `pos` that sets the binding's state produced the
@@ -311,10 +329,9 @@ Origin traceOrigin(const Cfg &cfg, const Solution &sol, unsigned block, size_t i
       origin.block = block;
       origin.index = i;
     });
-    if (origin.event || visited[block]) return origin;
+    if (origin.event || visited[block]) return finish();
     visited[block] = true;
-    const Edge *carrier = nullptr;
-    std::vector<const Edge *> others;
+    std::vector<const Edge *> carriers, others;
     for (unsigned edgeId : cfg.blocks[block].preds) {
       const Edge &edge = cfg.edges[edgeId];
       if (!sol.reached[edge.from]) continue;
@@ -322,22 +339,37 @@ Origin traceOrigin(const Cfg &cfg, const Solution &sol, unsigned block, size_t i
                                   [](size_t, uint8_t, uint8_t) {});
       if (out && std::find(edge.knownNull.begin(), edge.knownNull.end(), binding) != edge.knownNull.end())
         out = kUnowned; // as alongEdge
-      if (!(out & bit)) others.push_back(&edge);
-      else if (!carrier) carrier = &edge;
+      (out & bit ? carriers : others).push_back(&edge);
     }
-    if (!carrier) return origin;
-    if (carrier->loopBack && !others.empty()) {
-      origin.steps.push_back(PathStep{Decision{}, carrier->loop});
-    } else {
-      Decision arm = armOf(cfg, *carrier);
+    if (carriers.empty()) return finish();
+    // The step taking `carrier` adds to the explanation, if any.
+    auto stepFor = [&](const Edge &carrier) -> std::optional<PathStep> {
+      if (carrier.loopBack && !others.empty()) return PathStep{Decision{}, carrier.loop};
+      Decision arm = armOf(cfg, carrier);
       for (const Edge *other : others) {
         Decision alt = armOf(cfg, *other);
-        if (arm.cond && alt.cond == arm.cond && alt.value != arm.value) {
-          origin.steps.push_back(PathStep{arm, nullptr});
-          break;
-        }
+        if (arm.cond && alt.cond == arm.cond && alt.value != arm.value) return PathStep{arm, nullptr};
       }
+      return std::nullopt;
+    };
+    const Edge *carrier = carriers.front();
+    std::optional<PathStep> step = stepFor(*carrier);
+    for (const Edge *candidate : carriers) {
+      std::optional<PathStep> s = stepFor(*candidate);
+      if (s && contradicts(s->decision)) continue;
+      carrier = candidate;
+      step = s;
+      break;
     }
+    if (step && contradicts(step->decision)) infeasible = true;
+    if (step) {
+      origin.steps.push_back(*step);
+      if (step->decision.cond) taken.push_back(step->decision);
+    }
+    // An earlier iteration may decide a condition the other way; the branch
+    // the carrying block was built under holds on the path too.
+    if (carrier->loopBack) taken.clear();
+    taken.push_back(cfg.blocks[carrier->from].context);
     block = carrier->from;
     pos = cfg.blocks[block].events.size();
   }

@@ -83,6 +83,10 @@ struct Origin {
   size_t index = 0;
   std::vector<PathStep> steps;
 };
-Origin traceOrigin(const Cfg &cfg, const Solution &sol, unsigned block, size_t index, unsigned binding, uint8_t bit);
+// Whether two conditions test the same thing (two `if (c)` in a row); by
+// default only the same expression does.
+using SameCondition = std::function<bool(const Expr &, const Expr &)>;
+Origin traceOrigin(const Cfg &cfg, const Solution &sol, unsigned block, size_t index, unsigned binding, uint8_t bit,
+                   const SameCondition &same = {});
 
 } // namespace npk::own
