@@ -23,20 +23,17 @@ bool containsBreak(const Stmt &s) {
 
 Binding *Checker::lookupLocal(const std::string &name) {
   for (auto scope = scopes_.rbegin(); scope != scopes_.rend(); ++scope)
-    for (auto b = scope->rbegin(); b != scope->rend(); ++b)
-      if ((*b)->name == name) return *b;
+    if (auto it = scope->find(name); it != scope->end()) return it->second.latest;
   return nullptr;
 }
 
 void Checker::declareLocal(Binding &b) {
-  for (Binding *other : scopes_.back()) {
-    if (other->name != b.name) continue;
-    diags_.error(DiagId::Redefinition, b.span, "`" + b.name + "` is already declared in this block")
-        .label(other->span, "first declared here")
-        .withHelp("rename one of them, or assign to the existing binding");
-    break;
-  }
-  scopes_.back().push_back(&b);
+  auto [it, inserted] = scopes_.back().try_emplace(b.name, ScopeEntry{&b, &b});
+  if (inserted) return;
+  diags_.error(DiagId::Redefinition, b.span, "`" + b.name + "` is already declared in this block")
+      .label(it->second.first->span, "first declared here")
+      .withHelp("rename one of them, or assign to the existing binding");
+  it->second.latest = &b;
 }
 
 void Checker::checkFunc(FuncDecl &f) {

@@ -141,7 +141,13 @@ private:
 
   Module *module_ = nullptr;    // module whose body is being checked
   FuncDecl *func_ = nullptr;    // function whose body is being checked
-  std::vector<std::vector<Binding *>> scopes_;
+  // A block's bindings by name: the first declaration (for a redefinition
+  // report) and the latest (what a name refers to).
+  struct ScopeEntry {
+    Binding *first = nullptr;
+    Binding *latest = nullptr;
+  };
+  std::vector<std::unordered_map<std::string, ScopeEntry>> scopes_;
   std::vector<const Binding *> okResults_; // Result bindings known not to be errors here
   std::unordered_map<const Expr *, __int128> constants_; // folded integer constants
   int loopDepth_ = 0;

@@ -10,6 +10,7 @@
 #include "own/Cfg.h"
 
 #include <functional>
+#include <memory>
 
 namespace npk::own {
 
@@ -20,11 +21,40 @@ enum OwnBit : uint8_t {
   kMoved = 8,   // ownership left with `pass`/`return` or went to another binding
   kBorrowed = 16, // a borrowing pointer points into what its owner holds
 };
-using OwnState = std::vector<uint8_t>; // a set of OwnBits per Binding::id
+// A set of OwnBits per Binding::id, persistent: copying shares the storage
+// and a change copies only the path to one small leaf. Most blocks change a
+// few bindings, so the state on entry of every block costs memory for what
+// differs, and a join skips the subtrees both sides share — the analysis of
+// a function with many bindings and many blocks stays near-linear.
+class OwnState {
+public:
+  OwnState() = default;
+  OwnState(size_t size, uint8_t fill);
+  size_t size() const { return size_; }
+  uint8_t operator[](size_t id) const;
+  void set(size_t id, uint8_t bits);
+  // Adds the bits of `other` (of the same size); true when this grew.
+  bool join(const OwnState &other);
+
+  struct Node;
+  using NodePtr = std::shared_ptr<const Node>;
+
+private:
+  NodePtr root_;
+  size_t size_ = 0;
+  unsigned levels_ = 0; // interior levels above the leaves
+};
 
 struct Solution {
   std::vector<OwnState> in;  // state on entry of each block
   std::vector<bool> reached; // false: no path from the entry (dead code)
+  // Per binding, in block and event order, the events that can change its
+  // state: tracing a binding back replays only these.
+  struct Touch {
+    unsigned block = 0, index = 0;
+    bool readsOthers = false; // the change depends on other bindings' states
+  };
+  std::vector<std::vector<Touch>> touches;
 };
 
 Solution solve(const Cfg &cfg);
@@ -53,6 +83,10 @@ struct Origin {
   size_t index = 0;
   std::vector<PathStep> steps;
 };
-Origin traceOrigin(const Cfg &cfg, const Solution &sol, unsigned block, size_t index, unsigned binding, uint8_t bit);
+// Whether two conditions test the same thing (two `if (c)` in a row); by
+// default only the same expression does.
+using SameCondition = std::function<bool(const Expr &, const Expr &)>;
+Origin traceOrigin(const Cfg &cfg, const Solution &sol, unsigned block, size_t index, unsigned binding, uint8_t bit,
+                   const SameCondition &same = {});
 
 } // namespace npk::own

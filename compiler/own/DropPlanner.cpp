@@ -83,8 +83,7 @@ void planDrops(const Cfg &cfg, const Solution &sol, DropPlan &plan) {
     const void *key = siteKey(cfg.sites[e.site]);
     if (!key) return;
     auto [it, inserted] = merged.try_emplace(key, SiteState{e.site, before});
-    if (!inserted)
-      for (size_t i = 0; i < before.size(); ++i) it->second.state[i] |= before[i];
+    if (!inserted) it->second.state.join(before);
   });
   for (auto &[key, at] : merged) storeDrops(cfg.sites[at.site], dropsAt(cfg, at, plan), plan);
   for (auto &[value, old] : overwritten) {

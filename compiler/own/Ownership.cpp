@@ -84,6 +84,11 @@ private:
   std::string pathText(const std::vector<PathStep> &steps) const;
   Span pathSpan(const std::vector<PathStep> &steps) const;
   std::string code(Span s) const { return "`" + std::string(sm_.text(s)) + "`"; }
+  // traceOrigin, where conditions spelled alike test the same thing.
+  Origin trace(unsigned block, size_t index, unsigned binding, uint8_t bit) const {
+    return traceOrigin(cfg_, sol_, block, index, binding, bit,
+                       [this](const Expr &a, const Expr &b) { return sm_.text(a.span) == sm_.text(b.span); });
+  }
   const Binding &binding(unsigned id) const { return *cfg_.bindings[id].binding; }
   std::string quoted(unsigned id) const { return "`" + binding(id).name + "`"; }
 
@@ -161,7 +166,7 @@ Held FunctionReport::heldBy(unsigned block, size_t index, unsigned binding, int 
   const TrackedBinding &tb = cfg_.bindings[binding];
   Held declared{qualifierFamily(tb.binding->quals), tb.declSpan};
   if (tb.binding->isParam) return declared;
-  Origin o = traceOrigin(cfg_, sol_, block, index, binding, kOwned);
+  Origin o = trace(block, index, binding, kOwned);
   if (!o.event || o.event->kind != EventKind::Init) return declared;
   if (o.event->init == InitKind::Transfer && depth < 16) return heldBy(o.block, o.index, o.event->source, depth + 1);
   Family actual = o.event->expr ? allocationFamily(*o.event->expr) : FamilyNone;
@@ -253,11 +258,13 @@ std::string FunctionReport::pathText(const std::vector<PathStep> &steps) const {
   std::stable_sort(decisions.begin(), decisions.end(), [](const PathStep *a, const PathStep *b) {
     return a->decision.cond->span.begin < b->decision.cond->span.begin;
   });
-  std::string text;
-  for (size_t i = 0; i < decisions.size(); ++i) {
-    text += i == 0 ? "when " : " and ";
-    text += code(decisions[i]->decision.cond->span) + " is " + (decisions[i]->decision.value ? "true" : "false");
+  std::vector<std::string> said; // a condition taken the same way twice is said once
+  for (const PathStep *d : decisions) {
+    std::string part = code(d->decision.cond->span) + " is " + (d->decision.value ? "true" : "false");
+    if (std::find(said.begin(), said.end(), part) == said.end()) said.push_back(std::move(part));
   }
+  std::string text;
+  for (size_t i = 0; i < said.size(); ++i) text += (i == 0 ? "when " : " and ") + said[i];
   if (earlierIteration) text += std::string(text.empty() ? "" : ", ") + "in an earlier iteration of the loop";
   return text;
 }
@@ -273,7 +280,7 @@ Span FunctionReport::pathSpan(const std::vector<PathStep> &steps) const {
 
 Diag FunctionReport::leakDiag(const Finding &f) const {
   const Binding &b = binding(f.binding);
-  Origin alloc = traceOrigin(cfg_, sol_, f.block, f.index, f.binding, kOwned);
+  Origin alloc = trace(f.block, f.index, f.binding, kOwned);
   Diag d;
   d.id = DiagId::Leak;
   d.primary = f.primary;
@@ -294,7 +301,7 @@ Diag FunctionReport::freedDiag(const Finding &f) const {
   const Binding &b = binding(f.binding);
   std::string name = quoted(f.binding);
   bool twice = f.id == DiagId::DoubleFree;
-  Origin freed = traceOrigin(cfg_, sol_, f.block, f.index, f.binding, kFreed);
+  Origin freed = trace(f.block, f.index, f.binding, kFreed);
   bool automatic = freed.event && freed.event->kind == EventKind::DropPoint;
   Diag d;
   d.id = f.id;
@@ -302,7 +309,7 @@ Diag FunctionReport::freedDiag(const Finding &f) const {
   d.message = twice ? name + " is freed twice" : name + " is used after it was freed";
   d.primaryLabel = twice ? "freed again here" : f.event->kind == EventKind::Move ? "passed out here" : "used here";
   Origin alloc;
-  if (freed.event) alloc = traceOrigin(cfg_, sol_, freed.block, freed.index, f.binding, kOwned);
+  if (freed.event) alloc = trace(freed.block, freed.index, f.binding, kOwned);
   if (alloc.event) d.label(alloc.event->span, "allocated here");
   else if (b.isParam) d.label(b.span, "parameter " + name + " is declared here");
   else d.label(cfg_.bindings[f.binding].declSpan, "allocated here");
@@ -326,14 +333,14 @@ Diag FunctionReport::freedDiag(const Finding &f) const {
 Diag FunctionReport::borrowDiag(const Finding &f) const {
   std::string name = quoted(f.binding);
   std::string owner = "`" + cfg_.bindings[f.binding].owner->name + "`";
-  Origin freed = traceOrigin(cfg_, sol_, f.block, f.index, f.binding, kFreed);
+  Origin freed = trace(f.block, f.index, f.binding, kFreed);
   Diag d;
   d.id = f.id;
   d.primary = f.primary;
   d.message = name + " is used after " + owner + ", which it borrows from, was freed";
   d.primaryLabel = f.event->kind == EventKind::Move ? "passed out here" : "used here";
   Origin borrow;
-  if (freed.event) borrow = traceOrigin(cfg_, sol_, freed.block, freed.index, f.binding, kBorrowed);
+  if (freed.event) borrow = trace(freed.block, freed.index, f.binding, kBorrowed);
   if (borrow.event) d.label(borrow.event->span, name + " borrows from " + owner + " here");
   if (freed.event)
     d.label(freed.event->span, freed.event->kind == EventKind::DropPoint ? owner + " is released automatically here"
@@ -348,7 +355,7 @@ Diag FunctionReport::borrowDiag(const Finding &f) const {
 // releasing it through `p` as well frees it twice.
 Diag FunctionReport::movedDiag(const Finding &f) const {
   std::string name = quoted(f.binding);
-  Origin moved = traceOrigin(cfg_, sol_, f.block, f.index, f.binding, kMoved);
+  Origin moved = trace(f.block, f.index, f.binding, kMoved);
   Diag d;
   d.id = f.id;
   d.primary = f.primary;
@@ -392,7 +399,7 @@ void FunctionReport::checkMovesOutOfPlace() {
 // NPK-O003: a struct value with a destructor is used after it moved.
 Diag FunctionReport::useAfterMoveDiag(const Finding &f) const {
   std::string name = quoted(f.binding);
-  Origin moved = traceOrigin(cfg_, sol_, f.block, f.index, f.binding, kMoved);
+  Origin moved = trace(f.block, f.index, f.binding, kMoved);
   Diag d;
   d.id = f.id;
   d.primary = f.primary;

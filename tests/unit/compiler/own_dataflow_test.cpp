@@ -21,6 +21,32 @@ uint8_t stateAtPass(const Cfg &cfg, const Solution &sol, const std::string &name
   return state;
 }
 
+// The persistent state: copies are independent values, a join adds bits and
+// reports growth, across several levels of the tree.
+TEST(OwnDataflow, StateCopiesAreIndependentAndJoinsAddBits) {
+  const size_t n = 5000; // three interior levels over the leaves
+  OwnState a(n, kUnowned);
+  ASSERT_EQ(a.size(), n);
+  for (size_t id : {size_t{0}, size_t{15}, size_t{16}, size_t{4095}, size_t{4999}}) EXPECT_EQ(a[id], kUnowned);
+  OwnState b = a;
+  b.set(4096, kOwned);
+  b.set(17, kFreed);
+  EXPECT_EQ(a[4096], kUnowned) << "a copy does not see a change made after it";
+  EXPECT_EQ(a[17], kUnowned);
+  EXPECT_EQ(b[4096], kOwned);
+  EXPECT_EQ(b[4097], kUnowned);
+  OwnState same = b;
+  EXPECT_FALSE(same.join(b)) << "a state joined with itself does not grow";
+  OwnState c = a;
+  EXPECT_TRUE(c.join(b));
+  EXPECT_EQ(c[4096], kUnowned | kOwned);
+  EXPECT_EQ(c[17], kUnowned | kFreed);
+  EXPECT_EQ(c[18], kUnowned);
+  EXPECT_FALSE(c.join(b)) << "joining the same bits again adds nothing";
+  EXPECT_FALSE(c.join(a));
+  EXPECT_EQ(b[4096], kOwned) << "a join changes only its target";
+}
+
 TEST(OwnDataflow, BranchesJoinBySetUnion) {
   Checked c("func:one = int32(bool:c) {\n"
             "    wild int8->:p = alloc(4);\n"
