@@ -44,6 +44,19 @@ constexpr size_t kSnippetWidth = 120;
 
 bool isUtf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
+// Messages, notes and help quote source text (a name, a module path), which
+// can be megabytes long. Text longer than this many bytes keeps its start and
+// its end, joined by ` ... `.
+constexpr size_t kMaxTextBytes = 480;
+
+std::string clip(std::string_view text) {
+  if (text.size() <= kMaxTextBytes) return std::string(text);
+  size_t head = kMaxTextBytes / 2, tail = text.size() - kMaxTextBytes / 2;
+  while (head > 0 && isUtf8Continuation(text[head])) --head;
+  while (tail < text.size() && isUtf8Continuation(text[tail])) ++tail;
+  return std::string(text.substr(0, head)) + " ... " + std::string(text.substr(tail));
+}
+
 // One source line with a marker under [col, col+width). A long line is cut
 // to a window that starts a little before the span and holds as much of it
 // as fits, so the output stays small whatever the line's length.
@@ -84,7 +97,7 @@ void renderSnippet(std::string &out, const SourceManager &sm, Span s, char mark,
   for (size_t i = 1; i < width; ++i) out += mark == '^' ? '~' : '-';
   if (!label.empty()) {
     out += ' ';
-    out += label;
+    out += clip(label);
   }
   out += '\n';
 }
@@ -104,21 +117,21 @@ std::string renderDiag(const SourceManager &sm, const Diag &d, bool color) {
   out += d.severity == Severity::Error ? "error: " : "warning: ";
   out += reset;
   out += bold;
-  out += "[" + std::string(diagCode(d.id)) + "] " + d.message;
+  out += "[" + std::string(diagCode(d.id)) + "] " + clip(d.message);
   out += reset;
   out += '\n';
   if (d.primary.valid()) renderSnippet(out, sm, d.primary, '^', d.primaryLabel);
   for (const DiagLabel &l : d.secondary) {
     if (!l.span.valid()) continue;
-    out += sm.describe(l.span) + ": " + cyan + "note: " + reset + l.text + "\n";
+    out += sm.describe(l.span) + ": " + cyan + "note: " + reset + clip(l.text) + "\n";
     renderSnippet(out, sm, l.span, '-', "");
   }
   for (const DiagNote &n : d.notes) {
     if (n.span.valid()) out += sm.describe(n.span) + ": ";
-    out += std::string(cyan) + "note: " + reset + n.text + "\n";
+    out += std::string(cyan) + "note: " + reset + clip(n.text) + "\n";
     if (n.span.valid()) renderSnippet(out, sm, n.span, '-', "");
   }
-  if (!d.help.empty()) out += std::string(cyan) + "help: " + reset + d.help + "\n";
+  if (!d.help.empty()) out += std::string(cyan) + "help: " + reset + clip(d.help) + "\n";
   return out;
 }
 
