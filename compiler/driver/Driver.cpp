@@ -96,7 +96,8 @@ bool isExecutableFile(const std::string &path) {
 bool refuseOverwrite(const Options &opts, const std::string &out, SourceManager &sm, DiagEngine &diags) {
   if (out.empty() || opts.checkOnly) return false;
   std::string text;
-  if (!readFile(opts.input, text)) return false; // loading reports NPK-E001
+  SourceProblem why;
+  if (!readSource(opts.input, text, why)) return false; // loading reports it
   bool sameFile = false;
   llvm::SmallString<256> inAbs(opts.input), outAbs(out);
   if (!llvm::sys::fs::make_absolute(inAbs) && !llvm::sys::fs::make_absolute(outAbs)) {
@@ -132,8 +133,9 @@ int compile(const Options &opts) {
   }
   if (opts.emit == EmitKind::Tokens) {
     std::string text;
-    if (!readFile(opts.input, text)) {
-      diags.error(DiagId::IoError, Span{}, "cannot read `" + opts.input + "`");
+    SourceProblem why;
+    if (!readSource(opts.input, text, why)) {
+      diags.error(why.id, Span{}, why.message).withHelp(why.help);
       flushDiags(sm, diags);
       return 1;
     }

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -28,6 +30,97 @@ bool readFile(const std::string &path, std::string &out) {
 
 namespace {
 
+// Offset of the first byte that does not belong to a well-formed UTF-8
+// sequence (no overlong forms, no surrogates, nothing above U+10FFFF), or
+// text.size() when all of it is UTF-8.
+size_t firstInvalidUtf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > text.size()) return i;
+    uint32_t cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+    for (size_t k = 1; k < len; ++k) {
+      unsigned char cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc >> 6) != 0x2) return i;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
+    if (overlong || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return i;
+    i += len;
+  }
+  return i;
+}
+
+} // namespace
+
+bool readSource(const std::string &path, std::string &out, SourceProblem &why) {
+  why = SourceProblem{};
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    why.message = "cannot read `" + path + "`: " + std::strerror(errno);
+    why.help = "check the path and the file's permissions";
+    return false;
+  }
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    why.message = "`" + path + "` is not a regular file";
+    why.help = "name a `.npk` source file; npkc does not read directories, devices or pipes";
+    return false;
+  }
+  out.clear();
+  char buf[1 << 16];
+  bool tooLarge = false, failed = false;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      failed = true;
+      break;
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > kMaxSourceBytes) {
+      tooLarge = true;
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  int readErrno = errno;
+  ::close(fd);
+  if (failed) {
+    why.message = "cannot read `" + path + "`: " + std::strerror(readErrno);
+    why.help = "check the path and the file's permissions";
+    return false;
+  }
+  if (tooLarge) {
+    why.message = "`" + path + "` is larger than the " + std::to_string(kMaxSourceBytes >> 20) +
+                  " MiB a source file may have";
+    why.help = "split the program into modules of at most " + std::to_string(kMaxSourceBytes >> 20) + " MiB";
+    return false;
+  }
+  if (out.compare(0, 3, "\xEF\xBB\xBF") == 0) out.erase(0, 3); // a byte order mark is not source
+  size_t nul = out.find('\0');
+  size_t bad = firstInvalidUtf8(out);
+  if (nul != std::string::npos || bad != out.size()) {
+    why.id = DiagId::NotSourceFile;
+    why.message = "`" + path + "` is not a Nitpick source file: " +
+                  (nul < bad ? "it holds a NUL byte" : "it is not UTF-8 text") + " (at byte " +
+                  std::to_string(std::min(nul, bad)) + ")";
+    why.help = "name a `.npk` source file; source is UTF-8 text without NUL bytes";
+    out.clear();
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
 std::string exeDir() {
   std::error_code ec;
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -40,12 +133,40 @@ public:
   Loader(const ModuleSearch &search, SourceManager &sm, DiagEngine &diags, Program &out)
       : search_(search), sm_(sm), diags_(diags), out_(out) {}
 
-  Module *load(const std::string &path, bool isMain) {
-    std::string canon = canonical(path);
-    auto found = byPath_.find(canon);
-    if (found != byPath_.end()) return found->second;
+  // Loads the main module and, depth first, every module it imports. The walk
+  // keeps its own stack of modules whose imports are being resolved (the
+  // import path from the main file), so an import chain of any length needs
+  // no machine stack; a module is appended to the program once all its
+  // imports are, which puts dependencies before dependents.
+  Module *loadMain(const std::string &path, SourceProblem &why) {
+    Module *main = open(path, true, why);
+    if (!main) return nullptr;
+    while (!stack_.empty()) {
+      Frame &top = stack_.back();
+      if (top.next < top.module->uses.size()) {
+        UseDecl &u = top.module->uses[top.next++];
+        resolveUse(*top.module, u); // may push a frame: `top` is not used after this
+        continue;
+      }
+      out_.modules.push_back(std::move(top.owned));
+      stack_.pop_back();
+    }
+    return main;
+  }
+
+private:
+  struct Frame {
+    Module *module;
+    std::unique_ptr<Module> owned; // moved into the program when its imports are done
+    size_t next = 0;               // index of the next `use` to resolve
+  };
+
+  // Reads and parses one module and pushes it on the walk's stack; null (with
+  // `why` set) when the file cannot be read as source.
+  Module *open(const std::string &path, bool isMain, SourceProblem &why) {
     std::string text;
-    if (!readFile(path, text)) return nullptr;
+    if (!readSource(path, text, why)) return nullptr;
+    std::string canon = canonical(path);
     auto m = std::make_unique<Module>();
     m->path = canon;
     m->name = fs::path(path).filename().string();
@@ -54,17 +175,10 @@ public:
     Module *raw = m.get();
     byPath_[canon] = raw;
     parseFile(sm_, m->fileId, diags_, *m);
-    stack_.push_back(raw);
-    for (UseDecl &u : raw->uses) resolveUse(*raw, u);
-    stack_.pop_back();
-    if (raw->name == "drop.npk" && !isMain) {
-      // nothing to do: the opt-in is recorded on importers below
-    }
-    out_.modules.push_back(std::move(m));
+    stack_.push_back(Frame{raw, std::move(m), 0});
     return raw;
   }
 
-private:
   static std::string canonical(const std::string &path) {
     std::error_code ec;
     fs::path p = fs::weakly_canonical(path, ec);
@@ -101,22 +215,37 @@ private:
       diags_.error(DiagId::ModuleNotFound, u.pathSpan, "empty module path").withHelp("write `use \"file.npk\".*;`");
       return;
     }
+    if (u.path.find('\0') != std::string::npos) {
+      diags_.error(DiagId::ModuleNotFound, u.pathSpan, "module path holds a NUL byte")
+          .withHelp("a file name cannot contain `\\0`; write `use \"file.npk\".*;`");
+      return;
+    }
     std::vector<std::string> places = candidates(from, u.path);
     for (const std::string &candidate : places) {
       std::error_code ec;
-      if (!fs::is_regular_file(candidate, ec)) continue;
+      if (!fs::exists(candidate, ec)) continue;
       std::string canon = canonical(candidate);
       for (size_t i = 0; i < stack_.size(); ++i) {
-        if (stack_[i]->path != canon) continue;
+        if (stack_[i].module->path != canon) continue;
         std::string cycle;
-        for (size_t j = i; j < stack_.size(); ++j) cycle += stack_[j]->name + " -> ";
+        for (size_t j = i; j < stack_.size(); ++j) cycle += stack_[j].module->name + " -> ";
         cycle += fs::path(canon).filename().string();
         diags_.error(DiagId::ImportCycle, u.span, "import cycle: " + cycle)
             .withHelp("move the declarations both modules need into a third module that both import");
         return;
       }
-      u.resolved = load(candidate, false);
-      if (u.resolved && u.resolved->name == "drop.npk") from.dropEnabled = true;
+      auto found = byPath_.find(canon);
+      if (found != byPath_.end()) {
+        u.resolved = found->second;
+      } else {
+        SourceProblem why;
+        u.resolved = open(candidate, false, why);
+        if (!u.resolved) {
+          diags_.error(why.id, u.pathSpan, why.message).withHelp(why.help);
+          return;
+        }
+      }
+      if (u.resolved->name == "drop.npk") from.dropEnabled = true;
       return;
     }
     Diag &d = diags_.error(DiagId::ModuleNotFound, u.pathSpan, "module `" + u.path + "` not found");
@@ -129,7 +258,7 @@ private:
   DiagEngine &diags_;
   Program &out_;
   std::map<std::string, Module *> byPath_;
-  std::vector<Module *> stack_;
+  std::vector<Frame> stack_; // the import path from the main module to the one being resolved
 };
 
 } // namespace
@@ -140,10 +269,10 @@ std::string defaultRuntimeLib() { return (fs::path(exeDir()) / ".." / "lib" / "l
 bool loadProgram(const std::string &mainPath, const ModuleSearch &search, SourceManager &sm, DiagEngine &diags,
                  Program &out) {
   Loader loader(search, sm, diags, out);
-  out.main = loader.load(mainPath, true);
+  SourceProblem why;
+  out.main = loader.loadMain(mainPath, why);
   if (!out.main) {
-    diags.error(DiagId::IoError, Span{}, "cannot read `" + mainPath + "`: " + std::strerror(errno))
-        .withHelp("check the path; npkc takes one .npk source file");
+    diags.error(why.id, Span{}, why.message).withHelp(why.help);
     return false;
   }
   return true;

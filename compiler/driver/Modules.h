@@ -34,4 +34,22 @@ bool loadProgram(const std::string &mainPath, const ModuleSearch &search, Source
 // Loads a file's text; false if it cannot be read.
 bool readFile(const std::string &path, std::string &out);
 
+// The largest source file npkc reads. Spans hold 32-bit byte offsets; the
+// bound keeps far below that and refuses runaway inputs early.
+constexpr size_t kMaxSourceBytes = size_t{64} << 20;
+
+// Why a file could not be loaded as source: NPK-E001 (cannot be read, not a
+// regular file, larger than kMaxSourceBytes) or NPK-E004 (not UTF-8 text, or
+// holds a NUL byte). The message never quotes the file's contents.
+struct SourceProblem {
+  DiagId id = DiagId::IoError;
+  std::string message;
+  std::string help;
+};
+
+// Loads a source file: a regular file of at most kMaxSourceBytes of UTF-8
+// text without NUL bytes. A leading UTF-8 byte order mark is dropped. Never
+// blocks on a FIFO and never reads past the bound.
+bool readSource(const std::string &path, std::string &out, SourceProblem &why);
+
 } // namespace npk

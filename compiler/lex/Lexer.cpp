@@ -94,7 +94,7 @@ void Lexer::skipTrivia() {
     if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
       ++pos_;
     } else if (c == '/' && peek(1) == '/') {
-      while (!atEnd() && peek() != '\n') ++pos_;
+      while (!atEnd() && peek() != '\n' && peek() != '\r') ++pos_; // a line comment ends at any line end
     } else if (c == '/' && peek(1) == '*') {
       uint32_t start = pos_;
       pos_ += 2;
@@ -272,7 +272,7 @@ Token Lexer::lexString(uint32_t begin) {
   ++pos_; // opening quote
   std::string value;
   bool ok = true;
-  while (!atEnd() && peek() != '"' && peek() != '\n') {
+  while (!atEnd() && peek() != '"' && peek() != '\n' && peek() != '\r') {
     if (peek() == '\\') {
       ok = lexEscape(value) && ok;
     } else {

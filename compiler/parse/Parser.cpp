@@ -1,6 +1,7 @@
 #include "parse/Parser.h"
 
 #include "lex/Lexer.h"
+#include "support/Stack.h"
 
 #include <cctype>
 
@@ -113,11 +114,18 @@ Diag *Parser::errorExpected(std::string what) {
 }
 
 bool Parser::tooDeep(Span at, const char *help) {
-  if (depth_ <= kMaxTreeDepth) return false;
-  if (Diag *d = errorAt(at, DiagId::TooDeep, "code nested more than " + std::to_string(kMaxTreeDepth) + " levels deep"))
+  // Below kMaxTreeDepth only when npkc runs on a smaller stack than its own.
+  int bound = treeDepthForStack(kMaxTreeDepth);
+  if (depth_ <= bound) return false;
+  if (Diag *d = errorAt(at, DiagId::TooDeep, "code nested more than " + std::to_string(bound) + " levels deep")) {
     d->note("each nested block, statement, parenthesis and type counts one level, and so does each operator, "
-            "`=>`, call, index and `.` of a chain")
-        .withHelp(help);
+            "`=>`, call, index and `.` of a chain");
+    if (bound < kMaxTreeDepth)
+      d->note("npkc could not reserve its own " + std::to_string(kCompilerStackBytes >> 20) +
+              " MiB stack, so the bound is lowered from " + std::to_string(kMaxTreeDepth) + " for the " +
+              std::to_string(compilerStackBytes() >> 10) + " KiB stack it runs on (raise `ulimit -v` or `ulimit -s`)");
+    d->withHelp(help);
+  }
   return true;
 }
 

@@ -9,8 +9,11 @@ uint32_t SourceManager::add(std::string path, std::string text) {
   f.path = std::move(path);
   f.text = std::move(text);
   f.lineStarts.push_back(0);
-  for (uint32_t i = 0; i < f.text.size(); ++i)
-    if (f.text[i] == '\n') f.lineStarts.push_back(i + 1);
+  // LF, CRLF and a lone CR each end a line.
+  for (uint32_t i = 0; i < f.text.size(); ++i) {
+    if (f.text[i] == '\n' || (f.text[i] == '\r' && (i + 1 == f.text.size() || f.text[i + 1] != '\n')))
+      f.lineStarts.push_back(i + 1);
+  }
   files_.push_back(std::move(f));
   return static_cast<uint32_t>(files_.size());
 }

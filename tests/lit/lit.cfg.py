@@ -21,3 +21,14 @@ config.environment["PATH"] = os.pathsep.join([config.llvm_tools_dir, config.envi
 for var in ("NPK_PATH", "NPK_WILDX_QUOTA", "NPK_WILDX_GUARD", "NPK_WILDX_AUDIT", "NPK_WILDX_VERIFY"):
     config.environment.pop(var, None)
 config.environment["NO_COLOR"] = "1"
+
+# Tests of npkc working without its own large stack limit the address space
+# (`ulimit -v 300000`) so that the stack cannot be reserved. Builds that cannot
+# start at all under that limit (sanitizers reserve terabytes) skip them.
+import subprocess
+try:
+    if subprocess.run(["sh", "-c", 'ulimit -v 300000 && exec "$0" --version', npkc],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60).returncode == 0:
+        config.available_features.add("small-address-space")
+except (OSError, subprocess.SubprocessError):
+    pass
