@@ -35,13 +35,11 @@ test: build
 bench: build
 	@bash bench/run.sh
 
-# The compiler built with AddressSanitizer and UBSan, run over the lit suite
-# and the bad-input robustness test; any sanitizer report fails the run.
+# The compiler, the runtime and all tests built with AddressSanitizer and
+# UBSan (build-san), the whole ctest suite run; any sanitizer report fails the
+# run (see scripts/sanitize.sh).
 sanitize: deps
-	@cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNPK_BUILD_BENCH=OFF \
-	  -DNPK_SANITIZE=address,undefined >/dev/null
-	@cmake --build build-san -j $(JOBS)
-	@cd build-san && ASAN_OPTIONS=exitcode=86 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -R '^(lit|robustness_bad_input|Lexer|Parser|own)'
+	@JOBS=$(JOBS) bash scripts/sanitize.sh
 
 install: build
 	@cmake --install $(BUILD_DIR) $(if $(PREFIX),--prefix $(PREFIX),)

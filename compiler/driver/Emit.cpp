@@ -91,6 +91,9 @@ std::string linkExecutable(const std::string &object, const std::string &output,
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc) return "no system C compiler `cc` found on PATH (install gcc or clang)";
   std::vector<llvm::StringRef> args = {*cc, object, runtimeLib, "-lpthread", "-o", output};
+#ifdef NPK_PROGRAM_SANITIZE
+  args.push_back("-fsanitize=" NPK_PROGRAM_SANITIZE); // this build's runtime is instrumented
+#endif
   std::string errorMsg;
   llvm::SmallString<128> errFile(logPath);
   if (logPath.empty()) llvm::sys::fs::createTemporaryFile("npkc-link", "txt", errFile);

@@ -8,6 +8,7 @@
 #include <llvm/Support/FileSystem.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -142,9 +143,28 @@ int runCommand(const std::vector<std::string> &args) {
 
 } // namespace
 
+#ifdef NPK_SANITIZER_PLANT
+// Test-only (CMake option NPK_SANITIZER_PLANT, never in a release build): a
+// deliberate heap read one element past the end, run when NPK_SANITIZER_PLANT=1
+// once the command has done its work and printed its output,
+// so tests/sanitize can prove that the sanitizer harness fails on a finding.
+static void runPlantedOutOfBoundsRead() {
+  const char *plant = std::getenv("NPK_SANITIZER_PLANT");
+  if (plant == nullptr || std::strcmp(plant, "1") != 0) return;
+  int *cells = new int[4]{1, 2, 3, 4};
+  volatile int sink = static_cast<volatile int *>(cells)[4];
+  (void)sink;
+  delete[] cells;
+}
+#endif
+
 int main(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   int status = 0;
   npk::runWithCompilerStack([&] { status = runCommand(args); });
+#ifdef NPK_SANITIZER_PLANT
+  // After the command's own output, so only the exit status tells.
+  runPlantedOutOfBoundsRead();
+#endif
   return status;
 }

@@ -13,6 +13,11 @@ config.test_exec_root = os.path.join(config.npk_build_dir, "tests", "lit-out")
 
 npkc = os.path.join(config.npk_build_dir, "bin", "npkc")
 config.substitutions.append(("%npkc", npkc))
+# `not` as a command word (line start, after `|`, `;`, `&` or `(`, or after
+# `env VAR=...`) becomes npk-not: it fails the test when the command crashes,
+# exits with npkc's internal-error status or with the sanitizer status, where
+# lit's own `not` accepts any non-zero status, a signal included.
+config.substitutions.append((r"(?<![^\s|;&(])not(?=\s)", config.npk_not))
 config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%examples", config.npk_examples_dir))
 config.substitutions.append(("%shared", config.npk_shared_dir))
@@ -32,3 +37,7 @@ try:
         config.available_features.add("small-address-space")
 except (OSError, subprocess.SubprocessError):
     pass
+# Test-only switch of a build with NPK_SANITIZER_PLANT (see CMakeLists.txt):
+# passed on so the harness test can prove the suite fails on a planted bug.
+if "NPK_SANITIZER_PLANT" in os.environ:
+    config.environment["NPK_SANITIZER_PLANT"] = os.environ["NPK_SANITIZER_PLANT"]
