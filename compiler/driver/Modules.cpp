@@ -104,14 +104,15 @@ bool readSource(const std::string &path, std::string &out, SourceProblem &why) {
     why.help = "split the program into modules of at most " + std::to_string(kMaxSourceBytes >> 20) + " MiB";
     return false;
   }
-  if (out.compare(0, 3, "\xEF\xBB\xBF") == 0) out.erase(0, 3); // a byte order mark is not source
+  size_t bom = out.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0; // a byte order mark is not source
+  out.erase(0, bom);
   size_t nul = out.find('\0');
   size_t bad = firstInvalidUtf8(out);
   if (nul != std::string::npos || bad != out.size()) {
     why.id = DiagId::NotSourceFile;
     why.message = "`" + path + "` is not a Nitpick source file: " +
                   (nul < bad ? "it holds a NUL byte" : "it is not UTF-8 text") + " (at byte " +
-                  std::to_string(std::min(nul, bad)) + ")";
+                  std::to_string(std::min(nul, bad) + bom) + ")";
     why.help = "name a `.npk` source file; source is UTF-8 text without NUL bytes";
     out.clear();
     return false;
