@@ -21,7 +21,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-for shape in wild-ifs plain-ifs wild-flat; do
+for shape in wild-ifs plain-ifs wild-flat wild-live; do
   python3 "$root/bench/gen_bindings.py" "$shape" "$n" >"$tmp/$shape.npk"
   python3 "$root/bench/gen_bindings.py" "$shape" "$n" --c >"$tmp/$shape.c"
 done
@@ -36,7 +36,7 @@ measure() {
 
 printf '%-10s %10s %10s %12s %12s\n' shape "npkc s" "npkc MB" "clang s" "clang MB"
 declare -A secs
-for shape in wild-ifs plain-ifs wild-flat; do
+for shape in wild-ifs plain-ifs wild-flat wild-live; do
   read -r ns nk < <(measure "$npkc" check "$tmp/$shape.npk")
   cs=- ck=0
   if command -v clang >/dev/null; then read -r cs ck < <(measure clang -fsyntax-only "$tmp/$shape.c"); fi
@@ -50,3 +50,4 @@ echo "N = $n, median of $reps"
 echo "wild-ifs / plain-ifs (npkc):             $(ratio "${secs[wild-ifs]}" "${secs[plain-ifs]}")"
 echo "wild-ifs npkc / clang -fsyntax-only:     $(ratio "${secs[wild-ifs]}" "${secs[c-wild-ifs]}")"
 echo "wild-flat npkc / clang -fsyntax-only:    $(ratio "${secs[wild-flat]}" "${secs[c-wild-flat]}")"
+echo "wild-live npkc / clang -fsyntax-only:    $(ratio "${secs[wild-live]}" "${secs[c-wild-live]}")"

@@ -9,7 +9,9 @@ compiles without diagnostics):
   wild-ifs    N `wild` bindings, each declared and freed in its own `if`
   plain-ifs   the same with `int32` bindings: no ownership to follow
   wild-flat   N `wild` bindings at the top level of main, each followed by
-              an `if` (every binding's scope spans the rest of the function)
+              an `if` and freed after it
+  wild-live   N `wild` bindings allocated first, then N `if`s, then N frees
+              (every binding owns its allocation across every `if`)
 --c           an equivalent C function instead (for clang -fsyntax-only)
 """
 import sys
@@ -17,6 +19,11 @@ import sys
 
 def npk(shape, n):
     out = ["func:main = int32() {", "    int32:c = 1;"]
+    if shape == "wild-live":
+        out += [f"    wild int8->:p{i} = alloc(8);" for i in range(n)]
+        out += [f"    if (c > {i}) {{ c = c + 1; }}" for i in range(n)]
+        out += [f"    free(p{i});" for i in range(n)]
+        n = 0
     for i in range(n):
         if shape == "wild-ifs":
             out.append(f"    if (c > {i}) {{ wild int8->:p{i} = alloc(8); free(p{i}); }}")
@@ -34,6 +41,11 @@ def npk(shape, n):
 
 def c(shape, n):
     out = ["#include <stdlib.h>", "int main(void) {", "    int c = 1;"]
+    if shape == "wild-live":
+        out += [f"    char *p{i} = malloc(8);" for i in range(n)]
+        out += [f"    if (c > {i}) {{ c = c + 1; }}" for i in range(n)]
+        out += [f"    free(p{i});" for i in range(n)]
+        n = 0
     for i in range(n):
         if shape == "wild-ifs":
             out.append(f"    if (c > {i}) {{ char *p{i} = malloc(8); free(p{i}); }}")

@@ -73,6 +73,7 @@ private:
   void checkInitFamily(unsigned block, size_t index, const Event &e);
   void inspectUnbound(const CallExpr &alloc, const CallExpr *release);
   Held heldBy(unsigned block, size_t index, unsigned binding, int depth = 0) const;
+  bool heldWithin(unsigned binding, uint8_t accepted, int depth = 0) const;
   Diag leakDiag(const Finding &f) const;
   Diag freedDiag(const Finding &f) const;
   Diag borrowDiag(const Finding &f) const;
@@ -174,12 +175,33 @@ Held FunctionReport::heldBy(unsigned block, size_t index, unsigned binding, int 
   return Held{declared.family, o.event->span};
 }
 
+// Whether every family heldBy could find for the binding is in `accepted`
+// (or none): then which allocation reached the event needs no tracing back,
+// which in a long function costs a walk through every block on the way.
+bool FunctionReport::heldWithin(unsigned binding, uint8_t accepted, int depth) const {
+  auto within = [&](Family f) { return f == FamilyNone || (f & accepted); };
+  const TrackedBinding &tb = cfg_.bindings[binding];
+  if (!within(qualifierFamily(tb.binding->quals))) return false;
+  if (tb.binding->isParam) return true;
+  for (const Solution::Touch &t : sol_.touches[binding]) {
+    const Event &e = cfg_.blocks[t.block].events[t.index];
+    if (e.kind != EventKind::Init || e.binding != binding) continue;
+    if (e.init == InitKind::Transfer && e.source != binding) {
+      if (depth >= 16 || !heldWithin(e.source, accepted, depth + 1)) return false;
+    } else if (e.expr && !within(allocationFamily(*e.expr))) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // NPK-O001 at a release: the deallocator cannot release the binding's family.
 void FunctionReport::checkReleaseFamily(unsigned block, size_t index, const Event &e, const OwnState &before) {
   const TrackedBinding &tb = cfg_.bindings[e.binding];
   auto *call = as<CallExpr>(e.expr);
   if (!tb.checked || !call || releasableFamilies(*call) == FamilyAny) return;
   if (!tb.binding->isParam && !(before[e.binding] & kOwned)) return;
+  if (heldWithin(e.binding, releasableFamilies(*call))) return;
   Held held = heldBy(block, index, e.binding);
   if (held.family == FamilyNone || (releasableFamilies(*call) & held.family)) return;
   Finding f = Finding::at(DiagId::WrongFamily, e.binding, e.span, block, index, e);
@@ -195,7 +217,7 @@ void FunctionReport::checkInitFamily(unsigned block, size_t index, const Event &
   if (declared == FamilyNone || b.heapStruct) return;
   Held held;
   if (e.init == InitKind::Owned && e.expr) held = Held{allocationFamily(*e.expr), e.expr->span};
-  else if (e.init == InitKind::Transfer) held = heldBy(block, index, e.source);
+  else if (e.init == InitKind::Transfer && !heldWithin(e.source, declared)) held = heldBy(block, index, e.source);
   if (held.family == FamilyNone || held.family == declared) return;
   Finding f = Finding::at(DiagId::WrongFamily, e.binding, e.span, block, index, e);
   f.held = held;

@@ -20,7 +20,7 @@ cap = (int(sys.argv[4]) if len(sys.argv) > 4 else 768) << 20
 
 failed = False
 with tempfile.TemporaryDirectory() as tmp:
-    for shape in ("wild-ifs", "wild-flat", "plain-ifs"):
+    for shape in ("wild-ifs", "wild-flat", "wild-live", "plain-ifs"):
         path = os.path.join(tmp, f"{shape}.npk")
         with open(path, "w") as f:
             f.write(subprocess.run([sys.executable, gen, shape, str(n)], check=True,
