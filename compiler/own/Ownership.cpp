@@ -135,7 +135,7 @@ void FunctionReport::inspect(unsigned block, size_t index, const Event &e, const
     // A borrowing pointer is freed when its owner is.
     if ((cfg_.bindings[e.binding].checked || cfg_.bindings[e.binding].owner) && (before[e.binding] & kFreed))
       add(DiagId::UseAfterFree, e.binding, e.span, block, index, e);
-    else if (cfg_.bindings[e.binding].moves && (before[e.binding] & kMoved))
+    else if ((cfg_.bindings[e.binding].moves || cfg_.bindings[e.binding].checked) && (before[e.binding] & kMoved))
       add(DiagId::UseAfterMove, e.binding, e.span, block, index, e);
     return;
   case EventKind::Release:
@@ -418,7 +418,8 @@ void FunctionReport::checkMovesOutOfPlace() {
   }
 }
 
-// NPK-O003: a struct value with a destructor is used after it moved.
+// NPK-O003: a struct value with a destructor, or a `wild`/`wildx` binding whose
+// allocation went to another binding, is used after it moved.
 Diag FunctionReport::useAfterMoveDiag(const Finding &f) const {
   std::string name = quoted(f.binding);
   Origin moved = trace(f.block, f.index, f.binding, kMoved);
@@ -430,6 +431,16 @@ Diag FunctionReport::useAfterMoveDiag(const Finding &f) const {
   if (moved.event) d.label(moved.event->span, "moved here");
   if (!moved.steps.empty()) d.note(name + " moved " + pathText(moved.steps), pathSpan(moved.steps));
   bool inLoop = std::any_of(moved.steps.begin(), moved.steps.end(), [](const PathStep &s) { return s.loop; });
+  // `wild T->:q = p;` moved the allocation: `q` owns it now.
+  if (moved.event && moved.event->kind == EventKind::Init && moved.event->init == InitKind::Transfer &&
+      moved.event->binding != f.binding) {
+    std::string owner = quoted(moved.event->binding);
+    d.message = name + " is used after its allocation moved to " + owner;
+    d.withHelp(inLoop ? "the allocation moved to " + owner + " in an earlier iteration; assign " + name +
+                            " a new allocation before the next iteration"
+                      : "use " + owner + ", which owns the allocation now, or assign " + name + " a new value first");
+    return d;
+  }
   std::string to = moved.event && !moved.event->movedTo.empty() ? " " + moved.event->movedTo : "";
   if (inLoop)
     d.withHelp("the value moved" + to + " in an earlier iteration; declare " + name +
