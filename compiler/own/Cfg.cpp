@@ -344,8 +344,10 @@ void CfgBuilder::leaveFunction(const Stmt &s, SiteKind kind, const Expr *value) 
   startDeadCode();
 }
 
-// `pass p;`, `return p;` and `return Result{ val: p, ... };` move `p` out.
-// A heap struct is copied out instead: its heap memory stays to be released.
+// `pass p;`, `return p;` and `return Result{ val: p, ... };` move `p` out,
+// but not the `val` of an error result (isErrorResultLiteral), which is only
+// read. A heap struct is copied out instead: its heap memory stays to be
+// released.
 void CfgBuilder::moveOrEval(const Expr *value) {
   if (!value) return;
   const TrackedBinding *tb = followed(value);
@@ -354,7 +356,7 @@ void CfgBuilder::moveOrEval(const Expr *value) {
   if (!lit || lit->decl) return consume(*value, "out of the function");
   for (const FieldInit &f : lit->fields) {
     if (!f.value) continue;
-    if (f.name == "val") moveOrEval(f.value.get());
+    if (f.name == "val" && !isErrorResultLiteral(*lit)) moveOrEval(f.value.get());
     else expr(*f.value);
   }
 }

@@ -313,8 +313,23 @@ Diag FunctionReport::leakDiag(const Finding &f) const {
   if (!alloc.steps.empty())
     d.note(quoted(f.binding) + " is still owned " + pathText(alloc.steps), pathSpan(alloc.steps));
   std::string call = releaseCall(b, alloc.event);
-  if (f.event->kind == EventKind::Init) d.withHelp("release it with `" + call + ";` before assigning a new value");
-  else d.withHelp("release it with `" + call + ";`, or add `defer " + call + ";` after the allocation");
+  if (f.event->kind == EventKind::Init) {
+    d.withHelp("release it with `" + call + ";` before assigning a new value");
+    return d;
+  }
+  const Stmt *exit = cfg_.sites[f.event->site].stmt;
+  const Expr *value = nullptr;
+  if (auto *r = as<ReturnStmt>(exit)) value = r->value.get();
+  else if (auto *p = as<PassStmt>(exit)) value = p->value.get();
+  if (value && isErrorResultLiteral(*value)) {
+    d.note("an error result carries no value: the caller cannot read its `.value`, so nothing releases the "
+           "allocation",
+           value->span);
+    d.withHelp("release it with `" + call + ";` before returning the error, and give `val` a placeholder such "
+               "as `NULL`");
+    return d;
+  }
+  d.withHelp("release it with `" + call + ";`, or add `defer " + call + ";` after the allocation");
   return d;
 }
 

@@ -82,8 +82,9 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f) {
   case ExprKind::StructLit: {
     auto &lit = static_cast<const StructLitExpr &>(e);
     if (lit.decl) break;
+    bool handsOn = !isErrorResultLiteral(lit);
     for (const FieldInit &fi : lit.fields)
-      if (fi.value) visitValue(*fi.value, fi.name == "val" ? keep : Keep{}, f);
+      if (fi.value) visitValue(*fi.value, fi.name == "val" && handsOn ? keep : Keep{}, f);
     return;
   }
   default: break;
@@ -189,6 +190,17 @@ void walkExprs(const Expr &e, const std::function<void(const Expr &)> &f) {
 bool movesByValue(const Ty *ty) {
   std::unordered_set<const StructDecl *> visited;
   return reachesDestructor(ty, visited);
+}
+
+bool isErrorResultLiteral(const Expr &e) {
+  auto *lit = as<StructLitExpr>(&e);
+  if (!lit || lit->decl) return false;
+  for (const FieldInit &fi : lit->fields) {
+    if (fi.name != "is_error" || !fi.value) continue;
+    auto *b = as<BoolLitExpr>(fi.value.get());
+    return b && b->value;
+  }
+  return false;
 }
 
 bool keepsItsValue(const Expr &place) {

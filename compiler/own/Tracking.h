@@ -49,6 +49,11 @@ bool movesByValue(const Ty *ty);
 // hand and is not such a place.
 bool keepsItsValue(const Expr &place);
 
+// A `Result{...}` literal whose `is_error` is the constant `true`: its `val`
+// reaches no one (the caller cannot read `.value` of an error), so an owned
+// value there is not handed on.
+bool isErrorResultLiteral(const Expr &e);
+
 // `free`, `destroy`, `release`, or a name ending in `_free`/`_destroy`/`_release`.
 bool isDeallocatorName(std::string_view plainName);
 // The bare local name a deallocator call releases (its first argument), or null.
