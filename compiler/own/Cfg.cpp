@@ -1,5 +1,7 @@
 #include "own/Cfg.h"
 
+#include "check/Types.h"
+
 #include <algorithm>
 
 namespace npk::own {
@@ -68,6 +70,7 @@ private:
   void leaveFunction(const Stmt &s, SiteKind kind, const Expr *value);
   void moveOrEval(const Expr *value);
   void consume(const Expr &value, std::string movedTo);
+  void addressOf(const UnaryExpr &u);
 
   // ---- scopes
   void leaveScopes(SiteKind kind, const Stmt *exitStmt, const BlockStmt *ended, Span span, size_t downTo,
@@ -449,9 +452,21 @@ void CfgBuilder::expr(const Expr &e) {
     if (d.operand && d.fallback) return withDefault(d);
     break;
   }
+  case ExprKind::Unary: addressOf(static_cast<const UnaryExpr &>(e)); break;
   default: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { expr(child); });
+}
+
+// `@p` of a followed pointer binding could change or release it out of the
+// checker's sight: recorded for NPK-O005.
+void CfgBuilder::addressOf(const UnaryExpr &u) {
+  if (u.op != UnaryOp::AddrOf) return;
+  const TrackedBinding *tb = followed(u.operand.get());
+  if (!tb || !tb->checked || !tb->binding->ty || !tb->binding->ty->isPtr()) return;
+  auto &list = cfg_.addressesOfOwned;
+  bool seen = std::any_of(list.begin(), list.end(), [&](const AddressOfOwned &a) { return a.at == &u; });
+  if (!seen) list.push_back(AddressOfOwned{&u, tb->binding->id}); // a defer body is built once per exit
 }
 
 // A deallocator call releases its bare first argument after evaluating the

@@ -79,10 +79,17 @@ struct MoveOutOfPlace {
   std::string movedTo; // as Event::movedTo
 };
 
+// `@p` of a binding the checker follows (NPK-O005).
+struct AddressOfOwned {
+  const Expr *at = nullptr; // the `@p` expression
+  unsigned binding = 0;
+};
+
 struct Cfg {
   const FuncDecl *func = nullptr;
   BindingTable bindings;
   std::vector<MoveOutOfPlace> movesOutOfPlace; // in source order, once each
+  std::vector<AddressOfOwned> addressesOfOwned; // in source order, once each
   std::vector<CfgBlock> blocks; // blocks[0] is the entry
   std::vector<Edge> edges;
   std::vector<ExitSite> sites;

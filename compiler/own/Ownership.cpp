@@ -62,6 +62,7 @@ public:
   FunctionReport(const SourceManager &sm, const Cfg &cfg, const Solution &sol) : sm_(sm), cfg_(cfg), sol_(sol) {}
   void collect();
   void checkMovesOutOfPlace();
+  void checkAddressesOfOwned();
   void emit(DiagEngine &diags);
 
 private:
@@ -433,6 +434,24 @@ void FunctionReport::checkMovesOutOfPlace() {
   }
 }
 
+// NPK-O005: `@p` of a followed pointer binding would let code change or
+// release it where the checker cannot see.
+void FunctionReport::checkAddressesOfOwned() {
+  for (const AddressOfOwned &a : cfg_.addressesOfOwned) {
+    const Binding &b = binding(a.binding);
+    std::string name = quoted(a.binding);
+    Diag d;
+    d.id = DiagId::AddressOfOwned;
+    d.primary = a.at->span;
+    d.message = "cannot take the address of " + name + ", which owns its allocation";
+    d.primaryLabel = "address taken here";
+    d.label(b.isParam ? b.span : cfg_.bindings[a.binding].declSpan,
+            b.isParam ? "parameter " + name + " is declared here" : name + " is declared here");
+    d.withHelp("pass " + name + " itself, or let a function change it through a `$$m` parameter");
+    directDiags_.push_back(std::move(d));
+  }
+}
+
 // NPK-O003: a struct value with a destructor, or a `wild`/`wildx` binding whose
 // allocation went to another binding, is used after it moved.
 Diag FunctionReport::useAfterMoveDiag(const Finding &f) const {
@@ -582,6 +601,7 @@ void checkOwnership(const SourceManager &sm, Program &, const Symbols &syms, Dia
     FunctionReport report(sm, cfg, sol);
     report.collect();
     report.checkMovesOutOfPlace();
+    report.checkAddressesOfOwned();
     report.emit(diags);
     DropPlan plan;
     planDrops(cfg, sol, plan);
