@@ -80,6 +80,8 @@ private:
   Diag borrowDiag(const Finding &f) const;
   Diag movedDiag(const Finding &f) const;
   Diag useAfterMoveDiag(const Finding &f) const;
+  Diag afterMoveDiag(const Finding &f, const Origin &moved, std::string useLabel, const char *moveLabel,
+                     const std::string &pathPrefix) const;
   Diag familyDiag(const Finding &f) const;
   Diag unboundDiag(const Finding &f) const;
   std::string leakWhere(const Finding &f) const;
@@ -394,14 +396,22 @@ Diag FunctionReport::borrowDiag(const Finding &f) const {
 Diag FunctionReport::movedDiag(const Finding &f) const {
   std::string name = quoted(f.binding);
   Origin moved = trace(f.block, f.index, f.binding, kMoved);
+  Diag d = afterMoveDiag(f, moved, "freed here", "the allocation moved here", name + " gave its allocation away ");
+  d.message = name + " is freed after its allocation moved to another binding";
+  d.withHelp("release the allocation once, through the binding that owns it now");
+  return d;
+}
+
+// What every report on a binding whose value moved away shows: the use, the
+// move and the path it was made on.
+Diag FunctionReport::afterMoveDiag(const Finding &f, const Origin &moved, std::string useLabel,
+                                   const char *moveLabel, const std::string &pathPrefix) const {
   Diag d;
   d.id = f.id;
   d.primary = f.primary;
-  d.message = name + " is freed after its allocation moved to another binding";
-  d.primaryLabel = "freed here";
-  if (moved.event) d.label(moved.event->span, "the allocation moved here");
-  if (!moved.steps.empty()) d.note(name + " gave its allocation away " + pathText(moved.steps), pathSpan(moved.steps));
-  d.withHelp("release the allocation once, through the binding that owns it now");
+  d.primaryLabel = std::move(useLabel);
+  if (moved.event) d.label(moved.event->span, moveLabel);
+  if (!moved.steps.empty()) d.note(pathPrefix + pathText(moved.steps), pathSpan(moved.steps));
   return d;
 }
 
@@ -457,13 +467,9 @@ void FunctionReport::checkAddressesOfOwned() {
 Diag FunctionReport::useAfterMoveDiag(const Finding &f) const {
   std::string name = quoted(f.binding);
   Origin moved = trace(f.block, f.index, f.binding, kMoved);
-  Diag d;
-  d.id = f.id;
-  d.primary = f.primary;
+  Diag d = afterMoveDiag(f, moved, f.event->kind == EventKind::Move ? "moved again here" : "used here", "moved here",
+                         name + " moved ");
   d.message = name + " is used after its value moved";
-  d.primaryLabel = f.event->kind == EventKind::Move ? "moved again here" : "used here";
-  if (moved.event) d.label(moved.event->span, "moved here");
-  if (!moved.steps.empty()) d.note(name + " moved " + pathText(moved.steps), pathSpan(moved.steps));
   bool inLoop = std::any_of(moved.steps.begin(), moved.steps.end(), [](const PathStep &s) { return s.loop; });
   // `wild T->:q = p;` moved the allocation: `q` owns it now.
   if (moved.event && moved.event->kind == EventKind::Init && moved.event->init == InitKind::Transfer &&
