@@ -17,47 +17,45 @@ compiles without diagnostics):
 import sys
 
 
-def npk(shape, n):
-    out = ["func:main = int32() {", "    int32:c = 1;"]
-    if shape == "wild-live":
-        out += [f"    wild int8->:p{i} = alloc(8);" for i in range(n)]
-        out += [f"    if (c > {i}) {{ c = c + 1; }}" for i in range(n)]
-        out += [f"    free(p{i});" for i in range(n)]
-        n = 0
-    for i in range(n):
-        if shape == "wild-ifs":
-            out.append(f"    if (c > {i}) {{ wild int8->:p{i} = alloc(8); free(p{i}); }}")
-        elif shape == "plain-ifs":
-            out.append(f"    if (c > {i}) {{ int32:p{i} = {i}; c = c + p{i}; }}")
-        elif shape == "wild-flat":
-            out.append(f"    wild int8->:p{i} = alloc(8);")
-            out.append(f"    if (c > {i}) {{ c = c + 1; }}")
-            out.append(f"    free(p{i});")
-        else:
-            sys.exit(f"unknown shape {shape}")
-    out += ["    exit c;", "};"]
-    return "\n".join(out) + "\n"
+# The statements of each language; `{i}` is the binding's number.
+LANGUAGES = {
+    "npk": {
+        "open": ["func:main = int32() {", "    int32:c = 1;"],
+        "alloc": "wild int8->:p{i} = alloc(8);",
+        "free": "free(p{i});",
+        "plain": "int32:p{i} = {i}; c = c + p{i};",
+        "close": ["    exit c;", "};"],
+    },
+    "c": {
+        "open": ["#include <stdlib.h>", "int main(void) {", "    int c = 1;"],
+        "alloc": "char *p{i} = malloc(8);",
+        "free": "free(p{i});",
+        "plain": "int p{i} = {i}; c = c + p{i};",
+        "close": ["    return c;", "}"],
+    },
+}
 
 
-def c(shape, n):
-    out = ["#include <stdlib.h>", "int main(void) {", "    int c = 1;"]
-    if shape == "wild-live":
-        out += [f"    char *p{i} = malloc(8);" for i in range(n)]
-        out += [f"    if (c > {i}) {{ c = c + 1; }}" for i in range(n)]
-        out += [f"    free(p{i});" for i in range(n)]
-        n = 0
+def program(lang, shape, n):
+    t = LANGUAGES[lang]
+    alloc = lambda i: t["alloc"].format(i=i)
+    free = lambda i: t["free"].format(i=i)
+    branch = lambda i, body: f"    if (c > {i}) {{ {body} }}"
+    out = list(t["open"])
     for i in range(n):
         if shape == "wild-ifs":
-            out.append(f"    if (c > {i}) {{ char *p{i} = malloc(8); free(p{i}); }}")
+            out.append(branch(i, f"{alloc(i)} {free(i)}"))
         elif shape == "plain-ifs":
-            out.append(f"    if (c > {i}) {{ int p{i} = {i}; c = c + p{i}; }}")
+            out.append(branch(i, t["plain"].format(i=i)))
         elif shape == "wild-flat":
-            out.append(f"    char *p{i} = malloc(8);")
-            out.append(f"    if (c > {i}) {{ c = c + 1; }}")
-            out.append(f"    free(p{i});")
-        else:
+            out += [f"    {alloc(i)}", branch(i, "c = c + 1;"), f"    {free(i)}"]
+        elif shape != "wild-live":
             sys.exit(f"unknown shape {shape}")
-    out += ["    return c;", "}"]
+    if shape == "wild-live":
+        out += [f"    {alloc(i)}" for i in range(n)]
+        out += [branch(i, "c = c + 1;") for i in range(n)]
+        out += [f"    {free(i)}" for i in range(n)]
+    out += t["close"]
     return "\n".join(out) + "\n"
 
 
@@ -65,4 +63,4 @@ if __name__ == "__main__":
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     shape, n = sys.argv[1], int(sys.argv[2])
-    sys.stdout.write(c(shape, n) if "--c" in sys.argv[3:] else npk(shape, n))
+    sys.stdout.write(program("c" if "--c" in sys.argv[3:] else "npk", shape, n))
