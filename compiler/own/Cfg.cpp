@@ -99,6 +99,15 @@ Cfg CfgBuilder::build() {
   for (auto &p : f.params)
     if (p->binding.id < cfg_.bindings.size() && cfg_.bindings[p->binding.id].followed())
       frames_.back().bindings.push_back(p->binding.id);
+  // A `wild`/`wildx` parameter holds the caller's allocation: borrowed,
+  // except the one a deallocator releases, which it owns.
+  const Binding *owned = ownedParam(f);
+  for (auto &p : f.params) {
+    unsigned id = p->binding.id;
+    if (id >= cfg_.bindings.size() || !cfg_.bindings[id].checked) continue;
+    emit(EventKind::Init, p->binding.span, id, nullptr);
+    cfg_.blocks[cur_].events.back().init = &p->binding == owned ? InitKind::Owned : InitKind::Lent;
+  }
   // A struct passed by value arrives owned: the callee drops it (§6.4).
   for (auto &p : f.params)
     if (p->binding.id < cfg_.bindings.size() && cfg_.bindings[p->binding.id].moves)

@@ -88,6 +88,7 @@ void applyInit(const Event &e, OwnState &s) {
   case InitKind::Unowned: s.set(e.binding, kUnowned); return;
   case InitKind::Owned: s.set(e.binding, kOwned); return;
   case InitKind::Borrow: s.set(e.binding, kBorrowed); return;
+  case InitKind::Lent: s.set(e.binding, kLent); return;
   case InitKind::Transfer: {
     // A freed source is reported where it is read; the new owner starts clean.
     if (e.source == e.binding || e.source >= s.size()) return;

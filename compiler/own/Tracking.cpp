@@ -219,6 +219,13 @@ bool isDeallocatorName(std::string_view name) {
   return false;
 }
 
+const Binding *ownedParam(const FuncDecl &f) {
+  if (!isDeallocatorName(f.name)) return nullptr;
+  for (auto &p : f.params)
+    if (isWild(p->binding) && p->binding.ty && p->binding.ty->isPtr()) return &p->binding;
+  return nullptr;
+}
+
 const NameExpr *releasedName(const CallExpr &call) {
   if (call.args.empty() || !isDeallocatorName(call.calleeName())) return nullptr;
   auto *n = as<NameExpr>(call.args[0].get());

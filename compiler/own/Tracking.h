@@ -56,6 +56,11 @@ bool isErrorResultLiteral(const Expr &e);
 
 // `free`, `destroy`, `release`, or a name ending in `_free`/`_destroy`/`_release`.
 bool isDeallocatorName(std::string_view plainName);
+// The parameter a function owns: a deallocator's (by its name) first
+// `wild`/`wildx` pointer parameter, which it must release on every path.
+// Every other `wild`/`wildx` parameter is borrowed from the caller. Null when
+// `f` is not a deallocator or has no such parameter.
+const Binding *ownedParam(const FuncDecl &f);
 // The bare local name a deallocator call releases (its first argument), or null.
 const NameExpr *releasedName(const CallExpr &call);
 // A call of a function declared to return a `wild`/`wildx` pointer, possibly
@@ -102,6 +107,7 @@ enum class InitKind : uint8_t {
   Unowned,  // a pointer someone else owns
   Transfer, // `wild q = p;`: ownership moves from `p` to `q`
   Borrow,   // `int8->:q = p;`: `q` points into what its owner `p` holds
+  Lent,     // a `wild`/`wildx` parameter of a non-deallocator: the caller's allocation
 };
 InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable &table);
 
