@@ -71,6 +71,7 @@ private:
   void moveOrEval(const Expr *value);
   void consume(const Expr &value, std::string movedTo);
   void addressOf(const UnaryExpr &u);
+  void plainOwner(const Binding &b, const Expr &value, Span at, bool assigned);
 
   // ---- scopes
   void leaveScopes(SiteKind kind, const Stmt *exitStmt, const BlockStmt *ended, Span span, size_t downTo,
@@ -83,6 +84,7 @@ private:
   void structLit(const StructLitExpr &lit);
   void shortCircuit(const BinaryExpr &b);
   void withDefault(const DefaultExpr &d);
+  void useAgain(const Expr &value);
 
   Cfg cfg_;
   unsigned cur_ = 0;
@@ -90,6 +92,8 @@ private:
   Decision context_;
   std::vector<Frame> frames_;
   std::vector<Loop> loops_;
+  std::pair<unsigned, const Expr *> passedOut_{0, nullptr}; // for the exit being built
+  unsigned releases_ = 0; // Release events emitted so far
 };
 
 Cfg CfgBuilder::build() {
@@ -176,6 +180,7 @@ void CfgBuilder::emit(EventKind kind, Span span, unsigned binding, const Expr *e
   ev.expr = e;
   ev.runsAt = runningDefersAt_.valid() ? runningDefersAt_ : span;
   cfg_.blocks[cur_].events.push_back(ev);
+  if (kind == EventKind::Release) ++releases_;
 }
 
 void CfgBuilder::emitSite(EventKind kind, Span span, unsigned site) {
@@ -232,6 +237,7 @@ void CfgBuilder::detached(const Stmt &s) {
 
 void CfgBuilder::varDecl(const VarDeclStmt &d) {
   if (d.init) consume(*d.init, "to `" + d.binding.name + "`");
+  if (d.init) plainOwner(d.binding, *d.init, d.span, false);
   unsigned id = d.binding.id;
   if (id >= cfg_.bindings.size() || !cfg_.bindings[id].followed()) return;
   initEvent(d.binding, d.init.get(), d.span, false);
@@ -239,6 +245,8 @@ void CfgBuilder::varDecl(const VarDeclStmt &d) {
 }
 
 void CfgBuilder::assign(const AssignStmt &a) {
+  auto *name = as<NameExpr>(a.target.get());
+  if (name && name->binding && !a.compound && a.value) plainOwner(*name->binding, *a.value, a.span, true);
   const TrackedBinding *target = followed(a.target.get());
   if (!target || a.compound || target->binding->heapStruct) {
     // A write through the binding (`p[i] = v`, a heap struct) uses it.
@@ -248,6 +256,15 @@ void CfgBuilder::assign(const AssignStmt &a) {
   }
   if (a.value) consume(*a.value, "to `" + target->binding->name + "`");
   initEvent(*target->binding, a.value.get(), a.span, true);
+}
+
+// An allocation may only be owned by a `wild`/`wildx` binding: one bound to
+// an unqualified pointer is recorded for NPK-O008.
+void CfgBuilder::plainOwner(const Binding &b, const Expr &value, Span at, bool assigned) {
+  if (b.quals & (QualWild | QualWildx) || b.heapStruct || !b.ty || !b.ty->isPtr() || !allocatingCall(value)) return;
+  auto &list = cfg_.plainOwners;
+  bool seen = std::any_of(list.begin(), list.end(), [&](const PlainOwner &p) { return p.value == &value; });
+  if (!seen) list.push_back(PlainOwner{&value, &b, at, assigned}); // a defer body is built once per exit
 }
 
 void CfgBuilder::initEvent(const Binding &b, const Expr *value, Span span, bool overwrites) {
@@ -352,6 +369,18 @@ void CfgBuilder::jump(const Stmt &s) {
 void CfgBuilder::leaveFunction(const Stmt &s, SiteKind kind, const Expr *value) {
   if (kind == SiteKind::Pass || kind == SiteKind::Return) moveOrEval(value);
   else if (value) expr(*value);
+  // A plain pointer into a binding's memory (a borrow, or a pointer cast of
+  // the owner) is used by the caller, after this exit's drops and defers.
+  if ((kind == SiteKind::Pass || kind == SiteKind::Return) && value) {
+    const TrackedBinding *into = followed(value);
+    if (!into || !into->owner) {
+      const Binding *copied = copiedPointer(value);
+      const TrackedBinding *owner = copied && !as<NameExpr>(value) && copied->id < cfg_.bindings.size()
+                                        ? &cfg_.bindings[copied->id] : nullptr;
+      into = owner && owner->binding == copied && owner->checked ? owner : nullptr;
+    }
+    if (into) passedOut_ = {into->binding->id, value};
+  }
   leaveScopes(kind, &s, nullptr, s.span, 0, kind != SiteKind::Exit);
   startDeadCode();
 }
@@ -363,6 +392,11 @@ void CfgBuilder::leaveFunction(const Stmt &s, SiteKind kind, const Expr *value) 
 void CfgBuilder::moveOrEval(const Expr *value) {
   if (!value) return;
   const TrackedBinding *tb = followed(value);
+  if (tb && tb->owner && !tb->checked) { // a borrow owns nothing to move
+    emit(EventKind::Use, value->span, tb->binding->id, value);
+    cfg_.blocks[cur_].events.back().passedOut = true;
+    return;
+  }
   if (tb && !tb->binding->heapStruct) return emit(EventKind::Move, value->span, tb->binding->id, value);
   auto *lit = as<StructLitExpr>(value);
   if (!lit || lit->decl) return consume(*value, "out of the function");
@@ -425,6 +459,12 @@ void CfgBuilder::leaveScopes(SiteKind kind, const Stmt *exitStmt, const BlockStm
     runDefers(downTo);
     runningDefersAt_ = outer;
   }
+  if (passedOut_.second) {
+    emit(EventKind::Use, passedOut_.second->span, passedOut_.first, passedOut_.second);
+    cfg_.blocks[cur_].events.back().passedOut = true;
+    cfg_.blocks[cur_].events.back().afterExit = true;
+    passedOut_ = {0, nullptr};
+  }
   emitSite(EventKind::Leave, span, index);
 }
 
@@ -462,9 +502,26 @@ void CfgBuilder::expr(const Expr &e) {
     break;
   }
   case ExprKind::Unary: addressOf(static_cast<const UnaryExpr &>(e)); break;
+  case ExprKind::Index: {
+    // The base is read first, and used to index after the index is evaluated.
+    auto &ix = static_cast<const IndexExpr &>(e);
+    unsigned before = releases_;
+    forEachChildExpr(e, [&](const Expr &child) { expr(child); });
+    if (releases_ != before && ix.base) useAgain(*ix.base);
+    return;
+  }
   default: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { expr(child); });
+}
+
+// A pointer evaluated before a release in a later operand is used once more
+// where the call or the indexing happens, after every operand.
+void CfgBuilder::useAgain(const Expr &value) {
+  const Binding *b = copiedPointer(&value);
+  if (!b || b->id >= cfg_.bindings.size() || cfg_.bindings[b->id].binding != b || !cfg_.bindings[b->id].followed())
+    return;
+  emit(EventKind::Use, value.span, b->id, &value);
 }
 
 // `@p` of a followed pointer binding could change or release it out of the
@@ -483,7 +540,11 @@ void CfgBuilder::addressOf(const UnaryExpr &u) {
 // struct passed by value (not to a `$$i`/`$$m` borrow) moves into the callee.
 void CfgBuilder::call(const CallExpr &c) {
   const TrackedBinding *released = followed(releasedName(c));
+  // Releasing a borrowing pointer releases its owner's memory.
+  const TrackedBinding *through = released && !released->checked && released->owner ? released : nullptr;
+  if (through) released = &cfg_.bindings[through->owner->id];
   if (released && !released->checked) released = nullptr;
+  unsigned before = releases_;
   for (size_t i = 0; i < c.args.size(); ++i) {
     if (!c.args[i] || (i == 0 && released)) continue;
     bool byValue = c.func && i < c.func->params.size() &&
@@ -491,7 +552,17 @@ void CfgBuilder::call(const CallExpr &c) {
     if (byValue) consume(*c.args[i], "into `" + c.calleeFullName() + "`");
     else expr(*c.args[i]);
   }
+  // The call receives its arguments after all are evaluated: one released
+  // by a later argument reaches it freed.
+  if (releases_ != before)
+    for (size_t i = 0; i < c.args.size(); ++i)
+      if (c.args[i] && !(i == 0 && released)) useAgain(*c.args[i]);
+  if (through && released) emit(EventKind::Use, c.args[0]->span, through->binding->id, c.args[0].get());
   if (released) emit(EventKind::Release, c.span, released->binding->id, &c);
+  if (through && released) {
+    cfg_.blocks[cur_].events.back().viaBorrow = true;
+    cfg_.blocks[cur_].events.back().through = through->binding->id;
+  }
 }
 
 // `S{ f: v }`: each field value is stored into the new struct (moved).

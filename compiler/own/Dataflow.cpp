@@ -167,8 +167,8 @@ template <class Touch> void forEachChanged(const Cfg &cfg, const Event &e, Touch
     if (e.init == InitKind::Transfer && e.source != e.binding && e.source < cfg.bindings.size()) touch(e.source, false);
     return;
   case EventKind::Release:
-    touch(e.binding, false);
-    for (unsigned id : cfg.bindings[e.binding].borrowers) touch(id, false);
+    touch(e.binding, e.viaBorrow);
+    for (unsigned id : cfg.bindings[e.binding].borrowers) touch(id, e.viaBorrow);
     return;
   case EventKind::Move: touch(e.binding, false); return;
   case EventKind::DropPoint:
@@ -196,6 +196,7 @@ void transfer(const Cfg &cfg, const Event &e, OwnState &s) {
   case EventKind::Init: return applyInit(e, s);
   case EventKind::Use: return;
   case EventKind::Release:
+    if (e.viaBorrow && !(s[e.through] & kBorrowed)) return; // the pointer no longer borrows from it
     s.set(e.binding, kFreed);
     releaseBorrowed(cfg.bindings[e.binding], s);
     return;

@@ -63,6 +63,7 @@ public:
   void collect();
   void checkMovesOutOfPlace();
   void checkAddressesOfOwned();
+  void checkPlainOwners();
   void emit(DiagEngine &diags);
 
 private:
@@ -147,6 +148,7 @@ void FunctionReport::inspect(unsigned block, size_t index, const Event &e, const
       add(DiagId::PassOutBorrowed, e.binding, e.span, block, index, e);
     return;
   case EventKind::Release:
+    if (e.viaBorrow && !(before[e.through] & kBorrowed)) return;
     if (checkedWith(e.binding, kFreed)) add(DiagId::DoubleFree, e.binding, e.span, block, index, e);
     else if (checkedWith(e.binding, kMoved)) add(DiagId::DoubleFree, e.binding, e.span, block, index, e, true);
     else if (checkedWith(e.binding, kLent)) add(DiagId::ReleaseOfBorrowed, e.binding, e.span, block, index, e);
@@ -367,7 +369,9 @@ Diag FunctionReport::freedDiag(const Finding &f) const {
   d.id = f.id;
   d.primary = f.primary;
   d.message = twice ? name + " is freed twice" : name + " is used after it was freed";
-  d.primaryLabel = twice ? "freed again here" : f.event->kind == EventKind::Move ? "passed out here" : "used here";
+  d.primaryLabel = twice                                                     ? "freed again here"
+                   : f.event->kind == EventKind::Move || f.event->passedOut ? "passed out here"
+                                                                            : "used here";
   Origin alloc;
   if (freed.event) alloc = trace(freed.block, freed.index, f.binding, kOwned);
   bool fromCaller = b.isParam && (!alloc.event || (alloc.event->kind == EventKind::Init && !alloc.event->expr));
@@ -377,10 +381,17 @@ Diag FunctionReport::freedDiag(const Finding &f) const {
   if (freed.event)
     d.label(freed.event->span, automatic                ? "released automatically here"
                                : freed.event == f.event ? "freed here in an earlier iteration"
+                               : freed.event->viaBorrow ? "first freed here, through `" +
+                                                              binding(freed.event->through).name +
+                                                              "`, which borrows from " + name
                                                         : "first freed here");
   if (!freed.steps.empty()) d.note(name + " was already freed " + pathText(freed.steps), pathSpan(freed.steps));
   bool inLoop = std::any_of(freed.steps.begin(), freed.steps.end(), [](const PathStep &s) { return s.loop; });
-  if (automatic)
+  if (f.event->afterExit)
+    d.withHelp(name + " is released when the function returns, so the caller would get freed memory; pass " + name +
+               " itself from a function declared to return `" + (b.quals & QualWildx ? "wildx" : "wild") +
+               "` to hand over ownership, or copy the data out");
+  else if (automatic)
     d.withHelp("drop.npk releases " + name + " when its scope ends, before the defers run; release it explicitly "
                "with `" + releaseCall(b, nullptr) + ";` in the defer instead");
   else if (inLoop) d.withHelp("allocate " + name + " inside the loop, or release it once after the loop");
@@ -399,7 +410,7 @@ Diag FunctionReport::borrowDiag(const Finding &f) const {
   d.id = f.id;
   d.primary = f.primary;
   d.message = name + " is used after " + owner + ", which it borrows from, was freed";
-  d.primaryLabel = f.event->kind == EventKind::Move ? "passed out here" : "used here";
+  d.primaryLabel = f.event->kind == EventKind::Move || f.event->passedOut ? "passed out here" : "used here";
   Origin borrow;
   if (freed.event) borrow = trace(freed.block, freed.index, f.binding, kBorrowed);
   if (borrow.event) d.label(borrow.event->span, name + " borrows from " + owner + " here");
@@ -407,8 +418,13 @@ Diag FunctionReport::borrowDiag(const Finding &f) const {
     d.label(freed.event->span, freed.event->kind == EventKind::DropPoint ? owner + " is released automatically here"
                                                                           : owner + " is freed here");
   if (!freed.steps.empty()) d.note(owner + " was already freed " + pathText(freed.steps), pathSpan(freed.steps));
-  d.withHelp("use " + name + " before " + owner + " is released, or point " + name +
-             " at memory that is still live");
+  if (f.event->afterExit)
+    d.withHelp(owner + " is released when the function returns, so the caller would get freed memory; pass " +
+               owner + " itself from a function declared to return `wild`/`wildx` to hand over ownership, or "
+               "copy the data out");
+  else
+    d.withHelp("use " + name + " before " + owner + " is released, or point " + name +
+               " at memory that is still live");
   return d;
 }
 
@@ -506,6 +522,33 @@ void FunctionReport::checkMovesOutOfPlace() {
       d.withHelp("the struct drops its fields when it is dropped; move the whole struct, or borrow the field "
                  "with a `$$i` parameter");
     }
+    directDiags_.push_back(std::move(d));
+  }
+}
+
+// NPK-O008: an allocation bound to an unqualified pointer has no owner the
+// checker follows.
+void FunctionReport::checkPlainOwners() {
+  for (const PlainOwner &p : cfg_.plainOwners) {
+    const CallExpr *call = allocatingCall(*p.value);
+    Family family = call ? allocationFamily(*call) : FamilyNone;
+    std::string qual = family == FamilyWildx ? "wildx" : "wild";
+    std::string name = "`" + p.binding->name + "`";
+    Diag d;
+    d.id = DiagId::PlainOwner;
+    d.primary = p.value->span;
+    d.message = "the " + std::string(familyText(family)) + " from " + code(call ? call->span : p.value->span) +
+                " is bound to plain pointer " + name + ", which cannot own it";
+    d.primaryLabel = "allocated here";
+    d.label(p.binding->span, name + " is declared without `" + qual + "` here");
+    std::string release = std::string(familyReleaser(family)) + "(" + p.binding->name + ");";
+    if (p.binding->isParam)
+      d.withHelp("keep ownership in a `" + qual + "` local, as in `" + qual + " " + p.binding->ty->str() + ":" +
+                 p.binding->name + "_own = " + std::string(sm_.text(p.value->span)) + ";`, and release it with `" +
+                 familyReleaser(family) + "`");
+    else
+      d.withHelp("keep ownership by declaring it `" + qual + " " + p.binding->ty->str() + ":" + p.binding->name +
+                 "`, then release it with `" + release + "` (a plain pointer may borrow from it)");
     directDiags_.push_back(std::move(d));
   }
 }
@@ -676,6 +719,7 @@ void checkOwnership(const SourceManager &sm, Program &, const Symbols &syms, Dia
     report.collect();
     report.checkMovesOutOfPlace();
     report.checkAddressesOfOwned();
+    report.checkPlainOwners();
     report.emit(diags);
     DropPlan plan;
     planDrops(cfg, sol, plan);

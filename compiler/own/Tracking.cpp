@@ -144,16 +144,6 @@ TrackedBinding &slotFor(BindingTable &table, const Binding &b) {
   return tb;
 }
 
-// `p` or `p => T->`: the binding a plain pointer copies its value from.
-const Binding *copiedPointer(const Expr *value) {
-  while (auto *c = as<CastExpr>(value)) {
-    if (!c->ty || !c->ty->isPtr()) return nullptr;
-    value = c->operand.get();
-  }
-  auto *n = as<NameExpr>(value);
-  return n ? n->binding : nullptr;
-}
-
 // Marks the borrows: an unqualified pointer whose every copy of a checked
 // binding copies the same one. A pointer that borrows from several owners is
 // not followed.
@@ -237,8 +227,6 @@ uint8_t wildResultQuals(const Expr &e) {
   return call && call->func ? call->func->retQuals & (QualWild | QualWildx) : 0;
 }
 
-bool isWildResult(const Expr &e) { return wildResultQuals(e) != 0; }
-
 Family qualifierFamily(uint8_t quals) {
   if (quals & QualWildx) return FamilyWildx;
   if (quals & QualWild) return FamilyWildHeap;
@@ -300,6 +288,15 @@ void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f) {
   });
 }
 
+const Binding *copiedPointer(const Expr *value) {
+  while (auto *c = as<CastExpr>(value)) {
+    if (!c->ty || !c->ty->isPtr()) return nullptr;
+    value = c->operand.get();
+  }
+  auto *n = as<NameExpr>(value);
+  return n ? n->binding : nullptr;
+}
+
 const TrackedBinding *followedName(const Expr *e, const BindingTable &table) {
   auto *n = as<NameExpr>(e);
   if (!n || !n->binding || n->binding->id >= table.size()) return nullptr;
@@ -317,7 +314,7 @@ InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable
     const TrackedBinding *src = followedName(value, table);
     if (src && src->checked && src->binding != &dest) return InitKind::Transfer;
   }
-  if (isWild(dest) || isWildResult(*value)) return InitKind::Owned;
+  if (isWild(dest)) return InitKind::Owned;
   return InitKind::Unowned;
 }
 
@@ -332,7 +329,6 @@ BindingTable collectBindings(const FuncDecl &f) {
   }
   if (!f.body) return table;
   bool dropEnabled = f.module && f.module->dropEnabled;
-  std::vector<const Binding *> assignedAllocations;
   std::vector<std::pair<const Binding *, const Binding *>> pointerCopies; // (dest, source)
   auto notePointerCopy = [&](const Binding &dest, const Expr *value) {
     const Binding *src = copiedPointer(value);
@@ -342,19 +338,14 @@ BindingTable collectBindings(const FuncDecl &f) {
     if (auto *decl = as<VarDeclStmt>(&s)) {
       TrackedBinding &tb = slotFor(table, decl->binding);
       tb.declSpan = decl->span;
-      bool pointer = decl->binding.ty && decl->binding.ty->isPtr();
-      tb.checked = isWild(decl->binding) || (pointer && decl->init && isWildResult(*decl->init));
+      tb.checked = isWild(decl->binding);
       addAutoDrops(*decl, dropEnabled, tb);
       notePointerCopy(decl->binding, decl->init.get());
     } else if (auto *assign = as<AssignStmt>(&s)) {
       auto *target = as<NameExpr>(assign->target.get());
-      if (target && target->binding && assign->value && isWildResult(*assign->value))
-        assignedAllocations.push_back(target->binding);
       if (target && target->binding && !assign->compound) notePointerCopy(*target->binding, assign->value.get());
     }
   });
-  for (const Binding *b : assignedAllocations)
-    if (b->ty && b->ty->isPtr()) slotFor(table, *b).checked = true;
   markBorrows(table, pointerCopies);
   return table;
 }

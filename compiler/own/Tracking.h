@@ -63,10 +63,8 @@ bool isDeallocatorName(std::string_view plainName);
 const Binding *ownedParam(const FuncDecl &f);
 // The bare local name a deallocator call releases (its first argument), or null.
 const NameExpr *releasedName(const CallExpr &call);
-// A call of a function declared to return a `wild`/`wildx` pointer, possibly
-// under `raw`, `? default` or a cast: an allocation wherever it is bound.
-bool isWildResult(const Expr &e);
-// The `wild`/`wildx` qualifiers such a function declares, or 0.
+// The `wild`/`wildx` qualifiers of a call of a function declared to return a
+// `wild`/`wildx` pointer (possibly under `raw`, `? default` or a cast), or 0.
 uint8_t wildResultQuals(const Expr &e);
 
 // Allocation families (LANGUAGE-2.md A1.5): the allocator a block of memory
@@ -111,6 +109,8 @@ enum class InitKind : uint8_t {
 };
 InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable &table);
 
+// `p` or `p => T->`: the binding a pointer value copies, or null.
+const Binding *copiedPointer(const Expr *value);
 // The local a bare name refers to, if the table follows it.
 const TrackedBinding *followedName(const Expr *e, const BindingTable &table);
 
