@@ -9,7 +9,7 @@ endif
 
 NPKC := $(BUILD_DIR)/bin/npkc
 
-.PHONY: all deps configure build run test bench sanitize soundness clean install
+.PHONY: all deps configure build run test bench sanitize tsan soundness clean install
 
 all: build
 
@@ -41,6 +41,11 @@ bench: build
 sanitize: deps
 	@JOBS=$(JOBS) bash scripts/sanitize.sh
 
+# The runtime's unit, thread and stress tests under ThreadSanitizer
+# (build-tsan); any report fails the run (see scripts/tsan.sh).
+tsan: deps
+	@JOBS=$(JOBS) bash scripts/tsan.sh
+
 # The ownership soundness oracle (tests/soundness/oracle.py): N generated
 # programs (default 2,000, as in `make test`; a long run: N=1000000), every
 # accepted one run in the runtime's accounting mode; prints the counts.
@@ -53,4 +58,4 @@ install: build
 	@cmake --install $(BUILD_DIR) $(if $(PREFIX),--prefix $(PREFIX),)
 
 clean:
-	@rm -rf $(BUILD_DIR) build-san
+	@rm -rf $(BUILD_DIR) build-san build-tsan
