@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -214,6 +215,34 @@ TEST(WildxQuotaEnvInvalid, BadValueWarnsOnceAndKeepsTheDefault) {
   int64_t quota = npkrt::wildx_test_set_quota(0);
   npkrt::wildx_test_set_quota(quota);
   EXPECT_EQ(quota, int64_t{64} << 20);
+}
+
+// ---- NPK_JIT_BACKEND (with NPK_WILDX_AUDIT=1) -------------------------------------
+//
+// The backend is chosen at the first use of code memory; these suites run in
+// processes where nothing used it before the test.
+
+TEST(JitBackendEnvMprotect, SelectsTheFallbackAndTheAuditLineSaysSo) {
+  REQUIRE_ENV("NPK_JIT_BACKEND", "mprotect");
+  std::string err = StderrOf([] { EXPECT_STREQ(npk_jit_backend(), "mprotect"); });
+  EXPECT_EQ(err, "[WildX] audit: jit backend mprotect\n");
+  void *f = npk_jit_compile_add_i32(nullptr);
+  EXPECT_EQ(npk_jit_call_i32_i32(f, 2, 3), 5);
+  EXPECT_EQ(npk_wildx_free(f), 0);
+}
+
+TEST(JitBackendEnvMemfd, SelectsMemfdAndTheAuditLineSaysSo) {
+  REQUIRE_ENV("NPK_JIT_BACKEND", "memfd");
+  std::string err = StderrOf([] { EXPECT_STREQ(npk_jit_backend(), "memfd"); });
+  EXPECT_EQ(err.rfind("[WildX] audit: jit backend memfd (", 0), 0u) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+TEST(JitBackendEnvInvalid, WarnsAndUsesMemfd) {
+  REQUIRE_ENV("NPK_JIT_BACKEND", "fastest");
+  std::string err = StderrOf([] { EXPECT_STREQ(npk_jit_backend(), "memfd"); });
+  EXPECT_EQ(err.rfind("[WildX] warning: NPK_JIT_BACKEND=fastest is not memfd or mprotect; using memfd\n", 0), 0u)
+      << err;
 }
 
 }  // namespace
