@@ -424,15 +424,16 @@ constexpr unsigned char kTrapPattern[] = {0x00, 0x00, 0x20, 0xd4};  // brk #0
 #error "no trap instruction for this architecture"
 #endif
 
-unsigned char g_traps[4096];
-pthread_once_t g_traps_once = PTHREAD_ONCE_INIT;
-void fill_traps() {
-  for (size_t i = 0; i < sizeof g_traps; ++i) g_traps[i] = kTrapPattern[i % sizeof kTrapPattern];
-}
-const unsigned char *traps() {
-  pthread_once(&g_traps_once, fill_traps);
-  return g_traps;
-}
+// 4 KiB of the trap pattern, built at compile time.
+struct TrapPage {
+  unsigned char bytes[4096];
+  constexpr TrapPage() : bytes() {
+    for (size_t i = 0; i < sizeof bytes; ++i) bytes[i] = kTrapPattern[i % sizeof kTrapPattern];
+  }
+};
+constexpr TrapPage kTraps;
+constexpr size_t kTrapBytes = sizeof kTraps.bytes;
+const unsigned char *traps() { return kTraps.bytes; }
 
 // Writes `bytes` trap bytes at block offset `at` (a multiple of the pattern).
 bool write_traps(Arena &arena, uint64_t at, size_t bytes) {
@@ -443,7 +444,7 @@ bool write_traps(Arena &arena, uint64_t at, size_t bytes) {
       int n = 0;
       size_t batch = 0;
       while (n < 64 && batch < bytes) {
-        size_t part = bytes - batch < sizeof g_traps ? bytes - batch : sizeof g_traps;
+        size_t part = bytes - batch < kTrapBytes ? bytes - batch : kTrapBytes;
         iov[n].iov_base = const_cast<unsigned char *>(fill);
         iov[n].iov_len = part;
         batch += part;
@@ -456,8 +457,8 @@ bool write_traps(Arena &arena, uint64_t at, size_t bytes) {
     }
     return true;
   }
-  for (size_t done = 0; done < bytes; done += sizeof g_traps)
-    memcpy(arena.base + at + done, fill, bytes - done < sizeof g_traps ? bytes - done : sizeof g_traps);
+  for (size_t done = 0; done < bytes; done += kTrapBytes)
+    memcpy(arena.base + at + done, fill, bytes - done < kTrapBytes ? bytes - done : kTrapBytes);
   return true;
 }
 
@@ -690,15 +691,15 @@ const char *module_seal(Module *m) {
   m->block_class = c;
   m->has_block = true;
   m->sealed = true;
-  for (uint32_t i = 0; i < m->count; ++i)
-    if (owned_in_state(m, i, kSlotAdded)) g_slots[static_cast<uint32_t>(m->fns[i])].entry = at + m->offsets[i];
   announce(m, at);
   // Publish: a caller that loads the key with acquire sees the code and entry.
   for (uint32_t i = 0; i < m->count; ++i) {
-    uint32_t index = static_cast<uint32_t>(m->fns[i]);
+    npk_jit_fn f = m->fns[i];
+    uint32_t index = static_cast<uint32_t>(f);
     uint64_t key = key_of(index).load(std::memory_order_relaxed);
-    if (owned_in_state(m, i, kSlotAdded))
-      key_of(index).store(make_key(key_gen(key), key_sig(key), kSlotSealed), std::memory_order_release);
+    if (key_gen(key) != static_cast<uint32_t>(f >> 32) || key_state(key) != kSlotAdded) continue;
+    g_slots[index].entry = at + m->offsets[i];
+    key_of(index).store(make_key(key_gen(key), key_sig(key), kSlotSealed), std::memory_order_release);
   }
   free(m->staged);
   m->staged = nullptr;
