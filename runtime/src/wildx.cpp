@@ -687,6 +687,15 @@ bool revoke(const Slot &slot, char *p, uint8_t *flags) {
     *flags |= kNeedsOpen;
     return protect_or_replace(p, bytes, PROT_NONE, flags) || slot.old_state != kExecutable;
   }
+  if (slot.old_state == kExecutable && slot.arena->file_offset[slot.page] != 0) {
+    // Sealed through the memfd: fresh anonymous pages replace the r-x file
+    // mapping (mprotect could not make it writable). One mmap.
+    if (mmap(p, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+        MAP_FAILED)
+      return false;
+    *flags &= static_cast<uint8_t>(~kDirty);
+    return true;
+  }
   if (slot.old_state == kExecutable && !protect_or_replace(p, bytes, PROT_READ | PROT_WRITE, flags))
     return false;
   if (slot.pages >= kDontNeedPages && madvise(p, bytes, MADV_DONTNEED) == 0)
@@ -839,7 +848,9 @@ extern "C" int32_t npk_wildx_seal(void *p) {
   // Covers every writer, not just the JIT helpers: user code may have
   // stored the bytes itself. A no-op on x86-64.
   __builtin___clear_cache(code, code + bytes);
-  if (mprotect(code, bytes, PROT_READ | PROT_EXEC) != 0 &&
+  // Once the kernel refused W->X, later seals go straight to the memfd.
+  bool sealed = g_seal_by_file.load(std::memory_order_relaxed) && seal_by_file(slot.arena, slot.page, code, bytes);
+  if (!sealed && mprotect(code, bytes, PROT_READ | PROT_EXEC) != 0 &&
       (errno != EACCES || !seal_by_file(slot.arena, slot.page, code, bytes))) {
     finish_transition(slot, kWritable);
     wildx_panic(kOp, p, "the OS refused to make the page executable");
