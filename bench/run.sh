@@ -94,6 +94,17 @@ PY
   done
 done
 
+# wildx_alloc -> install -> wildx_seal -> call -> free under PR_SET_MDWE, where
+# the seal goes through the memfd (page-table calls per lifecycle).
+cmake --build "$build" --target npk_mdwe_run >/dev/null
+page_table_calls_mdwe() {
+  strace -c -f -o "$json.strace" "$bin/npk_mdwe_run" "$bin/npk_bench_syscalls" npk "$1" 1 >/dev/null
+  awk '$NF == "mmap" || $NF == "munmap" || $NF == "mprotect" { sum += $4 } END { print sum + 0 }' "$json.strace"
+}
+startup=$(page_table_calls_mdwe 0)
+total=$(page_table_calls_mdwe 20000)
+python3 -c "import sys; print(f'wildx lifecycle under MDWE: {(int(sys.argv[2]) - int(sys.argv[1])) / 20000:.3f} page-table syscalls per lifecycle')" "$startup" "$total"
+
 # A Nitpick program through jit.npk as written, compiled by npkc: page-table
 # system calls per Jit.compile_add_i32 -> call -> free.
 prog=$(mktemp --suffix=.npk)

@@ -34,6 +34,9 @@ constexpr uint32_t kMaxSlots = uint32_t{1} << 22;  // functions live at once
 constexpr unsigned kClasses = 20;                  // block sizes min_block << 0..19
 constexpr size_t kMaxModuleBytes = size_t{4} << 20;
 constexpr size_t kChunkBytes = size_t{1} << 20;    // a thread's bump chunk
+// The memfd backend spreads the region over this many files, one per
+// thread in turn: writes to one file serialise on its inode lock.
+constexpr uint32_t kShards = 4;
 constexpr size_t kFnAlign = 16;
 constexpr uint32_t kMaxGeneration = (uint32_t{1} << 31) - 1;
 constexpr uint32_t kThreadCacheBlocks = 32;        // per class
@@ -92,11 +95,13 @@ struct Arena {
   bool ready;
   bool failed;
   bool mseal_on;
-  int fd;  // memfd; -1 otherwise
+  int fds[kShards];  // memfd backend: one read-write descriptor per shard; else -1
+  uint32_t shards;   // 1 for the mprotect backend
+  size_t shard_bytes;
+  size_t shard_bump[kShards];  // bytes of each shard handed out to chunks
   char *base;
   size_t bytes;
   unsigned min_shift;  // log2 of the smallest block
-  size_t bump;         // bytes of the region handed out to chunks
   pthread_mutex_t lock;
   OffsetList free_blocks[kClasses];
   std::atomic<uint32_t> epoch;  // bumped when a fork child drops the region
@@ -125,8 +130,9 @@ struct ThreadCache {
   uint32_t block_count[2][kClasses];
   uint32_t slots[kThreadCacheSlots];
   uint32_t slot_count;
-  bool registered;
+  uint32_t shard;  // the memfd shard this thread's chunks come from
 };
+std::atomic<uint32_t> g_next_shard{0};
 
 thread_local ThreadCache *t_cache;
 pthread_key_t g_cache_key;
@@ -165,6 +171,7 @@ ThreadCache *thread_cache() {
   if (t_cache != nullptr) return t_cache;
   ThreadCache *cache = static_cast<ThreadCache *>(calloc(1, sizeof(ThreadCache)));
   if (cache == nullptr) return nullptr;
+  cache->shard = g_next_shard.fetch_add(1, std::memory_order_relaxed) % kShards;
   pthread_setspecific(g_cache_key, cache);
   t_cache = cache;
   return cache;
@@ -183,7 +190,7 @@ void init_once() {
   g_audit = audit != nullptr && audit[0] != '\0' && strcmp(audit, "0") != 0;
   for (Arena &arena : g_arenas) {
     pthread_mutex_init(&arena.lock, nullptr);
-    arena.fd = -1;
+    for (int &fd : arena.fds) fd = -1;
   }
   g_arenas[kMemfd].kind = kMemfd;
   g_arenas[kMprotect].kind = kMprotect;
@@ -234,11 +241,13 @@ void after_fork_child() {
   jit_names_after_fork(true);
   Arena &memfd = g_arenas[kMemfd];
   if (memfd.ready) {
-    close(memfd.fd);
-    memfd.fd = -1;
-    memfd.ready = false;  // the next install creates a fresh memfd and region
+    for (int &fd : memfd.fds) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+    memfd.ready = false;  // the next install creates fresh memfds and a region
     memfd.base = nullptr;
-    memfd.bump = 0;
+    for (size_t &bump : memfd.shard_bump) bump = 0;
     for (OffsetList &list : memfd.free_blocks) list.count = 0;
     memfd.epoch.fetch_add(1, std::memory_order_relaxed);
     uint32_t count = npk_jit_slots.count;
@@ -271,31 +280,62 @@ long try_mseal(void *base, size_t bytes) {
 #endif
 }
 
-// Creates the memfd and maps the whole region r-x through a read-only
-// descriptor, so not even mprotect can make it writable; then mseal. False
-// when the kernel refuses an executable memfd.
-bool open_memfd_arena(Arena &arena) {
-  int fd = static_cast<int>(syscall(SYS_memfd_create, "npk-jit", 0x0001u /*MFD_CLOEXEC*/ | 0x0010u /*MFD_EXEC*/));
-  if (fd < 0 && errno == EINVAL) fd = static_cast<int>(syscall(SYS_memfd_create, "npk-jit", 0x0001u));
-  if (fd < 0) return false;
+// One memfd of the arena and a read-only descriptor of it, or false.
+bool create_memfd(int *fd, int *read_only) {
+  *fd = static_cast<int>(syscall(SYS_memfd_create, "npk-jit", 0x0001u /*MFD_CLOEXEC*/ | 0x0010u /*MFD_EXEC*/));
+  if (*fd < 0 && errno == EINVAL) *fd = static_cast<int>(syscall(SYS_memfd_create, "npk-jit", 0x0001u));
+  if (*fd < 0) return false;
   char path[64];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  int read_only = open(path, O_RDONLY | O_CLOEXEC);
-  void *base = mmap(nullptr, kRegionBytes, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_NORESERVE,
-                    read_only >= 0 ? read_only : fd, 0);
-  if (read_only >= 0) close(read_only);
-  if (base == MAP_FAILED) {
-    close(fd);
+  snprintf(path, sizeof path, "/proc/self/fd/%d", *fd);
+  *read_only = open(path, O_RDONLY | O_CLOEXEC);
+  return true;
+}
+
+// Creates the shards' memfds and maps each r-x into its part of one
+// reservation, through a read-only descriptor, so not even mprotect can make
+// it writable; then mseal over the whole region. False when the kernel
+// refuses an executable memfd.
+bool open_memfd_arena(Arena &arena) {
+  void *base = mmap(nullptr, kRegionBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (base == MAP_FAILED) return false;
+  count_page_table_change();
+  size_t shard_bytes = kRegionBytes / kShards;
+  bool ok = true;
+  for (uint32_t i = 0; i < kShards && ok; ++i) {
+    int fd = -1, read_only = -1;
+    ok = create_memfd(&fd, &read_only);
+    if (!ok) break;
+    void *at = mmap(static_cast<char *>(base) + i * shard_bytes, shard_bytes, PROT_READ | PROT_EXEC,
+                    MAP_SHARED | MAP_NORESERVE | MAP_FIXED, read_only >= 0 ? read_only : fd, 0);
+    count_page_table_change();
+    int saved = errno;
+    if (read_only >= 0) close(read_only);
+    arena.fds[i] = fd;
+    ok = at != MAP_FAILED;
+    errno = saved;
+  }
+  if (!ok) {
+    int saved = errno;
+    for (int &fd : arena.fds) {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+    munmap(base, kRegionBytes);
+    errno = saved;
     return false;
   }
-  count_page_table_change();
-  arena.fd = fd;
   arena.base = static_cast<char *>(base);
   arena.bytes = kRegionBytes;
+  arena.shards = kShards;
+  arena.shard_bytes = shard_bytes;
   arena.min_shift = 6;  // 64-byte blocks
   arena.mseal_on = try_mseal(base, kRegionBytes) == 0;
   return true;
 }
+
+// The descriptor and file offset of region offset `at` (memfd backend).
+int shard_fd(const Arena &arena, uint64_t at) { return arena.fds[at / arena.shard_bytes]; }
+off_t shard_offset(const Arena &arena, uint64_t at) { return static_cast<off_t>(at % arena.shard_bytes); }
 
 bool open_mprotect_arena(Arena &arena) {
   void *base = mmap(nullptr, kRegionBytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -303,6 +343,8 @@ bool open_mprotect_arena(Arena &arena) {
   count_page_table_change();
   arena.base = static_cast<char *>(base);
   arena.bytes = kRegionBytes;
+  arena.shards = 1;
+  arena.shard_bytes = kRegionBytes;
   arena.min_shift = static_cast<unsigned>(__builtin_ctzl(wildx_page_size()));
   return true;
 }
@@ -378,17 +420,23 @@ bool take_block(Arena &arena, uint32_t c, uint64_t *out) {
     *out = arena.free_blocks[c].items[--arena.free_blocks[c].count];
   } else {
     size_t grant = bytes <= kChunkBytes / 4 && cache != nullptr ? kChunkBytes : bytes;
-    if (arena.bump + grant > arena.bytes) {
+    // The thread's own shard first, then any with room.
+    uint32_t first = cache != nullptr ? cache->shard % arena.shards : 0, shard = first;
+    while (arena.shard_bump[shard] + grant > arena.shard_bytes) {
+      shard = (shard + 1) % arena.shards;
+      if (shard == first) break;
+    }
+    if (arena.shard_bump[shard] + grant > arena.shard_bytes) {
       ok = false;
     } else {
-      uint64_t start = arena.bump;
+      uint64_t start = shard * arena.shard_bytes + arena.shard_bump[shard];
       // mprotect backend: fresh address space is PROT_NONE; open it RW once.
       if (arena.kind == kMprotect) {
         if (mprotect(arena.base + start, grant, PROT_READ | PROT_WRITE) != 0) ok = false;
         count_page_table_change();
       }
       if (ok) {
-        arena.bump += grant;
+        arena.shard_bump[shard] += grant;
         *out = start;
         if (grant != bytes) {
           cache->chunk_next[a] = start + bytes;
@@ -450,7 +498,7 @@ bool write_traps(Arena &arena, uint64_t at, size_t bytes) {
         batch += part;
         ++n;
       }
-      ssize_t written = pwritev(arena.fd, iov, n, static_cast<off_t>(at));
+      ssize_t written = pwritev(shard_fd(arena, at), iov, n, shard_offset(arena, at));
       if (written <= 0) return false;
       at += static_cast<uint64_t>(written);
       bytes -= static_cast<size_t>(written);
@@ -669,7 +717,7 @@ const char *module_seal(Module *m) {
   char *at = arena->base + block;
   bool ok;
   if (arena->kind == kMemfd) {
-    ok = pwrite(arena->fd, m->staged, m->staged_bytes, static_cast<off_t>(block)) ==
+    ok = pwrite(shard_fd(*arena, block), m->staged, m->staged_bytes, shard_offset(*arena, block)) ==
          static_cast<ssize_t>(m->staged_bytes);
   } else {
     memcpy(at, m->staged, m->staged_bytes);
@@ -847,7 +895,7 @@ npk_jit_sig code_sig_i32_i32(void) {
 
 int code_test_memfd(void) {
   ensure_init();
-  return g_arenas[kMemfd].ready ? g_arenas[kMemfd].fd : -1;
+  return g_arenas[kMemfd].ready ? g_arenas[kMemfd].fds[0] : -1;
 }
 
 void code_test_region(char **base, size_t *bytes) {
