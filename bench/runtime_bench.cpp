@@ -11,6 +11,8 @@
 
 #include "reference_lifecycle.h"
 
+#include <asmjit/x86.h>
+
 namespace {
 
 void BM_Lifecycle_Npk(benchmark::State &state) {
@@ -111,6 +113,112 @@ void BM_Call_NpkJitCall(benchmark::State &state) {
   for (auto _ : state) benchmark::DoNotOptimize(npk_jit_call_i32_i32(page.get(), i++, 1));
 }
 BENCHMARK(BM_Call_NpkJitCall)->Threads(1)->Threads(2);
+
+// ---- code memory ---------------------------------------------------------------
+
+// The single-function lifecycle exactly as jit.npk runs it:
+// Jit.compile_add_i32 (npk_jit_compile_add_i32), Jit.call_i32_i32
+// (npk_jit_try_call_i32_i32), Jit.free (npk_wildx_free). The backend is the
+// process's (bench/run.sh runs it once per backend).
+void BM_JitNpk_Lifecycle(benchmark::State &state) {
+  int32_t i = 0;
+  for (auto _ : state) {
+    int32_t err = 0, out = 0;
+    void *f = npk_jit_compile_add_i32(&err);
+    if (f == nullptr || npk_jit_try_call_i32_i32(f, i, 1, &out) != 0 || out != i + 1) {
+      state.SkipWithError("jit.npk lifecycle refused");
+      break;
+    }
+    ++i;
+    npk_wildx_free(f);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.SetLabel(npk_jit_backend());
+}
+BENCHMARK(BM_JitNpk_Lifecycle)->UseRealTime()->Threads(1)->Threads(2);
+
+const unsigned char kAddCode[] = {0x89, 0xf8, 0x01, 0xf0, 0xc3};
+constexpr int kModuleFunctions = 64;
+
+// A module of 64 functions: add each, one seal, call each, free the module.
+// Items are functions.
+void BM_Module64_Npk(benchmark::State &state) {
+  npk_jit_sig sig = npk_jit_sig_intern("i32(i32,i32)");
+  npk_jit_fn fns[kModuleFunctions];
+  int32_t i = 0;
+  for (auto _ : state) {
+    npk_jit_module *m = npk_jit_module_new();
+    for (npk_jit_fn &f : fns) f = npk_jit_module_add(m, kAddCode, sizeof kAddCode, sig, nullptr);
+    if (npk_jit_module_seal(m) != 0) {
+      state.SkipWithError("seal refused");
+      break;
+    }
+    for (npk_jit_fn f : fns) benchmark::DoNotOptimize(npk_jit_fn_call_i32_i32(f, sig, i++, 1));
+    npk_jit_module_free(m);
+  }
+  state.SetItemsProcessed(state.iterations() * kModuleFunctions);
+  state.SetLabel(npk_jit_backend());
+}
+BENCHMARK(BM_Module64_Npk)->UseRealTime();
+
+// asmjit (Debian's libasmjit-dev) with its dual mapping (code is reached
+// through a writable alias, so live code is writable): per function
+// JitRuntime::add, a call, JitRuntime::release. The code is assembled once,
+// outside the loop, as npk's bytes are.
+void BM_Module64_AsmjitDualMapping(benchmark::State &state) {
+  asmjit::JitAllocator::CreateParams params{};
+  params.options = asmjit::JitAllocatorOptions::kUseDualMapping;
+  asmjit::JitRuntime rt(&params);
+  asmjit::CodeHolder code;
+  code.init(rt.environment());
+  asmjit::x86::Assembler a(&code);
+  a.mov(asmjit::x86::eax, asmjit::x86::edi);
+  a.add(asmjit::x86::eax, asmjit::x86::esi);
+  a.ret();
+  using Fn = int32_t (*)(int32_t, int32_t);
+  Fn fns[kModuleFunctions];
+  int32_t i = 0;
+  for (auto _ : state) {
+    for (Fn &f : fns)
+      if (rt.add(&f, &code) != asmjit::kErrorOk) return state.SkipWithError("asmjit add failed");
+    for (Fn f : fns) benchmark::DoNotOptimize(f(i++, 1));
+    for (Fn f : fns) rt.release(f);
+  }
+  state.SetItemsProcessed(state.iterations() * kModuleFunctions);
+}
+BENCHMARK(BM_Module64_AsmjitDualMapping)->UseRealTime();
+
+// One sealed function of the code arena, for the call benchmarks.
+struct SealedAddFn {
+  npk_jit_sig sig = npk_jit_sig_intern("i32(i32,i32)");
+  npk_jit_module *module = npk_jit_module_new();
+  npk_jit_fn fn = npk_jit_module_add(module, kAddCode, sizeof kAddCode, sig, "bench_add");
+  bool ok = npk_jit_module_seal(module) == 0;
+  ~SealedAddFn() { npk_jit_module_free(module); }
+};
+
+// The same JIT function through a raw function pointer...
+void BM_Call_CodeFnRaw(benchmark::State &state) {
+  SealedAddFn add;
+  if (!add.ok) return state.SkipWithError("no function");
+  void *entry = npk_jit_fn_entry(add.fn, add.sig);
+  int32_t (*fn)(int32_t, int32_t);
+  std::memcpy(&fn, &entry, sizeof fn);
+  int32_t (*volatile call)(int32_t, int32_t) = fn;
+  int32_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(call(i++, 1));
+}
+BENCHMARK(BM_Call_CodeFnRaw);
+
+// ...and through the checked call (live, sealed, signature, generation).
+void BM_Call_CodeFnChecked(benchmark::State &state) {
+  SealedAddFn add;
+  if (!add.ok) return state.SkipWithError("no function");
+  volatile npk_jit_fn handle = add.fn;
+  int32_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(npk_jit_fn_call_i32_i32(handle, add.sig, i++, 1));
+}
+BENCHMARK(BM_Call_CodeFnChecked);
 
 }  // namespace
 

@@ -8,6 +8,8 @@ packages=(
   llvm-19-dev llvm-19-tools          # LLVM 19 libraries; lit and FileCheck
   libgtest-dev libbenchmark-dev      # unit tests, benchmarks
   strace                             # bench/ counts page-table system calls
+  libasmjit-dev                      # bench/: the JIT baseline of the module benchmark
+  gdb linux-perf                     # tests: GDB and perf name JIT code (skipped without)
 )
 
 missing=()

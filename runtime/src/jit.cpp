@@ -2,6 +2,7 @@
 // npk/runtime.h.
 #include "npk/runtime.h"
 #include "wildx_internal.h"
+#include "code_internal.h"
 
 #include <string.h>
 
@@ -39,6 +40,10 @@ NPK_CALLS_GENERATED_CODE int32_t call_sealed_i32_i32(void *page, int32_t a, int3
 
 extern "C" int32_t npk_jit_install_add_i32(void *page) {
   size_t bytes = 0;
+  if (npkrt::is_handle_pointer(page)) {
+    npkrt::wildx_panic("jit_install_add_i32", page, "a JIT function is sealed when it is installed");
+    return -1;
+  }
   if (!npkrt::wildx_begin_write(page, "jit_install_add_i32", &bytes)) return -1;
   static_assert(sizeof kAddI32Code <= 4096, "code must fit the smallest page");
   memcpy(page, kAddI32Code, sizeof kAddI32Code);
@@ -47,6 +52,11 @@ extern "C" int32_t npk_jit_install_add_i32(void *page) {
 }
 
 extern "C" int32_t npk_jit_call_i32_i32(void *page, int32_t a, int32_t b) {
+  if (npkrt::is_handle_pointer(page)) {
+    void *entry = nullptr;
+    if (npkrt::code_check_pointer(page, npkrt::code_sig_i32_i32(), "jit_call_i32_i32", &entry) != 0) return -1;
+    return call_sealed_i32_i32(entry, a, b);
+  }
   if (npkrt::wildx_check_callable(page, "jit_call_i32_i32") != 0) return -1;
   return call_sealed_i32_i32(page, a, b);
 }
@@ -58,6 +68,13 @@ extern "C" int32_t npk_jit_try_call_i32_i32(void *page, int32_t a, int32_t b, in
     return -1;
   }
   *out = 0;
+  if (npkrt::is_handle_pointer(page)) {
+    void *entry = nullptr;
+    int32_t refused = npkrt::code_check_pointer(page, npkrt::code_sig_i32_i32(), kOp, &entry);
+    if (refused != 0) return refused;
+    *out = call_sealed_i32_i32(entry, a, b);
+    return 0;
+  }
   // One registry lookup decides, and the call follows it at once: a page freed
   // by another thread in between is the caller's race, as with any callee.
   int32_t refused = npkrt::wildx_check_callable(page, kOp);

@@ -1,6 +1,7 @@
 // wildx: W^X executable pages. Contract: npk/runtime.h; design: docs/runtime.md.
 #include "npk/runtime.h"
 #include "wildx_internal.h"
+#include "code_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -72,6 +75,7 @@ struct Arena {
   uint32_t index;
   uint32_t *words;      // registry words; accessed only through std::atomic_ref
   uint64_t *seal_hash;  // per head page, NPK_WILDX_VERIFY
+  uint64_t *file_offset;  // per head page sealed through the memfd: its offset + 1, else 0
   uint64_t *vacant;     // bit per page: PROT_NONE, zero, neither live nor cached; under g_free_lock
   uint32_t vacant_pages;  // under g_free_lock
 };
@@ -282,7 +286,7 @@ size_t round_up(size_t value, size_t unit) { return (value + unit - 1) / unit * 
 // Carves the Arena header and its per-page arrays out of one anonymous
 // mapping, so creating an arena needs no heap.
 Arena *map_arena_metadata(uint32_t pages) {
-  size_t bytes = sizeof(Arena) + pages * (sizeof(uint64_t) + sizeof(uint32_t)) + pages / 8;
+  size_t bytes = sizeof(Arena) + pages * (2 * sizeof(uint64_t) + sizeof(uint32_t)) + pages / 8;
   void *memory = mmap(nullptr, round_up(bytes, g_config.page_size), PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (memory == MAP_FAILED) return nullptr;
@@ -290,6 +294,8 @@ Arena *map_arena_metadata(uint32_t pages) {
   Arena *arena = reinterpret_cast<Arena *>(cursor);
   cursor += round_up(sizeof(Arena), alignof(uint64_t));
   arena->seal_hash = reinterpret_cast<uint64_t *>(cursor);
+  cursor += pages * sizeof(uint64_t);
+  arena->file_offset = reinterpret_cast<uint64_t *>(cursor);
   cursor += pages * sizeof(uint64_t);
   arena->vacant = reinterpret_cast<uint64_t *>(cursor);
   cursor += pages / 8;
@@ -561,8 +567,13 @@ uint64_t pages_for(int64_t n) {
 
 // Makes the user pages of a block RW and zero. Fresh pages are zero already;
 // recycled ones are either handed back to the kernel at free or cleared here.
+// Pages once sealed through the memfd (a read-only shared mapping) cannot be
+// reopened by mprotect: fresh anonymous pages replace them.
 bool open_block(const Block &block, char *user, size_t bytes) {
-  if ((block.flags & kNeedsOpen) && mprotect(user, bytes, PROT_READ | PROT_WRITE) != 0) return false;
+  if ((block.flags & kNeedsOpen) && mprotect(user, bytes, PROT_READ | PROT_WRITE) != 0 &&
+      mmap(user, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+          MAP_FAILED)
+    return false;
   if (block.flags & kDirty) memset(user, 0, bytes);
   return true;
 }
@@ -577,6 +588,81 @@ void mark_allocated(const Block &block, uint32_t head, uint32_t pages) {
     word_at(block.arena, head + pages).store(kGuard, std::memory_order_relaxed);
   }
   word_at(block.arena, head).store(make_word(kWritable, pages), std::memory_order_release);
+}
+
+// ---- sealing through a memfd (kernels that refuse W->X) ----------------------
+//
+// Under prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN) (or an LSM that denies
+// execmem) mprotect cannot make a written page executable. Then the seal
+// copies the page into a memfd with pwrite and maps that file range r-x,
+// MAP_SHARED|MAP_FIXED, at the same address: one mmap instead of one
+// mprotect, and the mapping comes from a read-only descriptor, so it can
+// never be made writable. File offsets only grow (a sparse file), so no
+// offset is ever reused; freeing punches the range out of the file.
+
+pthread_mutex_t g_seal_file_lock = PTHREAD_MUTEX_INITIALIZER;
+int g_seal_fd = -1;       // read-write: pwrite
+int g_seal_ro_fd = -1;    // read-only: mmap
+pid_t g_seal_pid;         // a forked child opens its own file
+uint64_t g_seal_next_offset;
+std::atomic<bool> g_seal_by_file{false};
+
+bool open_seal_file() {
+  if (g_seal_fd >= 0 && g_seal_pid == getpid()) return true;
+  if (g_seal_fd >= 0) {
+    // Inherited from the parent: writing through it would change the
+    // parent's code.
+    close(g_seal_fd);
+    close(g_seal_ro_fd);
+    g_seal_fd = g_seal_ro_fd = -1;
+  }
+  int fd = static_cast<int>(syscall(SYS_memfd_create, "npk-wildx", 0x0001u | 0x0010u));
+  if (fd < 0 && errno == EINVAL) fd = static_cast<int>(syscall(SYS_memfd_create, "npk-wildx", 0x0001u));
+  if (fd < 0) return false;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int ro = open(path, O_RDONLY | O_CLOEXEC);
+  if (ro < 0) {
+    close(fd);
+    return false;
+  }
+  g_seal_fd = fd;
+  g_seal_ro_fd = ro;
+  g_seal_pid = getpid();
+  g_seal_next_offset = 0;
+  return true;
+}
+
+// Seals [p, p+bytes) by pwrite into the file and an r-x mapping of it at p.
+bool seal_by_file(Arena *arena, uint32_t page, char *p, size_t bytes) {
+  pthread_mutex_lock(&g_seal_file_lock);
+  bool ok = open_seal_file();
+  uint64_t offset = g_seal_next_offset;
+  if (ok) g_seal_next_offset += bytes;
+  int fd = g_seal_fd, ro = g_seal_ro_fd;
+  pthread_mutex_unlock(&g_seal_file_lock);
+  if (!ok) return false;
+  if (pwrite(fd, p, bytes, static_cast<off_t>(offset)) != static_cast<ssize_t>(bytes)) return false;
+  if (mmap(p, bytes, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, ro, static_cast<off_t>(offset)) == MAP_FAILED) {
+    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(bytes));
+    return false;
+  }
+  arena->file_offset[page] = offset + 1;
+  g_seal_by_file.store(true, std::memory_order_relaxed);
+  return true;
+}
+
+// Gives a file range sealed by seal_by_file back to the kernel.
+void release_seal_file(Arena *arena, uint32_t page, size_t bytes) {
+  uint64_t recorded = arena->file_offset[page];
+  if (recorded == 0) return;
+  arena->file_offset[page] = 0;
+  pthread_mutex_lock(&g_seal_file_lock);
+  int fd = g_seal_pid == getpid() ? g_seal_fd : -1;
+  pthread_mutex_unlock(&g_seal_file_lock);
+  if (fd >= 0)
+    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(recorded - 1),
+              static_cast<off_t>(bytes));
 }
 
 // ---- release -----------------------------------------------------------------
@@ -600,6 +686,15 @@ bool revoke(const Slot &slot, char *p, uint8_t *flags) {
   if (g_config.guard) {
     *flags |= kNeedsOpen;
     return protect_or_replace(p, bytes, PROT_NONE, flags) || slot.old_state != kExecutable;
+  }
+  if (slot.old_state == kExecutable && slot.arena->file_offset[slot.page] != 0) {
+    // Sealed through the memfd: fresh anonymous pages replace the r-x file
+    // mapping (mprotect could not make it writable). One mmap.
+    if (mmap(p, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) ==
+        MAP_FAILED)
+      return false;
+    *flags &= static_cast<uint8_t>(~kDirty);
+    return true;
   }
   if (slot.old_state == kExecutable && !protect_or_replace(p, bytes, PROT_READ | PROT_WRITE, flags))
     return false;
@@ -740,6 +835,10 @@ extern "C" void *npk_wildx_alloc(int64_t n) {
 
 extern "C" int32_t npk_wildx_seal(void *p) {
   static const char kOp[] = "wildx_seal";
+  if (is_handle_pointer(p)) {
+    wildx_panic(kOp, p, "a JIT function is sealed when it is installed");
+    return -1;
+  }
   Inside inside;
   Slot slot;
   if (!begin_transition(p, kOp, bit(kWritable), kSealing, &slot)) return -1;
@@ -749,7 +848,10 @@ extern "C" int32_t npk_wildx_seal(void *p) {
   // Covers every writer, not just the JIT helpers: user code may have
   // stored the bytes itself. A no-op on x86-64.
   __builtin___clear_cache(code, code + bytes);
-  if (mprotect(code, bytes, PROT_READ | PROT_EXEC) != 0) {
+  // Once the kernel refused W->X, later seals go straight to the memfd.
+  bool sealed = g_seal_by_file.load(std::memory_order_relaxed) && seal_by_file(slot.arena, slot.page, code, bytes);
+  if (!sealed && mprotect(code, bytes, PROT_READ | PROT_EXEC) != 0 &&
+      (errno != EACCES || !seal_by_file(slot.arena, slot.page, code, bytes))) {
     finish_transition(slot, kWritable);
     wildx_panic(kOp, p, "the OS refused to make the page executable");
     return -1;
@@ -761,6 +863,8 @@ extern "C" int32_t npk_wildx_seal(void *p) {
 
 extern "C" int32_t npk_wildx_free(void *p) {
   static const char kOp[] = "wildx_free";
+  // Jit.compile_* results: released from the code arena.
+  if (is_handle_pointer(p)) return code_free_pointer(p, kOp);
   Inside inside;
   Slot slot;
   if (!begin_transition(p, kOp, bit(kWritable) | bit(kExecutable), kFreeing, &slot)) return -1;
@@ -775,6 +879,7 @@ extern "C" int32_t npk_wildx_free(void *p) {
     wildx_panic(kOp, p, "the OS refused to revoke execute permission");
     return -1;
   }
+  if (slot.old_state == kExecutable) release_seal_file(slot.arena, slot.page, slot_bytes(slot));
   audit("free", p);
   finish_transition(slot, kFreed);
   release_quota(static_cast<int64_t>(slot_bytes(slot)));

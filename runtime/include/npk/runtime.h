@@ -24,13 +24,17 @@ void *npk_wildx_alloc(int64_t n);
 
 /* WRITABLE -> EXECUTABLE (R+X). 0 on success; -1 plus one
  * "[WildX] panic: wildx_seal(<ptr>) rejected: <reason>" line for a null,
- * unknown, interior, already sealed or freed pointer. */
+ * unknown, interior, already sealed or freed pointer, or a JIT function
+ * handle (Jit.compile_*). Normally one mprotect; where the kernel refuses
+ * W->X (PR_SET_MDWE) the page is copied into a memfd and that range mapped
+ * r-x at the same address instead (one mmap). */
 int32_t npk_wildx_seal(void *p);
 
 /* Releases a page from either state. 0 on success; -1 plus one
  * "[WildX] panic: wildx_free(<ptr>) rejected: <reason>" line for a null,
  * unknown/foreign, interior or already freed pointer. A freed page is never
- * left executable. */
+ * left executable. A JIT function handle pointer (from
+ * npk_jit_compile_add_i32) is freed like npk_jit_fn_free. */
 int32_t npk_wildx_free(void *p);
 
 /* The wildx registry's accounting, as of the call:
@@ -62,8 +66,9 @@ int32_t npk_wildx_stats(npk_wildx_stats_t *out);
  * wildx page. */
 int32_t npk_jit_install_add_i32(void *page);
 
-/* Calls an EXECUTABLE page as int32_t (*)(int32_t, int32_t) and returns what
- * it returns. A page that is not EXECUTABLE is refused: -1 plus a panic line
+/* Calls an EXECUTABLE page (or a JIT function handle pointer of signature
+ * "i32(i32,i32)") as int32_t (*)(int32_t, int32_t) and returns what it
+ * returns. A page that is not EXECUTABLE is refused: -1 plus a panic line
  * (ambiguous with a real -1 result; use npk_jit_try_call_i32_i32 to tell). */
 int32_t npk_jit_call_i32_i32(void *page, int32_t a, int32_t b);
 
@@ -72,8 +77,143 @@ int32_t npk_jit_call_i32_i32(void *page, int32_t a, int32_t b);
  * NPK_ERR_JIT_NOT_SEALED (205) for a page that is still writable,
  * NPK_ERR_JIT_NOT_LIVE (206) for a null, foreign, interior or freed pointer
  * (or, with NPK_WILDX_VERIFY, code changed since the seal). -1 for
- * out == NULL. */
+ * out == NULL. `page` may also be a JIT function handle pointer
+ * (npk_jit_compile_add_i32): then the function must be live, sealed and of
+ * signature "i32(i32,i32)" (206 when freed, also after its memory was
+ * reused; 207 NPK_ERR_JIT_SIGNATURE for another signature). */
 int32_t npk_jit_try_call_i32_i32(void *page, int32_t a, int32_t b, int32_t *out);
+
+/* ---- code memory: modules, signatures, checked calls ------------------- */
+/*
+ * The runtime keeps code it installs itself (Jit.compile_*, modules) in a
+ * code arena that no mapping ever makes writable. Two backends:
+ *   "memfd"    (default) code lives in a memfd mapped only r-x (MAP_SHARED,
+ *              mseal'd where the kernel has it); installs and frees are
+ *              pwrite/pwritev into the file: no page-table change at all;
+ *   "mprotect" (fallback, chosen when an executable memfd is refused, or by
+ *              NPK_JIT_BACKEND=mprotect) anonymous pages, RW while written,
+ *              R+X after one mprotect per seal.
+ * NPK_JIT_BACKEND=memfd|mprotect selects one (read once, at the first use).
+ * Contracts: docs/runtime.md, "Code memory".
+ */
+
+/* A function handle: generation << 32 | slot. 0 is never a valid handle. A
+ * handle stays refused forever once its function is freed, also after the
+ * slot and the memory were reused for another function. */
+typedef uint64_t npk_jit_fn;
+
+/* An interned signature tag; 0 is "no signature". */
+typedef uint32_t npk_jit_sig;
+
+/* A set of functions sealed together. Opaque. */
+typedef struct npk_jit_module npk_jit_module;
+
+/* "memfd" or "mprotect": the backend new code goes to. Never NULL. */
+const char *npk_jit_backend(void);
+
+/* Interns a canonical signature "ret(arg,arg,...)": types are void (return
+ * only), i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 ptr; no spaces; "()" is no
+ * arguments. The same string always gives the same tag. 0 plus one
+ * "[WildX] panic: jit_sig(<ptr>) rejected: <reason>" line for NULL or a
+ * string that is not canonical. */
+npk_jit_sig npk_jit_sig_intern(const char *canonical);
+
+/* The canonical string of a tag (static storage), or NULL for an unknown tag. */
+const char *npk_jit_sig_name(npk_jit_sig sig);
+
+/* A new, empty module, or NULL when out of memory. */
+npk_jit_module *npk_jit_module_new(void);
+
+/* Adds a function: copies len (1..4 MiB) bytes of machine code, records its
+ * signature and its name (copied; NULL gives "jit_fn#N") and returns its
+ * handle, which no call accepts before npk_jit_module_seal. The entry is the
+ * first byte. 0 plus one panic line for a NULL/sealed/freed module, NULL
+ * code, len out of range, a bad signature or no free slot. */
+npk_jit_fn npk_jit_module_add(npk_jit_module *m, const void *code, size_t len, npk_jit_sig sig,
+                              const char *name);
+
+/* Makes every added function callable at once: one pwritev (memfd) or one
+ * mprotect (mprotect backend) for the whole module, and one registration
+ * with perf/GDB. 0, or -1 plus one panic line (NULL, empty, already sealed or
+ * freed module, arena full, or the OS refused; the module stays unsealed
+ * and may be freed). */
+int32_t npk_jit_module_seal(npk_jit_module *m);
+
+/* Frees one function: overwrites its code with trap bytes (int3), so a raw
+ * call of the old entry traps, and refuses the handle from then on. Its
+ * memory returns to the arena with its module (a standalone function's at
+ * once). 0, or -1 plus one panic line for a handle that is not live. */
+int32_t npk_jit_fn_free(npk_jit_fn f);
+
+/* Frees a module and every function of it still live (one write of trap
+ * bytes over the module's code), sealed or not. 0, or -1 plus one panic line
+ * for NULL or a module already freed. The pointer is invalid afterwards. */
+int32_t npk_jit_module_free(npk_jit_module *m);
+
+/* The entry of a live, sealed function with signature sig, or NULL plus one
+ * "[WildX] panic: jit_fn_entry(<handle>) rejected: <reason>" line. The
+ * pointer is valid until the function is freed. */
+void *npk_jit_fn_entry(npk_jit_fn f, npk_jit_sig sig);
+
+/* The name a function was given (or got automatically), NULL when not live.
+ * Valid until the function is freed. */
+const char *npk_jit_fn_name(npk_jit_fn f);
+
+/* Why a checked call was refused: prints one
+ * "[WildX] panic: <op>(<handle>) rejected: <reason>" line and returns
+ * NPK_ERR_JIT_NOT_SEALED, NPK_ERR_JIT_NOT_LIVE or NPK_ERR_JIT_SIGNATURE. */
+int32_t npk_jit_refuse(npk_jit_fn f, npk_jit_sig sig, const char *op);
+
+/* The slot table npk_jit_fn_lookup reads. Not for other use. */
+typedef struct npk_jit_slot_entry {
+  uint64_t key;   /* generation << 32 | signature << 8 | state */
+  void *entry;
+} npk_jit_slot_entry;
+typedef struct npk_jit_slot_table {
+  npk_jit_slot_entry *slots; /* stride NPK_JIT_SLOT_STRIDE bytes */
+  uint32_t count;
+} npk_jit_slot_table;
+extern npk_jit_slot_table npk_jit_slots;
+#define NPK_JIT_SLOT_STRIDE 32
+#define NPK_JIT_STATE_SEALED 2u
+
+/* The unchecked-cost check: the entry of f if it is live, sealed and has
+ * signature sig, else NULL (no output). One compare of a 64-bit key; costs
+ * about as much as the indirect call it guards. Code sealed on another
+ * thread is callable once the handle was handed over with release/acquire
+ * ordering (a mutex, an atomic store/load pair, a thread join). */
+static inline void *npk_jit_fn_lookup(npk_jit_fn f, npk_jit_sig sig) {
+  uint32_t index = (uint32_t)f;
+  if (index >= __atomic_load_n(&npk_jit_slots.count, __ATOMIC_ACQUIRE)) return NULL;
+  const npk_jit_slot_entry *slot =
+      (const npk_jit_slot_entry *)((const char *)npk_jit_slots.slots + (size_t)index * NPK_JIT_SLOT_STRIDE);
+  uint64_t expect = (f & ~(uint64_t)0xffffffffu) | ((uint64_t)sig << 8) | NPK_JIT_STATE_SEALED;
+  if (__atomic_load_n(&slot->key, __ATOMIC_ACQUIRE) != expect) return NULL;
+  return slot->entry;
+}
+
+/* Checked call of an i32(i32,i32) function: its result, or -1 plus one
+ * "[WildX] panic: jit_fn_call_i32_i32(<handle>) rejected: <reason>" line
+ * when the handle is not live, not sealed or of another signature. */
+static inline int32_t npk_jit_fn_call_i32_i32(npk_jit_fn f, npk_jit_sig sig_i32_i32, int32_t a, int32_t b) {
+  void *entry = npk_jit_fn_lookup(f, sig_i32_i32);
+  if (entry == NULL) {
+    npk_jit_refuse(f, sig_i32_i32, "jit_fn_call_i32_i32");
+    return -1;
+  }
+  int32_t (*fn)(int32_t, int32_t);
+  __builtin_memcpy(&fn, &entry, sizeof fn);
+  return fn(a, b);
+}
+
+/* Jit.compile_add_i32's runtime half: a standalone function
+ * `mov eax, edi; add eax, esi; ret` named "compile_add_i32#N", installed and
+ * sealed, returned as a handle pointer (bit 63 set: not an address) that
+ * Jit.call_i32_i32, npk_jit_try_call_i32_i32, npk_wildx_free and Jit.free
+ * accept. NULL on failure with *err set to NPK_ERR_JIT_ALLOC (no slot or
+ * arena memory) or NPK_ERR_JIT_INSTALL (the OS refused the write); err may
+ * be NULL. */
+void *npk_jit_compile_add_i32(int32_t *err);
 
 /* ---- wild heap ------------------------------------------------------- */
 
@@ -97,7 +237,8 @@ enum {
   NPK_ERR_JIT_INSTALL = 202, /* Jit.compile_*: installing code failed */
   NPK_ERR_JIT_SEAL = 203,    /* Jit.compile_*: sealing failed */
   NPK_ERR_JIT_NOT_SEALED = 205, /* a JIT page called before it was sealed */
-  NPK_ERR_JIT_NOT_LIVE = 206    /* not a live JIT page (null, freed, foreign) */
+  NPK_ERR_JIT_NOT_LIVE = 206,   /* not a live JIT page or function (null, freed, stale, foreign) */
+  NPK_ERR_JIT_SIGNATURE = 207   /* a JIT function called with another signature */
 };
 
 /* Called first by the `main` that npkc generates (not by other users of the

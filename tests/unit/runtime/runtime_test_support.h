@@ -3,6 +3,7 @@
 #define NPK_TESTS_RUNTIME_TEST_SUPPORT_H
 
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
 
 #include <csignal>
 #include <cstdint>
@@ -70,6 +71,13 @@ inline std::string PermissionsOf(const void *p) {
   }
   return "";
 }
+
+// Whether the process runs under prctl(PR_SET_MDWE) (runtime.unit_suite_under_mdwe).
+inline bool MdweOn() { return prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0) > 0; }
+
+// The permissions of a sealed wildx page: r-xp, or r-xs under MDWE, where
+// wildx_seal maps the page from its memfd (docs/runtime.md, "MDWE").
+inline std::string SealedPermissions() { return MdweOn() ? "r-xs" : "r-xp"; }
 
 inline bool IsExecutable(const std::string &perms) { return perms.size() >= 3 && perms[2] == 'x'; }
 inline bool IsWritable(const std::string &perms) { return perms.size() >= 2 && perms[1] == 'w'; }

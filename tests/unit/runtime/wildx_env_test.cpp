@@ -4,10 +4,15 @@
 #include <npk/runtime.h>
 
 #include <signal.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 #include "runtime_test_support.h"
 #include "wildx_internal.h"
@@ -214,6 +219,97 @@ TEST(WildxQuotaEnvInvalid, BadValueWarnsOnceAndKeepsTheDefault) {
   int64_t quota = npkrt::wildx_test_set_quota(0);
   npkrt::wildx_test_set_quota(quota);
   EXPECT_EQ(quota, int64_t{64} << 20);
+}
+
+// ---- NPK_JIT_BACKEND (with NPK_WILDX_AUDIT=1) -------------------------------------
+//
+// The backend is chosen at the first use of code memory; these suites run in
+// processes where nothing used it before the test.
+
+TEST(JitBackendEnvMprotect, SelectsTheFallbackAndTheAuditLineSaysSo) {
+  REQUIRE_ENV("NPK_JIT_BACKEND", "mprotect");
+  std::string err = StderrOf([] { EXPECT_STREQ(npk_jit_backend(), "mprotect"); });
+  EXPECT_EQ(err, "[WildX] audit: jit backend mprotect\n");
+  void *f = npk_jit_compile_add_i32(nullptr);
+  EXPECT_EQ(npk_jit_call_i32_i32(f, 2, 3), 5);
+  EXPECT_EQ(npk_wildx_free(f), 0);
+}
+
+TEST(JitBackendEnvMemfd, SelectsMemfdAndTheAuditLineSaysSo) {
+  REQUIRE_ENV("NPK_JIT_BACKEND", "memfd");
+  std::string err = StderrOf([] { EXPECT_STREQ(npk_jit_backend(), "memfd"); });
+  EXPECT_EQ(err.rfind("[WildX] audit: jit backend memfd (", 0), 0u) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+TEST(JitBackendEnvInvalid, WarnsAndUsesMemfd) {
+  REQUIRE_ENV("NPK_JIT_BACKEND", "fastest");
+  std::string err = StderrOf([] { EXPECT_STREQ(npk_jit_backend(), "memfd"); });
+  EXPECT_EQ(err.rfind("[WildX] warning: NPK_JIT_BACKEND=fastest is not memfd or mprotect; using memfd\n", 0), 0u)
+      << err;
+}
+
+// ---- naming JIT code: NPK_JIT_GDB=1, NPK_JIT_PERFMAP=1 ------------------------------
+
+struct GdbEntry {
+  GdbEntry *next, *prev;
+  const char *symfile;
+  uint64_t size;
+};
+struct GdbDescriptor {
+  uint32_t version, action;
+  GdbEntry *relevant, *first;
+};
+extern "C" GdbDescriptor __jit_debug_descriptor;
+
+bool ContainsBytes(const char *data, size_t n, const std::string &needle) {
+  return std::search(data, data + n, needle.begin(), needle.end()) != data + n;
+}
+
+const unsigned char kRet7[] = {0xb8, 7, 0, 0, 0, 0xc3};
+
+TEST(JitGdbEnvAlways, EverySealRegistersOneElfObjectNamingItsFunctions) {
+  REQUIRE_ENV("NPK_JIT_GDB", "1");
+  npk_jit_sig sig = npk_jit_sig_intern("i32()");
+  npk_jit_module *m = npk_jit_module_new();
+  npk_jit_module_add(m, kRet7, sizeof kRet7, sig, "gdb_named_one");
+  npk_jit_module_add(m, kRet7, sizeof kRet7, sig, nullptr);
+  GdbEntry *before = __jit_debug_descriptor.first;
+  ASSERT_EQ(npk_jit_module_seal(m), 0);
+  GdbEntry *entry = __jit_debug_descriptor.first;
+  ASSERT_NE(entry, nullptr);
+  ASSERT_NE(entry, before);
+  EXPECT_EQ(entry->next, before);
+  EXPECT_EQ(__jit_debug_descriptor.action, 1u);
+  ASSERT_GT(entry->size, 64u);
+  EXPECT_EQ(memcmp(entry->symfile, "\x7f" "ELF", 4), 0);
+  EXPECT_TRUE(ContainsBytes(entry->symfile, entry->size, std::string("gdb_named_one") + '\0'));
+  EXPECT_TRUE(ContainsBytes(entry->symfile, entry->size, "jit_fn#"));
+  EXPECT_EQ(npk_jit_module_free(m), 0);
+  EXPECT_EQ(__jit_debug_descriptor.first, before);
+  EXPECT_EQ(__jit_debug_descriptor.action, 2u);
+}
+
+TEST(JitPerfMapEnv, EverySealedFunctionGetsOneMapLine) {
+  REQUIRE_ENV("NPK_JIT_PERFMAP", "1");
+  npk_jit_sig sig = npk_jit_sig_intern("i32()");
+  npk_jit_module *m = npk_jit_module_new();
+  npk_jit_fn f = npk_jit_module_add(m, kRet7, sizeof kRet7, sig, "perfmap_named");
+  ASSERT_EQ(npk_jit_module_seal(m), 0);
+  void *p = npk_jit_compile_add_i32(nullptr);
+  char path[64];
+  snprintf(path, sizeof path, "/tmp/perf-%d.map", static_cast<int>(getpid()));
+  std::ifstream map(path);
+  std::stringstream text;
+  text << map.rdbuf();
+  char line[128];
+  snprintf(line, sizeof line, "%lx 6 perfmap_named\n",
+           static_cast<unsigned long>(reinterpret_cast<uintptr_t>(npk_jit_fn_entry(f, sig))));
+  EXPECT_NE(text.str().find(line), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find(" 5 compile_add_i32#"), std::string::npos) << text.str();
+  EXPECT_EQ(npk_wildx_free(p), 0);
+  EXPECT_EQ(npk_jit_module_free(m), 0);
+  remove(path);
 }
 
 }  // namespace

@@ -1,0 +1,64 @@
+/* Private interface of the code-memory arena (code.cpp) for the wildx
+ * registry, the JIT helpers and the runtime's own tests. Not installed.
+ */
+#ifndef NPK_RUNTIME_CODE_INTERNAL_H
+#define NPK_RUNTIME_CODE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "npk/runtime.h"
+
+namespace npkrt {
+
+/* A JIT function handle travels through Nitpick code as a `wildx int8->`
+ * value with this bit set: never a user-space address, so it cannot be
+ * confused with a wildx page. */
+constexpr uint64_t kHandlePointerTag = uint64_t{1} << 63;
+
+inline bool is_handle_pointer(const void *p) {
+  return (reinterpret_cast<uintptr_t>(p) & kHandlePointerTag) != 0;
+}
+inline npk_jit_fn handle_of_pointer(const void *p) {
+  return reinterpret_cast<uintptr_t>(p) & ~kHandlePointerTag;
+}
+inline void *pointer_of_handle(npk_jit_fn f) {
+  return reinterpret_cast<void *>(static_cast<uintptr_t>(f | kHandlePointerTag));
+}
+
+/* Frees the function behind a tagged handle pointer; 0, or -1 plus one
+ * panic line naming `op`. */
+int32_t code_free_pointer(void *p, const char *op);
+
+/* Checks a tagged handle pointer for a call with signature `sig`: 0, or one
+ * panic line naming `op` and the failure code (205, 206, 207). */
+int32_t code_check_pointer(const void *p, npk_jit_sig sig, const char *op, void **entry);
+
+/* The interned tag of "i32(i32,i32)". */
+npk_jit_sig code_sig_i32_i32(void);
+
+/* ---- test hooks ---- */
+
+/* The file descriptor of the memfd arena (-1 for the mprotect backend or
+ * before the first install). */
+int code_test_memfd(void);
+
+/* Start and length of the code region's mapping (NULL/0 before the first
+ * install). */
+void code_test_region(char **base, size_t *bytes);
+
+/* Whether mseal protects the code region. */
+bool code_test_region_sealed(void);
+
+/* Sends new code to the named backend ("memfd" or "mprotect") from now on;
+ * functions already installed stay where they are. False if that backend
+ * cannot be opened here. */
+bool code_test_use_backend(const char *name);
+
+/* Page-table changes (mmap, mprotect, munmap, madvise) the arena has made
+ * since the process started. */
+uint64_t code_test_page_table_changes(void);
+
+}  // namespace npkrt
+
+#endif /* NPK_RUNTIME_CODE_INTERNAL_H */
