@@ -8,6 +8,7 @@ packages=(
   llvm-19-dev llvm-19-tools          # LLVM 19 libraries; lit and FileCheck
   libgtest-dev libbenchmark-dev      # unit tests, benchmarks
   strace                             # bench/ counts page-table system calls
+  dpkg-dev                           # cpack's .deb (tests/install/deb_package.sh)
 )
 
 missing=()
