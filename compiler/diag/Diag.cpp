@@ -33,6 +33,40 @@ std::string explainCode(std::string_view code) {
   return {};
 }
 
+std::string closestName(std::string_view name, const std::vector<std::string_view> &candidates) {
+  auto lower = [](unsigned char c) { return static_cast<char>(std::tolower(c)); };
+  size_t limit = name.size() <= 4 ? 1 : name.size() / 3;
+  std::string_view best;
+  size_t bestCost = limit * 2 + 1; // costs are doubled so a case-only change costs 1
+  std::vector<size_t> before, prev, cur; // rows i-2, i-1, i
+  for (std::string_view c : candidates) {
+    if (c == name || c.empty()) continue;
+    size_t lengthGap = c.size() > name.size() ? c.size() - name.size() : name.size() - c.size();
+    if (lengthGap > limit) continue;
+    before.assign(c.size() + 1, 0);
+    prev.assign(c.size() + 1, 0);
+    cur.assign(c.size() + 1, 0);
+    for (size_t j = 0; j <= c.size(); ++j) prev[j] = 2 * j;
+    for (size_t i = 1; i <= name.size(); ++i) {
+      cur[0] = 2 * i;
+      for (size_t j = 1; j <= c.size(); ++j) {
+        size_t subst = name[i - 1] == c[j - 1] ? 0 : lower(name[i - 1]) == lower(c[j - 1]) ? 1 : 2;
+        cur[j] = std::min({prev[j] + 2, cur[j - 1] + 2, prev[j - 1] + subst});
+        if (i > 1 && j > 1 && name[i - 1] == c[j - 2] && name[i - 2] == c[j - 1])
+          cur[j] = std::min(cur[j], before[j - 2] + 2); // two letters swapped: one edit
+      }
+      std::swap(before, prev);
+      std::swap(prev, cur);
+    }
+    size_t cost = prev[c.size()];
+    if (cost < bestCost || (cost == bestCost && c < best)) {
+      bestCost = cost;
+      best = c;
+    }
+  }
+  return std::string(best);
+}
+
 Diag &DiagEngine::error(DiagId id, Span at, std::string message) {
   Diag d;
   d.id = id;

@@ -57,6 +57,13 @@ std::string_view diagTitle(DiagId id);
 // is unknown.
 std::string explainCode(std::string_view code);
 
+// The candidate closest to `name` by edit distance (insertions, deletions,
+// substitutions, swaps of two neighbours; a difference of letter case only
+// is closest), when it is close enough to be a likely typo: at most one edit
+// for names of up to four characters, a third of the length for longer ones.
+// Empty when none is.
+std::string closestName(std::string_view name, const std::vector<std::string_view> &candidates);
+
 class DiagEngine {
 public:
   Diag &error(DiagId id, Span at, std::string message);
