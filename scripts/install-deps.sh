@@ -10,6 +10,7 @@ packages=(
   strace                             # bench/ counts page-table system calls
   libasmjit-dev                      # bench/: the JIT baseline of the module benchmark
   gdb linux-perf                     # tests: GDB and perf name JIT code (skipped without)
+  dpkg-dev                           # cpack's .deb (tests/install/deb_package.sh)
 )
 
 missing=()

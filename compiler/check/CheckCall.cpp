@@ -73,8 +73,15 @@ const Ty *Checker::checkCall(CallExpr &e) {
       checkCStringLiterals(e, *x);
       return x->ret;
     } else {
-      diags_.error(DiagId::UnknownName, n->span, "unknown function `" + n->name + "`")
-          .withHelp("declare it with `func:" + n->name + " = ...;`, or import the module that defines it");
+      Diag &d = diags_.error(DiagId::UnknownName, n->span, "unknown function `" + n->name + "`");
+      std::vector<std::string_view> names;
+      for (const auto &entry : syms_.funcs)
+        if (visible(*module_, entry.first)) names.push_back(entry.first);
+      std::string near = closestName(n->name, names);
+      if (!near.empty())
+        d.note("`" + near + "` is declared here", syms_.funcs.at(near)->nameSpan).withHelp("did you mean `" + near + "`?");
+      else
+        d.withHelp("declare it with `func:" + n->name + " = ...;`, or import the module that defines it");
       return fail();
     }
     if (!visible(*module_, n->name)) {

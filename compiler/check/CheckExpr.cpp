@@ -157,8 +157,16 @@ const Ty *Checker::checkName(NameExpr &e) {
         .withHelp("call one of its members: `" + e.name + ".member(...)`");
     return types_.error();
   }
-  diags_.error(DiagId::UnknownName, e.span, "unknown name `" + e.name + "`")
-      .withHelp("declare it before use, e.g. `int32:" + e.name + " = 0;`");
+  Diag &d = diags_.error(DiagId::UnknownName, e.span, "unknown name `" + e.name + "`");
+  std::vector<std::string_view> visibleNames;
+  for (const auto &scope : scopes_)
+    for (const auto &entry : scope) visibleNames.push_back(entry.first);
+  std::string near = closestName(e.name, visibleNames);
+  if (Binding *b = near.empty() ? nullptr : lookupLocal(near)) {
+    d.note("`" + near + "` is declared here", b->span).withHelp("did you mean `" + near + "`?");
+    return types_.error();
+  }
+  d.withHelp("declare it before use, e.g. `int32:" + e.name + " = 0;`");
   return types_.error();
 }
 

@@ -1,6 +1,8 @@
 #include "diag/Diag.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdio>
 
 namespace npk {
 
@@ -19,11 +21,50 @@ std::string_view diagCode(DiagId id) { return kInfo[static_cast<int>(id)].code; 
 std::string_view diagTitle(DiagId id) { return kInfo[static_cast<int>(id)].title; }
 
 std::string explainCode(std::string_view code) {
+  auto sameIgnoringCase = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+  };
   for (const DiagInfo &info : kInfo) {
-    if (info.code == code)
+    if (sameIgnoringCase(info.code, code))
       return std::string(info.code) + ": " + std::string(info.title) + "\n\n" + std::string(info.explain);
   }
   return {};
+}
+
+std::string closestName(std::string_view name, const std::vector<std::string_view> &candidates) {
+  auto lower = [](unsigned char c) { return static_cast<char>(std::tolower(c)); };
+  size_t limit = name.size() <= 4 ? 1 : name.size() / 3;
+  std::string_view best;
+  size_t bestCost = limit * 2 + 1; // costs are doubled so a case-only change costs 1
+  std::vector<size_t> before, prev, cur; // rows i-2, i-1, i
+  for (std::string_view c : candidates) {
+    if (c == name || c.empty()) continue;
+    size_t lengthGap = c.size() > name.size() ? c.size() - name.size() : name.size() - c.size();
+    if (lengthGap > limit) continue;
+    before.assign(c.size() + 1, 0);
+    prev.assign(c.size() + 1, 0);
+    cur.assign(c.size() + 1, 0);
+    for (size_t j = 0; j <= c.size(); ++j) prev[j] = 2 * j;
+    for (size_t i = 1; i <= name.size(); ++i) {
+      cur[0] = 2 * i;
+      for (size_t j = 1; j <= c.size(); ++j) {
+        size_t subst = name[i - 1] == c[j - 1] ? 0 : lower(name[i - 1]) == lower(c[j - 1]) ? 1 : 2;
+        cur[j] = std::min({prev[j] + 2, cur[j - 1] + 2, prev[j - 1] + subst});
+        if (i > 1 && j > 1 && name[i - 1] == c[j - 2] && name[i - 2] == c[j - 1])
+          cur[j] = std::min(cur[j], before[j - 2] + 2); // two letters swapped: one edit
+      }
+      std::swap(before, prev);
+      std::swap(prev, cur);
+    }
+    size_t cost = prev[c.size()];
+    if (cost < bestCost || (cost == bestCost && c < best)) {
+      bestCost = cost;
+      best = c;
+    }
+  }
+  return std::string(best);
 }
 
 Diag &DiagEngine::error(DiagId id, Span at, std::string message) {
@@ -94,9 +135,14 @@ void renderSnippet(std::string &out, const SourceManager &sm, Span s, char mark,
   out += pad;
   out += "| ";
   out += std::string(cut.size(), ' ');
-  for (size_t i = from; i < startCol; ++i) out += line[i] == '\t' ? '\t' : ' ';
+  // One column per character: continuation bytes take no column.
+  for (size_t i = from; i < startCol; ++i)
+    if (!isUtf8Continuation(line[i])) out += line[i] == '\t' ? '\t' : ' ';
+  size_t chars = 0;
+  for (size_t i = startCol; i < std::min(startCol + width, line.size()); ++i)
+    if (!isUtf8Continuation(line[i])) ++chars;
   out += mark == '^' ? '^' : '-';
-  for (size_t i = 1; i < width; ++i) out += mark == '^' ? '~' : '-';
+  for (size_t i = 1; i < std::max<size_t>(chars, 1); ++i) out += mark == '^' ? '~' : '-';
   if (!label.empty()) {
     out += ' ';
     out += clip(label);
@@ -134,7 +180,103 @@ std::string renderDiag(const SourceManager &sm, const Diag &d, bool color) {
     if (n.span.valid()) renderSnippet(out, sm, n.span, '-', "");
   }
   if (!d.help.empty()) out += std::string(cyan) + "help: " + reset + clip(d.help) + "\n";
+  for (const DiagFixIt &f : d.fixIts) {
+    if (!f.span.valid()) continue;
+    out += sm.describe(f.span) + ": " + cyan + "fix-it: " + reset;
+    if (f.span.begin == f.span.end)
+      out += "insert `" + clip(f.replacement) + "`\n";
+    else if (f.replacement.empty())
+      out += "remove `" + clip(sm.text(f.span)) + "`\n";
+    else
+      out += "replace `" + clip(sm.text(f.span)) + "` with `" + clip(f.replacement) + "`\n";
+  }
   return out;
+}
+
+namespace {
+
+// A JSON string literal. Text that is not valid UTF-8 (a path can be any
+// bytes) has each bad byte replaced by U+FFFD.
+std::string jsonString(std::string_view text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+      }
+      ++i;
+      continue;
+    }
+    size_t len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+    bool ok = len > 0 && i + len <= text.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = isUtf8Continuation(text[i + k]);
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\xef\xbf\xbd";
+      ++i;
+    }
+  }
+  return out + "\"";
+}
+
+// "file", "line", "column", "end_line", "end_column", "byte_range" of a span,
+// all null when it has no location.
+std::string jsonLocation(const SourceManager &sm, Span s) {
+  if (!s.valid())
+    return "\"file\":null,\"line\":null,\"column\":null,\"end_line\":null,\"end_column\":null,\"byte_range\":null";
+  LineCol b = sm.lineCol(s.file, s.begin), e = sm.lineCol(s.file, std::max(s.end, s.begin));
+  return "\"file\":" + jsonString(sm.file(s.file).path) + ",\"line\":" + std::to_string(b.line) +
+         ",\"column\":" + std::to_string(b.charCol) + ",\"end_line\":" + std::to_string(e.line) +
+         ",\"end_column\":" + std::to_string(e.charCol) + ",\"byte_range\":[" + std::to_string(s.begin) + "," +
+         std::to_string(std::max(s.end, s.begin)) + "]";
+}
+
+} // namespace
+
+std::string renderDiagJson(const SourceManager &sm, const Diag &d) {
+  std::string out = "{\"code\":" + jsonString(diagCode(d.id)) + ",\"severity\":" +
+                    (d.severity == Severity::Error ? "\"error\"" : "\"warning\"") +
+                    ",\"message\":" + jsonString(d.message) + "," + jsonLocation(sm, d.primary);
+  out += ",\"labels\":[";
+  bool first = true;
+  auto label = [&](Span s, const std::string &text, bool primary) {
+    if (!s.valid()) return;
+    out += first ? "" : ",";
+    first = false;
+    out += "{" + jsonLocation(sm, s) + ",\"message\":" + jsonString(text) +
+           ",\"primary\":" + (primary ? "true" : "false") + "}";
+  };
+  label(d.primary, d.primaryLabel, true);
+  for (const DiagLabel &l : d.secondary) label(l.span, l.text, false);
+  out += "],\"notes\":[";
+  for (size_t i = 0; i < d.notes.size(); ++i)
+    out += (i ? "," : "") + std::string("{\"message\":") + jsonString(d.notes[i].text) + "," +
+           jsonLocation(sm, d.notes[i].span) + "}";
+  out += "],\"help\":" + (d.help.empty() ? std::string("null") : jsonString(d.help));
+  out += ",\"fixits\":[";
+  first = true;
+  for (const DiagFixIt &f : d.fixIts) {
+    if (!f.span.valid()) continue;
+    out += first ? "" : ",";
+    first = false;
+    out += "{" + jsonLocation(sm, f.span) + ",\"replacement\":" + jsonString(f.replacement) + "}";
+  }
+  return out + "]}";
 }
 
 } // namespace npk

@@ -27,6 +27,13 @@ struct DiagNote {
   std::string text;
 };
 
+// A machine-applicable edit: replace the bytes of `span` with `replacement`
+// (an empty span inserts, an empty replacement removes).
+struct DiagFixIt {
+  Span span;
+  std::string replacement;
+};
+
 struct Diag {
   DiagId id;
   Severity severity = Severity::Error;
@@ -36,7 +43,9 @@ struct Diag {
   std::vector<DiagLabel> secondary;
   std::vector<DiagNote> notes;
   std::string help;
+  std::vector<DiagFixIt> fixIts;
 
+  Diag &fix(Span s, std::string replacement) { fixIts.push_back({s, std::move(replacement)}); return *this; }
   Diag &label(Span s, std::string text) { secondary.push_back({s, std::move(text)}); return *this; }
   Diag &note(std::string text, Span s = {}) { notes.push_back({s, std::move(text)}); return *this; }
   Diag &withHelp(std::string text) { help = std::move(text); return *this; }
@@ -44,8 +53,16 @@ struct Diag {
 
 std::string_view diagCode(DiagId id);
 std::string_view diagTitle(DiagId id);
-// Long form for `npkc --explain CODE`; empty when the code is unknown.
+// Long form for `npkc --explain CODE` (any letter case); empty when the code
+// is unknown.
 std::string explainCode(std::string_view code);
+
+// The candidate closest to `name` by edit distance (insertions, deletions,
+// substitutions, swaps of two neighbours; a difference of letter case only
+// is closest), when it is close enough to be a likely typo: at most one edit
+// for names of up to four characters, a third of the length for longer ones.
+// Empty when none is.
+std::string closestName(std::string_view name, const std::vector<std::string_view> &candidates);
 
 class DiagEngine {
 public:
@@ -68,7 +85,15 @@ private:
 };
 
 // Renders `file:line:col: error: [CODE] message`, the source line with a caret
-// under the primary span, labelled secondary spans, notes and help.
+// under the primary span, labelled secondary spans, notes, help and fix-its.
+// Columns and carets count characters (UTF-8 code points), not bytes.
 std::string renderDiag(const SourceManager &sm, const Diag &d, bool color);
+
+// The same diagnostic as one line of JSON (no newline inside), for
+// `--diagnostics-format=json`: code, severity, message, file, line, column,
+// end_line, end_column, byte_range, labels, notes, help, fixits. Lines and
+// columns are 1-based, columns in characters; byte ranges are [begin, end)
+// offsets into the file after any byte order mark.
+std::string renderDiagJson(const SourceManager &sm, const Diag &d);
 
 } // namespace npk

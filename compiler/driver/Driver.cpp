@@ -24,11 +24,26 @@ namespace {
 
 constexpr unsigned kMaxShownDiags = DiagEngine::kErrorLimit;
 
-bool useColor() { return isatty(STDERR_FILENO) && !std::getenv("NO_COLOR"); }
+// Whether text diagnostics are coloured: --color=always/never decide;
+// auto colours a terminal unless NO_COLOR is set to a non-empty value.
+bool useColor(ColorMode mode) {
+  if (mode != ColorMode::Auto) return mode == ColorMode::Always;
+  const char *noColor = std::getenv("NO_COLOR");
+  return isatty(STDERR_FILENO) && (noColor == nullptr || noColor[0] == '\0');
+}
 
-// Prints every diagnostic; returns true when there were errors.
-bool flushDiags(const SourceManager &sm, const DiagEngine &diags) {
-  bool color = useColor();
+// Prints every diagnostic to stderr; returns true when there were errors.
+// Text is capped at kMaxShownDiags with a count line and a summary; JSON is
+// one object per diagnostic per line and nothing else.
+bool flushDiags(const SourceManager &sm, const DiagEngine &diags, const Options &opts) {
+  if (opts.diagFormat == DiagFormat::Json) {
+    for (const Diag &d : diags.all()) {
+      std::string line = renderDiagJson(sm, d) + "\n";
+      std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+    return diags.hasErrors();
+  }
+  bool color = useColor(opts.color);
   unsigned shown = 0;
   for (const Diag &d : diags.all()) {
     if (shown++ == kMaxShownDiags) {
@@ -128,20 +143,26 @@ int compile(const Options &opts) {
   DiagEngine diags;
   const std::string out = outputPath(opts);
   if (refuseOverwrite(opts, out, sm, diags)) {
-    flushDiags(sm, diags);
+    flushDiags(sm, diags, opts);
     return 1;
   }
+  for (const std::string &file : opts.link.files) {
+    if (access(file.c_str(), R_OK) == 0 && !llvm::sys::fs::is_directory(file)) continue;
+    diags.error(DiagId::IoError, Span{}, "cannot read the link input `" + file + "`")
+        .withHelp("name an existing object file, archive or shared library");
+  }
+  if (flushDiags(sm, diags, opts)) return 1;
   if (opts.emit == EmitKind::Tokens) {
     std::string text;
     SourceProblem why;
     if (!readSource(opts.input, text, why)) {
       diags.error(why.id, Span{}, why.message).withHelp(why.help);
-      flushDiags(sm, diags);
+      flushDiags(sm, diags, opts);
       return 1;
     }
     uint32_t id = sm.add(opts.input, std::move(text));
     std::string tokens = dumpTokens(sm, id, diags);
-    if (flushDiags(sm, diags)) return 1;
+    if (flushDiags(sm, diags, opts)) return 1;
     return writeText(out, tokens) ? 0 : 1;
   }
 
@@ -149,22 +170,22 @@ int compile(const Options &opts) {
   ModuleSearch search{opts.includeDirs, defaultStdlibDir()};
   loadProgram(opts.input, search, sm, diags, program);                 // lex + parse + modules
   if (opts.emit == EmitKind::Ast && !diags.hasErrors()) {
-    flushDiags(sm, diags);
+    flushDiags(sm, diags, opts);
     std::string ast;
     for (auto &m : program.modules)
       if (m->isMain) ast += dumpModule(*m);
     return writeText(out, ast) ? 0 : 1;
   }
-  if (flushDiags(sm, diags)) return 1;
+  if (flushDiags(sm, diags, opts)) return 1;
 
   TypeContext types;
   Checker checker(sm, program, types, diags);
   checker.run();                                                        // names, types, results
-  if (flushDiags(sm, diags)) return 1;
+  if (flushDiags(sm, diags, opts)) return 1;
 
   ProgramDropPlans drops;
   checkOwnership(sm, program, checker.symbols(), diags, drops);         // ARIA-014/015/022, drop plan
-  if (flushDiags(sm, diags)) return 1;
+  if (flushDiags(sm, diags, opts)) return 1;
   if (opts.checkOnly) return 0;
 
   llvm::LLVMContext ctx;
@@ -178,7 +199,7 @@ int compile(const Options &opts) {
   std::string error = optimizeModule(*mod, opts.optLevel);
   if (!error.empty()) {
     diags.error(DiagId::ToolFailed, Span{}, error);
-    flushDiags(sm, diags);
+    flushDiags(sm, diags, opts);
     return 1;
   }
   if (opts.emit == EmitKind::Llvm) {
@@ -205,12 +226,19 @@ int compile(const Options &opts) {
   }
   if (error.empty() && opts.emit == EmitKind::Exe) {
     std::string linkLog = opts.tempDir.empty() ? "" : opts.tempDir + "/" + defaultOutput(opts.input, ".link.txt");
-    error = linkExecutable(objPath, out, linkLog);                        // link with libnpkrt
+    LinkFailure why;
+    if (!linkExecutable(objPath, opts.link, out, linkLog, why)) {         // link with libnpkrt
+      if (!tmpObj.empty()) llvm::sys::fs::remove(tmpObj);
+      Diag &d = diags.error(DiagId::LinkFailed, Span{}, why.message).withHelp(why.help);
+      for (const std::string &n : why.notes) d.note(n);
+      flushDiags(sm, diags, opts);
+      return 1;
+    }
   }
   if (!tmpObj.empty()) llvm::sys::fs::remove(tmpObj);
   if (!error.empty()) {
     diags.error(DiagId::ToolFailed, Span{}, error);
-    flushDiags(sm, diags);
+    flushDiags(sm, diags, opts);
     return 1;
   }
   return 0;

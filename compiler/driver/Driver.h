@@ -9,6 +9,18 @@ namespace npk {
 
 enum class EmitKind { Tokens, Ast, Llvm, Asm, Obj, Exe, None };
 
+// What the command line adds to the link: `-l NAME`, `-L DIR`, `-Wl,...`
+// and extra object files or archives, in command-line order within each kind.
+struct LinkInputs {
+  std::vector<std::string> libs;       // NAME of -l NAME
+  std::vector<std::string> libDirs;    // DIR of -L DIR
+  std::vector<std::string> linkerArgs; // each -Wl,... word as given
+  std::vector<std::string> files;      // .o / .a / .so inputs
+};
+
+enum class DiagFormat { Text, Json };
+enum class ColorMode { Auto, Always, Never };
+
 struct Options {
   std::string input;
   std::string output;
@@ -16,6 +28,9 @@ struct Options {
   int optLevel = 0;
   std::vector<std::string> includeDirs;
   bool checkOnly = false;
+  LinkInputs link;
+  DiagFormat diagFormat = DiagFormat::Text;
+  ColorMode color = ColorMode::Auto;
   // When set, intermediate files go here as `<stem>.o` (or `.s`) and
   // `<stem>.link.txt` instead of fresh temporary files.
   std::string tempDir;

@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace npk {
@@ -85,25 +86,121 @@ std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assem
   return {};
 }
 
-std::string linkExecutable(const std::string &object, const std::string &output, const std::string &logPath) {
+std::string findLinker() {
+  for (const char *name : {"cc", "gcc", "clang"})
+    if (auto path = llvm::sys::findProgramByName(name)) return *path;
+  return {};
+}
+
+namespace {
+
+// The text between the first ` or ' after `from` and the next ' or `.
+std::string quoted(const std::string &line, size_t from) {
+  size_t open = line.find_first_of("`'", from);
+  if (open == std::string::npos) return {};
+  size_t close = line.find_first_of("'`", open + 1);
+  if (close == std::string::npos) return {};
+  return line.substr(open + 1, close - open - 1);
+}
+
+// Reads the causes a GNU ld, gold, lld or mold report gives into `why`.
+void summariseLinkerOutput(const std::string &text, LinkFailure &why) {
+  std::vector<std::string> undefined, missingLibs, other;
+  auto addOnce = [](std::vector<std::string> &list, const std::string &item) {
+    if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
+  };
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    size_t at;
+    if ((at = line.find("undefined reference to ")) != std::string::npos ||
+        (at = line.find("undefined symbol: ")) != std::string::npos) {
+      std::string name = quoted(line, at);
+      if (name.empty()) name = line.substr(line.find(": ", at) + 2);
+      addOnce(undefined, name);
+    } else if ((at = line.find("cannot find -l")) != std::string::npos ||
+               (at = line.find("unable to find library -l")) != std::string::npos) {
+      std::string lib = line.substr(line.find("-l", at) + 2);
+      lib = lib.substr(0, lib.find_first_of(": "));
+      addOnce(missingLibs, lib);
+    } else if (!line.empty() && line.find(": in function ") == std::string::npos && // context of a cause
+               line.find("collect2:") == std::string::npos &&
+               line.find("linker command failed") == std::string::npos &&
+               line.find("ld returned") == std::string::npos) {
+      addOnce(other, line);
+    }
+  }
+  for (const std::string &name : undefined) why.notes.push_back("undefined symbol `" + name + "`");
+  for (const std::string &lib : missingLibs)
+    why.notes.push_back("library `" + lib + "` (-l " + lib + ") not found in the -L directories or the system's");
+  if (!undefined.empty()) {
+    why.message = "linking failed: undefined symbol `" + undefined.front() + "`" +
+                  (undefined.size() > 1 ? " and " + std::to_string(undefined.size() - 1) + " more" : "");
+    why.help = "an `extern func` needs the library or object file that defines it: add `-l NAME` (with "
+               "`-L DIR` when it is not in a system directory) or name the `.o`/`.a` file on the command line";
+  } else if (!missingLibs.empty()) {
+    why.message = "linking failed: library `" + missingLibs.front() + "` not found";
+    why.help = "check the name (`-l m` links libm.so or libm.a), or add the directory that holds it with `-L DIR`";
+  } else {
+    why.message = "linking failed";
+    why.help = "the linker's own lines are shown as notes; check the extra inputs and -Wl options";
+  }
+  constexpr size_t kMaxOtherLines = 12;
+  for (size_t i = 0; i < other.size() && i < kMaxOtherLines; ++i)
+    why.notes.push_back("linker: " + other[i]);
+  if (other.size() > kMaxOtherLines)
+    why.notes.push_back("linker: ... " + std::to_string(other.size() - kMaxOtherLines) + " more lines");
+}
+
+} // namespace
+
+bool linkExecutable(const std::string &object, const LinkInputs &extra, const std::string &output,
+                    const std::string &logPath, LinkFailure &why) {
   std::string runtimeLib = defaultRuntimeLib();
-  if (access(runtimeLib.c_str(), R_OK) != 0) return "runtime library not found at `" + runtimeLib + "`";
-  auto cc = llvm::sys::findProgramByName("cc");
-  if (!cc) return "no system C compiler `cc` found on PATH (install gcc or clang)";
-  std::vector<llvm::StringRef> args = {*cc, object, runtimeLib, "-lpthread", "-o", output};
+  if (access(runtimeLib.c_str(), R_OK) != 0) {
+    why.message = "runtime library not found at `" + runtimeLib + "`";
+    why.help = "npkc looks for its runtime in ../lib next to its own executable; reinstall npk";
+    return false;
+  }
+  std::string cc = findLinker();
+  if (cc.empty()) {
+    why.message = "no linker found: none of `cc`, `gcc` or `clang` is on PATH";
+    why.help = "install a C compiler (gcc or clang); npkc uses it to drive the system linker";
+    return false;
+  }
+  std::vector<std::string> words = {cc, object};
+  words.insert(words.end(), extra.files.begin(), extra.files.end());
+  for (const std::string &dir : extra.libDirs) words.push_back("-L" + dir);
+  for (const std::string &lib : extra.libs) words.push_back("-l" + lib);
+  words.insert(words.end(), {runtimeLib, "-lm", "-lpthread"});
+  words.insert(words.end(), extra.linkerArgs.begin(), extra.linkerArgs.end());
+  words.insert(words.end(), {"-o", output});
 #ifdef NPK_PROGRAM_SANITIZE
-  args.push_back("-fsanitize=" NPK_PROGRAM_SANITIZE); // this build's runtime is instrumented
+  words.push_back("-fsanitize=" NPK_PROGRAM_SANITIZE); // this build's runtime is instrumented
 #endif
+  std::vector<llvm::StringRef> args(words.begin(), words.end());
   std::string errorMsg;
   llvm::SmallString<128> errFile(logPath);
   if (logPath.empty()) llvm::sys::fs::createTemporaryFile("npkc-link", "txt", errFile);
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(errFile), llvm::StringRef(errFile)};
-  int rc = llvm::sys::ExecuteAndWait(*cc, args, std::nullopt, redirects, 0, 0, &errorMsg);
+  int rc = llvm::sys::ExecuteAndWait(cc, args, std::nullopt, redirects, 0, 0, &errorMsg);
   std::string text;
   readFile(std::string(errFile), text);
   llvm::sys::fs::remove(errFile);
-  if (rc != 0) return "linking failed (cc exited " + std::to_string(rc) + "): " + errorMsg + text;
-  return {};
+  if (rc == 0) return true;
+  if (rc < 0) {
+    why.message = "cannot run the linker `" + cc + "`: " + errorMsg;
+    why.help = "check that the C compiler on PATH works";
+    return false;
+  }
+  summariseLinkerOutput(text, why);
+  std::string command;
+  for (const std::string &w : words) command += (command.empty() ? "" : " ") + w;
+  why.notes.push_back("linker command: " + command);
+  return false;
 }
 
 } // namespace npk

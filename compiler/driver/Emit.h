@@ -1,9 +1,12 @@
 // Object code from an LLVM module, and linking with the system C compiler.
 #pragma once
 
+#include "driver/Driver.h"
+
 #include <llvm/IR/Module.h>
 
 #include <string>
+#include <vector>
 
 namespace npk {
 
@@ -13,8 +16,23 @@ std::string configureTarget(llvm::Module &m);
 // Returns an empty string on success, or the reason it failed.
 std::string optimizeModule(llvm::Module &m, int optLevel);
 std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assembly, int optLevel);
-// Links `object` with the runtime into an executable at `output`. The
-// linker's messages go to `logPath` (a fresh temporary file when empty).
-std::string linkExecutable(const std::string &object, const std::string &output, const std::string &logPath = "");
+// Why a link failed, summarised from the linker's output: the message names
+// the first cause, notes list every cause (or the linker's own lines when
+// none is recognised) and the command, help says what to change.
+struct LinkFailure {
+  std::string message;
+  std::vector<std::string> notes;
+  std::string help;
+};
+
+// The C compiler that drives the system linker: the first of cc, gcc, clang
+// on PATH; empty when there is none.
+std::string findLinker();
+
+// Links `object` and `extra` with the runtime, libm and libpthread into an
+// executable at `output`. The linker's messages go to `logPath` (a fresh
+// temporary file when empty). Returns false and fills `why` on failure.
+bool linkExecutable(const std::string &object, const LinkInputs &extra, const std::string &output,
+                    const std::string &logPath, LinkFailure &why);
 
 } // namespace npk

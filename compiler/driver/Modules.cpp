@@ -70,6 +70,11 @@ bool readSource(const std::string &path, std::string &out, SourceProblem &why) {
   struct stat st{};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
+    if (S_ISDIR(st.st_mode)) {
+      why.message = "`" + path + "` is a directory, not a source file";
+      why.help = "name a `.npk` source file inside it";
+      return false;
+    }
     why.message = "`" + path + "` is not a regular file";
     why.help = "name a `.npk` source file; npkc does not read directories, devices or pipes";
     return false;

@@ -172,7 +172,14 @@ int compileAndRun(Options opts, const std::vector<std::string> &args) {
   opts.output = exe;
   opts.tempDir = g_dir;
   int status = compile(opts);
-  if (status == 0) status = runChild(args);
+  if (status == 0) {
+    status = runChild(args);
+  } else {
+    // The program's own status can be 1 too: say which one this is (JSON
+    // diagnostics already say it, and stderr holds JSON only).
+    if (opts.diagFormat != DiagFormat::Json) std::fprintf(stderr, "npkc: compilation failed\n");
+    status = 1;
+  }
   removeTemp();
   if (g_signal) dieBy(g_signal);
   restoreHandlers();

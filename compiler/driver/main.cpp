@@ -23,36 +23,63 @@ const char *const kHelp =
     "npkc — the npk compiler for the Nitpick core language\n"
     "\n"
     "usage:\n"
-    "  npkc build FILE [-o OUT] [-O0|-O1|-O2|-O3] [-I DIR]... [--emit=KIND]\n"
-    "  npkc run FILE [-O0..-O3] [-I DIR]... [-- ARGS...]\n"
+    "  npkc build FILE [-o OUT] [-O0|-O1|-O2|-O3] [-I DIR]... [--emit=KIND] [LINK...]\n"
+    "  npkc run FILE [-O0..-O3] [-I DIR]... [LINK...] [-- ARGS...]\n"
     "  npkc check FILE [-I DIR]...\n"
     "  npkc FILE [-o OUT] [--emit-llvm]          (reference compiler spelling of `build`)\n"
-    "  npkc --explain CODE                       (long explanation of a diagnostic)\n"
-    "  npkc --version | --help\n"
+    "  npkc --explain CODE                       (long explanation of a diagnostic;\n"
+    "                                            any letter case: aria-014)\n"
+    "  npkc --version                            (npkc, LLVM and runtime backends)\n"
+    "  npkc --help\n"
     "\n"
     "commands:\n"
     "  build   compile FILE (and the modules it imports) to an executable\n"
-    "  run     compile FILE to a temporary executable and run it; npkc exits\n"
-    "          with the program's exit status, or 128+N after a line naming the\n"
-    "          signal if signal N killed it; the temporary directory (under\n"
-    "          TMPDIR) is removed on every path, and SIGINT/SIGTERM sent to npkc\n"
-    "          is passed on to the program\n"
-    "  check   report diagnostics only; produce nothing\n"
+    "  run     compile FILE to a temporary executable and run it with ARGS (the\n"
+    "          words after `--`); npkc exits with the program's exit status, or\n"
+    "          128+N after a line naming the signal if signal N killed it, or 1\n"
+    "          after `npkc: compilation failed` if FILE does not compile; the\n"
+    "          temporary directory (under TMPDIR) is removed on every path, and\n"
+    "          SIGINT/SIGTERM sent to npkc is passed on to the program\n"
+    "  check   report diagnostics only; produce nothing (no -o)\n"
+    "  A first word that is not a command, an option, a `.npk` name or an\n"
+    "  existing file is an unknown command.\n"
     "\n"
     "options:\n"
-    "  -o OUT          output path; by default an executable is named after FILE\n"
-    "                  without .npk, an object file after FILE with .o, and\n"
+    "  -o OUT          output path (not empty; not with check or run); by default an\n"
+    "                  executable is named after FILE without .npk and an object\n"
+    "                  file after FILE with .o, both in the current directory;\n"
     "                  tokens, ast, llvm and asm go to stdout (as with `-o -`)\n"
     "  -O0..-O3        optimisation level (default -O0)\n"
     "  -I DIR          add DIR to the module search path (after the importing\n"
     "                  file's directory and NPK_PATH, before the standard library)\n"
-    "  --emit=KIND     stop after a phase and write its product:\n"
-    "                  tokens, ast, llvm (IR), asm, obj, exe (default)\n"
+    "  --emit=KIND     stop after a phase and write its product: tokens, ast,\n"
+    "                  llvm (IR) and asm as text (stdout unless -o); obj (an\n"
+    "                  object file) and exe (an executable, the default) are\n"
+    "                  always written to files\n"
     "  --emit-llvm     same as --emit=llvm\n"
+    "  --diagnostics-format=text|json\n"
+    "                  text (default): annotated source lines;\n"
+    "                  json: one JSON object per diagnostic per line on stderr\n"
+    "                  (code, severity, message, file, line, column, end_line,\n"
+    "                  end_column, byte_range, labels, notes, help, fixits) and\n"
+    "                  no summary lines; command-line mistakes stay plain text\n"
+    "  --color=auto|always|never\n"
+    "                  colour text diagnostics; auto (default) colours a terminal\n"
+    "                  unless NO_COLOR is set and not empty\n"
+    "\n"
+    "linking (LINK above; build and run only; every program is linked with the\n"
+    "runtime, libm and libpthread by the first of cc, gcc, clang on PATH):\n"
+    "  -l NAME         link libNAME (also -lNAME), after the program's objects\n"
+    "  -L DIR          search DIR for -l libraries (also -LDIR)\n"
+    "  -Wl,OPT[,OPT]   pass options to the linker\n"
+    "  FILE.o FILE.a FILE.so\n"
+    "                  extra objects, archives and shared libraries to link\n"
+    "  A failed link is one NPK-E005 error naming the cause (an undefined\n"
+    "  symbol, a missing library), not the linker's raw output.\n"
     "\n"
     "environment:\n"
     "  NPK_PATH        colon-separated module directories\n"
-    "  NO_COLOR        disable coloured diagnostics\n"
+    "  NO_COLOR        when set and not empty, --color=auto does not colour\n"
     "  TMPDIR          where `run` makes its npk-run-* directory (default /tmp)\n"
     "\n"
     "exit status: 0 on success, 1 when any error was reported.\n";
@@ -60,6 +87,25 @@ const char *const kHelp =
 int usageError(const std::string &msg) {
   std::fprintf(stderr, "npkc: error: %s\n(run `npkc --help` for usage)\n", msg.c_str());
   return 1;
+}
+
+// A first word that is neither an option nor a source file: a mistyped
+// command (`npkc frobnicate x.npk`). A source file is named `*.npk` or exists
+// (the reference spelling `npkc FILE` accepts any existing file).
+bool looksLikeCommand(const std::string &word) {
+  if (word.empty() || word[0] == '-' || word.find('/') != std::string::npos) return false;
+  if (word.size() > 4 && word.compare(word.size() - 4, 4, ".npk") == 0) return false;
+  return !llvm::sys::fs::exists(word);
+}
+
+// Object files, archives and shared libraries on the command line go to the
+// linker; every other file is the source.
+bool isLinkInput(const std::string &path) {
+  auto endsWith = [&](const char *ext) {
+    size_t n = std::strlen(ext);
+    return path.size() > n && path.compare(path.size() - n, n, ext) == 0;
+  };
+  return endsWith(".o") || endsWith(".a") || endsWith(".so") || path.find(".so.") != std::string::npos;
 }
 
 bool parseEmit(const std::string &kind, npk::EmitKind &out) {
@@ -84,7 +130,8 @@ int runCommand(const std::vector<std::string> &args) {
     return 0;
   }
   if (args[0] == "--version") {
-    std::printf("npkc %s (LLVM %s)\n", NPK_VERSION, LLVM_VERSION_STRING);
+    std::printf("npkc %s\nLLVM %s\nruntime JIT code backends: %s\n", NPK_VERSION, LLVM_VERSION_STRING,
+                NPK_RUNTIME_BACKENDS);
     return 0;
   }
   if (args[0] == "--explain") {
@@ -97,6 +144,8 @@ int runCommand(const std::vector<std::string> &args) {
   if (args[0] == "build" || args[0] == "run" || args[0] == "check") {
     command = args[0];
     i = 1;
+  } else if (looksLikeCommand(args[0])) {
+    return usageError("unknown command `" + args[0] + "` (commands: build, run, check)");
   }
   npk::Options opts;
   opts.checkOnly = command == "check";
@@ -109,7 +158,9 @@ int runCommand(const std::vector<std::string> &args) {
       break;
     }
     if (a == "-o") {
-      if (++i == args.size()) return usageError("-o needs an output path");
+      if (++i == args.size() || args[i].empty()) return usageError("-o needs an output path");
+      if (command == "check") return usageError("`check` writes no output, so it does not take -o");
+      if (command == "run") return usageError("`run` writes no output, so it does not take -o");
       opts.output = args[i];
     } else if (a == "-I") {
       if (++i == args.size()) return usageError("-I needs a directory");
@@ -121,6 +172,26 @@ int runCommand(const std::vector<std::string> &args) {
     } else if (a.rfind("--emit=", 0) == 0) {
       if (!parseEmit(a.substr(7), opts.emit))
         return usageError("unknown --emit kind `" + a.substr(7) + "` (tokens, ast, llvm, asm, obj, exe)");
+    } else if (a == "-l" || a == "-L") {
+      if (++i == args.size() || args[i].empty())
+        return usageError(a + (a == "-l" ? " needs a library name" : " needs a directory"));
+      (a == "-l" ? opts.link.libs : opts.link.libDirs).push_back(args[i]);
+    } else if (a.size() > 2 && (a.rfind("-l", 0) == 0 || a.rfind("-L", 0) == 0)) {
+      (a[1] == 'l' ? opts.link.libs : opts.link.libDirs).push_back(a.substr(2));
+    } else if (a.rfind("-Wl,", 0) == 0 && a.size() > 4) {
+      opts.link.linkerArgs.push_back(a);
+    } else if (isLinkInput(a)) {
+      opts.link.files.push_back(a);
+    } else if (a.rfind("--diagnostics-format=", 0) == 0) {
+      std::string v = a.substr(21);
+      if (v != "text" && v != "json") return usageError("unknown --diagnostics-format `" + v + "` (text, json)");
+      opts.diagFormat = v == "json" ? npk::DiagFormat::Json : npk::DiagFormat::Text;
+    } else if (a.rfind("--color=", 0) == 0) {
+      std::string v = a.substr(8);
+      if (v == "auto") opts.color = npk::ColorMode::Auto;
+      else if (v == "always") opts.color = npk::ColorMode::Always;
+      else if (v == "never") opts.color = npk::ColorMode::Never;
+      else return usageError("unknown --color `" + v + "` (auto, always, never)");
     } else if (a == "--emit-llvm") {
       opts.emit = npk::EmitKind::Llvm;
     } else if (a == "--help" || a == "--version") {
@@ -134,6 +205,14 @@ int runCommand(const std::vector<std::string> &args) {
     }
   }
   if (opts.input.empty()) return usageError("no input file");
+  const npk::LinkInputs &link = opts.link;
+  if ((opts.checkOnly || opts.emit != npk::EmitKind::Exe) &&
+      !(link.libs.empty() && link.libDirs.empty() && link.linkerArgs.empty() && link.files.empty()))
+    return usageError("-l, -L, -Wl, and .o/.a/.so inputs are for linking an executable (`build` or `run`, "
+                      "without --emit other than exe)");
+  if ((opts.emit == npk::EmitKind::Obj || opts.emit == npk::EmitKind::Exe) && opts.output == "-")
+    return usageError("an object file or executable is written to a file; `-o -` (stdout) is for "
+                      "--emit=tokens, ast, llvm and asm");
   if (command == "run") {
     if (opts.emit != npk::EmitKind::Exe) return usageError("`run` does not take --emit");
     return npk::compileAndRun(opts, programArgs);

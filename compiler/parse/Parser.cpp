@@ -280,7 +280,7 @@ void Parser::expectDeclEnd(const char *what) {
   if (accept(Tok::Semi)) return;
   Span brace = tokens_[pos_ > 0 ? pos_ - 1 : 0].span;
   if (Diag *d = errorAt(brace, DiagId::MissingDeclSemi, std::string("missing `;` after the `}` of ") + what))
-    d->withHelp("declarations end with `};`");
+    d->withHelp("declarations end with `};`").fix(Span{brace.file, brace.end, brace.end}, ";");
   panicking_ = false; // the tree is complete; keep reporting later errors
 }
 
@@ -544,7 +544,8 @@ void Parser::rejectBlockSemi() {
   if (!at(Tok::Semi)) return;
   Span semi = advance().span;
   diags_.error(DiagId::StrayBlockSemi, semi, "`;` after a statement block")
-      .withHelp("remove the `;`; only declarations end with `};`");
+      .withHelp("remove the `;`; only declarations end with `};`")
+      .fix(semi, "");
 }
 
 // stmt = block | if-stmt | while-stmt | for-stmt | defer-stmt | "break" ";" | "continue" ";"

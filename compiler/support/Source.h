@@ -25,12 +25,18 @@ struct Span {
 struct LineCol {
   uint32_t line = 0; // 1-based
   uint32_t col = 0;  // 1-based, in bytes
+  uint32_t charCol = 0; // 1-based, in characters (UTF-8 code points): what users see
 };
 
 struct SourceFile {
   std::string path;     // as given / resolved
   std::string text;
   std::vector<uint32_t> lineStarts;
+  // UTF-8 continuation bytes before offset i * kCountStride, for columns
+  // counted in characters without scanning a whole (possibly huge) line.
+  static constexpr uint32_t kCountStride = 4096;
+  std::vector<uint32_t> continuationsBefore;
+  uint32_t continuationsUpTo(uint32_t offset) const;
 };
 
 class SourceManager {
@@ -41,7 +47,7 @@ public:
   LineCol lineCol(uint32_t fileId, uint32_t offset) const;
   std::string_view lineText(uint32_t fileId, uint32_t line) const;
   std::string_view text(Span s) const;
-  // "path:line:col" of a span's start.
+  // "path:line:col" of a span's start; the column counts characters.
   std::string describe(Span s) const;
   size_t fileCount() const { return files_.size(); }
 

@@ -1,7 +1,17 @@
 #!/usr/bin/env python3
-"""Docs match behaviour: every complete program shown in README.md and docs/*.md
-(a fenced block that starts with `use`, `func:`, `struct:` or `Type:`) must
-compile and exit 0.
+"""Docs match behaviour.
+
+- Every complete program shown in README.md, docs/*.md and docs/guide/*.md as
+  a plain fenced block that starts with `use`, `func:`, `struct:` or `Type:`
+  must compile and exit 0.
+- Every block fenced as ```npk is a complete program, checked according to
+  its info string:
+    ```npk                 `npkc run` exits 0
+    ```npk exit=N          `npkc run` exits N
+    ```npk error=CODE      `npkc check` exits 1 reporting CODE and no other code
+    ```npk env=VAR=VALUE   runs with VAR=VALUE in the environment (repeatable)
+  A run block followed directly by an ```output block must print exactly
+  that text on stdout.
 """
 import glob
 import os
@@ -10,29 +20,73 @@ import subprocess
 import sys
 import tempfile
 
-FENCE = re.compile(r"```\n((?:use |func:|struct:|Type:).*?)```", re.S)
+PLAIN = re.compile(r"```\n((?:use |func:|struct:|Type:).*?)```", re.S)
+TAGGED = re.compile(r"```npk([^\n]*)\n(.*?)```(?:\s*```output\n(.*?)```)?", re.S)
+CODE = re.compile(r"error: \[([A-Z]+-[A-Z]?[0-9]+)\]")
+
+
+def run_plain(npkc, path):
+    proc = subprocess.run([npkc, "run", path], capture_output=True, timeout=120)
+    if proc.returncode != 0:
+        return f"exit {proc.returncode}\n{proc.stderr.decode(errors='replace')}"
+    return None
+
+
+def run_tagged(npkc, path, info, expected_output):
+    opts = {"exit": "0", "error": None}
+    env = dict(os.environ)
+    for word in info.split():
+        key, _, value = word.partition("=")
+        if key == "env":
+            name, _, val = value.partition("=")
+            env[name] = val
+        elif key in opts:
+            opts[key] = value
+        else:
+            return f"unknown info word `{word}`"
+    if opts["error"]:
+        proc = subprocess.run([npkc, "check", path], capture_output=True, timeout=120, env=env)
+        stderr = proc.stderr.decode(errors="replace")
+        codes = set(CODE.findall(stderr))
+        if proc.returncode != 1 or codes != {opts["error"]}:
+            return f"expected only {opts['error']}, got exit {proc.returncode} and {sorted(codes)}\n{stderr}"
+        return None
+    proc = subprocess.run([npkc, "run", path], capture_output=True, timeout=120, env=env)
+    stdout = proc.stdout.decode(errors="replace")
+    if proc.returncode != int(opts["exit"]):
+        return f"expected exit {opts['exit']}, got {proc.returncode}\n{proc.stderr.decode(errors='replace')}"
+    if expected_output is not None and stdout != expected_output:
+        return f"expected output:\n{expected_output}got:\n{stdout}"
+    return None
 
 
 def main():
     npkc, root = sys.argv[1], sys.argv[2]
-    docs = [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md")))
-    failures, count = [], 0
+    docs = [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md"))) \
+        + sorted(glob.glob(os.path.join(root, "docs", "guide", "*.md")))
+    failures, count, tagged = [], 0, 0
     with tempfile.TemporaryDirectory() as tmp:
         for doc in docs:
-            for n, block in enumerate(FENCE.findall(open(doc).read())):
+            text = open(doc, encoding="utf-8").read()
+            cases = [(m.group(1), None, None) for m in PLAIN.finditer(text)]
+            cases += [(m.group(2), m.group(1).strip(), m.group(3)) for m in TAGGED.finditer(text)]
+            for n, (block, info, output) in enumerate(cases):
                 count += 1
                 path = os.path.join(tmp, f"example{count}.npk")
-                with open(path, "w") as f:
+                with open(path, "w", encoding="utf-8") as f:
                     f.write(block)
-                command = [npkc, "run", path]
-                proc = subprocess.run(command, capture_output=True, timeout=120)
-                label = f"{os.path.relpath(doc, root)} example {n + 1}"
-                if proc.returncode != 0:
-                    failures.append(f"{label}: exit {proc.returncode}\n{proc.stderr.decode(errors='replace')}")
+                if info is None:
+                    problem = run_plain(npkc, path)
+                else:
+                    tagged += 1
+                    problem = run_tagged(npkc, path, info, output)
+                if problem:
+                    label = f"{os.path.relpath(doc, root)} example {n + 1} (`{block.splitlines()[0]}`...)"
+                    failures.append(f"{label}: {problem}")
     for f in failures:
         print("FAIL:", f)
-    print(f"{count - len(failures)} passed, {len(failures)} failed")
-    return 1 if failures or count == 0 else 0
+    print(f"{count - len(failures)} passed, {len(failures)} failed ({tagged} ```npk blocks)")
+    return 1 if failures or count == 0 or tagged == 0 else 0
 
 
 if __name__ == "__main__":

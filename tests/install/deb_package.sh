@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `cpack` builds a .deb that installs npkc, the runtime and the standard
+# library; unpacked into a scratch root (`dpkg -x`), its npkc compiles and
+# runs the seed example from another directory, finding its runtime and
+# standard library relative to itself.
+set -euo pipefail
+build_dir=$1
+example=$2
+for tool in cpack dpkg-deb; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "SKIP: $tool is not installed (scripts/install-deps.sh installs it)"
+    exit 0
+  fi
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && cpack --config "$build_dir/CPackConfig.cmake" -B "$work/out" >"$work/cpack.log" 2>&1) || {
+  cat "$work/cpack.log"; exit 1; }
+deb=$(ls "$work"/out/*.deb)
+echo "built $(basename "$deb")"
+dpkg-deb --field "$deb" Package Version Depends
+dpkg-deb --contents "$deb" | awk '{print $6}' > "$work/contents"
+for path in ./usr/bin/npkc ./usr/lib/libnpkrt.a ./usr/include/npk/runtime.h \
+            ./usr/share/npk/stdlib/jit.npk ./usr/share/npk/stdlib/drop.npk; do
+  grep -qx "$path" "$work/contents" || { echo "FAIL: $path is not in the package"; exit 1; }
+done
+root=$work/root
+dpkg -x "$deb" "$root"
+mkdir "$work/elsewhere"
+cd "$work/elsewhere"
+cp "$example" prog.npk
+"$root/usr/bin/npkc" --version
+"$root/usr/bin/npkc" build prog.npk -o prog
+./prog
+"$root/usr/bin/npkc" run prog.npk
+# The installed compiler uses the installed runtime, not the build tree's.
+"$root/usr/bin/npkc" build prog.npk -o prog2 -Wl,-Map,link.map
+grep -q "$root/usr/lib/libnpkrt.a" link.map || {
+  echo "FAIL: the installed npkc did not link $root/usr/lib/libnpkrt.a"; exit 1; }
+echo "the .deb's npkc, unpacked in $root, built and ran $(basename "$example") from $PWD"
