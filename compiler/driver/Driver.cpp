@@ -168,7 +168,9 @@ int compile(const Options &opts) {
   if (opts.checkOnly) return 0;
 
   llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> mod = lowerProgram(ctx, sm, program, checker.symbols(), drops, types); // LLVM IR
+  auto target = std::make_unique<llvm::Module>(program.main ? program.main->name : "npk", ctx);
+  configureTarget(*target);
+  std::unique_ptr<llvm::Module> mod = lowerProgram(std::move(target), sm, program, checker.symbols(), drops, types); // LLVM IR
   std::string verifyErrors;
   llvm::raw_string_ostream verifyOut(verifyErrors);
   if (llvm::verifyModule(*mod, &verifyOut)) {

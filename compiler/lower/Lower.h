@@ -15,7 +15,10 @@
 
 namespace npk {
 
-std::unique_ptr<llvm::Module> lowerProgram(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program,
-                                           const Symbols &syms, const ProgramDropPlans &drops, TypeContext &types);
+// `target` is an empty module the driver has configured for the target
+// machine (triple and data layout); the program is lowered into it.
+std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target, const SourceManager &sm,
+                                           Program &program, const Symbols &syms, const ProgramDropPlans &drops,
+                                           TypeContext &types);
 
 } // namespace npk

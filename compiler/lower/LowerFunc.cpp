@@ -1,15 +1,16 @@
 #include "lower/Lowerer.h"
 
-#include "driver/Emit.h"
-
 #include <llvm/IR/Verifier.h>
 
 namespace npk {
 
-std::unique_ptr<llvm::Module> lowerProgram(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program,
-                                           const Symbols &syms, const ProgramDropPlans &drops, TypeContext &types) {
+std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target, const SourceManager &sm,
+                                           Program &program, const Symbols &syms, const ProgramDropPlans &drops,
+                                           TypeContext &types) {
+  llvm::LLVMContext &ctx = target->getContext();
   Lowerer l(ctx, sm, program, syms, drops);
   l.types_ = &types;
+  l.mod_ = std::move(target);
   return l.run();
 }
 
@@ -18,8 +19,6 @@ Lowerer::Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &progr
     : ctx_(ctx), sm_(sm), program_(program), syms_(syms), drops_(drops), b_(ctx), allocas_(ctx) {}
 
 std::unique_ptr<llvm::Module> Lowerer::run() {
-  mod_ = std::make_unique<llvm::Module>(program_.main ? program_.main->name : "npk", ctx_);
-  configureTarget(*mod_);
   for (FuncDecl *f : syms_.allFuncs) declareFunc(*f);
   for (FuncDecl *f : syms_.allFuncs) lowerFunc(*f);
   emitEntryPoint();
