@@ -5,6 +5,8 @@
 #include "driver/Modules.h"
 #include "lex/Lexer.h"
 #include "lower/Lower.h"
+#include "nir/NIR.h"
+#include "own/Elaborate.h"
 #include "own/Ownership.h"
 
 #include <llvm/IR/Verifier.h>
@@ -167,10 +169,15 @@ int compile(const Options &opts) {
   if (flushDiags(sm, diags)) return 1;
   if (opts.checkOnly) return 0;
 
+  nir::Module nirMod = nir::build(checker.symbols().allFuncs);             // NIR
+  for (nir::Func &f : nirMod.funcs)
+    if (const DropPlan *plan = drops.find(f.decl)) own::elaborateDrops(f, *plan); // drops into NIR
+  if (opts.emit == EmitKind::Nir) return writeText(out, nir::print(nirMod, program.main)) ? 0 : 1;
+
   llvm::LLVMContext ctx;
   auto target = std::make_unique<llvm::Module>(program.main ? program.main->name : "npk", ctx);
   configureTarget(*target);
-  std::unique_ptr<llvm::Module> mod = lowerProgram(std::move(target), sm, program, checker.symbols(), drops, types); // LLVM IR
+  std::unique_ptr<llvm::Module> mod = lowerProgram(std::move(target), sm, program, checker.symbols(), nirMod, types); // LLVM IR
   std::string verifyErrors;
   llvm::raw_string_ostream verifyOut(verifyErrors);
   if (llvm::verifyModule(*mod, &verifyOut)) {

@@ -7,7 +7,7 @@
 
 namespace npk {
 
-enum class EmitKind { Tokens, Ast, Llvm, Asm, Obj, Exe, None };
+enum class EmitKind { Tokens, Ast, Llvm, Asm, Obj, Exe, None, Nir };
 
 struct Options {
   std::string input;

@@ -42,12 +42,13 @@ const char *const kHelp =
     "options:\n"
     "  -o OUT          output path; by default an executable is named after FILE\n"
     "                  without .npk, an object file after FILE with .o, and\n"
-    "                  tokens, ast, llvm and asm go to stdout (as with `-o -`)\n"
+    "                  tokens, ast, nir, llvm and asm go to stdout (as with `-o -`)\n"
     "  -O0..-O3        optimisation level (default -O0)\n"
     "  -I DIR          add DIR to the module search path (after the importing\n"
     "                  file's directory and NPK_PATH, before the standard library)\n"
     "  --emit=KIND     stop after a phase and write its product:\n"
-    "                  tokens, ast, llvm (IR), asm, obj, exe (default)\n"
+    "                  tokens, ast, nir (the typed IR after drop elaboration),\n"
+    "                  llvm (IR), asm, obj, exe (default)\n"
     "  --emit-llvm     same as --emit=llvm\n"
     "\n"
     "environment:\n"
@@ -64,7 +65,8 @@ int usageError(const std::string &msg) {
 
 bool parseEmit(const std::string &kind, npk::EmitKind &out) {
   static const std::pair<const char *, npk::EmitKind> kinds[] = {
-      {"tokens", npk::EmitKind::Tokens}, {"ast", npk::EmitKind::Ast}, {"llvm", npk::EmitKind::Llvm},
+      {"tokens", npk::EmitKind::Tokens}, {"ast", npk::EmitKind::Ast}, {"nir", npk::EmitKind::Nir},
+      {"llvm", npk::EmitKind::Llvm},
       {"asm", npk::EmitKind::Asm},       {"obj", npk::EmitKind::Obj}, {"exe", npk::EmitKind::Exe}};
   for (auto &[name, k] : kinds)
     if (kind == name) {
@@ -120,7 +122,7 @@ int runCommand(const std::vector<std::string> &args) {
       opts.optLevel = a[2] - '0';
     } else if (a.rfind("--emit=", 0) == 0) {
       if (!parseEmit(a.substr(7), opts.emit))
-        return usageError("unknown --emit kind `" + a.substr(7) + "` (tokens, ast, llvm, asm, obj, exe)");
+        return usageError("unknown --emit kind `" + a.substr(7) + "` (tokens, ast, nir, llvm, asm, obj, exe)");
     } else if (a == "--emit-llvm") {
       opts.emit = npk::EmitKind::Llvm;
     } else if (a == "--help" || a == "--version") {

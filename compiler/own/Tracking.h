@@ -7,6 +7,7 @@
 #pragma once
 
 #include "ast/AST.h"
+#include "ast/Walk.h"
 #include "own/DropPlan.h"
 
 #include <functional>
@@ -108,15 +109,13 @@ InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable
 // The local a bare name refers to, if the table follows it.
 const TrackedBinding *followedName(const Expr *e, const BindingTable &table);
 
-// Generic traversal: direct sub-expressions in evaluation order (a call's
-// callee is not a value and is skipped), direct sub-statements, and the
-// expressions a statement evaluates itself.
-void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f);
-void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f);
-void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f);
-// Every expression anywhere inside `s`, sub-expressions and nested
-// statements included.
-void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f);
+// The generic walkers live in ast/Walk.h.
+using npk::forEachChildExpr;
+using npk::forEachChildStmt;
+using npk::forEachExprIn;
+using npk::forEachOwnExpr;
+using npk::walkExprs;
+using npk::walkStmts;
 // Every deallocator call anywhere inside `s`.
 void forEachRelease(const Stmt &s, const std::function<void(const CallExpr &)> &f);
 
