@@ -6,7 +6,6 @@
 #include "lex/Lexer.h"
 #include "lower/Lower.h"
 #include "nir/NIR.h"
-#include "own/Elaborate.h"
 #include "own/Ownership.h"
 
 #include <llvm/IR/Verifier.h>
@@ -164,14 +163,10 @@ int compile(const Options &opts) {
   checker.run();                                                        // names, types, results
   if (flushDiags(sm, diags)) return 1;
 
-  ProgramDropPlans drops;
-  checkOwnership(sm, program, checker.symbols(), diags, drops);         // ARIA-014/015/022, drop plan
+  nir::Module nirMod = nir::build(checker.symbols().allFuncs);           // NIR
+  checkOwnership(sm, checker.symbols(), diags, nirMod);                 // ARIA-014/015/022, drops into NIR
   if (flushDiags(sm, diags)) return 1;
   if (opts.checkOnly) return 0;
-
-  nir::Module nirMod = nir::build(checker.symbols().allFuncs);             // NIR
-  for (nir::Func &f : nirMod.funcs)
-    if (const DropPlan *plan = drops.find(f.decl)) own::elaborateDrops(f, *plan); // drops into NIR
   if (opts.emit == EmitKind::Nir) return writeText(out, nir::print(nirMod, program.main)) ? 0 : 1;
 
   llvm::LLVMContext ctx;

@@ -56,6 +56,7 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
     // it is refused): its destructor runs before it is overwritten.
     if (own::movesByValue(in.ty) && own::keepsItsValue(*in.expr)) emitValueDrop(addr, in.ty);
     b_.CreateStore(temp(in.operand), addr);
+    for (auto &[e, b] : in.clearsFlag) setDropFlag(*b, false); // a transfer out of `b`
     return;
   }
   case nir::Op::Update: {
@@ -135,6 +136,7 @@ void Lowerer::lowerLet(const nir::Inst &in) {
   } else {
     b_.CreateStore(init, slot);
   }
+  for (auto &[e, from] : in.clearsFlag) setDropFlag(*from, false); // a transfer out of `from`
 }
 
 // One automatic drop (a NIR `drop`). A guarded drop first tests the

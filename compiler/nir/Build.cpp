@@ -8,6 +8,8 @@
 #include "ast/Walk.h"
 #include "check/Types.h"
 
+#include <unordered_set>
+
 namespace npk::nir {
 
 namespace {
@@ -44,7 +46,7 @@ private:
   void branch(unsigned target, const Stmt *loop = nullptr, bool back = false);
   // Code after a jump or an exit goes to a block no edge reaches.
   void ensureOpen();
-  Temp eval(const Expr &e, const Ty *as, const Stmt *from);
+  Temp eval(const Expr &e, const Ty *as, const Stmt *from, Use use);
 
   // ---- statements
   void stmt(const Stmt &s);
@@ -66,6 +68,7 @@ private:
   Func fn_;
   unsigned cur_ = 0;
   bool terminated_ = false;
+  Span deferExit_; // while defer bodies are expanded: the exit that runs them
   Decision context_;
   std::vector<Frame> frames_;
   std::vector<Loop> loops_;
@@ -115,6 +118,7 @@ Inst &Builder::add(Op op, Span span) {
   b.insts.emplace_back();
   b.insts.back().op = op;
   b.insts.back().span = span;
+  b.insts.back().runsAt = deferExit_;
   return b.insts.back();
 }
 
@@ -140,8 +144,9 @@ void Builder::ensureOpen() {
   terminated_ = false;
 }
 
-Temp Builder::eval(const Expr &e, const Ty *as, const Stmt *from) {
+Temp Builder::eval(const Expr &e, const Ty *as, const Stmt *from, Use use) {
   Inst &in = add(Op::Eval, e.span);
+  in.use = use;
   in.expr = &e;
   in.ty = as ? as : e.ty;
   in.stmt = from;
@@ -159,8 +164,7 @@ void Builder::stmt(const Stmt &s) {
   case StmtKind::Expr: {
     auto &e = static_cast<const ExprStmt &>(s);
     if (!e.expr) return;
-    Temp t = eval(*e.expr, nullptr, &s);
-    (void)t;
+    eval(*e.expr, nullptr, &s, Use::Discard);
     fn_.blocks[cur_].insts.back().discard = true;
     return;
   }
@@ -172,12 +176,12 @@ void Builder::stmt(const Stmt &s) {
   case StmtKind::Continue: return jump(s);
   case StmtKind::Pass: {
     auto &p = static_cast<const PassStmt &>(s);
-    Temp v = p.value ? eval(*p.value, fn_.decl->ret, &s) : kNoTemp;
+    Temp v = p.value ? eval(*p.value, fn_.decl->ret, &s, Use::Return) : kNoTemp;
     return leave(s, ExitKind::Pass, v, fn_.decl->ret);
   }
   case StmtKind::Fail: {
     auto &f = static_cast<const FailStmt &>(s);
-    Temp v = f.code ? eval(*f.code, nullptr, &s) : kNoTemp;
+    Temp v = f.code ? eval(*f.code, nullptr, &s, Use::Operand) : kNoTemp;
     if (f.code) fn_.blocks[cur_].insts.back().ty = nullptr; // converted to int32 by the lowering
     return leave(s, ExitKind::Fail, v, nullptr);
   }
@@ -185,12 +189,12 @@ void Builder::stmt(const Stmt &s) {
     auto &r = static_cast<const ReturnStmt &>(s);
     // A `Result` value is returned as it is; a plain value is the success value.
     const Ty *ty = r.value && r.value->ty && r.value->ty->isResult() ? r.value->ty : fn_.decl->ret;
-    Temp v = r.value ? eval(*r.value, ty, &s) : kNoTemp;
+    Temp v = r.value ? eval(*r.value, ty, &s, Use::Return) : kNoTemp;
     return leave(s, ExitKind::Return, v, ty);
   }
   case StmtKind::Exit: {
     auto &e = static_cast<const ExitStmt &>(s);
-    Temp v = e.status ? eval(*e.status, nullptr, &s) : kNoTemp;
+    Temp v = e.status ? eval(*e.status, nullptr, &s, Use::Operand) : kNoTemp;
     if (e.status) fn_.blocks[cur_].insts.back().ty = nullptr;
     return leave(s, ExitKind::Exit, v, nullptr);
   }
@@ -222,7 +226,7 @@ void Builder::detached(const Stmt &s) {
 }
 
 void Builder::varDecl(const VarDeclStmt &d) {
-  Temp v = d.init ? eval(*d.init, d.binding.ty, &d) : kNoTemp;
+  Temp v = d.init ? eval(*d.init, d.binding.ty, &d, Use::Bind) : kNoTemp;
   Inst &in = add(Op::Let, d.span);
   in.binding = &d.binding;
   in.ty = d.binding.ty;
@@ -244,7 +248,7 @@ void Builder::assign(const AssignStmt &a) {
     in.stmt = &a;
     return;
   }
-  Temp v = eval(*a.value, a.target->ty, &a);
+  Temp v = eval(*a.value, a.target->ty, &a, Use::Store);
   Inst &in = add(Op::Store, a.span);
   in.expr = a.target.get();
   in.value = a.value.get();
@@ -255,7 +259,7 @@ void Builder::assign(const AssignStmt &a) {
 
 void Builder::ifStmt(const IfStmt &s) {
   if (!s.cond || !s.thenBlock) return;
-  Temp c = eval(*s.cond, nullptr, &s);
+  Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
   Decision outer = context_;
   unsigned thenB = newBlock("if.then", Decision{s.cond.get(), true});
   unsigned elseB = s.elseStmt ? newBlock("if.else", Decision{s.cond.get(), false}) : 0;
@@ -294,7 +298,7 @@ void Builder::whileStmt(const WhileStmt &s) {
   branch(head, &s);
   cur_ = head;
   terminated_ = false;
-  Temp c = eval(*s.cond, nullptr, &s);
+  Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
   Inst br;
   br.op = Op::CondBr;
   br.span = s.cond->span;
@@ -328,7 +332,7 @@ void Builder::forStmt(const ForStmt &s) {
   cur_ = head;
   terminated_ = false;
   if (s.cond) {
-    Temp c = eval(*s.cond, nullptr, &s);
+    Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
     Inst br;
     br.op = Op::CondBr;
     br.span = s.cond->span;
@@ -407,7 +411,10 @@ void Builder::leaveScopes(ExitKind kind, const Stmt *exitStmt, const BlockStmt *
   fn_.sites.push_back(std::move(site));
   if (runsDropsAndDefers) {
     add(Op::ScopeExit, span).site = index;
+    Span outer = deferExit_;
+    if (!outer.valid()) deferExit_ = span;
     runDefers(downTo);
+    deferExit_ = outer;
   }
   add(Op::ScopeEnd, span).site = index;
 }
@@ -432,8 +439,9 @@ Func buildFunc(const FuncDecl &f) { return Builder(f).build(); }
 
 Module build(const std::vector<FuncDecl *> &funcs) {
   Module m;
+  std::unordered_set<const FuncDecl *> done;
   for (const FuncDecl *f : funcs)
-    if (f->body && f->ret) m.funcs.push_back(buildFunc(*f));
+    if (f && f->body && f->ret && done.insert(f).second) m.funcs.push_back(buildFunc(*f));
   return m;
 }
 

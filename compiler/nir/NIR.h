@@ -46,14 +46,25 @@ enum class DropKind : uint8_t {
 // The kinds of scope exit (see NIR.h's header comment).
 enum class ExitKind : uint8_t { BlockEnd, FunctionEnd, Detached, Pass, Fail, Return, Exit, Break, Continue };
 
+// What the statement does with an `eval`'s value.
+enum class Use : uint8_t {
+  Operand, // read: a condition, a `fail` code, an `exit` status
+  Discard, // an expression statement: no one owns the value after it
+  Bind,    // the initial value of the `let` that follows (stmt: the declaration)
+  Store,   // the value of the `store` that follows (stmt: the assignment)
+  Return,  // the value `pass`/`return` hands to the caller
+};
+
 using Temp = unsigned;
 constexpr Temp kNoTemp = ~0u;
 
 struct Inst {
   Op op = Op::Eval;
   Span span;
+  Span runsAt;                     // inside an expanded defer body: the exit that runs it (else invalid)
   const Ty *ty = nullptr;          // the value's type (Eval, Let, Store), or null
   Temp result = kNoTemp;           // Eval: the temporary it defines
+  Use use = Use::Operand;          // Eval: what the statement does with the value
   Temp operand = kNoTemp;          // Let, Store, CondBr, Ret, Exit: the value used
   const Expr *expr = nullptr;      // Eval: the expression; Store, Update: the target place
   const Expr *value = nullptr;     // Store: the stored value's expression; Update: the value (evaluated in place)
@@ -74,9 +85,10 @@ struct Inst {
   ExitKind leave = ExitKind::Pass;     // Ret: which statement returns
   const Stmt *loop = nullptr;          // Br, CondBr: the loop whose entry or back edge this is
   bool loopBack = false;               // Br: from the end of an iteration (or `continue`) to the next
-  // Expressions in an Eval that release (or move out of) a binding that has a
-  // drop flag: the flag turns false right after the expression (drop
-  // elaboration fills it).
+  // Where a binding that has a drop flag stops owning (drop elaboration
+  // fills it): in an Eval, the flag turns false right after the listed
+  // expression (a release, a move); after a Let or a Store, once it is done
+  // (a transfer to the new binding).
   std::vector<std::pair<const Expr *, const Binding *>> clearsFlag;
 
   bool isTerminator() const;

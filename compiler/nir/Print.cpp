@@ -49,6 +49,12 @@ public:
     return r + "]";
   }
 
+  static std::string clears(const Inst &in) {
+    std::string r;
+    for (auto &[e, b] : in.clearsFlag) r += " clears(" + b->name + ")";
+    return r;
+  }
+
   std::string inst(const Inst &in) const {
     std::string r = opText(in.op);
     switch (in.op) {
@@ -56,11 +62,11 @@ public:
     case Op::Eval:
       r = temp(in.result) + " = " + r + " " + exprText(*in.expr) + typeSuffix(in.ty ? in.ty : in.expr->ty);
       if (in.discard) r += " discard";
-      for (auto &[e, b] : in.clearsFlag) r += " clears(" + b->name + ")";
-      return r;
+      return r + clears(in);
     case Op::Let:
-      return r + " " + in.binding->name + typeSuffix(in.ty) + (in.operand == kNoTemp ? " = zero" : " = " + temp(in.operand));
-    case Op::Store: return r + " " + exprText(*in.expr) + " = " + temp(in.operand);
+      return r + " " + in.binding->name + typeSuffix(in.ty) + (in.operand == kNoTemp ? " = zero" : " = " + temp(in.operand)) +
+             clears(in);
+    case Op::Store: return r + " " + exprText(*in.expr) + " = " + temp(in.operand) + clears(in);
     case Op::Update: return r + " " + exprText(*in.expr) + " " + binaryText(in.compoundOp) + "= " + exprText(*in.value);
     case Op::Drop:
       return r + (in.guarded ? " if-flag " : " ") + std::string(dropText(in.dropKind)) + " " + in.binding->name;

@@ -8,13 +8,22 @@
 
 #include "ast/AST.h"
 #include "ast/Walk.h"
-#include "own/DropPlan.h"
+#include "nir/NIR.h"
 
 #include <functional>
 #include <string_view>
 #include <vector>
 
 namespace npk::own {
+
+using DropKind = nir::DropKind;
+
+// One automatic release of a binding at the end of its scope.
+struct DropAction {
+  const Binding *binding = nullptr;
+  DropKind kind = DropKind::Free;
+  FuncDecl *userDrop = nullptr; // UserDrop only
+};
 
 // One binding of a function, as the analysis sees it.
 struct TrackedBinding {
