@@ -9,7 +9,7 @@ endif
 
 NPKC := $(BUILD_DIR)/bin/npkc
 
-.PHONY: all deps configure build run test bench sanitize clean install
+.PHONY: all deps configure build run test bench sanitize soundness clean install
 
 all: build
 
@@ -40,6 +40,14 @@ bench: build
 # run (see scripts/sanitize.sh).
 sanitize: deps
 	@JOBS=$(JOBS) bash scripts/sanitize.sh
+
+# The ownership soundness oracle (tests/soundness/oracle.py): N generated
+# programs (default 2,000, as in `make test`; a long run: N=1000000), every
+# accepted one run in the runtime's accounting mode; prints the counts.
+N ?= 2000
+SEED ?= 1
+soundness: build
+	@python3 tests/soundness/oracle.py $(NPKC) $(N) --seed $(SEED) --jobs $(JOBS)
 
 install: build
 	@cmake --install $(BUILD_DIR) $(if $(PREFIX),--prefix $(PREFIX),)

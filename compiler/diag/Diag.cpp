@@ -32,7 +32,9 @@ Diag &DiagEngine::error(DiagId id, Span at, std::string message) {
   d.primary = at;
   d.message = std::move(message);
   diags_.push_back(std::move(d));
-  ++errorCount_;
+  if (++errorCount_ == kErrorLimit)
+    diags_.back().note("npkc stops after " + std::to_string(kErrorLimit) +
+                       " errors; fix these and compile again to see the rest");
   return diags_.back();
 }
 

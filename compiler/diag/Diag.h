@@ -49,7 +49,13 @@ std::string explainCode(std::string_view code);
 
 class DiagEngine {
 public:
+  // After this many errors the phases stop early (the lexer ends the file, the
+  // parser stops reading declarations) and the last error says so: a file of
+  // garbage costs the time to find this many errors, not to find them all.
+  static constexpr unsigned kErrorLimit = 50;
+
   Diag &error(DiagId id, Span at, std::string message);
+  bool limitReached() const { return errorCount_ >= kErrorLimit; }
   bool hasErrors() const { return errorCount_ > 0; }
   unsigned errorCount() const { return errorCount_; }
   const std::vector<Diag> &all() const { return diags_; }

@@ -23,7 +23,7 @@ namespace npk {
 
 namespace {
 
-constexpr unsigned kMaxShownDiags = 50;
+constexpr unsigned kMaxShownDiags = DiagEngine::kErrorLimit;
 
 bool useColor() { return isatty(STDERR_FILENO) && !std::getenv("NO_COLOR"); }
 

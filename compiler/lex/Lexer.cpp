@@ -69,6 +69,11 @@ std::vector<Token> Lexer::lexAll() {
   for (;;) {
     out.push_back(next());
     if (out.back().kind == Tok::Eof) return out;
+    if (diags_.limitReached()) { // the rest of the file is not worth reading
+      pos_ = end_;
+      out.push_back(next());
+      return out;
+    }
   }
 }
 

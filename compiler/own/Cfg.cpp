@@ -51,6 +51,8 @@ private:
   void moveOrEval(const Expr *value);
   void consume(const Expr &value, std::string movedTo);
   void addressOf(const UnaryExpr &u);
+  void plainOwner(const Binding &b, const Expr &value, Span at, bool assigned);
+  void passOut(const Expr &value);
 
   // ---- expressions
   void expr(const Expr &e);
@@ -58,6 +60,7 @@ private:
   void structLit(const StructLitExpr &lit);
   void shortCircuit(const BinaryExpr &b);
   void withDefault(const DefaultExpr &d);
+  void useAgain(const Expr &value);
 
   const nir::Func &nir_;
   Cfg cfg_;
@@ -65,9 +68,13 @@ private:
   unsigned nirBlock_ = 0, nirInst_ = 0; // the instruction being read
   Span runningDefersAt_; // the exit whose defer bodies are being read
   Decision context_;
+  const Binding *ownedParam_ = nullptr; // the `wild` parameter a deallocator releases
+  std::pair<unsigned, const Expr *> passedOut_{0, nullptr}; // for the exit being read
+  unsigned releases_ = 0; // Release events emitted so far
 };
 
 Cfg CfgBuilder::build() {
+  ownedParam_ = ownedParam(*nir_.decl);
   for (const nir::Block &b : nir_.blocks) newBlock(Decision{b.context.cond, b.context.value});
   for (unsigned i = 0; i < nir_.sites.size(); ++i) site(i);
   for (unsigned b = 0; b < nir_.blocks.size(); ++b) {
@@ -140,6 +147,7 @@ void CfgBuilder::emit(EventKind kind, Span span, unsigned binding, const Expr *e
   ev.nirBlock = nirBlock_;
   ev.nirInst = nirInst_;
   cfg_.blocks[cur_].events.push_back(ev);
+  if (kind == EventKind::Release) ++releases_;
 }
 
 void CfgBuilder::emitSite(EventKind kind, Span span, unsigned site) {
@@ -185,10 +193,19 @@ void CfgBuilder::site(unsigned index) {
 void CfgBuilder::inst(const nir::Inst &in) {
   runningDefersAt_ = in.runsAt;
   switch (in.op) {
-  case nir::Op::Param:
-    if (in.binding->id < cfg_.bindings.size() && cfg_.bindings[in.binding->id].moves)
+  case nir::Op::Param: {
+    unsigned id = in.binding->id;
+    if (id >= cfg_.bindings.size()) return;
+    // A `wild`/`wildx` parameter holds the caller's allocation: borrowed,
+    // except the one a deallocator releases, which it owns.
+    if (cfg_.bindings[id].checked) {
+      emit(EventKind::Init, in.binding->span, id, nullptr);
+      cfg_.blocks[cur_].events.back().init = in.binding == ownedParam_ ? InitKind::Owned : InitKind::Lent;
+    }
+    if (cfg_.bindings[id].moves)
       initEvent(*in.binding, nullptr, in.binding->span, false); // a struct passed by value arrives owned (§6.4)
     return;
+  }
   case nir::Op::Eval: return evalFor(in);
   case nir::Op::Let: {
     const Binding &b = *in.binding;
@@ -207,7 +224,14 @@ void CfgBuilder::inst(const nir::Inst &in) {
     expr(*in.expr);
     return;
   case nir::Op::ScopeExit: return emitSite(EventKind::DropPoint, in.span, in.site);
-  case nir::Op::ScopeEnd: return emitSite(EventKind::Leave, in.span, in.site);
+  case nir::Op::ScopeEnd:
+    if (passedOut_.second) {
+      emit(EventKind::Use, passedOut_.second->span, passedOut_.first, passedOut_.second);
+      cfg_.blocks[cur_].events.back().passedOut = true;
+      cfg_.blocks[cur_].events.back().afterExit = true;
+      passedOut_ = {0, nullptr};
+    }
+    return emitSite(EventKind::Leave, in.span, in.site);
   case nir::Op::Br: {
     unsigned id = addEdge(cur_, in.target);
     cfg_.edges[id].loop = in.loop;
@@ -228,17 +252,48 @@ void CfgBuilder::inst(const nir::Inst &in) {
 void CfgBuilder::evalFor(const nir::Inst &in) {
   const Expr &e = *in.expr;
   switch (in.use) {
-  case nir::Use::Bind: return consume(e, "to `" + static_cast<const VarDeclStmt *>(in.stmt)->binding.name + "`");
+  case nir::Use::Bind: {
+    auto *d = static_cast<const VarDeclStmt *>(in.stmt);
+    consume(e, "to `" + d->binding.name + "`");
+    return plainOwner(d->binding, e, d->span, false);
+  }
   case nir::Use::Store: {
-    const Expr *target = static_cast<const AssignStmt *>(in.stmt)->target.get();
+    auto *a = static_cast<const AssignStmt *>(in.stmt);
+    const Expr *target = a->target.get();
+    if (auto *name = as<NameExpr>(target); name && name->binding) plainOwner(*name->binding, e, a->span, true);
     const TrackedBinding *tb = followed(target);
     if (!tb || tb->binding->heapStruct) return consume(e, "into " + placeText(target));
     return consume(e, "to `" + tb->binding->name + "`");
   }
-  case nir::Use::Return: return moveOrEval(&e);
+  case nir::Use::Return:
+    moveOrEval(&e);
+    return passOut(e);
   case nir::Use::Operand:
   case nir::Use::Discard: return expr(e);
   }
+}
+
+// An allocation may only be owned by a `wild`/`wildx` binding: one bound to
+// an unqualified pointer is recorded for NPK-O008.
+void CfgBuilder::plainOwner(const Binding &b, const Expr &value, Span at, bool assigned) {
+  if (b.quals & (QualWild | QualWildx) || b.heapStruct || !b.ty || !b.ty->isPtr() || !allocatingCall(value)) return;
+  auto &list = cfg_.plainOwners;
+  bool seen = std::any_of(list.begin(), list.end(), [&](const PlainOwner &p) { return p.value == &value; });
+  if (!seen) list.push_back(PlainOwner{&value, &b, at, assigned}); // a defer body is read once per exit
+}
+
+// A plain pointer into a binding's memory (a borrow, or a pointer cast of
+// the owner) that `pass`/`return` hands out is used by the caller, after the
+// exit's drops and defers (at the `scope.end` that follows).
+void CfgBuilder::passOut(const Expr &value) {
+  const TrackedBinding *into = followed(&value);
+  if (!into || !into->owner) {
+    const Binding *copied = copiedPointer(&value);
+    const TrackedBinding *owner = copied && !as<NameExpr>(&value) && copied->id < cfg_.bindings.size()
+                                      ? &cfg_.bindings[copied->id] : nullptr;
+    into = owner && owner->binding == copied && owner->checked ? owner : nullptr;
+  }
+  if (into) passedOut_ = {into->binding->id, &value};
 }
 
 void CfgBuilder::initEvent(const Binding &b, const Expr *value, Span span, bool overwrites) {
@@ -256,6 +311,11 @@ void CfgBuilder::initEvent(const Binding &b, const Expr *value, Span span, bool 
 void CfgBuilder::moveOrEval(const Expr *value) {
   if (!value) return;
   const TrackedBinding *tb = followed(value);
+  if (tb && tb->owner && !tb->checked) { // a borrow owns nothing to move
+    emit(EventKind::Use, value->span, tb->binding->id, value);
+    cfg_.blocks[cur_].events.back().passedOut = true;
+    return;
+  }
   if (tb && !tb->binding->heapStruct) return emit(EventKind::Move, value->span, tb->binding->id, value);
   auto *lit = as<StructLitExpr>(value);
   if (!lit || lit->decl) return consume(*value, "out of the function");
@@ -306,9 +366,26 @@ void CfgBuilder::expr(const Expr &e) {
     break;
   }
   case ExprKind::Unary: addressOf(static_cast<const UnaryExpr &>(e)); break;
+  case ExprKind::Index: {
+    // The base is read first, and used to index after the index is evaluated.
+    auto &ix = static_cast<const IndexExpr &>(e);
+    unsigned before = releases_;
+    forEachChildExpr(e, [&](const Expr &child) { expr(child); });
+    if (releases_ != before && ix.base) useAgain(*ix.base);
+    return;
+  }
   default: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { expr(child); });
+}
+
+// A pointer evaluated before a release in a later operand is used once more
+// where the call or the indexing happens, after every operand.
+void CfgBuilder::useAgain(const Expr &value) {
+  const Binding *b = copiedPointer(&value);
+  if (!b || b->id >= cfg_.bindings.size() || cfg_.bindings[b->id].binding != b || !cfg_.bindings[b->id].followed())
+    return;
+  emit(EventKind::Use, value.span, b->id, &value);
 }
 
 // `@p` of a followed pointer binding could change or release it out of the
@@ -327,7 +404,11 @@ void CfgBuilder::addressOf(const UnaryExpr &u) {
 // struct passed by value (not to a `$$i`/`$$m` borrow) moves into the callee.
 void CfgBuilder::call(const CallExpr &c) {
   const TrackedBinding *released = followed(releasedName(c));
+  // Releasing a borrowing pointer releases its owner's memory.
+  const TrackedBinding *through = released && !released->checked && released->owner ? released : nullptr;
+  if (through) released = &cfg_.bindings[through->owner->id];
   if (released && !released->checked) released = nullptr;
+  unsigned before = releases_;
   for (size_t i = 0; i < c.args.size(); ++i) {
     if (!c.args[i] || (i == 0 && released)) continue;
     bool byValue = c.func && i < c.func->params.size() &&
@@ -335,7 +416,17 @@ void CfgBuilder::call(const CallExpr &c) {
     if (byValue) consume(*c.args[i], "into `" + c.calleeFullName() + "`");
     else expr(*c.args[i]);
   }
+  // The call receives its arguments after all are evaluated: one released
+  // by a later argument reaches it freed.
+  if (releases_ != before)
+    for (size_t i = 0; i < c.args.size(); ++i)
+      if (c.args[i] && !(i == 0 && released)) useAgain(*c.args[i]);
+  if (through && released) emit(EventKind::Use, c.args[0]->span, through->binding->id, c.args[0].get());
   if (released) emit(EventKind::Release, c.span, released->binding->id, &c);
+  if (through && released) {
+    cfg_.blocks[cur_].events.back().viaBorrow = true;
+    cfg_.blocks[cur_].events.back().through = through->binding->id;
+  }
 }
 
 // `S{ f: v }`: each field value is stored into the new struct (moved).

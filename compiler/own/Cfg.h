@@ -40,6 +40,14 @@ struct Event {
   bool overwrites = false;       // Init by assignment: the old value is lost
   std::string movedTo;           // Move of a struct value: where it went ("to `b`"), for diagnostics
   unsigned nirBlock = 0, nirInst = 0; // the NIR instruction it comes from (drop elaboration writes there)
+  // Release through a borrowing pointer (`free(q)` of `int8->:q = p;`):
+  // releases the owner `binding` when `through` still borrows from it.
+  bool viaBorrow = false;
+  unsigned through = 0;
+  // Use of a pointer the function passes out (`pass q;` of a borrow, `pass p
+  // => T->;`): `afterExit` is the caller's use, after the drops and defers.
+  bool passedOut = false;
+  bool afterExit = false;
 };
 
 enum class SiteKind : uint8_t { BlockEnd, FunctionEnd, Detached, Pass, Fail, Return, Exit, Break, Continue };
@@ -88,11 +96,20 @@ struct AddressOfOwned {
   unsigned binding = 0;
 };
 
+// An allocation bound to an unqualified pointer (NPK-O008).
+struct PlainOwner {
+  const Expr *value = nullptr; // the allocating value
+  const Binding *binding = nullptr;
+  Span at;                     // the declaration or assignment
+  bool assigned = false;       // by assignment, not at the declaration
+};
+
 struct Cfg {
   const FuncDecl *func = nullptr;
   BindingTable bindings;
   std::vector<MoveOutOfPlace> movesOutOfPlace; // in source order, once each
   std::vector<AddressOfOwned> addressesOfOwned; // in source order, once each
+  std::vector<PlainOwner> plainOwners;          // in source order, once each
   std::vector<CfgBlock> blocks; // blocks[0] is the entry
   std::vector<Edge> edges;
   std::vector<ExitSite> sites;

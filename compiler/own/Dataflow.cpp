@@ -88,6 +88,7 @@ void applyInit(const Event &e, OwnState &s) {
   case InitKind::Unowned: s.set(e.binding, kUnowned); return;
   case InitKind::Owned: s.set(e.binding, kOwned); return;
   case InitKind::Borrow: s.set(e.binding, kBorrowed); return;
+  case InitKind::Lent: s.set(e.binding, kLent); return;
   case InitKind::Transfer: {
     // A freed source is reported where it is read; the new owner starts clean.
     if (e.source == e.binding || e.source >= s.size()) return;
@@ -166,8 +167,8 @@ template <class Touch> void forEachChanged(const Cfg &cfg, const Event &e, Touch
     if (e.init == InitKind::Transfer && e.source != e.binding && e.source < cfg.bindings.size()) touch(e.source, false);
     return;
   case EventKind::Release:
-    touch(e.binding, false);
-    for (unsigned id : cfg.bindings[e.binding].borrowers) touch(id, false);
+    touch(e.binding, e.viaBorrow);
+    for (unsigned id : cfg.bindings[e.binding].borrowers) touch(id, e.viaBorrow);
     return;
   case EventKind::Move: touch(e.binding, false); return;
   case EventKind::DropPoint:
@@ -195,6 +196,7 @@ void transfer(const Cfg &cfg, const Event &e, OwnState &s) {
   case EventKind::Init: return applyInit(e, s);
   case EventKind::Use: return;
   case EventKind::Release:
+    if (e.viaBorrow && !(s[e.through] & kBorrowed)) return; // the pointer no longer borrows from it
     s.set(e.binding, kFreed);
     releaseBorrowed(cfg.bindings[e.binding], s);
     return;

@@ -20,6 +20,7 @@ enum OwnBit : uint8_t {
   kFreed = 4,   // released, explicitly or by an automatic drop
   kMoved = 8,   // ownership left with `pass`/`return` or went to another binding
   kBorrowed = 16, // a borrowing pointer points into what its owner holds
+  kLent = 32,     // holds an allocation the caller owns (a borrowed parameter)
 };
 // A set of OwnBits per Binding::id, persistent: copying shares the storage
 // and a change copies only the path to one small leaf. Most blocks change a

@@ -63,6 +63,7 @@ public:
   void collect();
   void checkMovesOutOfPlace();
   void checkAddressesOfOwned();
+  void checkPlainOwners();
   void emit(DiagEngine &diags);
 
 private:
@@ -79,6 +80,8 @@ private:
   Diag freedDiag(const Finding &f) const;
   Diag borrowDiag(const Finding &f) const;
   Diag movedDiag(const Finding &f) const;
+  Diag borrowedParamDiag(const Finding &f) const;
+  const Binding *lentBy(unsigned block, size_t index, unsigned binding) const;
   Diag useAfterMoveDiag(const Finding &f) const;
   Diag afterMoveDiag(const Finding &f, const Origin &moved, std::string useLabel, const char *moveLabel,
                      const std::string &pathPrefix) const;
@@ -140,10 +143,15 @@ void FunctionReport::inspect(unsigned block, size_t index, const Event &e, const
       add(DiagId::UseAfterFree, e.binding, e.span, block, index, e);
     else if ((cfg_.bindings[e.binding].moves || cfg_.bindings[e.binding].checked) && (before[e.binding] & kMoved))
       add(DiagId::UseAfterMove, e.binding, e.span, block, index, e);
+    else if (e.kind == EventKind::Move && checkedWith(e.binding, kLent) &&
+             (cfg_.func->retQuals & (QualWild | QualWildx)))
+      add(DiagId::PassOutBorrowed, e.binding, e.span, block, index, e);
     return;
   case EventKind::Release:
+    if (e.viaBorrow && !(before[e.through] & kBorrowed)) return;
     if (checkedWith(e.binding, kFreed)) add(DiagId::DoubleFree, e.binding, e.span, block, index, e);
     else if (checkedWith(e.binding, kMoved)) add(DiagId::DoubleFree, e.binding, e.span, block, index, e, true);
+    else if (checkedWith(e.binding, kLent)) add(DiagId::ReleaseOfBorrowed, e.binding, e.span, block, index, e);
     else checkReleaseFamily(block, index, e, before);
     return;
   case EventKind::Init:
@@ -312,10 +320,24 @@ Diag FunctionReport::leakDiag(const Finding &f) const {
   d.message = allocationWord(b) + " `" + b.name + "` is never freed";
   d.primaryLabel = f.event->kind == EventKind::Init ? "the only pointer to it is overwritten here"
                                                    : quoted(f.binding) + " is still owned " + leakWhere(f);
-  d.label(alloc.event ? alloc.event->span : cfg_.bindings[f.binding].declSpan, "allocated here");
+  // A deallocator's own parameter: the caller handed its allocation over.
+  bool ownedParam = alloc.event && alloc.event->kind == EventKind::Init && !alloc.event->expr && b.isParam;
+  std::string fn = "`" + (cfg_.func->typeBlock.empty() ? "" : cfg_.func->typeBlock + ".") + cfg_.func->name + "`";
+  if (ownedParam) {
+    d.message = "deallocator " + fn + " does not release its parameter `" + b.name + "`";
+    d.label(alloc.event->span, fn + " is a deallocator by its name, so callers hand it `" + b.name +
+                                   "` to release");
+  } else {
+    d.label(alloc.event ? alloc.event->span : cfg_.bindings[f.binding].declSpan, "allocated here");
+  }
   if (!alloc.steps.empty())
     d.note(quoted(f.binding) + " is still owned " + pathText(alloc.steps), pathSpan(alloc.steps));
   std::string call = releaseCall(b, alloc.event);
+  if (ownedParam && f.event->kind != EventKind::Init) {
+    d.withHelp("release it with `" + call + ";` on every path, or rename " + fn +
+               " so that its name is not a deallocator's and its callers keep ownership");
+    return d;
+  }
   if (f.event->kind == EventKind::Init) {
     d.withHelp("release it with `" + call + ";` before assigning a new value");
     return d;
@@ -347,19 +369,29 @@ Diag FunctionReport::freedDiag(const Finding &f) const {
   d.id = f.id;
   d.primary = f.primary;
   d.message = twice ? name + " is freed twice" : name + " is used after it was freed";
-  d.primaryLabel = twice ? "freed again here" : f.event->kind == EventKind::Move ? "passed out here" : "used here";
+  d.primaryLabel = twice                                                     ? "freed again here"
+                   : f.event->kind == EventKind::Move || f.event->passedOut ? "passed out here"
+                                                                            : "used here";
   Origin alloc;
   if (freed.event) alloc = trace(freed.block, freed.index, f.binding, kOwned);
-  if (alloc.event) d.label(alloc.event->span, "allocated here");
-  else if (b.isParam) d.label(b.span, "parameter " + name + " is declared here");
+  bool fromCaller = b.isParam && (!alloc.event || (alloc.event->kind == EventKind::Init && !alloc.event->expr));
+  if (fromCaller) d.label(b.span, "parameter " + name + " is declared here");
+  else if (alloc.event) d.label(alloc.event->span, "allocated here");
   else d.label(cfg_.bindings[f.binding].declSpan, "allocated here");
   if (freed.event)
     d.label(freed.event->span, automatic                ? "released automatically here"
                                : freed.event == f.event ? "freed here in an earlier iteration"
+                               : freed.event->viaBorrow ? "first freed here, through `" +
+                                                              binding(freed.event->through).name +
+                                                              "`, which borrows from " + name
                                                         : "first freed here");
   if (!freed.steps.empty()) d.note(name + " was already freed " + pathText(freed.steps), pathSpan(freed.steps));
   bool inLoop = std::any_of(freed.steps.begin(), freed.steps.end(), [](const PathStep &s) { return s.loop; });
-  if (automatic)
+  if (f.event->afterExit)
+    d.withHelp(name + " is released when the function returns, so the caller would get freed memory; pass " + name +
+               " itself from a function declared to return `" + (b.quals & QualWildx ? "wildx" : "wild") +
+               "` to hand over ownership, or copy the data out");
+  else if (automatic)
     d.withHelp("drop.npk releases " + name + " when its scope ends, before the defers run; release it explicitly "
                "with `" + releaseCall(b, nullptr) + ";` in the defer instead");
   else if (inLoop) d.withHelp("allocate " + name + " inside the loop, or release it once after the loop");
@@ -378,7 +410,7 @@ Diag FunctionReport::borrowDiag(const Finding &f) const {
   d.id = f.id;
   d.primary = f.primary;
   d.message = name + " is used after " + owner + ", which it borrows from, was freed";
-  d.primaryLabel = f.event->kind == EventKind::Move ? "passed out here" : "used here";
+  d.primaryLabel = f.event->kind == EventKind::Move || f.event->passedOut ? "passed out here" : "used here";
   Origin borrow;
   if (freed.event) borrow = trace(freed.block, freed.index, f.binding, kBorrowed);
   if (borrow.event) d.label(borrow.event->span, name + " borrows from " + owner + " here");
@@ -386,8 +418,58 @@ Diag FunctionReport::borrowDiag(const Finding &f) const {
     d.label(freed.event->span, freed.event->kind == EventKind::DropPoint ? owner + " is released automatically here"
                                                                           : owner + " is freed here");
   if (!freed.steps.empty()) d.note(owner + " was already freed " + pathText(freed.steps), pathSpan(freed.steps));
-  d.withHelp("use " + name + " before " + owner + " is released, or point " + name +
-             " at memory that is still live");
+  if (f.event->afterExit)
+    d.withHelp(owner + " is released when the function returns, so the caller would get freed memory; pass " +
+               owner + " itself from a function declared to return `wild`/`wildx` to hand over ownership, or "
+               "copy the data out");
+  else
+    d.withHelp("use " + name + " before " + owner + " is released, or point " + name +
+               " at memory that is still live");
+  return d;
+}
+
+// The parameter whose caller owns what `binding` holds before event `index`
+// (through the bindings it moved to), or null.
+const Binding *FunctionReport::lentBy(unsigned block, size_t index, unsigned binding) const {
+  for (int depth = 0; depth < 16; ++depth) {
+    Origin o = trace(block, index, binding, kLent);
+    if (!o.event || o.event->kind != EventKind::Init) return nullptr;
+    if (o.event->init == InitKind::Lent) return &this->binding(o.event->binding);
+    if (o.event->init != InitKind::Transfer) return nullptr;
+    block = o.block;
+    index = o.index;
+    binding = o.event->source;
+  }
+  return nullptr;
+}
+
+// NPK-O006 and NPK-O007: a function that is not a deallocator releases, or
+// passes out as its owned result, an allocation its caller owns.
+Diag FunctionReport::borrowedParamDiag(const Finding &f) const {
+  std::string name = quoted(f.binding);
+  const Binding *param = lentBy(f.block, f.index, f.binding);
+  std::string fn = "`" + (cfg_.func->typeBlock.empty() ? "" : cfg_.func->typeBlock + ".") + cfg_.func->name + "`";
+  bool release = f.id == DiagId::ReleaseOfBorrowed;
+  Diag d;
+  d.id = f.id;
+  d.primary = f.primary;
+  std::string via = param && param != &binding(f.binding) ? " (it holds parameter `" + param->name + "`)" : "";
+  d.message = release ? name + " is borrowed from the caller and cannot be freed here" + via
+                      : name + " is borrowed from the caller and cannot be passed out as an owned result" + via;
+  d.primaryLabel = release ? "freed here" : "passed out here";
+  if (param && ownedParam(*cfg_.func))
+    d.label(param->span, "parameter `" + param->name + "` is borrowed: deallocator " + fn +
+                             " owns only its first `wild`/`wildx` parameter, so the caller still owns and releases "
+                             "this one");
+  else if (param)
+    d.label(param->span, "parameter `" + param->name + "` is borrowed: " + fn +
+                             " is not a deallocator, so the caller still owns and releases it");
+  if (release)
+    d.withHelp("leave the release to the caller; or, if " + fn + " is meant to take ownership, name it as a "
+               "deallocator (`free`, `destroy`, `release`, or ending in `_free`/`_destroy`/`_release`)");
+  else
+    d.withHelp("declare the result without `wild`/`wildx` to pass a plain pointer the caller keeps owning, or "
+               "pass out a new allocation");
   return d;
 }
 
@@ -440,6 +522,33 @@ void FunctionReport::checkMovesOutOfPlace() {
       d.withHelp("the struct drops its fields when it is dropped; move the whole struct, or borrow the field "
                  "with a `$$i` parameter");
     }
+    directDiags_.push_back(std::move(d));
+  }
+}
+
+// NPK-O008: an allocation bound to an unqualified pointer has no owner the
+// checker follows.
+void FunctionReport::checkPlainOwners() {
+  for (const PlainOwner &p : cfg_.plainOwners) {
+    const CallExpr *call = allocatingCall(*p.value);
+    Family family = call ? allocationFamily(*call) : FamilyNone;
+    std::string qual = family == FamilyWildx ? "wildx" : "wild";
+    std::string name = "`" + p.binding->name + "`";
+    Diag d;
+    d.id = DiagId::PlainOwner;
+    d.primary = p.value->span;
+    d.message = "the " + std::string(familyText(family)) + " from " + code(call ? call->span : p.value->span) +
+                " is bound to plain pointer " + name + ", which cannot own it";
+    d.primaryLabel = "allocated here";
+    d.label(p.binding->span, name + " is declared without `" + qual + "` here");
+    std::string release = std::string(familyReleaser(family)) + "(" + p.binding->name + ");";
+    if (p.binding->isParam)
+      d.withHelp("keep ownership in a `" + qual + "` local, as in `" + qual + " " + p.binding->ty->str() + ":" +
+                 p.binding->name + "_own = " + std::string(sm_.text(p.value->span)) + ";`, and release it with `" +
+                 familyReleaser(family) + "`");
+    else
+      d.withHelp("keep ownership by declaring it `" + qual + " " + p.binding->ty->str() + ":" + p.binding->name +
+                 "`, then release it with `" + release + "` (a plain pointer may borrow from it)");
     directDiags_.push_back(std::move(d));
   }
 }
@@ -564,6 +673,8 @@ void FunctionReport::emit(DiagEngine &diags) {
     if (f.id != DiagId::Leak) {
       if (f.id == DiagId::WrongFamily) out.push_back(familyDiag(f));
       else if (f.id == DiagId::UseAfterMove) out.push_back(useAfterMoveDiag(f));
+      else if (f.id == DiagId::ReleaseOfBorrowed || f.id == DiagId::PassOutBorrowed)
+        out.push_back(borrowedParamDiag(f));
       else if (f.afterMove) out.push_back(movedDiag(f));
       else if (cfg_.bindings[f.binding].owner) out.push_back(borrowDiag(f));
       else out.push_back(freedDiag(f));
@@ -605,6 +716,7 @@ void checkOwnership(const SourceManager &sm, const Symbols &, DiagEngine &diags,
     report.collect();
     report.checkMovesOutOfPlace();
     report.checkAddressesOfOwned();
+    report.checkPlainOwners();
     report.emit(diags);
     planDrops(cfg, sol, f);
   }

@@ -144,16 +144,6 @@ TrackedBinding &slotFor(BindingTable &table, const Binding &b) {
   return tb;
 }
 
-// `p` or `p => T->`: the binding a plain pointer copies its value from.
-const Binding *copiedPointer(const Expr *value) {
-  while (auto *c = as<CastExpr>(value)) {
-    if (!c->ty || !c->ty->isPtr()) return nullptr;
-    value = c->operand.get();
-  }
-  auto *n = as<NameExpr>(value);
-  return n ? n->binding : nullptr;
-}
-
 // Marks the borrows: an unqualified pointer whose every copy of a checked
 // binding copies the same one. A pointer that borrows from several owners is
 // not followed.
@@ -209,6 +199,13 @@ bool isDeallocatorName(std::string_view name) {
   return false;
 }
 
+const Binding *ownedParam(const FuncDecl &f) {
+  if (!isDeallocatorName(f.name)) return nullptr;
+  for (auto &p : f.params)
+    if (isWild(p->binding) && p->binding.ty && p->binding.ty->isPtr()) return &p->binding;
+  return nullptr;
+}
+
 const NameExpr *releasedName(const CallExpr &call) {
   if (call.args.empty() || !isDeallocatorName(call.calleeName())) return nullptr;
   auto *n = as<NameExpr>(call.args[0].get());
@@ -219,8 +216,6 @@ uint8_t wildResultQuals(const Expr &e) {
   auto *call = as<CallExpr>(stripValueWrappers(&e));
   return call && call->func ? call->func->retQuals & (QualWild | QualWildx) : 0;
 }
-
-bool isWildResult(const Expr &e) { return wildResultQuals(e) != 0; }
 
 Family qualifierFamily(uint8_t quals) {
   if (quals & QualWildx) return FamilyWildx;
@@ -283,6 +278,15 @@ void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f) {
   });
 }
 
+const Binding *copiedPointer(const Expr *value) {
+  while (auto *c = as<CastExpr>(value)) {
+    if (!c->ty || !c->ty->isPtr()) return nullptr;
+    value = c->operand.get();
+  }
+  auto *n = as<NameExpr>(value);
+  return n ? n->binding : nullptr;
+}
+
 const TrackedBinding *followedName(const Expr *e, const BindingTable &table) {
   auto *n = as<NameExpr>(e);
   if (!n || !n->binding || n->binding->id >= table.size()) return nullptr;
@@ -300,7 +304,7 @@ InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable
     const TrackedBinding *src = followedName(value, table);
     if (src && src->checked && src->binding != &dest) return InitKind::Transfer;
   }
-  if (isWild(dest) || isWildResult(*value)) return InitKind::Owned;
+  if (isWild(dest)) return InitKind::Owned;
   return InitKind::Unowned;
 }
 
@@ -315,7 +319,6 @@ BindingTable collectBindings(const FuncDecl &f) {
   }
   if (!f.body) return table;
   bool dropEnabled = f.module && f.module->dropEnabled;
-  std::vector<const Binding *> assignedAllocations;
   std::vector<std::pair<const Binding *, const Binding *>> pointerCopies; // (dest, source)
   auto notePointerCopy = [&](const Binding &dest, const Expr *value) {
     const Binding *src = copiedPointer(value);
@@ -325,19 +328,14 @@ BindingTable collectBindings(const FuncDecl &f) {
     if (auto *decl = as<VarDeclStmt>(&s)) {
       TrackedBinding &tb = slotFor(table, decl->binding);
       tb.declSpan = decl->span;
-      bool pointer = decl->binding.ty && decl->binding.ty->isPtr();
-      tb.checked = isWild(decl->binding) || (pointer && decl->init && isWildResult(*decl->init));
+      tb.checked = isWild(decl->binding);
       addAutoDrops(*decl, dropEnabled, tb);
       notePointerCopy(decl->binding, decl->init.get());
     } else if (auto *assign = as<AssignStmt>(&s)) {
       auto *target = as<NameExpr>(assign->target.get());
-      if (target && target->binding && assign->value && isWildResult(*assign->value))
-        assignedAllocations.push_back(target->binding);
       if (target && target->binding && !assign->compound) notePointerCopy(*target->binding, assign->value.get());
     }
   });
-  for (const Binding *b : assignedAllocations)
-    if (b->ty && b->ty->isPtr()) slotFor(table, *b).checked = true;
   markBorrows(table, pointerCopies);
   return table;
 }

@@ -66,12 +66,15 @@ bool isErrorResultLiteral(const Expr &e);
 
 // `free`, `destroy`, `release`, or a name ending in `_free`/`_destroy`/`_release`.
 bool isDeallocatorName(std::string_view plainName);
+// The parameter a function owns: a deallocator's (by its name) first
+// `wild`/`wildx` pointer parameter, which it must release on every path.
+// Every other `wild`/`wildx` parameter is borrowed from the caller. Null when
+// `f` is not a deallocator or has no such parameter.
+const Binding *ownedParam(const FuncDecl &f);
 // The bare local name a deallocator call releases (its first argument), or null.
 const NameExpr *releasedName(const CallExpr &call);
-// A call of a function declared to return a `wild`/`wildx` pointer, possibly
-// under `raw`, `? default` or a cast: an allocation wherever it is bound.
-bool isWildResult(const Expr &e);
-// The `wild`/`wildx` qualifiers such a function declares, or 0.
+// The `wild`/`wildx` qualifiers of a call of a function declared to return a
+// `wild`/`wildx` pointer (possibly under `raw`, `? default` or a cast), or 0.
 uint8_t wildResultQuals(const Expr &e);
 
 // Allocation families (LANGUAGE-2.md A1.5): the allocator a block of memory
@@ -112,9 +115,12 @@ enum class InitKind : uint8_t {
   Unowned,  // a pointer someone else owns
   Transfer, // `wild q = p;`: ownership moves from `p` to `q`
   Borrow,   // `int8->:q = p;`: `q` points into what its owner `p` holds
+  Lent,     // a `wild`/`wildx` parameter of a non-deallocator: the caller's allocation
 };
 InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable &table);
 
+// `p` or `p => T->`: the binding a pointer value copies, or null.
+const Binding *copiedPointer(const Expr *value);
 // The local a bare name refers to, if the table follows it.
 const TrackedBinding *followedName(const Expr *e, const BindingTable &table);
 

@@ -173,7 +173,7 @@ void Parser::syncDecl() {
 
 // module = { decl } EOF
 void Parser::parseModule(Module &out) {
-  while (!at(Tok::Eof)) {
+  while (!at(Tok::Eof) && !diags_.limitReached()) {
     size_t before = pos_;
     panicking_ = false;
     parseDecl(out);

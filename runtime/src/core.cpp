@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -142,13 +143,15 @@ bool record_live(uintptr_t address, int64_t bytes) {
 
 enum class FreeVerdict { kReleased, kAlreadyFreed, kNotAStart };
 
-FreeVerdict record_free(uintptr_t address) {
+// On kReleased, *bytes (when given) is the block's size.
+FreeVerdict record_free(uintptr_t address, int64_t *bytes = nullptr) {
   HeapShard &shard = shard_for(address);
   ShardLock lock(shard);
   if (shard.capacity == 0) return FreeVerdict::kNotAStart;
   HeapEntry *entry = probe(shard, address);
   if (entry->address == 0) return FreeVerdict::kNotAStart;
   if (entry->tag < 0) return FreeVerdict::kAlreadyFreed;
+  if (bytes != nullptr) *bytes = entry->tag;
   entry->tag = -(shard.frees++) - 1;
   --shard.live;
   return FreeVerdict::kReleased;
@@ -326,14 +329,70 @@ void format_float(char buffer[48], double v, bool is_float) {
 
 }  // namespace npkrt
 
+// ---- accounting mode (NPK_AUDIT=1) ----------------------------------------------
+//
+// For tests that judge a program by what it did to memory: every wild block
+// gets mappings of its own, a freed block becomes PROT_NONE and is never
+// reused (a later use faults; a second free is always recognised), and at exit
+// one line reports every wild block and wildx byte still live.
+
+namespace {
+
+pthread_once_t g_audit_once = PTHREAD_ONCE_INIT;
+bool g_audit = false;
+
+void audit_at_exit() {
+  size_t blocks = 0;
+  for (HeapShard &shard : g_heap_shards) {
+    ShardLock lock(shard);
+    blocks += shard.live;
+  }
+  npk_wildx_stats_t stats = {};
+  npk_wildx_stats(&stats);
+  if (blocks == 0 && stats.live_bytes == 0) return;
+  fflush(stdout);
+  fprintf(stderr, "[npk audit] at exit: %zu wild block(s) and %" PRId64 " wildx byte(s) still live\n", blocks,
+          stats.live_bytes);
+  fflush(stderr);
+}
+
+void read_audit_setting() {
+  const char *value = getenv("NPK_AUDIT");
+  g_audit = value != nullptr && value[0] == '1' && value[1] == '\0';
+  if (g_audit) atexit(audit_at_exit);
+}
+
+bool audit_enabled() {
+  pthread_once(&g_audit_once, read_audit_setting);
+  return g_audit;
+}
+
+size_t audit_mapping_bytes(int64_t n) {
+  size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  size_t bytes = n == 0 ? 1 : static_cast<size_t>(n);
+  return (bytes + page - 1) / page * page;
+}
+
+}  // namespace
+
 // ---- C ABI: wild heap ----------------------------------------------------------
 
 extern "C" void *npk_alloc(int64_t n) {
   if (n < 0 || static_cast<uint64_t>(n) > kMaxHeapBlockBytes) return nullptr;
-  void *block = calloc(1, n == 0 ? 1 : static_cast<size_t>(n));
-  if (block == nullptr) return nullptr;
+  bool audit = audit_enabled();
+  void *block;
+  if (audit) {
+    block = mmap(nullptr, audit_mapping_bytes(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (block == MAP_FAILED) return nullptr;
+  } else {
+    block = calloc(1, n == 0 ? 1 : static_cast<size_t>(n));
+    if (block == nullptr) return nullptr;
+  }
   if (!record_live(reinterpret_cast<uintptr_t>(block), n)) {
-    free(block);
+    if (audit)
+      munmap(block, audit_mapping_bytes(n));
+    else
+      free(block);
     return nullptr;
   }
   return block;
@@ -345,9 +404,13 @@ extern "C" int32_t npk_free(void *p) {
     return -1;
   }
   uintptr_t address = reinterpret_cast<uintptr_t>(p);
-  switch (record_free(address)) {
+  int64_t bytes = 0;
+  switch (record_free(address, &bytes)) {
     case FreeVerdict::kReleased:
-      free(p);
+      if (audit_enabled())
+        mprotect(p, audit_mapping_bytes(bytes), PROT_NONE);  // quarantined, never reused
+      else
+        free(p);
       return 0;
     case FreeVerdict::kAlreadyFreed:
       heap_panic(p, "already freed");
@@ -365,6 +428,7 @@ extern "C" int32_t npk_free(void *p) {
 // ---- C ABI: failure, traps, exit ------------------------------------------------
 
 extern "C" void npk_start(void) {
+  audit_enabled();
   stack_t alt = {};
   alt.ss_sp = g_fault_stack;
   alt.ss_size = sizeof g_fault_stack;

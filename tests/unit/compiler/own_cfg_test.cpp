@@ -36,16 +36,23 @@ TEST(OwnCfg, FollowsWildBindingsWildResultsAndDestructors) {
             "func:main = int32() {\n"
             "    wild int8->:a = alloc(4);\n"
             "    int8->:b = alloc(4);\n"
-            "    int8->:m = raw make();\n"
+            "    wildx int8->:m = raw make();\n"
+            "    int8->:n = raw make();\n"
             "    S:s = S{ v: 1 };\n"
-            "    free(a); free(b); wildx_free(m);\n"
+            "    free(a); free(b); wildx_free(m); wildx_free(n);\n"
             "    exit 0;\n"
             "};\n");
   ASSERT_TRUE(c.clean());
   Cfg cfg = buildCfg(c.func("main"));
   EXPECT_TRUE(cfg.bindings[bindingId(cfg, "a")].checked);
-  EXPECT_FALSE(cfg.bindings[bindingId(cfg, "b")].followed()) << "an unqualified alloc is not tracked";
   EXPECT_TRUE(cfg.bindings[bindingId(cfg, "m")].checked) << "a wild function's result is";
+  // An allocation bound to an unqualified pointer is not followed; it is
+  // recorded for NPK-O008 instead.
+  EXPECT_FALSE(cfg.bindings[bindingId(cfg, "b")].followed());
+  EXPECT_FALSE(cfg.bindings[bindingId(cfg, "n")].followed());
+  ASSERT_EQ(cfg.plainOwners.size(), 2u);
+  EXPECT_EQ(cfg.plainOwners[0].binding->name, "b");
+  EXPECT_EQ(cfg.plainOwners[1].binding->name, "n");
   const TrackedBinding &s = cfg.bindings[bindingId(cfg, "s")];
   EXPECT_FALSE(s.checked);
   ASSERT_EQ(s.autoDrops.size(), 1u);

@@ -1,0 +1,368 @@
+#!/usr/bin/env python3
+"""Random well-formed Nitpick programs for the ownership soundness oracle.
+
+Each program allocates wild memory, wildx pages and JIT pages in nested
+blocks, `if`/`while`/`for`, with `break`/`continue`, early `pass`/`fail`/
+`exit`, `defer`, moves, plain-pointer aliases, factories that pass ownership
+out and deallocator wrappers, with drop.npk imported or not. The generator
+mostly does the right thing (releases what it allocated, once, before the
+owner's scope ends) and sometimes, at random, a wrong one: a missing, early,
+double or misplaced release, a use after release. The checker decides which
+programs are accepted; the oracle (oracle.py) runs them.
+
+usage: gen.py SEED [--drop 0|1]   (prints the program)
+"""
+import random
+import sys
+
+PRELUDE = """\
+use "jit.npk".*;
+{drop_use}
+func:make_buf = wild int8->() {{
+    wild int8->:b = alloc(16);
+    if (b == NULL) {{ fail 9; }}
+    b[0] = 1;
+    pass b;
+}};
+
+func:buf_free = int32(wild int8->:x) {{
+    free(x);
+    pass 0;
+}};
+
+func:touch = int32(int8->:q) {{
+    q[1] = 3;
+    pass q[0] => int32;
+}};
+
+func:peek2 = int32(int8->:q, int32:unused) {{
+    pass q[1] => int32;
+}};
+{consume}"""
+
+# A function that is not a deallocator by name yet releases its parameter.
+CONSUME = """
+func:consume = int32(wild int8->:x) {
+    free(x);
+    pass 0;
+};
+"""
+
+MAIN = """
+func:main = int32() {{
+    int32:k = 0;
+    while (k < {runs}) {{
+        drop body(k);
+        k += 1;
+    }}
+    exit 0;
+}};
+"""
+
+
+class Binding:
+    def __init__(self, name, kind, depth):
+        self.name = name      # source name
+        self.kind = kind      # "wild" | "wildx" | "jit" | "alias"
+        self.depth = depth    # scope depth it was declared at
+        self.live = True      # the generator's own idea of its state
+        self.sealed = False   # wildx only
+        self.owner = None     # alias only: the binding it borrows from
+        self.deferred = False
+
+
+class Gen:
+    def __init__(self, seed, drop):
+        self.rng = random.Random(seed)
+        self.drop = drop
+        self.counter = 0
+        self.scopes = []       # list of lists of Binding
+        self.loop_depth = 0
+        self.lines = []
+        self.mistake_rate = self.rng.choice([0.0, 0.05, 0.1, 0.2])
+        self.budget = self.rng.randint(6, 28)
+        # the code goes in a function `body` called a few times from `main`,
+        # or in `main` itself, where `exit` is allowed
+        self.in_main = self.rng.random() < 0.3
+        self.with_consume = self.rng.random() < 0.15
+
+    # ---- helpers ----
+    def fresh(self, prefix):
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def emit(self, depth, text):
+        self.lines.append("    " * depth + text)
+
+    def visible(self, kinds=None):
+        out = [b for scope in self.scopes for b in scope]
+        return [b for b in out if kinds is None or b.kind in kinds]
+
+    def mistake(self):
+        return self.rng.random() < self.mistake_rate
+
+    def choose(self, items):
+        return self.rng.choice(items) if items else None
+
+    # ---- statements ----
+    def release(self, depth, b):
+        if b.kind == "wild":
+            form = self.rng.random()
+            if form < 0.6:
+                self.emit(depth, f"free({b.name});")
+            else:
+                self.emit(depth, f"drop buf_free({b.name});")
+        elif b.kind == "wildx":
+            self.emit(depth, f"wildx_free({b.name});")
+        elif b.kind == "jit":
+            if self.rng.random() < 0.5:
+                self.emit(depth, f"fixed int32:rc{self.fresh('_')} = raw Jit.free({b.name});")
+            else:
+                self.emit(depth, f"drop Jit.free({b.name});")
+        b.live = False
+
+    def use(self, depth, b):
+        if b.kind in ("wild", "alias"):
+            r = self.rng.random()
+            if r < 0.4:
+                self.emit(depth, f"{b.name}[0] = 5;")
+            elif r < 0.7:
+                self.emit(depth, f"acc += {b.name}[1] => int32;")
+            else:
+                self.emit(depth, f"acc += raw touch({b.name});")
+        elif b.kind == "wildx":
+            # reads only: a write after a seal faults by design (W^X), which is
+            # not what this oracle judges; pages are written right after alloc
+            self.emit(depth, f"acc += {b.name}[2] => int32;")
+        elif b.kind == "jit":
+            self.emit(depth, f"acc += raw Jit.call_i32_i32({b.name}, 1i32, 2i32);")
+
+    def stmt_alloc(self, depth):
+        r = self.rng.random()
+        if r < 0.4:
+            b = Binding(self.fresh("p"), "wild", depth)
+            init = "alloc(16)" if self.rng.random() < 0.7 else "raw make_buf()"
+            self.emit(depth, f"wild int8->:{b.name} = {init};")
+        elif r < 0.7:
+            b = Binding(self.fresh("w"), "wildx", depth)
+            self.emit(depth, f"wildx int8->:{b.name} = wildx_alloc(64);")
+            self.emit(depth, f"{b.name}[2] = 1;")
+        else:
+            b = Binding(self.fresh("f"), "jit", depth)
+            self.emit(depth, f"wildx int8->:{b.name} = raw Jit.compile_add_i32();")
+        self.scopes[-1].append(b)
+        if self.rng.random() < 0.25:
+            b.deferred = True
+            b.live = False
+            if b.kind == "wild":
+                self.emit(depth, f"defer free({b.name});")
+            elif b.kind == "wildx":
+                self.emit(depth, f"defer {{ wildx_free({b.name}); }}")
+            else:
+                self.emit(depth, f"defer {{ drop Jit.free({b.name}); }}")
+
+    def stmt_release(self, depth):
+        owned = self.visible(("wild", "wildx", "jit"))
+        if not owned:
+            return self.stmt_alloc(depth)
+        live = [b for b in owned if b.live and b.depth == len(self.scopes) - 1 + 0 and not b.deferred]
+        # releasing a binding of an outer scope inside a loop is a mistake the
+        # checker must see; so is releasing twice
+        if self.mistake() or not live:
+            b = self.choose(owned)
+        else:
+            b = self.choose(live)
+        self.release(depth, b)
+
+    def stmt_use(self, depth):
+        cands = self.visible(("wild", "wildx", "jit", "alias"))
+        if not cands:
+            return self.stmt_alloc(depth)
+        good = [b for b in cands if b.live or b.deferred]
+        good = [b for b in good if b.kind != "alias" or (b.owner.live or b.owner.deferred)]
+        b = self.choose(cands) if self.mistake() or not good else self.choose(good)
+        self.use(depth, b)
+
+    def stmt_hazard(self, depth):
+        """Shapes an unsound checker would accept: a release inside an argument
+        list, an allocation bound to a plain pointer, a parameter consumed by
+        a function that is not a deallocator."""
+        live = [b for b in self.visible(("wild",)) if b.live and not b.deferred]
+        r = self.rng.random()
+        if r < 0.4 and live:
+            b = self.choose(live)
+            self.emit(depth, f"acc += raw peek2({b.name}, raw buf_free({b.name}));")
+            b.live = False
+        elif r < 0.7:
+            name = self.fresh("q")
+            self.emit(depth, f"int8->:{name} = alloc(16);")
+            if self.rng.random() < 0.5:
+                self.emit(depth, f"free({name});")
+        elif self.with_consume and live:
+            b = self.choose(live)
+            self.emit(depth, f"acc += raw consume({b.name});")
+            if self.rng.random() < 0.5:
+                self.release(depth, b)
+            b.live = False
+        else:
+            self.stmt_use(depth)
+
+    def stmt_seal(self, depth):
+        # once per page, in the scope that allocated it (a second seal is a
+        # refusal by design, not what this oracle judges)
+        cands = [b for b in self.scopes[-1] if b.kind == "wildx" and not b.sealed and (b.live or b.deferred)]
+        if not cands:
+            return self.stmt_alloc(depth)
+        b = self.choose(cands)
+        self.emit(depth, f"acc += wildx_seal({b.name});")
+        b.sealed = True
+
+    def stmt_move(self, depth):
+        cands = [b for b in self.visible(("wild", "wildx", "jit")) if b.live and not b.deferred]
+        if not cands:
+            return self.stmt_alloc(depth)
+        src = self.choose(cands)
+        if self.rng.random() < 0.5 and src.kind == "wild":
+            alias = Binding(self.fresh("a"), "alias", depth)
+            alias.owner = src
+            self.emit(depth, f"int8->:{alias.name} = {src.name};")
+            self.scopes[-1].append(alias)
+            return
+        dst = Binding(self.fresh("m"), src.kind, depth)
+        dst.sealed = src.sealed
+        qual = "wild" if src.kind == "wild" else "wildx"
+        self.emit(depth, f"{qual} int8->:{dst.name} = {src.name};")
+        src.live = False
+        self.scopes[-1].append(dst)
+
+    def stmt_if(self, depth):
+        cond = self.rng.choice(["n > 1", "n == 2", "acc > 3", "n < 3"])
+        self.emit(depth, f"if ({cond}) {{")
+        self.block(depth + 1)
+        if self.rng.random() < 0.5:
+            self.emit(depth, "} else {")
+            self.block(depth + 1)
+        self.emit(depth, "}")
+
+    def stmt_loop(self, depth):
+        i = self.fresh("i")
+        bound = self.rng.randint(0, 3)
+        self.loop_depth += 1
+        if self.rng.random() < 0.5:
+            self.emit(depth, f"int32:{i} = 0;")
+            self.emit(depth, f"while ({i} < {bound}) {{")
+            self.emit(depth + 1, f"{i} += 1;")
+        else:
+            self.emit(depth, f"for (int32:{i} = 0; {i} < {bound}; {i} += 1) {{")
+        self.block(depth + 1, in_loop=True)
+        self.emit(depth, "}")
+        self.loop_depth -= 1
+
+    def stmt_block(self, depth):
+        self.emit(depth, "{")
+        self.block(depth + 1)
+        self.emit(depth, "}")
+
+    def early_exit(self, depth):
+        """An `if` whose body leaves the function or the loop."""
+        cond = self.rng.choice(["n == 1", "n > 2", "acc == 5"])
+        self.emit(depth, f"if ({cond}) {{")
+        # release what must be released before leaving (mostly)
+        for b in self.visible(("wild", "wildx", "jit")):
+            if b.live and not b.deferred and not (self.drop and b.kind in ("wild", "wildx", "jit")) \
+                    and not self.mistake():
+                self.release(depth + 1, b)
+                b.live = True  # only on this path
+        # `exit` runs no defers and no drops, yet a registered `defer` or an
+        # automatic release discharges its binding there (language notes): the
+        # memory is then live at exit by the rules, so the accounting cannot
+        # judge such an exit; those shapes leave by `break`/`continue` only.
+        exit_ok = not self.drop and not any(b.deferred for b in self.visible())
+        choices = (["exit 0;"] if exit_ok else []) if self.in_main else ["pass 0;", "fail 7;"]
+        if self.loop_depth:
+            choices += ["break;", "continue;"]
+        if not choices:
+            choices = ["break;", "continue;"] if self.loop_depth else []
+        if not choices:
+            self.emit(depth + 1, "acc += 1;")
+            self.emit(depth, "}")
+            return
+        jump = self.rng.choice(choices)
+        if jump in ("break;", "continue;"):
+            # leaving the loop body: only its own allocations matter, and the
+            # releases above covered them on this path
+            pass
+        self.emit(depth + 1, jump)
+        self.emit(depth, "}")
+
+    def block(self, depth, in_loop=False):
+        self.scopes.append([])
+        n = self.rng.randint(1, 5)
+        for _ in range(n):
+            if self.budget <= 0:
+                break
+            self.budget -= 1
+            self.statement(depth)
+        self.close_scope(depth)
+
+    def close_scope(self, depth):
+        scope = self.scopes[-1]
+        for b in reversed(scope):
+            if b.kind == "alias" or b.deferred or not b.live:
+                continue
+            if self.drop and self.rng.random() < 0.7:
+                continue  # drop.npk releases it at the end of the scope
+            if self.mistake():
+                continue  # forgotten: a leak the checker must see
+            self.release(depth, b)
+        self.scopes.pop()
+
+    def statement(self, depth):
+        kinds = [(self.stmt_alloc, 5), (self.stmt_release, 3), (self.stmt_use, 4), (self.stmt_seal, 1),
+                 (self.stmt_move, 2), (self.stmt_if, 2), (self.stmt_loop, 2), (self.stmt_block, 1),
+                 (self.early_exit, 1), (self.stmt_hazard, 0.3)]
+        if len(self.scopes) > 5:
+            kinds = kinds[:5]
+        total = sum(w for _, w in kinds)
+        r = self.rng.random() * total
+        for fn, w in kinds:
+            if r < w:
+                return fn(depth)
+            r -= w
+        return kinds[0][0](depth)
+
+    def program(self):
+        drop_use = 'use "drop.npk".*;\n' if self.drop else ""
+        consume = CONSUME if self.with_consume else ""
+        if self.in_main:
+            self.emit(0, "func:main = int32() {")
+            self.emit(1, f"int32:n = {self.rng.randint(0, 3)};")
+            self.emit(1, "int32:acc = 0;")
+            self.emit(1, "{")  # every scope, defers included, closes before the final exit
+            self.block(2)
+            self.emit(1, "}")
+            self.emit(1, "exit 0;")
+            self.emit(0, "};")
+            return PRELUDE.format(drop_use=drop_use, consume=consume) + "\n" + "\n".join(self.lines) + "\n"
+        self.emit(0, "func:body = int32(int32:n) {")
+        self.emit(1, "int32:acc = 0;")
+        self.block(1)
+        self.emit(1, "pass acc;")
+        self.emit(0, "};")
+        return PRELUDE.format(drop_use=drop_use, consume=consume) + "\n" + "\n".join(self.lines) + "\n" + \
+            MAIN.format(runs=self.rng.randint(1, 4))
+
+
+def generate(seed, drop=None):
+    rng = random.Random(seed * 7919 + 17)
+    if drop is None:
+        drop = rng.random() < 0.4
+    return Gen(seed, drop).program()
+
+
+if __name__ == "__main__":
+    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    drop = None
+    if "--drop" in sys.argv:
+        drop = sys.argv[sys.argv.index("--drop") + 1] == "1"
+    sys.stdout.write(generate(seed, drop))

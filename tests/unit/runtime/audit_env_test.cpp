@@ -1,0 +1,73 @@
+// NPK_AUDIT=1, the accounting mode the soundness oracle runs programs in:
+// blocks still live at exit are reported, a freed block faults when used and
+// is never handed out again. Run as its own ctest entry with the variable set.
+#include <npk/runtime.h>
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <stdint.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+#define REQUIRE_AUDIT()                                                        \
+  if (getenv("NPK_AUDIT") == nullptr || strcmp(getenv("NPK_AUDIT"), "1") != 0) \
+  GTEST_SKIP() << "needs NPK_AUDIT=1"
+
+TEST(AuditEnv, LiveBlocksAndPagesAreReportedAtExit) {
+  REQUIRE_AUDIT();
+  EXPECT_EXIT(
+      {
+        npk_alloc(10);
+        npk_alloc(5000);
+        npk_wildx_alloc(100);
+        exit(0);
+      },
+      testing::ExitedWithCode(0), "\\[npk audit\\] at exit: 2 wild block\\(s\\) and 4096 wildx byte\\(s\\) still live");
+}
+
+TEST(AuditEnv, NothingLiveMeansNoReport) {
+  REQUIRE_AUDIT();
+  EXPECT_EXIT(
+      {
+        void *p = npk_alloc(10);
+        void *page = npk_wildx_alloc(100);
+        npk_free(p);
+        npk_wildx_free(page);
+        fprintf(stderr, "clean end\n");
+        exit(0);
+      },
+      testing::ExitedWithCode(0), "^clean end\n$");
+}
+
+TEST(AuditEnv, UseOfAFreedBlockFaults) {
+  REQUIRE_AUDIT();
+  EXPECT_EXIT(
+      {
+        volatile char *p = static_cast<char *>(npk_alloc(6000));
+        p[5999] = 1;
+        npk_free(const_cast<char *>(p));
+        p[5999] = 2;
+      },
+      testing::KilledBySignal(SIGSEGV), "");
+}
+
+TEST(AuditEnv, FreedBlocksAreNeverReusedSoASecondFreeIsAlwaysRefused) {
+  REQUIRE_AUDIT();
+  void *first = npk_alloc(16);
+  ASSERT_NE(first, nullptr);
+  ASSERT_EQ(npk_free(first), 0);
+  for (int i = 0; i < 2000; ++i) {
+    void *other = npk_alloc(16);
+    ASSERT_NE(other, first);
+    ASSERT_EQ(npk_free(other), 0);
+  }
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(npk_free(first), -1);
+  EXPECT_NE(testing::internal::GetCapturedStderr().find("[Wild] panic: free("), std::string::npos);
+}
+
+}  // namespace
