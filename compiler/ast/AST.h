@@ -433,6 +433,8 @@ bool isLvalue(const Expr &e);
 
 // Prints the tree for `--emit=ast`.
 std::string dumpModule(const Module &m);
+// One expression as `--emit=ast` prints it (`(+ a b)`).
+std::string exprText(const Expr &e);
 // The operator as written in source ("+", "<<", "&&", ...).
 const char *binaryText(BinaryOp op);
 

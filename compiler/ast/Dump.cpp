@@ -167,6 +167,8 @@ public:
 
 } // namespace
 
+std::string exprText(const Expr &e) { return Dumper().expr(&e); }
+
 std::string dumpModule(const Module &m) {
   Dumper d;
   d.line(0, "module " + m.name);

@@ -6,10 +6,10 @@
 #pragma once
 
 #include "ast/AST.h"
+#include "ast/Program.h"
 #include "check/ConstEval.h"
 #include "check/Types.h"
 #include "diag/Diag.h"
-#include "driver/Modules.h"
 
 #include <map>
 #include <optional>

@@ -5,6 +5,7 @@
 #include "driver/Modules.h"
 #include "lex/Lexer.h"
 #include "lower/Lower.h"
+#include "nir/NIR.h"
 #include "own/Ownership.h"
 
 #include <llvm/IR/Verifier.h>
@@ -183,13 +184,16 @@ int compile(const Options &opts) {
   checker.run();                                                        // names, types, results
   if (flushDiags(sm, diags, opts)) return 1;
 
-  ProgramDropPlans drops;
-  checkOwnership(sm, program, checker.symbols(), diags, drops);         // ARIA-014/015/022, drop plan
+  nir::Module nirMod = nir::build(checker.symbols().allFuncs);           // NIR
+  checkOwnership(sm, checker.symbols(), diags, nirMod);                 // ARIA-014/015/022, drops into NIR
   if (flushDiags(sm, diags, opts)) return 1;
   if (opts.checkOnly) return 0;
+  if (opts.emit == EmitKind::Nir) return writeText(out, nir::print(nirMod, program.main)) ? 0 : 1;
 
   llvm::LLVMContext ctx;
-  std::unique_ptr<llvm::Module> mod = lowerProgram(ctx, sm, program, checker.symbols(), drops, types); // LLVM IR
+  auto target = std::make_unique<llvm::Module>(program.main ? program.main->name : "npk", ctx);
+  configureTarget(*target);
+  std::unique_ptr<llvm::Module> mod = lowerProgram(std::move(target), sm, program, checker.symbols(), nirMod, types); // LLVM IR
   std::string verifyErrors;
   llvm::raw_string_ostream verifyOut(verifyErrors);
   if (llvm::verifyModule(*mod, &verifyOut)) {

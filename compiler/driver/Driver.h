@@ -7,7 +7,7 @@
 
 namespace npk {
 
-enum class EmitKind { Tokens, Ast, Llvm, Asm, Obj, Exe, None };
+enum class EmitKind { Tokens, Ast, Llvm, Asm, Obj, Exe, None, Nir };
 
 // What the command line adds to the link: `-l NAME`, `-L DIR`, `-Wl,...`
 // and extra object files or archives, in command-line order within each kind.

@@ -3,7 +3,7 @@
 // modules (naming every place searched) and import cycles (printing the cycle).
 #pragma once
 
-#include "ast/AST.h"
+#include "ast/Program.h"
 #include "diag/Diag.h"
 
 #include <memory>
@@ -11,11 +11,6 @@
 #include <vector>
 
 namespace npk {
-
-struct Program {
-  std::vector<std::unique_ptr<Module>> modules; // dependencies before dependents
-  Module *main = nullptr;
-};
 
 struct ModuleSearch {
   std::vector<std::string> includeDirs; // -I DIR, in order

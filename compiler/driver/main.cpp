@@ -48,12 +48,13 @@ const char *const kHelp =
     "  -o OUT          output path (not empty; not with check or run); by default an\n"
     "                  executable is named after FILE without .npk and an object\n"
     "                  file after FILE with .o, both in the current directory;\n"
-    "                  tokens, ast, llvm and asm go to stdout (as with `-o -`)\n"
+    "                  tokens, ast, nir, llvm and asm go to stdout (as with `-o -`)\n"
     "  -O0..-O3        optimisation level (default -O0)\n"
     "  -I DIR          add DIR to the module search path (after the importing\n"
     "                  file's directory and NPK_PATH, before the standard library)\n"
     "  --emit=KIND     stop after a phase and write its product: tokens, ast,\n"
-    "                  llvm (IR) and asm as text (stdout unless -o); obj (an\n"
+    "                  nir (the typed IR after drop elaboration), llvm (IR) and\n"
+    "                  asm as text (stdout unless -o); obj (an\n"
     "                  object file) and exe (an executable, the default) are\n"
     "                  always written to files\n"
     "  --emit-llvm     same as --emit=llvm\n"
@@ -110,7 +111,8 @@ bool isLinkInput(const std::string &path) {
 
 bool parseEmit(const std::string &kind, npk::EmitKind &out) {
   static const std::pair<const char *, npk::EmitKind> kinds[] = {
-      {"tokens", npk::EmitKind::Tokens}, {"ast", npk::EmitKind::Ast}, {"llvm", npk::EmitKind::Llvm},
+      {"tokens", npk::EmitKind::Tokens}, {"ast", npk::EmitKind::Ast}, {"nir", npk::EmitKind::Nir},
+      {"llvm", npk::EmitKind::Llvm},
       {"asm", npk::EmitKind::Asm},       {"obj", npk::EmitKind::Obj}, {"exe", npk::EmitKind::Exe}};
   for (auto &[name, k] : kinds)
     if (kind == name) {

@@ -1,4 +1,5 @@
-// Lowering: the checked, annotated program becomes one LLVM module. Every
+// Lowering: the NIR of the checked program (after drop elaboration) becomes
+// one LLVM module. Every
 // function with a body returns its Result<T> as `{ i1 is_error, i32 err, T val }`
 // (`{ i1, i32 }` for NIL). Integer `+ - *` trap on overflow, `/ %` on zero,
 // checked casts on out-of-range values; traps and unhandled failures go
@@ -6,7 +7,7 @@
 #pragma once
 
 #include "check/Checker.h"
-#include "own/DropPlan.h"
+#include "nir/NIR.h"
 
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
@@ -15,7 +16,10 @@
 
 namespace npk {
 
-std::unique_ptr<llvm::Module> lowerProgram(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program,
-                                           const Symbols &syms, const ProgramDropPlans &drops, TypeContext &types);
+// `target` is an empty module the driver has configured for the target
+// machine (triple and data layout); the program is lowered into it.
+std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target, const SourceManager &sm,
+                                           Program &program, const Symbols &syms, const nir::Module &nir,
+                                           TypeContext &types);
 
 } // namespace npk

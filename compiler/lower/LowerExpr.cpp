@@ -32,8 +32,8 @@ llvm::Value *Lowerer::convert(llvm::Value *v, const Ty *from, const Ty *to) {
 }
 
 void Lowerer::emitTrapWith(llvm::Value *failCond, llvm::function_ref<void()> call) {
-  auto *trapBB = llvm::BasicBlock::Create(ctx_, "trap", fn_);
-  auto *okBB = llvm::BasicBlock::Create(ctx_, "ok", fn_);
+  auto *trapBB = newBlock("trap");
+  auto *okBB = newBlock("ok");
   b_.CreateCondBr(failCond, trapBB, okBB, llvm::MDBuilder(ctx_).createBranchWeights(1, 1 << 20));
   b_.SetInsertPoint(trapBB);
   call();
@@ -121,8 +121,8 @@ llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy,
                                         const RawExpr *raw) {
   const Ty *valueTy = resultTy->resultValue();
   llvm::Value *isError = b_.CreateExtractValue(result, 0, "is_error");
-  auto *errBB = llvm::BasicBlock::Create(ctx_, fallback ? "default" : "raw.fail", fn_);
-  auto *okBB = llvm::BasicBlock::Create(ctx_, "raw.ok", fn_);
+  auto *errBB = newBlock(fallback ? "default" : "raw.fail");
+  auto *okBB = newBlock("raw.ok");
   b_.CreateCondBr(isError, errBB, okBB);
   b_.SetInsertPoint(errBB);
   if (!fallback) {
@@ -137,7 +137,7 @@ llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy,
   }
   llvm::Value *alt = lowerAs(*fallback, valueTy);
   llvm::BasicBlock *altEnd = b_.GetInsertBlock();
-  auto *joinBB = llvm::BasicBlock::Create(ctx_, "default.end", fn_);
+  auto *joinBB = newBlock("default.end");
   b_.CreateBr(joinBB);
   b_.SetInsertPoint(okBB);
   llvm::Value *val = b_.CreateExtractValue(result, 2);
@@ -240,8 +240,8 @@ llvm::Value *Lowerer::lowerLogical(const BinaryExpr &e) {
   bool isAnd = e.op == BinaryOp::And;
   llvm::Value *l = lowerExpr(*e.lhs);
   llvm::BasicBlock *lhsEnd = b_.GetInsertBlock();
-  auto *rhsBB = llvm::BasicBlock::Create(ctx_, isAnd ? "and.rhs" : "or.rhs", fn_);
-  auto *endBB = llvm::BasicBlock::Create(ctx_, isAnd ? "and.end" : "or.end", fn_);
+  auto *rhsBB = newBlock(isAnd ? "and.rhs" : "or.rhs");
+  auto *endBB = newBlock(isAnd ? "and.end" : "or.end");
   if (isAnd) b_.CreateCondBr(l, rhsBB, endBB);
   else b_.CreateCondBr(l, endBB, rhsBB);
   b_.SetInsertPoint(rhsBB);

@@ -1,27 +1,26 @@
 #include "lower/Lowerer.h"
 
-#include "driver/Emit.h"
-
 #include <llvm/IR/Verifier.h>
 
 namespace npk {
 
-std::unique_ptr<llvm::Module> lowerProgram(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program,
-                                           const Symbols &syms, const ProgramDropPlans &drops, TypeContext &types) {
-  Lowerer l(ctx, sm, program, syms, drops);
+std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target, const SourceManager &sm,
+                                           Program &program, const Symbols &syms, const nir::Module &nir,
+                                           TypeContext &types) {
+  llvm::LLVMContext &ctx = target->getContext();
+  Lowerer l(ctx, sm, program, syms, nir);
   l.types_ = &types;
+  l.mod_ = std::move(target);
   return l.run();
 }
 
 Lowerer::Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program, const Symbols &syms,
-                 const ProgramDropPlans &drops)
-    : ctx_(ctx), sm_(sm), program_(program), syms_(syms), drops_(drops), b_(ctx), allocas_(ctx) {}
+                 const nir::Module &nir)
+    : ctx_(ctx), sm_(sm), program_(program), syms_(syms), nir_(nir), b_(ctx), allocas_(ctx) {}
 
 std::unique_ptr<llvm::Module> Lowerer::run() {
-  mod_ = std::make_unique<llvm::Module>(program_.main ? program_.main->name : "npk", ctx_);
-  configureTarget(*mod_);
   for (FuncDecl *f : syms_.allFuncs) declareFunc(*f);
-  for (FuncDecl *f : syms_.allFuncs) lowerFunc(*f);
+  for (const nir::Func &f : nir_.funcs) lowerFunc(f);
   emitEntryPoint();
   return std::move(mod_);
 }
@@ -183,40 +182,18 @@ llvm::Value *Lowerer::makeResult(const Ty *value, llvm::Value *isError, llvm::Va
   return r;
 }
 
-void Lowerer::lowerFunc(FuncDecl &f) {
-  if (!f.body || !f.ret) return;
+void Lowerer::lowerFunc(const nir::Func &nf) {
+  const FuncDecl &f = *nf.decl;
   func_ = &f;
-  fn_ = funcs_[&f];
-  plan_ = drops_.find(&f);
+  fn_ = funcs_.at(&f);
   slots_.clear();
   dropFlags_.clear();
-  scopes_.clear();
-  loops_.clear();
-  auto *entry = llvm::BasicBlock::Create(ctx_, "entry", fn_);
+  dropCount_ = 0;
+  auto *entry = llvm::BasicBlock::Create(ctx_, "entry", fn_); // the allocas
   allocas_.SetInsertPoint(entry);
-  auto *body = llvm::BasicBlock::Create(ctx_, "body", fn_);
-  b_.SetInsertPoint(body);
-  for (size_t i = 0; i < f.params.size(); ++i) {
-    Binding &pb = f.params[i]->binding;
-    llvm::Argument *arg = fn_->getArg(static_cast<unsigned>(i));
-    if (pb.quals & (QualBorrowMut | QualBorrowImm)) {
-      slots_[&pb] = arg; // the caller's storage
-      continue;
-    }
-    llvm::AllocaInst *slot = allocas_.CreateAlloca(arg->getType(), nullptr, pb.name);
-    b_.CreateStore(arg, slot);
-    slots_[&pb] = slot;
-    setDropFlag(pb, true); // a struct passed by value is the callee's to drop
-  }
-  lowerBlock(*f.body);
-  if (!terminated()) {
-    if (f.ret->isNil() || f.isMain)
-      b_.CreateRet(makeResult(f.ret, b_.getFalse(), b_.getInt32(0), nullptr));
-    else
-      b_.CreateUnreachable();
-  }
-  allocas_.CreateBr(body);
-  // Blocks left open after a terminator (dead code) get an `unreachable`.
+  lowerBody(nf);
+  allocas_.CreateBr(&*std::next(fn_->begin()));
+  // A block left open (only possible after a noreturn call) ends unreachable.
   for (llvm::BasicBlock &bb : *fn_)
     if (!bb.getTerminator()) {
       b_.SetInsertPoint(&bb);

@@ -15,7 +15,7 @@ namespace npk {
 class Lowerer {
 public:
   Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program, const Symbols &syms,
-          const ProgramDropPlans &drops);
+          const nir::Module &nir);
   std::unique_ptr<llvm::Module> run();
 
   // ---- types and runtime (LowerFunc.cpp)
@@ -26,35 +26,28 @@ public:
   llvm::FunctionCallee runtime(const char *name);
   llvm::Function *declareFunc(FuncDecl &f);
   llvm::Function *declareExtern(ExternDecl &e);
-  void lowerFunc(FuncDecl &f);
+  void lowerFunc(const nir::Func &f);
   void emitEntryPoint();
   llvm::Constant *locString(Span s);
   llvm::Constant *stringConstant(const std::string &s);
   llvm::Constant *stringValue(const std::string &s);
 
-  // ---- statements (LowerStmt.cpp)
-  void lowerBlock(const BlockStmt &b);
-  void lowerStmt(const Stmt &s);
-  void lowerVarDecl(const VarDeclStmt &s);
-  void lowerAssign(const AssignStmt &s);
-  void lowerIf(const IfStmt &s);
-  void lowerWhile(const WhileStmt &s);
-  void lowerFor(const ForStmt &s);
-  void lowerLeave(const Stmt &s, llvm::Value *result);
-  void lowerBreakContinue(const Stmt &s);
-  void runScopeExit(size_t downTo, const std::vector<DropAction> *drops);
-  void runBlockEnd(const BlockStmt &b);
-  void runDefers(const std::vector<const Stmt *> &defers);
-  const std::vector<DropAction> *plannedExitDrops(const Stmt &s) const;
-  void emitDrop(const DropAction &a);
-  void emitRelease(const DropAction &a);
+  // ---- instructions and drops (LowerInst.cpp)
+  void lowerBody(const nir::Func &f);
+  void lowerInst(const nir::Func &f, const nir::Inst &in);
+  void lowerParam(const nir::Inst &in);
+  void lowerLet(const nir::Inst &in);
+  llvm::Value *temp(nir::Temp t, const Ty *to = nullptr);
+  llvm::BasicBlock *newBlock(const std::string &name);
+  void emitDrop(const nir::Inst &drop);
+  void emitRelease(const nir::Inst &drop);
+  void tagDrop(llvm::CallInst *call);
   llvm::BasicBlock *blockAfterCurrent(const std::string &name);
   void emitValueDrop(llvm::Value *addr, const Ty *ty);
   void dropDiscarded(llvm::Value *v, const Ty *ty);
   llvm::Value *fieldOfTemporary(const MemberExpr &e);
   void noteRelease(const Expr &e);
   void setDropFlag(const Binding &b, bool owned);
-  void startDeadBlock();
   bool terminated() const;
 
   // ---- expressions (LowerExpr.cpp)
@@ -90,7 +83,7 @@ public:
   const SourceManager &sm_;
   Program &program_;
   const Symbols &syms_;
-  const ProgramDropPlans &drops_;
+  const nir::Module &nir_;
   TypeContext *types_ = nullptr;
   std::unique_ptr<llvm::Module> mod_;
   llvm::IRBuilder<> b_;
@@ -101,22 +94,18 @@ public:
   std::map<std::string, llvm::Constant *> strings_;
 
   // Per-function state.
-  struct Scope {
-    const BlockStmt *block = nullptr;
-    std::vector<const Stmt *> defers;
-  };
-  struct Loop {
-    llvm::BasicBlock *breakTo, *continueTo;
-    size_t scopeDepth;
-  };
-  FuncDecl *func_ = nullptr;
+  const FuncDecl *func_ = nullptr;
   llvm::Function *fn_ = nullptr;
   llvm::IRBuilder<> allocas_;
+  std::vector<llvm::BasicBlock *> blocks_;  // one per NIR block
+  llvm::BasicBlock *anchor_ = nullptr;      // the block after the NIR block being lowered
+  std::vector<llvm::Value *> temps_;        // NIR temporaries
+  std::vector<const Ty *> tempTys_;
+  const std::vector<std::pair<const Expr *, const Binding *>> *clears_ = nullptr; // of the instruction lowered
   std::unordered_map<const Binding *, llvm::Value *> slots_;     // alloca (or borrowed pointer)
   std::unordered_map<const Binding *, llvm::Value *> dropFlags_; // i1 allocas
-  std::vector<Scope> scopes_;
-  std::vector<Loop> loops_;
-  const DropPlan *plan_ = nullptr;
+  llvm::MDNode *dropTag_ = nullptr; // while a NIR drop is lowered
+  unsigned dropCount_ = 0;
 };
 
 } // namespace npk

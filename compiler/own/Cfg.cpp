@@ -22,29 +22,18 @@ std::string placeText(const Expr *target) {
   return "the place it is assigned to";
 }
 
-// Builds the CFG of one function. The builder mirrors the lowering's scope
-// stack (one frame per BlockStmt; `for` initialisers live in the enclosing
-// block) so that the drop plan computed from the CFG fits the code emitted.
+// Builds the CFG of one function from its NIR. Scopes, exits and defer
+// bodies are already explicit there; the builder turns each instruction into
+// the ownership events it causes, and each terminator into edges.
 class CfgBuilder {
 public:
-  explicit CfgBuilder(const FuncDecl &f) {
-    cfg_.func = &f;
-    cfg_.bindings = collectBindings(f);
+  explicit CfgBuilder(const nir::Func &f) : nir_(f) {
+    cfg_.func = f.decl;
+    cfg_.bindings = collectBindings(*f.decl);
   }
   Cfg build();
 
 private:
-  struct Frame {
-    std::vector<unsigned> bindings; // declaration order
-    std::vector<const DeferStmt *> defers;
-  };
-  struct Loop {
-    unsigned breakTo, continueTo;
-    size_t frameDepth; // frames outside the loop body
-    const Stmt *stmt;
-    bool continueIsBack; // `while`: continue jumps straight back to the condition
-  };
-
   // ---- graph
   unsigned newBlock(Decision context);
   unsigned addEdge(unsigned from, unsigned to);
@@ -53,30 +42,17 @@ private:
   void emit(EventKind kind, Span span, unsigned binding, const Expr *expr);
   void emitSite(EventKind kind, Span span, unsigned site);
   const TrackedBinding *followed(const Expr *e) const { return followedName(e, cfg_.bindings); }
-  // Code after a jump or an exit: a block no edge reaches.
-  void startDeadCode() { cur_ = newBlock(context_); }
 
-  // ---- statements
-  void stmt(const Stmt &s);
-  void block(const BlockStmt &b);
-  void detached(const Stmt &s);
-  void varDecl(const VarDeclStmt &d);
-  void assign(const AssignStmt &a);
+  // ---- instructions
+  void site(unsigned index);
+  void inst(const nir::Inst &in);
+  void evalFor(const nir::Inst &in);
   void initEvent(const Binding &b, const Expr *value, Span span, bool overwrites);
-  void ifStmt(const IfStmt &s);
-  void whileStmt(const WhileStmt &s);
-  void forStmt(const ForStmt &s);
-  void jump(const Stmt &s);
-  void leaveFunction(const Stmt &s, SiteKind kind, const Expr *value);
   void moveOrEval(const Expr *value);
   void consume(const Expr &value, std::string movedTo);
   void addressOf(const UnaryExpr &u);
   void plainOwner(const Binding &b, const Expr &value, Span at, bool assigned);
-
-  // ---- scopes
-  void leaveScopes(SiteKind kind, const Stmt *exitStmt, const BlockStmt *ended, Span span, size_t downTo,
-                   bool runsDropsAndDefers);
-  void runDefers(size_t downTo);
+  void passOut(const Expr &value);
 
   // ---- expressions
   void expr(const Expr &e);
@@ -86,40 +62,29 @@ private:
   void withDefault(const DefaultExpr &d);
   void useAgain(const Expr &value);
 
+  const nir::Func &nir_;
   Cfg cfg_;
   unsigned cur_ = 0;
-  Span runningDefersAt_; // the exit whose defer bodies are being built
+  unsigned nirBlock_ = 0, nirInst_ = 0; // the instruction being read
+  Span runningDefersAt_; // the exit whose defer bodies are being read
   Decision context_;
-  std::vector<Frame> frames_;
-  std::vector<Loop> loops_;
-  std::pair<unsigned, const Expr *> passedOut_{0, nullptr}; // for the exit being built
+  const Binding *ownedParam_ = nullptr; // the `wild` parameter a deallocator releases
+  std::pair<unsigned, const Expr *> passedOut_{0, nullptr}; // for the exit being read
   unsigned releases_ = 0; // Release events emitted so far
 };
 
 Cfg CfgBuilder::build() {
-  const FuncDecl &f = *cfg_.func;
-  cur_ = newBlock(context_);
-  frames_.push_back(Frame{}); // the parameters
-  for (auto &p : f.params)
-    if (p->binding.id < cfg_.bindings.size() && cfg_.bindings[p->binding.id].followed())
-      frames_.back().bindings.push_back(p->binding.id);
-  // A `wild`/`wildx` parameter holds the caller's allocation: borrowed,
-  // except the one a deallocator releases, which it owns.
-  const Binding *owned = ownedParam(f);
-  for (auto &p : f.params) {
-    unsigned id = p->binding.id;
-    if (id >= cfg_.bindings.size() || !cfg_.bindings[id].checked) continue;
-    emit(EventKind::Init, p->binding.span, id, nullptr);
-    cfg_.blocks[cur_].events.back().init = &p->binding == owned ? InitKind::Owned : InitKind::Lent;
-  }
-  // A struct passed by value arrives owned: the callee drops it (§6.4).
-  for (auto &p : f.params)
-    if (p->binding.id < cfg_.bindings.size() && cfg_.bindings[p->binding.id].moves)
-      initEvent(p->binding, nullptr, p->binding.span, false);
-  if (f.body) {
-    block(*f.body);
-    Span end = f.body->closeSpan.valid() ? f.body->closeSpan : f.body->span;
-    leaveScopes(SiteKind::FunctionEnd, nullptr, nullptr, end, 0, false);
+  ownedParam_ = ownedParam(*nir_.decl);
+  for (const nir::Block &b : nir_.blocks) newBlock(Decision{b.context.cond, b.context.value});
+  for (unsigned i = 0; i < nir_.sites.size(); ++i) site(i);
+  for (unsigned b = 0; b < nir_.blocks.size(); ++b) {
+    cur_ = b;
+    context_ = cfg_.blocks[b].context;
+    nirBlock_ = b;
+    for (unsigned i = 0; i < nir_.blocks[b].insts.size(); ++i) {
+      nirInst_ = i;
+      inst(nir_.blocks[b].insts[i]);
+    }
   }
   return std::move(cfg_);
 }
@@ -179,6 +144,8 @@ void CfgBuilder::emit(EventKind kind, Span span, unsigned binding, const Expr *e
   ev.binding = binding;
   ev.expr = e;
   ev.runsAt = runningDefersAt_.valid() ? runningDefersAt_ : span;
+  ev.nirBlock = nirBlock_;
+  ev.nirInst = nirInst_;
   cfg_.blocks[cur_].events.push_back(ev);
   if (kind == EventKind::Release) ++releases_;
 }
@@ -189,73 +156,121 @@ void CfgBuilder::emitSite(EventKind kind, Span span, unsigned site) {
   ev.span = span;
   ev.site = site;
   ev.runsAt = runningDefersAt_.valid() ? runningDefersAt_ : span;
+  ev.nirBlock = nirBlock_;
+  ev.nirInst = nirInst_;
   cfg_.blocks[cur_].events.push_back(ev);
 }
 
-// ---- statements ------------------------------------------------------------------
+// ---- instructions ----------------------------------------------------------------
 
-void CfgBuilder::stmt(const Stmt &s) {
-  switch (s.kind) {
-  case StmtKind::Block: return block(static_cast<const BlockStmt &>(s));
-  case StmtKind::VarDecl: return varDecl(static_cast<const VarDeclStmt &>(s));
-  case StmtKind::Assign: return assign(static_cast<const AssignStmt &>(s));
-  case StmtKind::If: return ifStmt(static_cast<const IfStmt &>(s));
-  case StmtKind::While: return whileStmt(static_cast<const WhileStmt &>(s));
-  case StmtKind::For: return forStmt(static_cast<const ForStmt &>(s));
-  case StmtKind::Break:
-  case StmtKind::Continue: return jump(s);
-  case StmtKind::Pass: return leaveFunction(s, SiteKind::Pass, static_cast<const PassStmt &>(s).value.get());
-  case StmtKind::Fail: return leaveFunction(s, SiteKind::Fail, static_cast<const FailStmt &>(s).code.get());
-  case StmtKind::Return: return leaveFunction(s, SiteKind::Return, static_cast<const ReturnStmt &>(s).value.get());
-  case StmtKind::Exit: return leaveFunction(s, SiteKind::Exit, static_cast<const ExitStmt &>(s).status.get());
-  case StmtKind::Defer:
-    frames_.back().defers.push_back(static_cast<const DeferStmt *>(&s));
+// The site of a `scope.exit`/`scope.end`, as the analysis sees it: only the
+// bindings it follows, and the releases of the defer bodies registered there.
+void CfgBuilder::site(unsigned index) {
+  const nir::ExitSite &ns = nir_.sites[index];
+  ExitSite site;
+  switch (ns.kind) {
+  case nir::ExitKind::BlockEnd: site.kind = SiteKind::BlockEnd; break;
+  case nir::ExitKind::FunctionEnd: site.kind = SiteKind::FunctionEnd; break;
+  case nir::ExitKind::Detached: site.kind = SiteKind::Detached; break;
+  case nir::ExitKind::Pass: site.kind = SiteKind::Pass; break;
+  case nir::ExitKind::Fail: site.kind = SiteKind::Fail; break;
+  case nir::ExitKind::Return: site.kind = SiteKind::Return; break;
+  case nir::ExitKind::Exit: site.kind = SiteKind::Exit; break;
+  case nir::ExitKind::Break: site.kind = SiteKind::Break; break;
+  case nir::ExitKind::Continue: site.kind = SiteKind::Continue; break;
+  }
+  site.stmt = ns.stmt;
+  site.block = ns.block;
+  site.span = ns.span;
+  for (const Binding *b : ns.bindings)
+    if (b->id < cfg_.bindings.size() && cfg_.bindings[b->id].binding == b && cfg_.bindings[b->id].followed())
+      site.bindings.push_back(b->id);
+  for (const CallExpr *call : ns.deferReleases)
+    if (const TrackedBinding *tb = followed(releasedName(*call))) site.deferReleased.push_back(tb->binding->id);
+  cfg_.sites.push_back(std::move(site));
+}
+
+void CfgBuilder::inst(const nir::Inst &in) {
+  runningDefersAt_ = in.runsAt;
+  switch (in.op) {
+  case nir::Op::Param: {
+    unsigned id = in.binding->id;
+    if (id >= cfg_.bindings.size()) return;
+    // A `wild`/`wildx` parameter holds the caller's allocation: borrowed,
+    // except the one a deallocator releases, which it owns.
+    if (cfg_.bindings[id].checked) {
+      emit(EventKind::Init, in.binding->span, id, nullptr);
+      cfg_.blocks[cur_].events.back().init = in.binding == ownedParam_ ? InitKind::Owned : InitKind::Lent;
+    }
+    if (cfg_.bindings[id].moves)
+      initEvent(*in.binding, nullptr, in.binding->span, false); // a struct passed by value arrives owned (§6.4)
     return;
-  case StmtKind::Expr:
-  case StmtKind::Error: forEachOwnExpr(s, [&](const Expr &e) { expr(e); }); return;
+  }
+  case nir::Op::Eval: return evalFor(in);
+  case nir::Op::Let: {
+    const Binding &b = *in.binding;
+    if (b.id >= cfg_.bindings.size() || !cfg_.bindings[b.id].followed()) return;
+    initEvent(b, static_cast<const VarDeclStmt *>(in.stmt)->init.get(), in.span, false);
+    return;
+  }
+  case nir::Op::Store: {
+    const TrackedBinding *target = followed(in.expr);
+    if (!target || target->binding->heapStruct) return expr(*in.expr); // a write through the binding uses it
+    initEvent(*target->binding, in.value, in.span, true);
+    return;
+  }
+  case nir::Op::Update:
+    consume(*in.value, "into " + placeText(in.expr));
+    expr(*in.expr);
+    return;
+  case nir::Op::ScopeExit: return emitSite(EventKind::DropPoint, in.span, in.site);
+  case nir::Op::ScopeEnd:
+    if (passedOut_.second) {
+      emit(EventKind::Use, passedOut_.second->span, passedOut_.first, passedOut_.second);
+      cfg_.blocks[cur_].events.back().passedOut = true;
+      cfg_.blocks[cur_].events.back().afterExit = true;
+      passedOut_ = {0, nullptr};
+    }
+    return emitSite(EventKind::Leave, in.span, in.site);
+  case nir::Op::Br: {
+    unsigned id = addEdge(cur_, in.target);
+    cfg_.edges[id].loop = in.loop;
+    cfg_.edges[id].loopBack = in.loopBack;
+    return;
+  }
+  case nir::Op::CondBr: return branch(*in.expr, cur_, in.target, in.elseTarget);
+  case nir::Op::Drop:
+  case nir::Op::Flag:
+  case nir::Op::Ret:
+  case nir::Op::Exit:
+  case nir::Op::FallOff:
+  case nir::Op::Unreachable: return;
   }
 }
 
-void CfgBuilder::block(const BlockStmt &b) {
-  frames_.push_back(Frame{});
-  for (auto &s : b.stmts)
-    if (s) stmt(*s);
-  Span end = b.closeSpan.valid() ? b.closeSpan : b.span;
-  leaveScopes(SiteKind::BlockEnd, nullptr, &b, end, frames_.size() - 1, true);
-  frames_.pop_back();
-}
-
-// A statement outside any block (a `defer` body, a `for` step): a binding it
-// declares ends with it and gets no automatic drop.
-void CfgBuilder::detached(const Stmt &s) {
-  frames_.push_back(Frame{});
-  stmt(s);
-  if (!frames_.back().bindings.empty())
-    leaveScopes(SiteKind::Detached, &s, nullptr, s.span, frames_.size() - 1, false);
-  frames_.pop_back();
-}
-
-void CfgBuilder::varDecl(const VarDeclStmt &d) {
-  if (d.init) consume(*d.init, "to `" + d.binding.name + "`");
-  if (d.init) plainOwner(d.binding, *d.init, d.span, false);
-  unsigned id = d.binding.id;
-  if (id >= cfg_.bindings.size() || !cfg_.bindings[id].followed()) return;
-  initEvent(d.binding, d.init.get(), d.span, false);
-  frames_.back().bindings.push_back(id);
-}
-
-void CfgBuilder::assign(const AssignStmt &a) {
-  auto *name = as<NameExpr>(a.target.get());
-  if (name && name->binding && !a.compound && a.value) plainOwner(*name->binding, *a.value, a.span, true);
-  const TrackedBinding *target = followed(a.target.get());
-  if (!target || a.compound || target->binding->heapStruct) {
-    // A write through the binding (`p[i] = v`, a heap struct) uses it.
-    if (a.value) consume(*a.value, "into " + placeText(a.target.get()));
-    if (a.target) expr(*a.target);
-    return;
+// An `eval`: what its value does depends on the statement that consumes it.
+void CfgBuilder::evalFor(const nir::Inst &in) {
+  const Expr &e = *in.expr;
+  switch (in.use) {
+  case nir::Use::Bind: {
+    auto *d = static_cast<const VarDeclStmt *>(in.stmt);
+    consume(e, "to `" + d->binding.name + "`");
+    return plainOwner(d->binding, e, d->span, false);
   }
-  if (a.value) consume(*a.value, "to `" + target->binding->name + "`");
-  initEvent(*target->binding, a.value.get(), a.span, true);
+  case nir::Use::Store: {
+    auto *a = static_cast<const AssignStmt *>(in.stmt);
+    const Expr *target = a->target.get();
+    if (auto *name = as<NameExpr>(target); name && name->binding) plainOwner(*name->binding, e, a->span, true);
+    const TrackedBinding *tb = followed(target);
+    if (!tb || tb->binding->heapStruct) return consume(e, "into " + placeText(target));
+    return consume(e, "to `" + tb->binding->name + "`");
+  }
+  case nir::Use::Return:
+    moveOrEval(&e);
+    return passOut(e);
+  case nir::Use::Operand:
+  case nir::Use::Discard: return expr(e);
+  }
 }
 
 // An allocation may only be owned by a `wild`/`wildx` binding: one bound to
@@ -264,7 +279,21 @@ void CfgBuilder::plainOwner(const Binding &b, const Expr &value, Span at, bool a
   if (b.quals & (QualWild | QualWildx) || b.heapStruct || !b.ty || !b.ty->isPtr() || !allocatingCall(value)) return;
   auto &list = cfg_.plainOwners;
   bool seen = std::any_of(list.begin(), list.end(), [&](const PlainOwner &p) { return p.value == &value; });
-  if (!seen) list.push_back(PlainOwner{&value, &b, at, assigned}); // a defer body is built once per exit
+  if (!seen) list.push_back(PlainOwner{&value, &b, at, assigned}); // a defer body is read once per exit
+}
+
+// A plain pointer into a binding's memory (a borrow, or a pointer cast of
+// the owner) that `pass`/`return` hands out is used by the caller, after the
+// exit's drops and defers (at the `scope.end` that follows).
+void CfgBuilder::passOut(const Expr &value) {
+  const TrackedBinding *into = followed(&value);
+  if (!into || !into->owner) {
+    const Binding *copied = copiedPointer(&value);
+    const TrackedBinding *owner = copied && !as<NameExpr>(&value) && copied->id < cfg_.bindings.size()
+                                      ? &cfg_.bindings[copied->id] : nullptr;
+    into = owner && owner->binding == copied && owner->checked ? owner : nullptr;
+  }
+  if (into) passedOut_ = {into->binding->id, &value};
 }
 
 void CfgBuilder::initEvent(const Binding &b, const Expr *value, Span span, bool overwrites) {
@@ -273,116 +302,6 @@ void CfgBuilder::initEvent(const Binding &b, const Expr *value, Span span, bool 
   ev.init = classifyInit(value, b, cfg_.bindings);
   ev.overwrites = overwrites;
   if (ev.init == InitKind::Transfer) ev.source = static_cast<const NameExpr *>(value)->binding->id;
-}
-
-void CfgBuilder::ifStmt(const IfStmt &s) {
-  if (!s.cond || !s.thenBlock) return;
-  expr(*s.cond);
-  Decision outer = context_;
-  unsigned from = cur_;
-  unsigned join = newBlock(outer);
-  unsigned thenB = newBlock(Decision{s.cond.get(), true});
-  unsigned elseB = s.elseStmt ? newBlock(Decision{s.cond.get(), false}) : join;
-  branch(*s.cond, from, thenB, elseB);
-  context_ = Decision{s.cond.get(), true};
-  cur_ = thenB;
-  block(*s.thenBlock);
-  addEdge(cur_, join);
-  if (s.elseStmt) {
-    context_ = Decision{s.cond.get(), false};
-    cur_ = elseB;
-    stmt(*s.elseStmt);
-    addEdge(cur_, join);
-  }
-  context_ = outer;
-  cur_ = join;
-}
-
-void CfgBuilder::whileStmt(const WhileStmt &s) {
-  if (!s.cond || !s.body) return;
-  Decision outer = context_;
-  unsigned head = newBlock(outer);
-  cfg_.edges[addEdge(cur_, head)].loop = &s;
-  cur_ = head;
-  expr(*s.cond);
-  unsigned body = newBlock(Decision{s.cond.get(), true});
-  unsigned exit = newBlock(outer);
-  branch(*s.cond, cur_, body, exit);
-  loops_.push_back(Loop{exit, head, frames_.size(), &s, true});
-  context_ = Decision{s.cond.get(), true};
-  cur_ = body;
-  block(*s.body);
-  unsigned back = addEdge(cur_, head);
-  cfg_.edges[back].loop = &s;
-  cfg_.edges[back].loopBack = true;
-  loops_.pop_back();
-  context_ = outer;
-  cur_ = exit;
-}
-
-void CfgBuilder::forStmt(const ForStmt &s) {
-  if (!s.body) return;
-  if (s.init) stmt(*s.init); // lives in the enclosing block, as in the lowering
-  Decision outer = context_;
-  Decision inBody = s.cond ? Decision{s.cond.get(), true} : outer;
-  unsigned head = newBlock(outer);
-  cfg_.edges[addEdge(cur_, head)].loop = &s;
-  cur_ = head;
-  if (s.cond) expr(*s.cond);
-  unsigned body = newBlock(inBody);
-  unsigned exit = newBlock(outer);
-  unsigned step = newBlock(inBody);
-  if (s.cond) branch(*s.cond, cur_, body, exit);
-  else addEdge(cur_, body);
-  loops_.push_back(Loop{exit, step, frames_.size(), &s, false});
-  context_ = inBody;
-  cur_ = body;
-  block(*s.body);
-  addEdge(cur_, step);
-  loops_.pop_back();
-  cur_ = step;
-  if (s.step) detached(*s.step);
-  unsigned back = addEdge(cur_, head);
-  cfg_.edges[back].loop = &s;
-  cfg_.edges[back].loopBack = true;
-  context_ = outer;
-  cur_ = exit;
-}
-
-// `break` / `continue`: the drops and defers of the loop body's scopes, then
-// the jump.
-void CfgBuilder::jump(const Stmt &s) {
-  if (loops_.empty()) return;
-  Loop loop = loops_.back();
-  bool isBreak = s.kind == StmtKind::Break;
-  leaveScopes(isBreak ? SiteKind::Break : SiteKind::Continue, &s, nullptr, s.span, loop.frameDepth, true);
-  unsigned id = addEdge(cur_, isBreak ? loop.breakTo : loop.continueTo);
-  if (!isBreak && loop.continueIsBack) {
-    cfg_.edges[id].loop = loop.stmt;
-    cfg_.edges[id].loopBack = true;
-  }
-  startDeadCode();
-}
-
-// `pass`/`fail`/`return` leave every scope (drops, then defers); `exit` ends
-// the process at once (neither).
-void CfgBuilder::leaveFunction(const Stmt &s, SiteKind kind, const Expr *value) {
-  if (kind == SiteKind::Pass || kind == SiteKind::Return) moveOrEval(value);
-  else if (value) expr(*value);
-  // A plain pointer into a binding's memory (a borrow, or a pointer cast of
-  // the owner) is used by the caller, after this exit's drops and defers.
-  if ((kind == SiteKind::Pass || kind == SiteKind::Return) && value) {
-    const TrackedBinding *into = followed(value);
-    if (!into || !into->owner) {
-      const Binding *copied = copiedPointer(value);
-      const TrackedBinding *owner = copied && !as<NameExpr>(value) && copied->id < cfg_.bindings.size()
-                                        ? &cfg_.bindings[copied->id] : nullptr;
-      into = owner && owner->binding == copied && owner->checked ? owner : nullptr;
-    }
-    if (into) passedOut_ = {into->binding->id, value};
-  }
-  leaveScopes(kind, &s, nullptr, s.span, 0, kind != SiteKind::Exit);
-  startDeadCode();
 }
 
 // `pass p;`, `return p;` and `return Result{ val: p, ... };` move `p` out,
@@ -425,61 +344,6 @@ void CfgBuilder::consume(const Expr &value, std::string movedTo) {
     if (!seen) list.push_back(MoveOutOfPlace{&value, std::move(movedTo)}); // a defer body is built once per exit
   }
   expr(value);
-}
-
-// ---- scopes ------------------------------------------------------------------------
-
-// Leaves frames [downTo, top): one ExitSite whose DropPoint, defer bodies and
-// Leave (leak check) follow on the current path.
-void CfgBuilder::leaveScopes(SiteKind kind, const Stmt *exitStmt, const BlockStmt *ended, Span span, size_t downTo,
-                             bool runsDropsAndDefers) {
-  ExitSite site;
-  site.kind = kind;
-  site.stmt = exitStmt;
-  site.block = ended;
-  site.span = span;
-  for (size_t i = frames_.size(); i-- > downTo;)
-    site.bindings.insert(site.bindings.end(), frames_[i].bindings.rbegin(), frames_[i].bindings.rend());
-  // `exit` runs no defer, yet a registered `defer free(p);` discharges `p`
-  // there as at every other exit (LANGUAGE.md §6.2).
-  if (runsDropsAndDefers || kind == SiteKind::Exit) {
-    for (size_t i = frames_.size(); i-- > downTo;)
-      for (const DeferStmt *d : frames_[i].defers)
-        if (d->body)
-          forEachRelease(*d->body, [&](const CallExpr &call) {
-            if (const TrackedBinding *tb = followed(releasedName(call))) site.deferReleased.push_back(tb->binding->id);
-          });
-  }
-  unsigned index = static_cast<unsigned>(cfg_.sites.size());
-  cfg_.sites.push_back(std::move(site));
-  if (runsDropsAndDefers) {
-    emitSite(EventKind::DropPoint, span, index);
-    Span outer = runningDefersAt_;
-    if (!outer.valid()) runningDefersAt_ = span;
-    runDefers(downTo);
-    runningDefersAt_ = outer;
-  }
-  if (passedOut_.second) {
-    emit(EventKind::Use, passedOut_.second->span, passedOut_.first, passedOut_.second);
-    cfg_.blocks[cur_].events.back().passedOut = true;
-    cfg_.blocks[cur_].events.back().afterExit = true;
-    passedOut_ = {0, nullptr};
-  }
-  emitSite(EventKind::Leave, span, index);
-}
-
-// Defer bodies of frames [downTo, top), innermost frame first, LIFO within a
-// frame. A defer body cannot jump out of itself, so loops outside it are
-// hidden while it is built.
-void CfgBuilder::runDefers(size_t downTo) {
-  std::vector<Loop> outerLoops = std::move(loops_);
-  loops_.clear();
-  for (size_t i = frames_.size(); i-- > downTo;) {
-    std::vector<const DeferStmt *> defers = frames_[i].defers; // building may grow frames_
-    for (auto d = defers.rbegin(); d != defers.rend(); ++d)
-      if ((*d)->body) detached(*(*d)->body);
-  }
-  loops_ = std::move(outerLoops);
 }
 
 // ---- expressions -------------------------------------------------------------------
@@ -607,6 +471,11 @@ void CfgBuilder::withDefault(const DefaultExpr &d) {
 
 } // namespace
 
-Cfg buildCfg(const FuncDecl &f) { return CfgBuilder(f).build(); }
+Cfg buildCfg(const nir::Func &f) { return CfgBuilder(f).build(); }
+
+Cfg buildCfg(const FuncDecl &f) {
+  nir::Func nf = nir::buildFunc(f);
+  return CfgBuilder(nf).build(); // the CFG keeps no pointer into the NIR
+}
 
 } // namespace npk::own

@@ -1,5 +1,6 @@
-// The control-flow graph the ownership phase analyses, built from the typed
-// AST of one function. A block holds ownership events in execution order
+// The control-flow graph the ownership phase analyses, read off the NIR of
+// one function (nir/NIR.h): one CFG block per NIR block, plus the blocks an
+// expression that skips code splits off. A block holds ownership events in execution order
 // (an allocation, a use, a release, a move); expressions that skip code
 // (`&&`, `||`, `? default`) split blocks like statements do. Every way out of
 // a scope — a block's end, `pass`, `fail`, `return`, `exit`, `break`,
@@ -11,6 +12,7 @@
 // `p == NULL` and name the path in a diagnostic's note.
 #pragma once
 
+#include "nir/NIR.h"
 #include "own/Tracking.h"
 
 #include <vector>
@@ -37,6 +39,7 @@ struct Event {
   unsigned source = 0;           // Init Transfer: the binding ownership comes from
   bool overwrites = false;       // Init by assignment: the old value is lost
   std::string movedTo;           // Move of a struct value: where it went ("to `b`"), for diagnostics
+  unsigned nirBlock = 0, nirInst = 0; // the NIR instruction it comes from (drop elaboration writes there)
   // Release through a borrowing pointer (`free(q)` of `int8->:q = p;`):
   // releases the owner `binding` when `through` still borrows from it.
   bool viaBorrow = false;
@@ -112,6 +115,8 @@ struct Cfg {
   std::vector<ExitSite> sites;
 };
 
+Cfg buildCfg(const nir::Func &f);
+// The same for a function whose NIR is not kept (tests).
 Cfg buildCfg(const FuncDecl &f);
 
 } // namespace npk::own

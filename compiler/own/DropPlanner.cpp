@@ -1,62 +1,68 @@
 #include "own/DropPlanner.h"
 
-#include <unordered_map>
+#include <map>
+#include <set>
 
 namespace npk::own {
 
 namespace {
 
-// The lowering finds a site's drops by the block that ends or by the exit
-// statement. A site built several times (inside a defer body inlined at
-// several exits) shares one key, so its states are joined.
-const void *siteKey(const ExitSite &site) {
-  switch (site.kind) {
-  case SiteKind::BlockEnd: return site.block;
-  case SiteKind::Pass:
-  case SiteKind::Fail:
-  case SiteKind::Return:
-  case SiteKind::Break:
-  case SiteKind::Continue: return site.stmt;
-  default: return nullptr;
-  }
+using Pos = std::pair<unsigned, unsigned>; // NIR block, instruction
+
+nir::Inst dropInst(const DropAction &a, bool guarded, Span at) {
+  nir::Inst in;
+  in.op = nir::Op::Drop;
+  in.span = at;
+  in.binding = a.binding;
+  in.guarded = guarded;
+  in.userDrop = a.userDrop;
+  in.dropKind = a.kind;
+  return in;
 }
 
-struct SiteState {
-  unsigned site = 0;
-  OwnState state;
+nir::Inst flagInst(const Binding *b, Span at) {
+  nir::Inst in;
+  in.op = nir::Op::Flag;
+  in.span = at;
+  in.binding = b;
+  in.flagValue = true;
+  return in;
+}
+
+struct Plan {
+  std::map<Pos, std::vector<nir::Inst>> after, before;
+  std::set<const Binding *> flagged;
 };
 
 // The binding's drops when it may own its value in `state`: unguarded where
 // every path owns it, behind its drop flag where paths disagree.
-void addDrops(const TrackedBinding &tb, uint8_t state, DropPlan &plan, std::vector<DropAction> &actions) {
+void addDrops(const TrackedBinding &tb, uint8_t state, Span at, Plan &plan, std::vector<nir::Inst> &out) {
   if (!(state & kOwned)) return;
   bool guarded = state & (kFreed | kMoved);
   if (guarded) plan.flagged.insert(tb.binding);
-  for (DropAction a : tb.autoDrops) {
-    a.guarded = guarded;
-    actions.push_back(a);
-  }
+  for (const DropAction &a : tb.autoDrops) out.push_back(dropInst(a, guarded, at));
 }
 
-std::vector<DropAction> dropsAt(const Cfg &cfg, const SiteState &at, DropPlan &plan) {
-  const ExitSite &site = cfg.sites[at.site];
-  std::vector<DropAction> actions;
-  for (unsigned id : site.bindings) {
-    const TrackedBinding &tb = cfg.bindings[id];
-    if (tb.hasDrops() && !site.releasedByDefer(id)) addDrops(tb, at.state[id], plan, actions);
-  }
-  return actions;
-}
+} // namespace
 
-void storeDrops(const ExitSite &site, std::vector<DropAction> actions, DropPlan &plan) {
-  if (actions.empty()) return;
-  if (site.kind == SiteKind::BlockEnd) plan.blockEnd[site.block] = std::move(actions);
-  else plan.exits[site.stmt] = std::move(actions);
-}
-
-// A flagged binding's flag must turn false wherever it stops owning: at every
-// explicit release and every transfer to another binding.
-void clearFlags(const Cfg &cfg, DropPlan &plan) {
+void planDrops(const Cfg &cfg, const Solution &sol, nir::Func &f) {
+  Plan plan;
+  replay(cfg, sol, [&](unsigned, size_t, const Event &e, const OwnState &before) {
+    Pos at{e.nirBlock, e.nirInst};
+    if (e.kind == EventKind::Init && e.overwrites && e.expr && cfg.bindings[e.binding].moves) {
+      addDrops(cfg.bindings[e.binding], before[e.binding], e.span, plan, plan.before[at]); // the old value's destructor
+      return;
+    }
+    if (e.kind != EventKind::DropPoint) return;
+    const ExitSite &site = cfg.sites[e.site];
+    for (unsigned id : site.bindings) {
+      const TrackedBinding &tb = cfg.bindings[id];
+      if (tb.hasDrops() && !site.releasedByDefer(id)) addDrops(tb, before[id], site.span, plan, plan.after[at]);
+    }
+  });
+  // A flagged binding's flag turns false wherever it stops owning: at every
+  // explicit release, every move and every transfer to another binding.
+  std::map<Pos, std::vector<std::pair<const Expr *, const Binding *>>> clears;
   for (const CfgBlock &block : cfg.blocks)
     for (const Event &e : block.events) {
       unsigned from;
@@ -64,34 +70,32 @@ void clearFlags(const Cfg &cfg, DropPlan &plan) {
       else if (e.kind == EventKind::Init && e.init == InitKind::Transfer) from = e.source;
       else continue;
       const Binding *b = cfg.bindings[from].binding;
-      if (e.expr && plan.flagged.count(b)) plan.clearsFlag[e.expr] = b;
+      if (e.expr && plan.flagged.count(b)) clears[{e.nirBlock, e.nirInst}].emplace_back(e.expr, b);
     }
-}
-
-} // namespace
-
-void planDrops(const Cfg &cfg, const Solution &sol, DropPlan &plan) {
-  std::unordered_map<const void *, SiteState> merged;
-  std::unordered_map<const Expr *, std::pair<unsigned, uint8_t>> overwritten; // value -> binding, state
-  replay(cfg, sol, [&](unsigned, size_t, const Event &e, const OwnState &before) {
-    if (e.kind == EventKind::Init && e.overwrites && e.expr && cfg.bindings[e.binding].moves) {
-      auto [it, inserted] = overwritten.try_emplace(e.expr, e.binding, before[e.binding]);
-      if (!inserted) it->second.second |= before[e.binding];
-      return;
+  for (unsigned bi = 0; bi < f.blocks.size(); ++bi) {
+    std::vector<nir::Inst> out;
+    std::vector<nir::Inst> &insts = f.blocks[bi].insts;
+    out.reserve(insts.size());
+    for (unsigned ii = 0; ii < insts.size(); ++ii) {
+      Pos at{bi, ii};
+      nir::Inst &in = insts[ii];
+      if (auto it = plan.before.find(at); it != plan.before.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+      if (auto it = clears.find(at); it != clears.end()) {
+        for (auto &c : it->second) // a defer body read once per exit adds one event per read
+          if (std::find(in.clearsFlag.begin(), in.clearsFlag.end(), c) == in.clearsFlag.end()) in.clearsFlag.push_back(c);
+      }
+      out.push_back(std::move(in));
+      const nir::Inst &done = out.back();
+      if (auto it = plan.after.find(at); it != plan.after.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+      // Where a flagged binding gets a value to own, its flag turns true.
+      const Binding *owns = nullptr;
+      if (done.op == nir::Op::Let || done.op == nir::Op::Param) owns = done.binding;
+      if (auto *n = done.op == nir::Op::Store ? as<NameExpr>(done.expr) : nullptr; n && n->binding && !n->binding->heapStruct)
+        owns = n->binding;
+      if (owns && plan.flagged.count(owns)) out.push_back(flagInst(owns, done.span));
     }
-    if (e.kind != EventKind::DropPoint) return;
-    const void *key = siteKey(cfg.sites[e.site]);
-    if (!key) return;
-    auto [it, inserted] = merged.try_emplace(key, SiteState{e.site, before});
-    if (!inserted) it->second.state.join(before);
-  });
-  for (auto &[key, at] : merged) storeDrops(cfg.sites[at.site], dropsAt(cfg, at, plan), plan);
-  for (auto &[value, old] : overwritten) {
-    std::vector<DropAction> actions;
-    addDrops(cfg.bindings[old.first], old.second, plan, actions);
-    if (!actions.empty()) plan.beforeStore[value] = std::move(actions);
+    insts = std::move(out);
   }
-  clearFlags(cfg, plan);
 }
 
 } // namespace npk::own

@@ -708,12 +708,9 @@ void FunctionReport::emit(DiagEngine &diags) {
 
 } // namespace
 
-void checkOwnership(const SourceManager &sm, Program &, const Symbols &syms, DiagEngine &diags,
-                    ProgramDropPlans &plans) {
-  std::unordered_set<const FuncDecl *> done;
-  for (FuncDecl *f : syms.allFuncs) {
-    if (!f || !f->body || !f->ret || !done.insert(f).second) continue;
-    Cfg cfg = buildCfg(*f);
+void checkOwnership(const SourceManager &sm, const Symbols &, DiagEngine &diags, nir::Module &nir) {
+  for (nir::Func &f : nir.funcs) {
+    Cfg cfg = buildCfg(f);
     Solution sol = solve(cfg);
     FunctionReport report(sm, cfg, sol);
     report.collect();
@@ -721,9 +718,7 @@ void checkOwnership(const SourceManager &sm, Program &, const Symbols &syms, Dia
     report.checkAddressesOfOwned();
     report.checkPlainOwners();
     report.emit(diags);
-    DropPlan plan;
-    planDrops(cfg, sol, plan);
-    if (!plan.blockEnd.empty() || !plan.exits.empty() || !plan.beforeStore.empty()) plans.byFunc[f] = std::move(plan);
+    planDrops(cfg, sol, f);
   }
 }
 

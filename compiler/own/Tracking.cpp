@@ -165,16 +165,6 @@ void markBorrows(BindingTable &table, const std::vector<std::pair<const Binding 
   }
 }
 
-void walkStmts(const Stmt &s, const std::function<void(const Stmt &)> &f) {
-  f(s);
-  forEachChildStmt(s, [&](const Stmt &child) { walkStmts(child, f); });
-}
-
-void walkExprs(const Expr &e, const std::function<void(const Expr &)> &f) {
-  f(e);
-  forEachChildExpr(e, [&](const Expr &child) { walkExprs(child, f); });
-}
-
 } // namespace
 
 bool movesByValue(const Ty *ty) {
@@ -348,108 +338,6 @@ BindingTable collectBindings(const FuncDecl &f) {
   });
   markBorrows(table, pointerCopies);
   return table;
-}
-
-void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f) {
-  auto visit = [&](const ExprPtr &child) {
-    if (child) f(*child);
-  };
-  switch (e.kind) {
-  case ExprKind::Unary: visit(static_cast<const UnaryExpr &>(e).operand); return;
-  case ExprKind::Binary: {
-    auto &b = static_cast<const BinaryExpr &>(e);
-    visit(b.lhs);
-    visit(b.rhs);
-    return;
-  }
-  case ExprKind::Cast: visit(static_cast<const CastExpr &>(e).operand); return;
-  case ExprKind::Call:
-    for (auto &arg : static_cast<const CallExpr &>(e).args) visit(arg);
-    return;
-  case ExprKind::Index: {
-    auto &i = static_cast<const IndexExpr &>(e);
-    visit(i.base);
-    visit(i.index);
-    return;
-  }
-  case ExprKind::Member: visit(static_cast<const MemberExpr &>(e).base); return;
-  case ExprKind::Raw: visit(static_cast<const RawExpr &>(e).operand); return;
-  case ExprKind::Drop: visit(static_cast<const DropExpr &>(e).operand); return;
-  case ExprKind::Default: {
-    auto &d = static_cast<const DefaultExpr &>(e);
-    visit(d.operand);
-    visit(d.fallback);
-    return;
-  }
-  case ExprKind::StructLit:
-    for (const FieldInit &fi : static_cast<const StructLitExpr &>(e).fields) visit(fi.value);
-    return;
-  case ExprKind::Template:
-    for (const TemplatePart &p : static_cast<const TemplateExpr &>(e).parts) visit(p.expr);
-    return;
-  case ExprKind::IntLit:
-  case ExprKind::FloatLit:
-  case ExprKind::BoolLit:
-  case ExprKind::StringLit:
-  case ExprKind::NullLit:
-  case ExprKind::Name:
-  case ExprKind::Error: return;
-  }
-}
-
-void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f) {
-  auto visit = [&](const Stmt *child) {
-    if (child) f(*child);
-  };
-  switch (s.kind) {
-  case StmtKind::Block:
-    for (auto &st : static_cast<const BlockStmt &>(s).stmts) visit(st.get());
-    return;
-  case StmtKind::If: {
-    auto &i = static_cast<const IfStmt &>(s);
-    visit(i.thenBlock.get());
-    visit(i.elseStmt.get());
-    return;
-  }
-  case StmtKind::While: visit(static_cast<const WhileStmt &>(s).body.get()); return;
-  case StmtKind::For: {
-    auto &fs = static_cast<const ForStmt &>(s);
-    visit(fs.init.get());
-    visit(fs.body.get());
-    visit(fs.step.get());
-    return;
-  }
-  case StmtKind::Defer: visit(static_cast<const DeferStmt &>(s).body.get()); return;
-  default: return;
-  }
-}
-
-void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f) {
-  auto visit = [&](const ExprPtr &e) {
-    if (e) f(*e);
-  };
-  switch (s.kind) {
-  case StmtKind::VarDecl: visit(static_cast<const VarDeclStmt &>(s).init); return;
-  case StmtKind::Expr: visit(static_cast<const ExprStmt &>(s).expr); return;
-  case StmtKind::Assign: {
-    auto &a = static_cast<const AssignStmt &>(s);
-    visit(a.value);
-    visit(a.target);
-    return;
-  }
-  case StmtKind::If: visit(static_cast<const IfStmt &>(s).cond); return;
-  case StmtKind::While: visit(static_cast<const WhileStmt &>(s).cond); return;
-  case StmtKind::For: visit(static_cast<const ForStmt &>(s).cond); return;
-  case StmtKind::Pass: visit(static_cast<const PassStmt &>(s).value); return;
-  case StmtKind::Fail: visit(static_cast<const FailStmt &>(s).code); return;
-  case StmtKind::Return: visit(static_cast<const ReturnStmt &>(s).value); return;
-  case StmtKind::Exit: visit(static_cast<const ExitStmt &>(s).status); return;
-  default: return;
-  }
-}
-
-void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f) {
-  walkStmts(s, [&](const Stmt &st) { forEachOwnExpr(st, [&](const Expr &root) { walkExprs(root, f); }); });
 }
 
 void forEachRelease(const Stmt &s, const std::function<void(const CallExpr &)> &f) {

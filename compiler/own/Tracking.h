@@ -7,13 +7,23 @@
 #pragma once
 
 #include "ast/AST.h"
-#include "own/DropPlan.h"
+#include "ast/Walk.h"
+#include "nir/NIR.h"
 
 #include <functional>
 #include <string_view>
 #include <vector>
 
 namespace npk::own {
+
+using DropKind = nir::DropKind;
+
+// One automatic release of a binding at the end of its scope.
+struct DropAction {
+  const Binding *binding = nullptr;
+  DropKind kind = DropKind::Free;
+  FuncDecl *userDrop = nullptr; // UserDrop only
+};
 
 // One binding of a function, as the analysis sees it.
 struct TrackedBinding {
@@ -114,15 +124,13 @@ const Binding *copiedPointer(const Expr *value);
 // The local a bare name refers to, if the table follows it.
 const TrackedBinding *followedName(const Expr *e, const BindingTable &table);
 
-// Generic traversal: direct sub-expressions in evaluation order (a call's
-// callee is not a value and is skipped), direct sub-statements, and the
-// expressions a statement evaluates itself.
-void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f);
-void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f);
-void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f);
-// Every expression anywhere inside `s`, sub-expressions and nested
-// statements included.
-void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f);
+// The generic walkers live in ast/Walk.h.
+using npk::forEachChildExpr;
+using npk::forEachChildStmt;
+using npk::forEachExprIn;
+using npk::forEachOwnExpr;
+using npk::walkExprs;
+using npk::walkStmts;
 // Every deallocator call anywhere inside `s`.
 void forEachRelease(const Stmt &s, const std::function<void(const CallExpr &)> &f);
 

@@ -174,19 +174,23 @@ TEST(OwnDataflow, DropPlanUsesFlagsOnlyWherePathsDisagree) {
             "func:main = int32() { exit 0; };\n",
             true);
   ASSERT_TRUE(c.clean());
-  ProgramDropPlans plans;
-  EXPECT_TRUE(c.ownershipCodes(&plans).empty());
-  const DropPlan *one = plans.find(&c.func("one"));
+  nir::Module nir;
+  EXPECT_TRUE(c.ownershipCodes(&nir).empty());
+  const nir::Func *one = nir.find(&c.func("one"));
   ASSERT_NE(one, nullptr);
-  ASSERT_EQ(one->exits.size(), 1u);
-  EXPECT_TRUE(one->exits.begin()->second.at(0).guarded);
-  EXPECT_EQ(one->flagged.size(), 1u);
-  EXPECT_EQ(one->clearsFlag.size(), 1u) << "the `free(p)` call clears the flag";
-  const DropPlan *owned = plans.find(&c.func("owned"));
+  auto drops = testing::insts(*one, nir::Op::Drop);
+  ASSERT_EQ(drops.size(), 1u);
+  EXPECT_TRUE(drops[0]->guarded);
+  EXPECT_EQ(testing::insts(*one, nir::Op::Flag).size(), 1u) << "set where `p` is declared";
+  size_t clears = 0;
+  for (const nir::Inst *e : testing::insts(*one, nir::Op::Eval)) clears += e->clearsFlag.size();
+  EXPECT_EQ(clears, 1u) << "the `free(p)` call clears the flag";
+  const nir::Func *owned = nir.find(&c.func("owned"));
   ASSERT_NE(owned, nullptr);
-  EXPECT_FALSE(owned->exits.begin()->second.at(0).guarded);
-  EXPECT_TRUE(owned->flagged.empty());
-  EXPECT_EQ(plans.find(&c.func("freed")), nullptr) << "nothing left to drop";
+  ASSERT_EQ(testing::insts(*owned, nir::Op::Drop).size(), 1u);
+  EXPECT_FALSE(testing::insts(*owned, nir::Op::Drop)[0]->guarded);
+  EXPECT_TRUE(testing::insts(*owned, nir::Op::Flag).empty());
+  EXPECT_TRUE(testing::insts(*nir.find(&c.func("freed")), nir::Op::Drop).empty()) << "nothing left to drop";
 }
 
 TEST(OwnDataflow, MovedBindingsAreNotDropped) {
@@ -199,15 +203,14 @@ TEST(OwnDataflow, MovedBindingsAreNotDropped) {
             "};\n"
             "func:main = int32() { exit 0; };\n");
   ASSERT_TRUE(c.clean());
-  ProgramDropPlans plans;
-  EXPECT_TRUE(c.ownershipCodes(&plans).empty());
-  const DropPlan *plan = plans.find(&c.func("make"));
-  ASSERT_NE(plan, nullptr);
-  ASSERT_EQ(plan->exits.size(), 1u);
-  const std::vector<DropAction> &drops = plan->exits.begin()->second;
+  nir::Module nir;
+  EXPECT_TRUE(c.ownershipCodes(&nir).empty());
+  const nir::Func *make = nir.find(&c.func("make"));
+  ASSERT_NE(make, nullptr);
+  auto drops = testing::insts(*make, nir::Op::Drop);
   ASSERT_EQ(drops.size(), 1u);
-  EXPECT_EQ(drops[0].binding->name, "keep");
-  EXPECT_EQ(drops[0].kind, DropKind::UserDrop);
+  EXPECT_EQ(drops[0]->binding->name, "keep");
+  EXPECT_EQ(drops[0]->dropKind, nir::DropKind::UserDrop);
 }
 
 TEST(OwnDataflow, TransferMovesOwnershipToTheNewBinding) {

@@ -46,18 +46,28 @@ struct Checked {
   }
 
   // Runs the ownership phase; returns the codes it reported, in order.
-  std::vector<std::string> ownershipCodes(ProgramDropPlans *plansOut = nullptr) {
+  // `nirOut` gets the NIR with the drops it placed.
+  std::vector<std::string> ownershipCodes(nir::Module *nirOut = nullptr) {
     size_t before = diags.all().size();
-    ProgramDropPlans plans;
-    checkOwnership(sm, program, checker->symbols(), diags, plans);
+    nir::Module nir = nir::build(checker->symbols().allFuncs);
+    checkOwnership(sm, checker->symbols(), diags, nir);
     std::vector<std::string> codes;
     for (size_t i = before; i < diags.all().size(); ++i) codes.emplace_back(diagCode(diags.all()[i].id));
-    if (plansOut) *plansOut = std::move(plans);
+    if (nirOut) *nirOut = std::move(nir);
     return codes;
   }
 
   const Diag &lastDiag() const { return diags.all().back(); }
 };
+
+// The instructions of `f` with opcode `op`, in block order.
+inline std::vector<const nir::Inst *> insts(const nir::Func &f, nir::Op op) {
+  std::vector<const nir::Inst *> out;
+  for (const nir::Block &b : f.blocks)
+    for (const nir::Inst &in : b.insts)
+      if (in.op == op) out.push_back(&in);
+  return out;
+}
 
 // The id of the local or parameter `name` in `f`'s binding table.
 inline unsigned bindingId(const own::Cfg &cfg, const std::string &name) {

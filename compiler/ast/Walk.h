@@ -1,0 +1,29 @@
+// The one generic walker over the syntax tree. Every phase that visits
+// children without caring about their kind goes through it; the switches here
+// name every node kind (no `default:`), so a new kind of expression or
+// statement is a compile error until the walker knows its children.
+#pragma once
+
+#include "ast/AST.h"
+
+#include <functional>
+
+namespace npk {
+
+// Direct sub-expressions in evaluation order (a call's callee is not a value
+// and is skipped).
+void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f);
+// Direct sub-statements (a block's statements, branches, loop parts, a
+// defer body).
+void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f);
+// The expressions a statement evaluates itself (not those of sub-statements).
+void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f);
+// Pre-order walks: `s` and every statement inside it; `e` and every
+// expression inside it.
+void walkStmts(const Stmt &s, const std::function<void(const Stmt &)> &f);
+void walkExprs(const Expr &e, const std::function<void(const Expr &)> &f);
+// Every expression anywhere inside `s`, sub-expressions and nested
+// statements included.
+void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f);
+
+} // namespace npk

@@ -1,0 +1,255 @@
+// Translates NIR to LLVM IR: each NIR block becomes one LLVM block (plus the
+// blocks an expression or a drop needs inside it, placed right after it), each
+// instruction its code. Nothing here knows about scopes, defers or which
+// bindings to drop: the NIR says it.
+#include "lower/Lowerer.h"
+
+#include "own/Tracking.h"
+
+namespace npk {
+
+bool Lowerer::terminated() const { return b_.GetInsertBlock()->getTerminator() != nullptr; }
+
+// A block for code inside the NIR block being lowered: after what is there
+// already, before the next NIR block.
+llvm::BasicBlock *Lowerer::newBlock(const std::string &name) {
+  return llvm::BasicBlock::Create(ctx_, name, fn_, anchor_);
+}
+
+void Lowerer::lowerBody(const nir::Func &f) {
+  temps_.assign(f.temps, nullptr);
+  tempTys_.assign(f.temps, nullptr);
+  blocks_.clear();
+  for (const nir::Block &b : f.blocks) blocks_.push_back(llvm::BasicBlock::Create(ctx_, b.name, fn_));
+  for (size_t i = 0; i < f.blocks.size(); ++i) {
+    anchor_ = i + 1 < blocks_.size() ? blocks_[i + 1] : nullptr;
+    b_.SetInsertPoint(blocks_[i]);
+    for (const nir::Inst &in : f.blocks[i].insts) {
+      if (terminated()) break; // only after a noreturn trap inside an expression
+      clears_ = &in.clearsFlag;
+      lowerInst(f, in);
+      clears_ = nullptr;
+    }
+  }
+  anchor_ = nullptr;
+}
+
+llvm::Value *Lowerer::temp(nir::Temp t, const Ty *to) {
+  if (t == nir::kNoTemp) return nullptr;
+  return to ? convert(temps_[t], tempTys_[t], to) : temps_[t];
+}
+
+void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
+  switch (in.op) {
+  case nir::Op::Param: return lowerParam(in);
+  case nir::Op::Eval: {
+    llvm::Value *v = in.ty && in.ty != in.expr->ty ? lowerAs(*in.expr, in.ty) : lowerExpr(*in.expr);
+    temps_[in.result] = v;
+    tempTys_[in.result] = in.ty ? in.ty : in.expr->ty;
+    if (in.discard) dropDiscarded(v, in.expr->ty);
+    return;
+  }
+  case nir::Op::Let: return lowerLet(in);
+  case nir::Op::Store: {
+    llvm::Value *addr = lowerAddress(*in.expr);
+    // A field or a borrowed value always holds a live value (moving out of
+    // it is refused): its destructor runs before it is overwritten.
+    if (own::movesByValue(in.ty) && own::keepsItsValue(*in.expr)) emitValueDrop(addr, in.ty);
+    b_.CreateStore(temp(in.operand), addr);
+    for (auto &[e, b] : in.clearsFlag) setDropFlag(*b, false); // a transfer out of `b`
+    return;
+  }
+  case nir::Op::Update: {
+    const Ty *t = in.ty;
+    llvm::Value *addr = lowerAddress(*in.expr);
+    llvm::Value *cur = b_.CreateLoad(llvmType(t), addr);
+    bool shift = in.compoundOp == BinaryOp::Shl || in.compoundOp == BinaryOp::Shr;
+    llvm::Value *rhs = shift ? lowerExpr(*in.value) : lowerAs(*in.value, t);
+    b_.CreateStore(lowerArith(in.compoundOp, cur, rhs, t, in.span, shift ? in.value->ty : nullptr), addr);
+    return;
+  }
+  case nir::Op::Drop: return emitDrop(in);
+  case nir::Op::Flag: return setDropFlag(*in.binding, in.flagValue);
+  case nir::Op::ScopeExit:
+  case nir::Op::ScopeEnd: return; // markers for the ownership phase and drop elaboration
+  case nir::Op::Br: b_.CreateBr(blocks_[in.target]); return;
+  case nir::Op::CondBr: b_.CreateCondBr(temp(in.operand), blocks_[in.target], blocks_[in.elseTarget]); return;
+  case nir::Op::Ret: {
+    llvm::Value *result = nullptr;
+    switch (in.leave) {
+    case nir::ExitKind::Fail: {
+      llvm::Value *code = in.operand == nir::kNoTemp ? b_.getInt32(1) : temp(in.operand, types_->int32());
+      result = makeResult(func_->ret, b_.getTrue(), code, nullptr);
+      break;
+    }
+    case nir::ExitKind::Return:
+      if (in.operand != nir::kNoTemp && in.ty && in.ty->isResult()) {
+        result = temp(in.operand);
+        break;
+      }
+      [[fallthrough]];
+    default: result = makeResult(func_->ret, b_.getFalse(), b_.getInt32(0), temp(in.operand)); break;
+    }
+    b_.CreateRet(result);
+    return;
+  }
+  case nir::Op::Exit: {
+    llvm::Value *status = in.operand == nir::kNoTemp ? b_.getInt32(0) : temp(in.operand, types_->int32());
+    b_.CreateCall(runtime("npk_exit"), {status});
+    b_.CreateUnreachable();
+    return;
+  }
+  case nir::Op::FallOff:
+    if (f.decl->ret->isNil() || f.decl->isMain) b_.CreateRet(makeResult(f.decl->ret, b_.getFalse(), b_.getInt32(0), nullptr));
+    else b_.CreateUnreachable();
+    return;
+  case nir::Op::Unreachable: b_.CreateUnreachable(); return;
+  }
+}
+
+void Lowerer::lowerParam(const nir::Inst &in) {
+  const Binding &pb = *in.binding;
+  unsigned i = 0;
+  while (i < func_->params.size() && &func_->params[i]->binding != &pb) ++i;
+  llvm::Argument *arg = fn_->getArg(i);
+  if (pb.quals & (QualBorrowMut | QualBorrowImm)) {
+    slots_[&pb] = arg; // the caller's storage
+    return;
+  }
+  llvm::AllocaInst *slot = allocas_.CreateAlloca(arg->getType(), nullptr, pb.name);
+  b_.CreateStore(arg, slot);
+  slots_[&pb] = slot;
+}
+
+void Lowerer::lowerLet(const nir::Inst &in) {
+  const Binding &b = *in.binding;
+  llvm::Type *valueTy = llvmType(b.ty);
+  llvm::Type *slotTy = b.heapStruct ? b_.getPtrTy() : valueTy;
+  llvm::AllocaInst *slot = allocas_.CreateAlloca(slotTy, nullptr, b.name);
+  slots_[&b] = slot;
+  llvm::Value *init = in.operand != nir::kNoTemp ? temp(in.operand) : zeroValue(b.ty);
+  if (b.heapStruct) {
+    llvm::Value *size = b_.getInt64(mod_->getDataLayout().getTypeAllocSize(valueTy));
+    llvm::Value *mem = b_.CreateCall(runtime("npk_alloc"), {size}, b.name + ".heap");
+    b_.CreateStore(init, mem);
+    b_.CreateStore(mem, slot);
+  } else {
+    b_.CreateStore(init, slot);
+  }
+  for (auto &[e, from] : in.clearsFlag) setDropFlag(*from, false); // a transfer out of `from`
+}
+
+// One automatic drop (a NIR `drop`). A guarded drop first tests the
+// binding's drop flag, because the paths reaching it disagree on whether the
+// binding still owns its memory.
+void Lowerer::emitDrop(const nir::Inst &a) {
+  if (!a.binding || !slots_.count(a.binding)) return; // not declared on this lowering path
+  // Every call this drop makes carries `!npk.drop !{i32 N}` (N counts the
+  // function's drops), so a test can match the IR's drops to the NIR's.
+  dropTag_ = llvm::MDNode::get(ctx_, {llvm::ConstantAsMetadata::get(b_.getInt32(dropCount_++))});
+  struct Untag {
+    llvm::MDNode *&tag;
+    ~Untag() { tag = nullptr; }
+  } untag{dropTag_};
+  llvm::BasicBlock *after = nullptr;
+  if (a.guarded) {
+    auto it = dropFlags_.find(a.binding);
+    if (it == dropFlags_.end()) return;
+    llvm::Value *flag = b_.CreateLoad(b_.getInt1Ty(), it->second, a.binding->name + ".owned");
+    after = blockAfterCurrent("dropped." + a.binding->name);
+    auto *doDrop = llvm::BasicBlock::Create(ctx_, "drop." + a.binding->name, fn_, after);
+    b_.CreateCondBr(flag, doDrop, after);
+    b_.SetInsertPoint(doDrop);
+  }
+  emitRelease(a);
+  if (after) {
+    b_.CreateBr(after);
+    b_.SetInsertPoint(after);
+  }
+}
+
+// A struct value's destructor (`T_drop(@x)`, by value when it takes
+// `T:self`), or the runtime release of a pointer. A NULL pointer (a failed
+// allocation) is skipped: the runtime would refuse it with a panic line.
+void Lowerer::emitRelease(const nir::Inst &a) {
+  if (a.dropKind == nir::DropKind::UserDrop) return emitValueDrop(bindingAddress(*a.binding), a.binding->ty);
+  llvm::Value *ptr = b_.CreateLoad(b_.getPtrTy(), slots_.at(a.binding), a.binding->name);
+  auto *done = blockAfterCurrent("released." + a.binding->name);
+  auto *release = llvm::BasicBlock::Create(ctx_, "release." + a.binding->name, fn_, done);
+  b_.CreateCondBr(b_.CreateIsNotNull(ptr), release, done);
+  b_.SetInsertPoint(release);
+  tagDrop(b_.CreateCall(runtime(a.dropKind == nir::DropKind::WildxFree ? "npk_wildx_free" : "npk_free"), {ptr}));
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+}
+
+// The value at `addr`: its own destructor first, then its fields' in
+// declaration order (each field that owns one, at any depth).
+void Lowerer::emitValueDrop(llvm::Value *addr, const Ty *ty) {
+  if (ty->isResult()) {
+    // A `Result<T>` holds a value only when it is not an error.
+    llvm::StructType *rt = resultType(ty->resultValue());
+    llvm::Value *isError = b_.CreateLoad(b_.getInt1Ty(), b_.CreateStructGEP(rt, addr, 0));
+    auto *done = blockAfterCurrent("result.dropped");
+    auto *holds = llvm::BasicBlock::Create(ctx_, "result.drop", fn_, done);
+    b_.CreateCondBr(isError, done, holds);
+    b_.SetInsertPoint(holds);
+    emitValueDrop(b_.CreateStructGEP(rt, addr, 2), ty->resultValue());
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+    return;
+  }
+  const StructDecl *sd = ty->decl;
+  if (FuncDecl *dropFn = sd->dropFn) {
+    auto fn = funcs_.find(dropFn);
+    if (fn != funcs_.end() && dropFn->params.size() == 1) {
+      bool byRef = dropFn->params[0]->binding.quals & (QualBorrowMut | QualBorrowImm);
+      llvm::Value *self = byRef ? addr : b_.CreateLoad(llvmType(ty), addr, sd->name);
+      tagDrop(b_.CreateCall(fn->second, {self}));
+    }
+  }
+  for (unsigned i = 0; i < sd->fields.size(); ++i)
+    if (own::movesByValue(sd->fields[i].ty))
+      emitValueDrop(b_.CreateStructGEP(llvmType(ty), addr, i), sd->fields[i].ty);
+}
+
+// A discarded struct value with a destructor (`raw make();`, `drop make();`
+// on success) has no owner after this statement: its destructor runs now.
+void Lowerer::dropDiscarded(llvm::Value *v, const Ty *ty) {
+  if (!v || !ty || !own::movesByValue(ty)) return;
+  llvm::Value *slot = allocas_.CreateAlloca(v->getType(), nullptr, "discarded");
+  b_.CreateStore(v, slot);
+  emitValueDrop(slot, ty);
+}
+
+void Lowerer::tagDrop(llvm::CallInst *call) {
+  if (dropTag_) call->setMetadata("npk.drop", dropTag_);
+}
+
+// Drop code is placed right after the block it starts in, so the IR reads in
+// the order the drops run on each exit path.
+llvm::BasicBlock *Lowerer::blockAfterCurrent(const std::string &name) {
+  llvm::BasicBlock *next = b_.GetInsertBlock()->getNextNode();
+  return llvm::BasicBlock::Create(ctx_, name, fn_, next);
+}
+
+// An explicit release (or a transfer to another binding) of a flagged
+// binding inside the instruction being lowered: from here on its automatic
+// drop must not run (drop elaboration lists these on the instruction).
+void Lowerer::noteRelease(const Expr &e) {
+  if (!clears_) return;
+  for (auto &[at, b] : *clears_)
+    if (at == &e) setDropFlag(*b, false);
+}
+
+// The flag reads false on paths that never reach the binding's declaration.
+void Lowerer::setDropFlag(const Binding &b, bool owned) {
+  llvm::Value *&flag = dropFlags_[&b];
+  if (!flag) {
+    flag = allocas_.CreateAlloca(b_.getInt1Ty(), nullptr, b.name + ".flag");
+    allocas_.CreateStore(b_.getFalse(), flag);
+  }
+  b_.CreateStore(b_.getInt1(owned), flag);
+}
+
+} // namespace npk

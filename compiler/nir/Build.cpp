@@ -1,0 +1,470 @@
+// Builds the NIR of one function from its checked AST. This is the one place
+// that knows how statements become control flow: which scopes a jump or an
+// exit leaves, in which order the drops and the defer bodies run there, and
+// where dead code starts. Depth: the builder recurses along the tree only, so
+// its depth is bounded by kMaxTreeDepth like every other phase.
+#include "nir/NIR.h"
+
+#include "ast/Walk.h"
+#include "check/Types.h"
+
+#include <unordered_set>
+
+namespace npk::nir {
+
+namespace {
+
+// The calls anywhere inside a defer body (the ownership phase counts its
+// deallocator calls as releases at every exit that registers the body).
+void collectCalls(const Stmt &s, std::vector<const CallExpr *> &out) {
+  forEachExprIn(s, [&](const Expr &e) {
+    if (auto *call = as<CallExpr>(&e)) out.push_back(call);
+  });
+}
+
+class Builder {
+public:
+  explicit Builder(const FuncDecl &f) { fn_.decl = &f; }
+  Func build();
+
+private:
+  struct Frame {
+    std::vector<const Binding *> bindings; // declaration order
+    std::vector<const DeferStmt *> defers;
+  };
+  struct Loop {
+    unsigned breakTo, continueTo;
+    size_t frameDepth; // frames outside the loop body
+    const Stmt *stmt;
+    bool continueIsBack; // `while`: continue jumps straight back to the condition
+  };
+
+  // ---- blocks and instructions
+  unsigned newBlock(const char *name, Decision context);
+  Inst &add(Op op, Span span);
+  void terminate(Inst inst);
+  void branch(unsigned target, const Stmt *loop = nullptr, bool back = false);
+  // Code after a jump or an exit goes to a block no edge reaches.
+  void ensureOpen();
+  Temp eval(const Expr &e, const Ty *as, const Stmt *from, Use use);
+
+  // ---- statements
+  void stmt(const Stmt &s);
+  void block(const BlockStmt &b);
+  void detached(const Stmt &s);
+  void varDecl(const VarDeclStmt &d);
+  void assign(const AssignStmt &a);
+  void ifStmt(const IfStmt &s);
+  void whileStmt(const WhileStmt &s);
+  void forStmt(const ForStmt &s);
+  void jump(const Stmt &s);
+  void leave(const Stmt &s, ExitKind kind, Temp value, const Ty *ty);
+
+  // ---- scopes
+  void leaveScopes(ExitKind kind, const Stmt *exitStmt, const BlockStmt *ended, Span span, size_t downTo,
+                   bool runsDropsAndDefers);
+  void runDefers(size_t downTo);
+
+  Func fn_;
+  unsigned cur_ = 0;
+  bool terminated_ = false;
+  Span deferExit_; // while defer bodies are expanded: the exit that runs them
+  Decision context_;
+  std::vector<Frame> frames_;
+  std::vector<Loop> loops_;
+};
+
+Func Builder::build() {
+  const FuncDecl &f = *fn_.decl;
+  cur_ = newBlock("body", context_);
+  frames_.push_back(Frame{}); // the parameters
+  for (auto &p : f.params) {
+    Inst &in = add(Op::Param, p->binding.span);
+    in.binding = &p->binding;
+    in.ty = p->binding.ty;
+    frames_.back().bindings.push_back(&p->binding);
+  }
+  if (f.body) {
+    block(*f.body);
+    if (!terminated_) {
+      Span end = f.body->closeSpan.valid() ? f.body->closeSpan : f.body->span;
+      leaveScopes(ExitKind::FunctionEnd, nullptr, nullptr, end, 0, false);
+      Inst t;
+      t.op = Op::FallOff;
+      t.span = end;
+      terminate(t);
+    }
+  }
+  if (!terminated_) { // no body
+    Inst t;
+    t.op = Op::Unreachable;
+    terminate(t);
+  }
+  return std::move(fn_);
+}
+
+// ---- blocks and instructions -----------------------------------------------------
+
+unsigned Builder::newBlock(const char *name, Decision context) {
+  fn_.blocks.emplace_back();
+  fn_.blocks.back().name = name;
+  fn_.blocks.back().context = context;
+  return static_cast<unsigned>(fn_.blocks.size() - 1);
+}
+
+Inst &Builder::add(Op op, Span span) {
+  ensureOpen();
+  Block &b = fn_.blocks[cur_];
+  b.insts.emplace_back();
+  b.insts.back().op = op;
+  b.insts.back().span = span;
+  b.insts.back().runsAt = deferExit_;
+  return b.insts.back();
+}
+
+void Builder::terminate(Inst inst) {
+  ensureOpen();
+  fn_.blocks[cur_].insts.push_back(std::move(inst));
+  terminated_ = true;
+}
+
+void Builder::branch(unsigned target, const Stmt *loop, bool back) {
+  Inst t;
+  t.op = Op::Br;
+  t.target = target;
+  t.loop = loop;
+  t.loopBack = back;
+  terminate(t);
+}
+
+void Builder::ensureOpen() {
+  if (!terminated_) return;
+  cur_ = newBlock("dead", context_);
+  fn_.blocks[cur_].dead = true;
+  terminated_ = false;
+}
+
+Temp Builder::eval(const Expr &e, const Ty *as, const Stmt *from, Use use) {
+  Inst &in = add(Op::Eval, e.span);
+  in.use = use;
+  in.expr = &e;
+  in.ty = as ? as : e.ty;
+  in.stmt = from;
+  in.result = fn_.temps++;
+  return in.result;
+}
+
+// ---- statements ------------------------------------------------------------------
+
+void Builder::stmt(const Stmt &s) {
+  ensureOpen();
+  switch (s.kind) {
+  case StmtKind::Block: return block(static_cast<const BlockStmt &>(s));
+  case StmtKind::VarDecl: return varDecl(static_cast<const VarDeclStmt &>(s));
+  case StmtKind::Expr: {
+    auto &e = static_cast<const ExprStmt &>(s);
+    if (!e.expr) return;
+    eval(*e.expr, nullptr, &s, Use::Discard);
+    fn_.blocks[cur_].insts.back().discard = true;
+    return;
+  }
+  case StmtKind::Assign: return assign(static_cast<const AssignStmt &>(s));
+  case StmtKind::If: return ifStmt(static_cast<const IfStmt &>(s));
+  case StmtKind::While: return whileStmt(static_cast<const WhileStmt &>(s));
+  case StmtKind::For: return forStmt(static_cast<const ForStmt &>(s));
+  case StmtKind::Break:
+  case StmtKind::Continue: return jump(s);
+  case StmtKind::Pass: {
+    auto &p = static_cast<const PassStmt &>(s);
+    Temp v = p.value ? eval(*p.value, fn_.decl->ret, &s, Use::Return) : kNoTemp;
+    return leave(s, ExitKind::Pass, v, fn_.decl->ret);
+  }
+  case StmtKind::Fail: {
+    auto &f = static_cast<const FailStmt &>(s);
+    Temp v = f.code ? eval(*f.code, nullptr, &s, Use::Operand) : kNoTemp;
+    if (f.code) fn_.blocks[cur_].insts.back().ty = nullptr; // converted to int32 by the lowering
+    return leave(s, ExitKind::Fail, v, nullptr);
+  }
+  case StmtKind::Return: {
+    auto &r = static_cast<const ReturnStmt &>(s);
+    // A `Result` value is returned as it is; a plain value is the success value.
+    const Ty *ty = r.value && r.value->ty && r.value->ty->isResult() ? r.value->ty : fn_.decl->ret;
+    Temp v = r.value ? eval(*r.value, ty, &s, Use::Return) : kNoTemp;
+    return leave(s, ExitKind::Return, v, ty);
+  }
+  case StmtKind::Exit: {
+    auto &e = static_cast<const ExitStmt &>(s);
+    Temp v = e.status ? eval(*e.status, nullptr, &s, Use::Operand) : kNoTemp;
+    if (e.status) fn_.blocks[cur_].insts.back().ty = nullptr;
+    return leave(s, ExitKind::Exit, v, nullptr);
+  }
+  case StmtKind::Defer: frames_.back().defers.push_back(static_cast<const DeferStmt *>(&s)); return;
+  case StmtKind::Error: return;
+  }
+}
+
+void Builder::block(const BlockStmt &b) {
+  frames_.push_back(Frame{});
+  for (auto &s : b.stmts)
+    if (s) stmt(*s);
+  // A block whose last statement jumps or exits has no fall-through end.
+  if (!terminated_) {
+    Span end = b.closeSpan.valid() ? b.closeSpan : b.span;
+    leaveScopes(ExitKind::BlockEnd, nullptr, &b, end, frames_.size() - 1, true);
+  }
+  frames_.pop_back();
+}
+
+// A statement outside any block (a `defer` body, a `for` step): a binding it
+// declares ends with it and gets no automatic drop.
+void Builder::detached(const Stmt &s) {
+  frames_.push_back(Frame{});
+  stmt(s);
+  if (!frames_.back().bindings.empty() && !terminated_)
+    leaveScopes(ExitKind::Detached, &s, nullptr, s.span, frames_.size() - 1, false);
+  frames_.pop_back();
+}
+
+void Builder::varDecl(const VarDeclStmt &d) {
+  Temp v = d.init ? eval(*d.init, d.binding.ty, &d, Use::Bind) : kNoTemp;
+  Inst &in = add(Op::Let, d.span);
+  in.binding = &d.binding;
+  in.ty = d.binding.ty;
+  in.operand = v;
+  in.stmt = &d;
+  frames_.back().bindings.push_back(&d.binding);
+}
+
+void Builder::assign(const AssignStmt &a) {
+  if (!a.target || !a.value) return;
+  if (a.compound) {
+    // The place's address and old value come first, then the value.
+    Inst &in = add(Op::Update, a.span);
+    in.expr = a.target.get();
+    in.value = a.value.get();
+    in.ty = a.target->ty;
+    in.compound = true;
+    in.compoundOp = a.op;
+    in.stmt = &a;
+    return;
+  }
+  Temp v = eval(*a.value, a.target->ty, &a, Use::Store);
+  Inst &in = add(Op::Store, a.span);
+  in.expr = a.target.get();
+  in.value = a.value.get();
+  in.ty = a.target->ty;
+  in.operand = v;
+  in.stmt = &a;
+}
+
+void Builder::ifStmt(const IfStmt &s) {
+  if (!s.cond || !s.thenBlock) return;
+  Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
+  Decision outer = context_;
+  unsigned thenB = newBlock("if.then", Decision{s.cond.get(), true});
+  unsigned elseB = s.elseStmt ? newBlock("if.else", Decision{s.cond.get(), false}) : 0;
+  unsigned join = newBlock("if.end", outer);
+  Inst br;
+  br.op = Op::CondBr;
+  br.span = s.cond->span;
+  br.expr = s.cond.get();
+  br.operand = c;
+  br.target = thenB;
+  br.elseTarget = s.elseStmt ? elseB : join;
+  terminate(br);
+  context_ = Decision{s.cond.get(), true};
+  cur_ = thenB;
+  terminated_ = false;
+  block(*s.thenBlock);
+  if (!terminated_) branch(join);
+  if (s.elseStmt) {
+    context_ = Decision{s.cond.get(), false};
+    cur_ = elseB;
+    terminated_ = false;
+    stmt(*s.elseStmt);
+    if (!terminated_) branch(join);
+  }
+  context_ = outer;
+  cur_ = join;
+  terminated_ = false;
+}
+
+void Builder::whileStmt(const WhileStmt &s) {
+  if (!s.cond || !s.body) return;
+  Decision outer = context_;
+  unsigned head = newBlock("while.cond", outer);
+  unsigned body = newBlock("while.body", Decision{s.cond.get(), true});
+  unsigned exit = newBlock("while.end", outer);
+  branch(head, &s);
+  cur_ = head;
+  terminated_ = false;
+  Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
+  Inst br;
+  br.op = Op::CondBr;
+  br.span = s.cond->span;
+  br.expr = s.cond.get();
+  br.operand = c;
+  br.target = body;
+  br.elseTarget = exit;
+  terminate(br);
+  loops_.push_back(Loop{exit, head, frames_.size(), &s, true});
+  context_ = Decision{s.cond.get(), true};
+  cur_ = body;
+  terminated_ = false;
+  block(*s.body);
+  if (!terminated_) branch(head, &s, true);
+  loops_.pop_back();
+  context_ = outer;
+  cur_ = exit;
+  terminated_ = false;
+}
+
+void Builder::forStmt(const ForStmt &s) {
+  if (!s.body) return;
+  if (s.init) stmt(*s.init); // lives in the enclosing block
+  Decision outer = context_;
+  Decision inBody = s.cond ? Decision{s.cond.get(), true} : outer;
+  unsigned head = newBlock("for.cond", outer);
+  unsigned body = newBlock("for.body", inBody);
+  unsigned step = newBlock("for.step", inBody);
+  unsigned exit = newBlock("for.end", outer);
+  if (!terminated_) branch(head, &s);
+  cur_ = head;
+  terminated_ = false;
+  if (s.cond) {
+    Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
+    Inst br;
+    br.op = Op::CondBr;
+    br.span = s.cond->span;
+    br.expr = s.cond.get();
+    br.operand = c;
+    br.target = body;
+    br.elseTarget = exit;
+    terminate(br);
+  } else {
+    branch(body);
+  }
+  loops_.push_back(Loop{exit, step, frames_.size(), &s, false});
+  context_ = inBody;
+  cur_ = body;
+  terminated_ = false;
+  block(*s.body);
+  if (!terminated_) branch(step);
+  loops_.pop_back();
+  cur_ = step;
+  terminated_ = false;
+  if (s.step) detached(*s.step);
+  if (!terminated_) branch(head, &s, true);
+  context_ = outer;
+  cur_ = exit;
+  terminated_ = false;
+}
+
+// `break` / `continue`: the drops and defers of the loop body's scopes, then
+// the jump.
+void Builder::jump(const Stmt &s) {
+  if (loops_.empty()) return;
+  Loop loop = loops_.back(); // a copy: a defer body with a loop in it grows loops_
+  bool isBreak = s.kind == StmtKind::Break;
+  leaveScopes(isBreak ? ExitKind::Break : ExitKind::Continue, &s, nullptr, s.span, loop.frameDepth, true);
+  bool back = !isBreak && loop.continueIsBack;
+  branch(isBreak ? loop.breakTo : loop.continueTo, back ? loop.stmt : nullptr, back);
+  fn_.blocks[cur_].insts.back().span = s.span;
+}
+
+// `pass`/`fail`/`return`: the value is computed first, then every scope's
+// drops and defers run, then the function returns it. `exit` ends the process
+// at once: neither drops nor defers.
+void Builder::leave(const Stmt &s, ExitKind kind, Temp value, const Ty *ty) {
+  leaveScopes(kind, &s, nullptr, s.span, 0, kind != ExitKind::Exit);
+  Inst t;
+  t.op = kind == ExitKind::Exit ? Op::Exit : Op::Ret;
+  t.span = s.span;
+  t.stmt = &s;
+  t.leave = kind;
+  t.operand = value;
+  t.ty = ty;
+  terminate(t);
+}
+
+// ---- scopes ------------------------------------------------------------------------
+
+// Leaves frames [downTo, top): `scope.exit` (where drop elaboration puts the
+// drops), the defer bodies, then `scope.end`.
+void Builder::leaveScopes(ExitKind kind, const Stmt *exitStmt, const BlockStmt *ended, Span span, size_t downTo,
+                          bool runsDropsAndDefers) {
+  ExitSite site;
+  site.kind = kind;
+  site.stmt = exitStmt;
+  site.block = ended;
+  site.span = span;
+  site.runsDefers = runsDropsAndDefers;
+  for (size_t i = frames_.size(); i-- > downTo;)
+    site.bindings.insert(site.bindings.end(), frames_[i].bindings.rbegin(), frames_[i].bindings.rend());
+  // `exit` runs no defer, yet a registered `defer free(p);` discharges `p`
+  // there as at every other exit (LANGUAGE.md §6.2).
+  if (runsDropsAndDefers || kind == ExitKind::Exit)
+    for (size_t i = frames_.size(); i-- > downTo;)
+      for (const DeferStmt *d : frames_[i].defers)
+        if (d->body) collectCalls(*d->body, site.deferReleases);
+  unsigned index = static_cast<unsigned>(fn_.sites.size());
+  fn_.sites.push_back(std::move(site));
+  if (runsDropsAndDefers) {
+    add(Op::ScopeExit, span).site = index;
+    Span outer = deferExit_;
+    if (!outer.valid()) deferExit_ = span;
+    runDefers(downTo);
+    deferExit_ = outer;
+  }
+  add(Op::ScopeEnd, span).site = index;
+}
+
+// Defer bodies of frames [downTo, top), innermost frame first, LIFO within a
+// frame. A defer body cannot jump out of itself, so loops outside it are
+// hidden while it is built.
+void Builder::runDefers(size_t downTo) {
+  std::vector<Loop> outerLoops = std::move(loops_);
+  loops_.clear();
+  for (size_t i = frames_.size(); i-- > downTo;) {
+    std::vector<const DeferStmt *> defers = frames_[i].defers; // building may grow frames_
+    for (auto d = defers.rbegin(); d != defers.rend(); ++d)
+      if ((*d)->body) detached(*(*d)->body);
+  }
+  loops_ = std::move(outerLoops);
+}
+
+} // namespace
+
+Func buildFunc(const FuncDecl &f) { return Builder(f).build(); }
+
+Module build(const std::vector<FuncDecl *> &funcs) {
+  Module m;
+  std::unordered_set<const FuncDecl *> done;
+  for (const FuncDecl *f : funcs)
+    if (f && f->body && f->ret && done.insert(f).second) m.funcs.push_back(buildFunc(*f));
+  return m;
+}
+
+const Func *Module::find(const FuncDecl *f) const {
+  for (const Func &fn : funcs)
+    if (fn.decl == f) return &fn;
+  return nullptr;
+}
+Func *Module::find(const FuncDecl *f) {
+  for (Func &fn : funcs)
+    if (fn.decl == f) return &fn;
+  return nullptr;
+}
+
+bool Inst::isTerminator() const { return op >= Op::Br; }
+
+const char *opText(Op op) {
+  switch (op) {
+#define NIR_OP(Name, Text) \
+  case Op::Name: return Text;
+#include "nir/Ops.def"
+  }
+  return "?";
+}
+
+} // namespace npk::nir
