@@ -302,6 +302,7 @@ void CfgBuilder::initEvent(const Binding &b, const Expr *value, Span span, bool 
   ev.init = classifyInit(value, b, cfg_.bindings);
   ev.overwrites = overwrites;
   if (ev.init == InitKind::Transfer) ev.source = static_cast<const NameExpr *>(value)->binding->id;
+  if (ev.init == InitKind::Borrow) ev.source = copiedPointer(value)->id;
 }
 
 // `pass p;`, `return p;` and `return Result{ val: p, ... };` move `p` out,
@@ -404,8 +405,9 @@ void CfgBuilder::addressOf(const UnaryExpr &u) {
 // struct passed by value (not to a `$$i`/`$$m` borrow) moves into the callee.
 void CfgBuilder::call(const CallExpr &c) {
   const TrackedBinding *released = followed(releasedName(c));
-  // Releasing a borrowing pointer releases its owner's memory.
-  const TrackedBinding *through = released && !released->checked && released->owner ? released : nullptr;
+  // Releasing a borrowing pointer releases the memory of the owner it points
+  // into: one release per possible owner, each applying where it does.
+  const TrackedBinding *through = released && isBorrowing(*released) ? released : nullptr;
   if (through) released = &cfg_.bindings[through->owner->id];
   if (released && !released->checked) released = nullptr;
   unsigned before = releases_;
@@ -422,11 +424,13 @@ void CfgBuilder::call(const CallExpr &c) {
     for (size_t i = 0; i < c.args.size(); ++i)
       if (c.args[i] && !(i == 0 && released)) useAgain(*c.args[i]);
   if (through && released) emit(EventKind::Use, c.args[0]->span, through->binding->id, c.args[0].get());
-  if (released) emit(EventKind::Release, c.span, released->binding->id, &c);
-  if (through && released) {
-    cfg_.blocks[cur_].events.back().viaBorrow = true;
-    cfg_.blocks[cur_].events.back().through = through->binding->id;
-  }
+  if (released && !through) emit(EventKind::Release, c.span, released->binding->id, &c);
+  if (through && released)
+    for (unsigned slot : through->slots) {
+      emit(EventKind::Release, c.span, cfg_.bindings[slot].slotOwner, &c);
+      cfg_.blocks[cur_].events.back().viaBorrow = true;
+      cfg_.blocks[cur_].events.back().through = through->binding->id;
+    }
 }
 
 // `S{ f: v }`: each field value is stored into the new struct (moved).

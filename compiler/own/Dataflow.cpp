@@ -82,7 +82,41 @@ bool OwnState::join(const OwnState &other) {
 
 namespace {
 
-void applyInit(const Event &e, OwnState &s) {
+// A borrow's pointer state follows its slots: it may point into freed
+// memory once one of them may.
+void settleBorrow(const BindingTable &table, unsigned borrow, OwnState &s) {
+  bool live = false;
+  for (unsigned slot : table[borrow].slots) live |= (s[slot] & kBorrowed) != 0;
+  uint8_t bits = static_cast<uint8_t>(s[borrow] | kFreed);
+  s.set(borrow, live ? bits : static_cast<uint8_t>(bits & ~kBorrowed));
+}
+
+// `q = p` (p a possible owner of q) or `q = r` (r a borrow: q points where r
+// may); anything else assigned to a borrow ends it.
+void initBorrow(const Cfg &cfg, const Event &e, OwnState &s) {
+  const BindingTable &table = cfg.bindings;
+  std::vector<std::pair<unsigned, uint8_t>> carried; // (slot of e.binding, its new state)
+  uint8_t summary = kUnowned;
+  if (e.init == InitKind::Borrow && e.source < table.size()) {
+    unsigned direct = borrowSlot(table, e.binding, e.source);
+    if (direct < table.size() && table[e.source].checked) {
+      carried.push_back({direct, kBorrowed});
+      summary = kBorrowed;
+    } else if (isBorrowing(table[e.source])) {
+      for (unsigned slot : table[e.source].slots) {
+        unsigned to = borrowSlot(table, e.binding, table[slot].slotOwner);
+        if (to < table.size()) carried.push_back({to, s[slot]});
+      }
+      summary = s[e.source] ? s[e.source] : static_cast<uint8_t>(kUnowned);
+    }
+  }
+  for (unsigned slot : table[e.binding].slots) s.set(slot, kUnowned);
+  for (auto [slot, bits] : carried) s.set(slot, bits);
+  s.set(e.binding, summary);
+}
+
+void applyInit(const Cfg &cfg, const Event &e, OwnState &s) {
+  if (isBorrowing(cfg.bindings[e.binding])) return initBorrow(cfg, e, s);
   switch (e.init) {
   case InitKind::Null:
   case InitKind::Unowned: s.set(e.binding, kUnowned); return;
@@ -95,15 +129,29 @@ void applyInit(const Event &e, OwnState &s) {
     uint8_t carried = s[e.source] & ~kFreed;
     s.set(e.binding, carried ? carried : static_cast<uint8_t>(kUnowned));
     s.set(e.source, kMoved);
+    // The pointers into the moved allocation now point into what the new
+    // owner holds.
+    for (unsigned slot : cfg.bindings[e.source].borrowers) {
+      const TrackedBinding &from = cfg.bindings[slot];
+      unsigned to = borrowSlot(cfg.bindings, from.borrow, e.binding);
+      uint8_t bits = s[slot] & (kBorrowed | kFreed);
+      if (to >= cfg.bindings.size() || !bits) continue;
+      s.set(to, static_cast<uint8_t>((s[to] & ~kUnowned) | bits));
+      s.set(slot, kUnowned);
+    }
     return;
   }
   }
 }
 
 // Releasing an owner leaves the pointers that borrow from it dangling.
-void releaseBorrowed(const TrackedBinding &owner, OwnState &s) {
-  for (unsigned id : owner.borrowers)
-    if (s[id] & kBorrowed) s.set(id, static_cast<uint8_t>((s[id] & ~kBorrowed) | kFreed));
+void releaseBorrowed(const BindingTable &table, const TrackedBinding &owner, OwnState &s) {
+  for (unsigned slot : owner.borrowers) {
+    if (!(s[slot] & kBorrowed)) continue;
+    s.set(slot, static_cast<uint8_t>((s[slot] & ~kBorrowed) | kFreed));
+    unsigned borrow = table[slot].borrow;
+    if (s[borrow] & kBorrowed) settleBorrow(table, borrow, s);
+  }
 }
 
 // An automatic drop releases what the binding still owns, unless a defer
@@ -113,7 +161,7 @@ void applyDrops(const Cfg &cfg, const ExitSite &site, OwnState &s) {
     const TrackedBinding &tb = cfg.bindings[id];
     if (!tb.hasDrops() || !tb.settledByDrop() || site.releasedByDefer(id) || !(s[id] & kOwned)) continue;
     s.set(id, static_cast<uint8_t>((s[id] & ~kOwned) | kFreed));
-    releaseBorrowed(tb, s);
+    releaseBorrowed(cfg.bindings, tb, s);
   }
 }
 
@@ -162,19 +210,34 @@ bool setsState(const Cfg &cfg, const Event &e, unsigned binding) {
 // the binding borrows).
 template <class Touch> void forEachChanged(const Cfg &cfg, const Event &e, Touch &&touch) {
   switch (e.kind) {
-  case EventKind::Init:
-    touch(e.binding, e.init == InitKind::Transfer && e.source != e.binding);
-    if (e.init == InitKind::Transfer && e.source != e.binding && e.source < cfg.bindings.size()) touch(e.source, false);
+  case EventKind::Init: {
+    bool transfer = e.init == InitKind::Transfer && e.source != e.binding && e.source < cfg.bindings.size();
+    touch(e.binding, transfer || e.init == InitKind::Borrow);
+    for (unsigned slot : cfg.bindings[e.binding].slots) touch(slot, e.init == InitKind::Borrow);
+    if (!transfer) return;
+    touch(e.source, false);
+    for (unsigned slot : cfg.bindings[e.source].borrowers) {
+      touch(slot, true);
+      unsigned to = borrowSlot(cfg.bindings, cfg.bindings[slot].borrow, e.binding);
+      if (to < cfg.bindings.size()) touch(to, true);
+    }
     return;
+  }
   case EventKind::Release:
     touch(e.binding, e.viaBorrow);
-    for (unsigned id : cfg.bindings[e.binding].borrowers) touch(id, e.viaBorrow);
+    for (unsigned slot : cfg.bindings[e.binding].borrowers) {
+      touch(slot, e.viaBorrow);
+      touch(cfg.bindings[slot].borrow, true);
+    }
     return;
   case EventKind::Move: touch(e.binding, false); return;
   case EventKind::DropPoint:
     for (unsigned id : cfg.sites[e.site].bindings) {
       touch(id, false);
-      for (unsigned borrower : cfg.bindings[id].borrowers) touch(borrower, true);
+      for (unsigned slot : cfg.bindings[id].borrowers) {
+        touch(slot, true);
+        touch(cfg.bindings[slot].borrow, true);
+      }
     }
     return;
   case EventKind::Leave:
@@ -193,12 +256,17 @@ Decision armOf(const Cfg &cfg, const Edge &edge) {
 
 void transfer(const Cfg &cfg, const Event &e, OwnState &s) {
   switch (e.kind) {
-  case EventKind::Init: return applyInit(e, s);
+  case EventKind::Init: return applyInit(cfg, e, s);
   case EventKind::Use: return;
   case EventKind::Release:
-    if (e.viaBorrow && !(s[e.through] & kBorrowed)) return; // the pointer no longer borrows from it
-    s.set(e.binding, kFreed);
-    releaseBorrowed(cfg.bindings[e.binding], s);
+  {
+    // Through a pointer that may point elsewhere, the owner is released on
+    // some paths only.
+    uint8_t through = e.viaBorrow ? s[borrowSlot(cfg.bindings, e.through, e.binding)] : kBorrowed;
+    if (!(through & kBorrowed)) return; // the pointer does not borrow from it here
+    s.set(e.binding, through == kBorrowed ? kFreed : static_cast<uint8_t>(s[e.binding] | kFreed));
+  }
+    releaseBorrowed(cfg.bindings, cfg.bindings[e.binding], s);
     return;
   case EventKind::Move: s.set(e.binding, kMoved); return;
   case EventKind::DropPoint: return applyDrops(cfg, cfg.sites[e.site], s);

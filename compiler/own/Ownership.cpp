@@ -148,7 +148,7 @@ void FunctionReport::inspect(unsigned block, size_t index, const Event &e, const
       add(DiagId::PassOutBorrowed, e.binding, e.span, block, index, e);
     return;
   case EventKind::Release:
-    if (e.viaBorrow && !(before[e.through] & kBorrowed)) return;
+    if (e.viaBorrow && !(before[borrowSlot(cfg_.bindings, e.through, e.binding)] & kBorrowed)) return;
     if (checkedWith(e.binding, kFreed)) add(DiagId::DoubleFree, e.binding, e.span, block, index, e);
     else if (checkedWith(e.binding, kMoved)) add(DiagId::DoubleFree, e.binding, e.span, block, index, e, true);
     else if (checkedWith(e.binding, kLent)) add(DiagId::ReleaseOfBorrowed, e.binding, e.span, block, index, e);
@@ -404,16 +404,33 @@ Diag FunctionReport::freedDiag(const Finding &f) const {
 // pointed into the owner's memory.
 Diag FunctionReport::borrowDiag(const Finding &f) const {
   std::string name = quoted(f.binding);
-  std::string owner = "`" + cfg_.bindings[f.binding].owner->name + "`";
   Origin freed = trace(f.block, f.index, f.binding, kFreed);
+  // The owner whose release left it dangling (of several it may borrow from).
+  const Binding *ownerBinding = cfg_.bindings[f.binding].owner;
+  if (freed.event && freed.event->kind == EventKind::Release) ownerBinding = cfg_.bindings[freed.event->binding].binding;
+  if (freed.event && freed.event->kind == EventKind::DropPoint)
+    for (unsigned id : cfg_.sites[freed.event->site].bindings)
+      if (borrowSlot(cfg_.bindings, f.binding, id) < cfg_.bindings.size()) {
+        ownerBinding = cfg_.bindings[id].binding;
+        break;
+      }
+  std::string owner = "`" + ownerBinding->name + "`";
   Diag d;
   d.id = f.id;
   d.primary = f.primary;
   d.message = name + " is used after " + owner + ", which it borrows from, was freed";
   d.primaryLabel = f.event->kind == EventKind::Move || f.event->passedOut ? "passed out here" : "used here";
   Origin borrow;
-  if (freed.event) borrow = trace(freed.block, freed.index, f.binding, kBorrowed);
-  if (borrow.event) d.label(borrow.event->span, name + " borrows from " + owner + " here");
+  unsigned slot = borrowSlot(cfg_.bindings, f.binding, ownerBinding->id);
+  if (freed.event && slot < cfg_.bindings.size()) borrow = trace(freed.block, freed.index, slot, kBorrowed);
+  if (borrow.event) {
+    // `q = p`, a copy of another borrow, or a borrow of an allocation that moved on.
+    bool direct = borrow.event->kind == EventKind::Init && borrow.event->source == ownerBinding->id;
+    std::string from = borrow.event->kind == EventKind::Init && borrow.event->init == InitKind::Borrow && !direct
+                           ? "`" + cfg_.bindings[borrow.event->source].binding->name + "`"
+                           : owner;
+    d.label(borrow.event->span, name + " borrows from " + from + " here");
+  }
   if (freed.event)
     d.label(freed.event->span, freed.event->kind == EventKind::DropPoint ? owner + " is released automatically here"
                                                                           : owner + " is freed here");

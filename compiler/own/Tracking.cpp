@@ -2,6 +2,7 @@
 
 #include "check/Types.h"
 
+#include <set>
 #include <unordered_set>
 
 namespace npk::own {
@@ -144,24 +145,52 @@ TrackedBinding &slotFor(BindingTable &table, const Binding &b) {
   return tb;
 }
 
-// Marks the borrows: an unqualified pointer whose every copy of a checked
-// binding copies the same one. A pointer that borrows from several owners is
-// not followed.
+// Marks the borrows: an unqualified pointer that copies a checked binding
+// borrows from it, a copy of a borrow borrows from what that borrow may, and
+// a borrow of an owner whose allocation moves to another checked binding
+// (`wild int8->:m = p;`) may then borrow from that one. Each possible owner
+// gets a borrow slot past the bindings, so the analysis can follow which
+// owner the pointer points into on each path.
 void markBorrows(BindingTable &table, const std::vector<std::pair<const Binding *, const Binding *>> &copies) {
-  std::vector<const Binding *> ownerOf(table.size(), nullptr);
-  std::vector<bool> several(table.size(), false);
-  for (auto [dest, src] : copies) {
-    if (dest->id >= table.size() || src->id >= table.size()) continue;
-    if (!table[src->id].checked || table[src->id].binding != src) continue;
-    const Binding *&seen = ownerOf[dest->id];
-    if (seen && seen != src) several[dest->id] = true;
-    seen = src;
+  size_t n = table.size();
+  auto live = [&](const Binding *b) { return b->id < n && table[b->id].binding == b; };
+  auto plain = [&](const Binding *b) {
+    const TrackedBinding &tb = table[b->id];
+    return live(b) && !tb.checked && !tb.hasDrops() && !isWild(*b);
+  };
+  auto checked = [&](const Binding *b) { return live(b) && table[b->id].checked; };
+  std::vector<std::set<unsigned>> owners(n);
+  bool grew = true;
+  while (grew) {
+    grew = false;
+    for (auto [dest, src] : copies) {
+      std::set<unsigned> add;
+      if (plain(dest) && checked(src)) add.insert(src->id);
+      else if (plain(dest) && plain(src)) add = owners[src->id];
+      if (!add.empty()) {
+        size_t before = owners[dest->id].size();
+        owners[dest->id].insert(add.begin(), add.end());
+        grew |= owners[dest->id].size() != before;
+      }
+      // A transfer: every pointer that may borrow from `src` may borrow from `dest`.
+      if (checked(dest) && checked(src))
+        for (std::set<unsigned> &o : owners)
+          if (o.count(src->id) && o.insert(dest->id).second) grew = true;
+    }
   }
-  for (size_t id = 0; id < table.size(); ++id) {
-    TrackedBinding &tb = table[id];
-    if (!ownerOf[id] || several[id] || !tb.binding || tb.checked || tb.hasDrops() || isWild(*tb.binding)) continue;
-    tb.owner = ownerOf[id];
-    table[tb.owner->id].borrowers.push_back(static_cast<unsigned>(id));
+  for (size_t id = 0; id < n; ++id) {
+    if (owners[id].empty()) continue;
+    for (unsigned owner : owners[id]) {
+      TrackedBinding slot;
+      slot.isSlot = true;
+      slot.borrow = static_cast<unsigned>(id);
+      slot.slotOwner = owner;
+      unsigned slotId = static_cast<unsigned>(table.size());
+      table.push_back(slot);
+      table[id].slots.push_back(slotId);
+      table[owner].borrowers.push_back(slotId);
+    }
+    table[id].owner = table[*owners[id].begin()].binding;
   }
 }
 
@@ -287,6 +316,15 @@ const Binding *copiedPointer(const Expr *value) {
   return n ? n->binding : nullptr;
 }
 
+unsigned borrowSlot(const BindingTable &table, unsigned borrow, unsigned owner) {
+  if (borrow >= table.size()) return static_cast<unsigned>(table.size());
+  for (unsigned slot : table[borrow].slots)
+    if (table[slot].slotOwner == owner) return slot;
+  return static_cast<unsigned>(table.size());
+}
+
+bool isBorrowing(const TrackedBinding &tb) { return tb.owner && !tb.checked; }
+
 const TrackedBinding *followedName(const Expr *e, const BindingTable &table) {
   auto *n = as<NameExpr>(e);
   if (!n || !n->binding || n->binding->id >= table.size()) return nullptr;
@@ -299,7 +337,12 @@ InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable
   const Expr *v = stripValueWrappers(value);
   if (!v || as<NullLitExpr>(v)) return InitKind::Null;
   const TrackedBinding *self = dest.id < table.size() ? &table[dest.id] : nullptr;
-  if (self && self->owner) return copiedPointer(value) == self->owner ? InitKind::Borrow : InitKind::Unowned;
+  if (self && isBorrowing(*self)) {
+    const Binding *src = copiedPointer(value);
+    bool fromOwner = src && borrowSlot(table, dest.id, src->id) < table.size();
+    bool fromBorrow = src && src->id < table.size() && table[src->id].binding == src && isBorrowing(table[src->id]);
+    return fromOwner || fromBorrow ? InitKind::Borrow : InitKind::Unowned;
+  }
   if (isWild(dest)) {
     const TrackedBinding *src = followedName(value, table);
     if (src && src->checked && src->binding != &dest) return InitKind::Transfer;

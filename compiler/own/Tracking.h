@@ -33,10 +33,20 @@ struct TrackedBinding {
   std::vector<DropAction> autoDrops; // run at scope end while owned, in this order
   bool autoReleased = false;         // autoDrops release its memory (drop.npk): it never leaks
   bool moves = false;                // a struct value with a destructor: copying it moves it (§6.4)
-  // A plain pointer that borrows from one checked binding (`int8->:q = p;`):
-  // using it after the owner's release is ARIA-015. Null otherwise.
+  // A plain pointer that borrows from checked bindings (`int8->:q = p;`, a
+  // copy of another borrow, or through a transfer of an owner's allocation):
+  // using it after the release of the owner it points into is ARIA-015.
+  // `owner` is the first possible owner (null: not a borrow); `slots` has one
+  // borrow slot per possible owner.
   const Binding *owner = nullptr;
-  std::vector<unsigned> borrowers; // the bindings whose owner this one is
+  std::vector<unsigned> slots;
+  // Of an owner: the borrow slots of the pointers that may borrow from it.
+  std::vector<unsigned> borrowers;
+  // A borrow slot (an entry past the function's bindings, binding == null):
+  // its state says whether `borrow` points into what `slotOwner` holds
+  // (kBorrowed), into what it held and released (kFreed), or neither.
+  bool isSlot = false;
+  unsigned borrow = 0, slotOwner = 0;
   bool hasDrops() const { return !autoDrops.empty(); }
   bool followed() const { return checked || hasDrops() || owner; }
   // A scope-end drop settles the binding: its memory is released, or it is a
@@ -44,8 +54,14 @@ struct TrackedBinding {
   bool settledByDrop() const { return autoReleased || !checked; }
 };
 
-// Indexed by Binding::id; bindings nobody follows have followed() == false.
+// Indexed by Binding::id, then the borrow slots; bindings nobody follows
+// have followed() == false.
 using BindingTable = std::vector<TrackedBinding>;
+
+// The slot of `borrow` for `owner`, or table.size() when it cannot borrow from it.
+unsigned borrowSlot(const BindingTable &table, unsigned borrow, unsigned owner);
+// A pointer that may borrow (TrackedBinding::owner set, not checked itself).
+bool isBorrowing(const TrackedBinding &tb);
 
 BindingTable collectBindings(const FuncDecl &f);
 

@@ -222,7 +222,25 @@ class Gen:
         if not cands:
             return self.stmt_alloc(depth)
         src = self.choose(cands)
-        if self.rng.random() < 0.5 and src.kind == "wild":
+        aliases = self.visible(("alias",))
+        r = self.rng.random()
+        if r < 0.15 and aliases:
+            # copy an alias: the copy points where the alias does
+            orig = self.choose(aliases)
+            alias = Binding(self.fresh("a"), "alias", depth)
+            alias.owner = orig.owner
+            self.emit(depth, f"int8->:{alias.name} = {orig.name};")
+            self.scopes[-1].append(alias)
+            return
+        if r < 0.3 and src.kind == "wild":
+            # re-point an alias to another owner that lives at least as long
+            outer = [a for a in aliases if a.depth >= src.depth and a.owner is not src]
+            if outer:
+                alias = self.choose(outer)
+                alias.owner = src
+                self.emit(depth, f"{alias.name} = {src.name};")
+                return
+        if r < 0.5 and src.kind == "wild":
             alias = Binding(self.fresh("a"), "alias", depth)
             alias.owner = src
             self.emit(depth, f"int8->:{alias.name} = {src.name};")
@@ -234,6 +252,10 @@ class Gen:
         self.emit(depth, f"{qual} int8->:{dst.name} = {src.name};")
         src.live = False
         self.scopes[-1].append(dst)
+        # aliasing across a move: the aliases of `src` now point into what `dst` holds
+        for a in aliases:
+            if a.owner is src:
+                a.owner = dst
 
     def stmt_if(self, depth):
         cond = self.rng.choice(["n > 1", "n == 2", "acc > 3", "n < 3"])
