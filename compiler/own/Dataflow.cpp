@@ -262,9 +262,9 @@ void transfer(const Cfg &cfg, const Event &e, OwnState &s) {
   {
     // Through a pointer that may point elsewhere, the owner is released on
     // some paths only.
-    uint8_t through = e.viaBorrow ? s[borrowSlot(cfg.bindings, e.through, e.binding)] : kBorrowed;
+    uint8_t through = e.viaBorrow ? s[borrowSlot(cfg.bindings, e.through, e.binding)] : static_cast<uint8_t>(kBorrowed);
     if (!(through & kBorrowed)) return; // the pointer does not borrow from it here
-    s.set(e.binding, through == kBorrowed ? kFreed : static_cast<uint8_t>(s[e.binding] | kFreed));
+    s.set(e.binding, through == kBorrowed ? static_cast<uint8_t>(kFreed) : static_cast<uint8_t>(s[e.binding] | kFreed));
   }
     releaseBorrowed(cfg.bindings, cfg.bindings[e.binding], s);
     return;
