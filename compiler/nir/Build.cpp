@@ -43,6 +43,8 @@ private:
   unsigned newBlock(const char *name, Decision context);
   Inst &add(Op op, Span span);
   void terminate(Inst inst);
+  // Ends the block with a branch on `c`, the value of `cond`.
+  void condBranch(const Expr &cond, Temp c, unsigned ifTrue, unsigned ifFalse);
   void branch(unsigned target, const Stmt *loop = nullptr, bool back = false);
   // Code after a jump or an exit goes to a block no edge reaches.
   void ensureOpen();
@@ -257,6 +259,17 @@ void Builder::assign(const AssignStmt &a) {
   in.stmt = &a;
 }
 
+void Builder::condBranch(const Expr &cond, Temp c, unsigned ifTrue, unsigned ifFalse) {
+  Inst br;
+  br.op = Op::CondBr;
+  br.span = cond.span;
+  br.expr = &cond;
+  br.operand = c;
+  br.target = ifTrue;
+  br.elseTarget = ifFalse;
+  terminate(br);
+}
+
 void Builder::ifStmt(const IfStmt &s) {
   if (!s.cond || !s.thenBlock) return;
   Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
@@ -264,14 +277,7 @@ void Builder::ifStmt(const IfStmt &s) {
   unsigned thenB = newBlock("if.then", Decision{s.cond.get(), true});
   unsigned elseB = s.elseStmt ? newBlock("if.else", Decision{s.cond.get(), false}) : 0;
   unsigned join = newBlock("if.end", outer);
-  Inst br;
-  br.op = Op::CondBr;
-  br.span = s.cond->span;
-  br.expr = s.cond.get();
-  br.operand = c;
-  br.target = thenB;
-  br.elseTarget = s.elseStmt ? elseB : join;
-  terminate(br);
+  condBranch(*s.cond, c, thenB, s.elseStmt ? elseB : join);
   context_ = Decision{s.cond.get(), true};
   cur_ = thenB;
   terminated_ = false;
@@ -299,14 +305,7 @@ void Builder::whileStmt(const WhileStmt &s) {
   cur_ = head;
   terminated_ = false;
   Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
-  Inst br;
-  br.op = Op::CondBr;
-  br.span = s.cond->span;
-  br.expr = s.cond.get();
-  br.operand = c;
-  br.target = body;
-  br.elseTarget = exit;
-  terminate(br);
+  condBranch(*s.cond, c, body, exit);
   loops_.push_back(Loop{exit, head, frames_.size(), &s, true});
   context_ = Decision{s.cond.get(), true};
   cur_ = body;
@@ -333,14 +332,7 @@ void Builder::forStmt(const ForStmt &s) {
   terminated_ = false;
   if (s.cond) {
     Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
-    Inst br;
-    br.op = Op::CondBr;
-    br.span = s.cond->span;
-    br.expr = s.cond.get();
-    br.operand = c;
-    br.target = body;
-    br.elseTarget = exit;
-    terminate(br);
+    condBranch(*s.cond, c, body, exit);
   } else {
     branch(body);
   }

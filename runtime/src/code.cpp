@@ -988,6 +988,14 @@ extern "C" const char *npk_jit_sig_name(npk_jit_sig sig) {
   return g_sig_names[sig];
 }
 
+// Why `m` cannot take more functions or a seal, or nullptr if it can.
+static const char *unsealed_module_refusal(const Module *m) {
+  if (m == nullptr) return "null module";
+  if (m->freed) return "module was already freed";
+  if (m->sealed) return "module is already sealed";
+  return nullptr;
+}
+
 extern "C" npk_jit_module *npk_jit_module_new(void) {
   ensure_init();
   Module *m = static_cast<Module *>(calloc(1, sizeof(Module)));
@@ -998,18 +1006,12 @@ extern "C" npk_jit_fn npk_jit_module_add(npk_jit_module *module, const void *cod
                                          const char *name) {
   static const char kOp[] = "jit_module_add";
   Module *m = reinterpret_cast<Module *>(module);
-  const char *reason = nullptr;
-  if (m == nullptr)
-    reason = "null module";
-  else if (m->freed)
-    reason = "module was already freed";
-  else if (m->sealed)
-    reason = "module is already sealed";
-  else if (code == nullptr)
+  const char *reason = unsealed_module_refusal(m);
+  if (reason == nullptr && code == nullptr)
     reason = "null code";
-  else if (len == 0 || len > kMaxModuleBytes)
+  else if (reason == nullptr && (len == 0 || len > kMaxModuleBytes))
     reason = "code length out of range (1 byte to 4 MiB)";
-  else if (npk_jit_sig_name(sig) == nullptr)
+  else if (reason == nullptr && npk_jit_sig_name(sig) == nullptr)
     reason = "unknown signature tag";
   if (reason != nullptr) {
     wildx_panic(kOp, module, reason);
@@ -1021,17 +1023,9 @@ extern "C" npk_jit_fn npk_jit_module_add(npk_jit_module *module, const void *cod
 extern "C" int32_t npk_jit_module_seal(npk_jit_module *module) {
   static const char kOp[] = "jit_module_seal";
   Module *m = reinterpret_cast<Module *>(module);
-  const char *reason = nullptr;
-  if (m == nullptr)
-    reason = "null module";
-  else if (m->freed)
-    reason = "module was already freed";
-  else if (m->sealed)
-    reason = "module is already sealed";
-  else if (m->count == 0 || m->staged_bytes == 0)
-    reason = "module has no functions";
-  else
-    reason = module_seal(m);
+  const char *reason = unsealed_module_refusal(m);
+  if (reason == nullptr && (m->count == 0 || m->staged_bytes == 0)) reason = "module has no functions";
+  if (reason == nullptr) reason = module_seal(m);
   if (reason == nullptr) return 0;
   wildx_panic(kOp, module, reason);
   return -1;
