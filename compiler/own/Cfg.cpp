@@ -48,6 +48,9 @@ private:
   void inst(const nir::Inst &in);
   void evalFor(const nir::Inst &in);
   void initEvent(const Binding &b, const Expr *value, Span span, bool overwrites);
+  std::vector<unsigned> borrowSources(const Binding &b, const Expr *value) const;
+  void fieldStore(const Expr &place, const Expr *value, Span span);
+  const TrackedBinding *borrowingField(const Expr &place) const;
   void moveOrEval(const Expr *value);
   void consume(const Expr &value, std::string movedTo);
   void addressOf(const UnaryExpr &u);
@@ -215,7 +218,12 @@ void CfgBuilder::inst(const nir::Inst &in) {
   }
   case nir::Op::Store: {
     const TrackedBinding *target = followed(in.expr);
-    if (!target || target->binding->heapStruct) return expr(*in.expr); // a write through the binding uses it
+    if (!target || target->binding->heapStruct) {
+      // A write through the binding uses it; writing a field of a struct
+      // value that borrows reads none of the pointers it holds.
+      if (!borrowingField(*in.expr)) expr(*in.expr);
+      return fieldStore(*in.expr, in.value, in.span);
+    }
     initEvent(*target->binding, in.value, in.span, true);
     return;
   }
@@ -282,16 +290,27 @@ void CfgBuilder::plainOwner(const Binding &b, const Expr &value, Span at, bool a
   if (!seen) list.push_back(PlainOwner{&value, &b, at, assigned}); // a defer body is read once per exit
 }
 
-// A plain pointer into a binding's memory (a borrow, or a pointer cast of
-// the owner) that `pass`/`return` hands out is used by the caller, after the
+// A plain pointer into a binding's memory (a borrow, a pointer cast of the
+// owner, or a call's plain-pointer result that may be either) that
+// `pass`/`return` hands out is used by the caller, after the
 // exit's drops and defers (at the `scope.end` that follows).
 void CfgBuilder::passOut(const Expr &value) {
+  // `Result{ val: v, ... }` hands out `v` (moveOrEval moved an owner there).
+  if (auto *lit = as<StructLitExpr>(&value); lit && !lit->decl) {
+    for (const FieldInit &f : lit->fields)
+      if (f.name == "val" && f.value && !isErrorResultLiteral(*lit)) passOut(*f.value);
+    return;
+  }
   const TrackedBinding *into = followed(&value);
   if (!into || !into->owner) {
-    const Binding *copied = copiedPointer(&value);
-    const TrackedBinding *owner = copied && !as<NameExpr>(&value) && copied->id < cfg_.bindings.size()
-                                      ? &cfg_.bindings[copied->id] : nullptr;
-    into = owner && owner->binding == copied && owner->checked ? owner : nullptr;
+    into = nullptr;
+    for (const Binding *src : as<NameExpr>(&value) ? std::vector<const Binding *>{} : pointerSources(&value)) {
+      const TrackedBinding *tb = src->id < cfg_.bindings.size() ? &cfg_.bindings[src->id] : nullptr;
+      if (tb && tb->binding == src && (tb->checked || isBorrowing(*tb))) {
+        into = tb;
+        break;
+      }
+    }
   }
   if (into) passedOut_ = {into->binding->id, &value};
 }
@@ -302,7 +321,41 @@ void CfgBuilder::initEvent(const Binding &b, const Expr *value, Span span, bool 
   ev.init = classifyInit(value, b, cfg_.bindings);
   ev.overwrites = overwrites;
   if (ev.init == InitKind::Transfer) ev.source = static_cast<const NameExpr *>(value)->binding->id;
-  if (ev.init == InitKind::Borrow) ev.source = copiedPointer(value)->id;
+  if (ev.init == InitKind::Borrow) ev.sources = borrowSources(b, value);
+}
+
+// The owners and borrows among the bindings `value` may point into that
+// `b` can borrow from.
+std::vector<unsigned> CfgBuilder::borrowSources(const Binding &b, const Expr *value) const {
+  const BindingTable &table = cfg_.bindings;
+  std::vector<unsigned> out;
+  for (const Binding *src : pointerSources(value)) {
+    bool tracked = src->id < table.size() && table[src->id].binding == src;
+    if (tracked && (borrowSlot(table, b.id, src->id) < table.size() || isBorrowing(table[src->id])))
+      out.push_back(src->id);
+  }
+  return out;
+}
+
+// `s.ptr` (a field path of a struct local that borrows): the local, or null.
+const TrackedBinding *CfgBuilder::borrowingField(const Expr &place) const {
+  const Binding *root = as<NameExpr>(&place) ? nullptr : storedInto(&place);
+  if (!root || root->id >= cfg_.bindings.size() || cfg_.bindings[root->id].binding != root) return nullptr;
+  return isBorrowing(cfg_.bindings[root->id]) ? &cfg_.bindings[root->id] : nullptr;
+}
+
+// `s.ptr = p;` of a struct local: `s` may now also point into what `p` may.
+void CfgBuilder::fieldStore(const Expr &place, const Expr *value, Span span) {
+  const TrackedBinding *tb = borrowingField(place);
+  if (!tb) return;
+  const Binding *root = tb->binding;
+  std::vector<unsigned> sources = borrowSources(*root, value);
+  if (sources.empty()) return;
+  emit(EventKind::Init, span, root->id, value);
+  Event &ev = cfg_.blocks[cur_].events.back();
+  ev.init = InitKind::Borrow;
+  ev.partial = true;
+  ev.sources = std::move(sources);
 }
 
 // `pass p;`, `return p;` and `return Result{ val: p, ... };` move `p` out,
@@ -405,6 +458,10 @@ void CfgBuilder::addressOf(const UnaryExpr &u) {
 // struct passed by value (not to a `$$i`/`$$m` borrow) moves into the callee.
 void CfgBuilder::call(const CallExpr &c) {
   const TrackedBinding *released = followed(releasedName(c));
+  // Releasing through a field of a struct value that borrows (`free(s.ptr)`)
+  // releases what the struct may point into.
+  if (!released && !c.args.empty() && c.args[0] && isDeallocatorName(c.calleeName()))
+    released = borrowingField(*c.args[0]);
   // Releasing a borrowing pointer releases the memory of the owner it points
   // into: one release per possible owner, each applying where it does.
   const TrackedBinding *through = released && isBorrowing(*released) ? released : nullptr;

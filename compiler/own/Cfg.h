@@ -37,6 +37,12 @@ struct Event {
   const Expr *expr = nullptr;    // Use/Move: the name; Release: the call; Init: the value (may be null)
   InitKind init = InitKind::Null;
   unsigned source = 0;           // Init Transfer: the binding ownership comes from
+  // Init Borrow: the owners and borrows the pointer copies, as
+  // pointerSources finds them (`q = p;` one; `q = raw pick_one(p, r);` two).
+  std::vector<unsigned> sources;
+  // Init Borrow by a store to a field (`s.ptr = p;`): adds to what the
+  // binding may point into instead of replacing it.
+  bool partial = false;
   bool overwrites = false;       // Init by assignment: the old value is lost
   std::string movedTo;           // Move of a struct value: where it went ("to `b`"), for diagnostics
   unsigned nirBlock = 0, nirInst = 0; // the NIR instruction it comes from (drop elaboration writes there)

@@ -91,28 +91,33 @@ void settleBorrow(const BindingTable &table, unsigned borrow, OwnState &s) {
   s.set(borrow, live ? bits : static_cast<uint8_t>(bits & ~kBorrowed));
 }
 
-// `q = p` (p a possible owner of q) or `q = r` (r a borrow: q points where r
-// may); anything else assigned to a borrow ends it.
+// `q = p` (p a possible owner of q), `q = r` (r a borrow: q points where r
+// may), or a value that may be any of several of those (`raw id(p, r)`);
+// anything else assigned to a borrow ends it.
 void initBorrow(const Cfg &cfg, const Event &e, OwnState &s) {
   const BindingTable &table = cfg.bindings;
   std::vector<std::pair<unsigned, uint8_t>> carried; // (slot of e.binding, its new state)
-  uint8_t summary = kUnowned;
-  if (e.init == InitKind::Borrow && e.source < table.size()) {
-    unsigned direct = borrowSlot(table, e.binding, e.source);
-    if (direct < table.size() && table[e.source].checked) {
-      carried.push_back({direct, kBorrowed});
-      summary = kBorrowed;
-    } else if (isBorrowing(table[e.source])) {
-      for (unsigned slot : table[e.source].slots) {
-        unsigned to = borrowSlot(table, e.binding, table[slot].slotOwner);
-        if (to < table.size()) carried.push_back({to, s[slot]});
+  uint8_t summary = 0;
+  if (e.init == InitKind::Borrow) {
+    for (unsigned source : e.sources) {
+      unsigned direct = borrowSlot(table, e.binding, source);
+      if (direct < table.size() && table[source].checked) {
+        carried.push_back({direct, kBorrowed});
+        summary |= kBorrowed;
+      } else if (isBorrowing(table[source])) {
+        for (unsigned slot : table[source].slots) {
+          unsigned to = borrowSlot(table, e.binding, table[slot].slotOwner);
+          if (to < table.size()) carried.push_back({to, s[slot]});
+        }
+        summary |= s[source];
       }
-      summary = s[e.source] ? s[e.source] : static_cast<uint8_t>(kUnowned);
     }
   }
-  for (unsigned slot : table[e.binding].slots) s.set(slot, kUnowned);
-  for (auto [slot, bits] : carried) s.set(slot, bits);
-  s.set(e.binding, summary);
+  if (e.partial) summary |= s[e.binding];
+  else
+    for (unsigned slot : table[e.binding].slots) s.set(slot, kUnowned);
+  for (auto [slot, bits] : carried) s.set(slot, static_cast<uint8_t>((s[slot] & ~kUnowned) | bits));
+  s.set(e.binding, summary ? summary : static_cast<uint8_t>(kUnowned));
 }
 
 void applyInit(const Cfg &cfg, const Event &e, OwnState &s) {

@@ -425,10 +425,15 @@ Diag FunctionReport::borrowDiag(const Finding &f) const {
   if (freed.event && slot < cfg_.bindings.size()) borrow = trace(freed.block, freed.index, slot, kBorrowed);
   if (borrow.event) {
     // `q = p`, a copy of another borrow, or a borrow of an allocation that moved on.
-    bool direct = borrow.event->kind == EventKind::Init && borrow.event->source == ownerBinding->id;
-    std::string from = borrow.event->kind == EventKind::Init && borrow.event->init == InitKind::Borrow && !direct
-                           ? "`" + cfg_.bindings[borrow.event->source].binding->name + "`"
-                           : owner;
+    std::string from = owner;
+    const Event &b = *borrow.event;
+    bool direct = std::find(b.sources.begin(), b.sources.end(), ownerBinding->id) != b.sources.end();
+    if (b.kind == EventKind::Init && b.init == InitKind::Borrow && !direct)
+      for (unsigned source : b.sources)
+        if (borrowSlot(cfg_.bindings, source, ownerBinding->id) < cfg_.bindings.size()) {
+          from = "`" + cfg_.bindings[source].binding->name + "`";
+          break;
+        }
     d.label(borrow.event->span, name + " borrows from " + from + " here");
   }
   if (freed.event)

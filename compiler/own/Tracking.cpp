@@ -2,6 +2,7 @@
 
 #include "check/Types.h"
 
+#include <algorithm>
 #include <set>
 #include <unordered_set>
 
@@ -232,6 +233,8 @@ const Binding *ownedParam(const FuncDecl &f) {
   if (!isDeallocatorName(f.name)) return nullptr;
   for (auto &p : f.params)
     if (isWild(p->binding) && p->binding.ty && p->binding.ty->isPtr()) return &p->binding;
+  for (auto &p : f.params)
+    if (p->binding.ty && p->binding.ty->isPtr()) return &p->binding;
   return nullptr;
 }
 
@@ -316,6 +319,46 @@ const Binding *copiedPointer(const Expr *value) {
   return n ? n->binding : nullptr;
 }
 
+namespace {
+void addPointerSources(const Expr *value, std::vector<const Binding *> &out) {
+  while (true) {
+    if (auto *r = as<RawExpr>(value)) value = r->operand.get();
+    else if (auto *c = as<CastExpr>(value); c && c->ty && c->ty->isPtr()) value = c->operand.get();
+    else break;
+  }
+  if (auto *n = as<NameExpr>(value)) {
+    if (n->binding && std::find(out.begin(), out.end(), n->binding) == out.end()) out.push_back(n->binding);
+  } else if (auto *d = as<DefaultExpr>(value)) {
+    addPointerSources(d->operand.get(), out);
+    addPointerSources(d->fallback.get(), out);
+  } else if (auto *lit = as<StructLitExpr>(value)) {
+    for (const FieldInit &f : lit->fields) addPointerSources(f.value.get(), out);
+  } else if (auto *m = as<MemberExpr>(value); m && !m->throughPointer && m->target != MemberTarget::TypeMember) {
+    addPointerSources(m->base.get(), out); // a field of a value holds what the value may point into
+  } else if (auto *call = as<CallExpr>(value); call && (call->func || call->ext) && !wildResultQuals(*call) &&
+                                               call->ty && (call->ty->isResult() ? call->ty->resultValue() : call->ty) &&
+                                               (call->ty->isResult() ? call->ty->resultValue() : call->ty)->isPtr()) {
+    for (const ExprPtr &arg : call->args)
+      if (arg && arg->ty && arg->ty->isPtr()) addPointerSources(arg.get(), out);
+  }
+}
+} // namespace
+
+const Binding *storedInto(const Expr *place) {
+  while (auto *m = as<MemberExpr>(place)) {
+    if (m->throughPointer || m->target != MemberTarget::Field) return nullptr;
+    place = m->base.get();
+  }
+  auto *n = as<NameExpr>(place);
+  return n ? n->binding : nullptr;
+}
+
+std::vector<const Binding *> pointerSources(const Expr *value) {
+  std::vector<const Binding *> out;
+  addPointerSources(value, out);
+  return out;
+}
+
 unsigned borrowSlot(const BindingTable &table, unsigned borrow, unsigned owner) {
   if (borrow >= table.size()) return static_cast<unsigned>(table.size());
   for (unsigned slot : table[borrow].slots)
@@ -333,16 +376,20 @@ const TrackedBinding *followedName(const Expr *e, const BindingTable &table) {
 }
 
 InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable &table) {
+  const TrackedBinding *self = dest.id < table.size() ? &table[dest.id] : nullptr;
+  if (self && isBorrowing(*self)) {
+    const Expr *v = stripValueWrappers(value);
+    if (!v || as<NullLitExpr>(v)) return InitKind::Null;
+    for (const Binding *src : pointerSources(value)) {
+      bool fromOwner = borrowSlot(table, dest.id, src->id) < table.size();
+      bool fromBorrow = src->id < table.size() && table[src->id].binding == src && isBorrowing(table[src->id]);
+      if (fromOwner || fromBorrow) return InitKind::Borrow;
+    }
+    return InitKind::Unowned;
+  }
   if (dest.heapStruct || (dest.ty && dest.ty->isStruct()) || movesByValue(dest.ty)) return InitKind::Owned;
   const Expr *v = stripValueWrappers(value);
   if (!v || as<NullLitExpr>(v)) return InitKind::Null;
-  const TrackedBinding *self = dest.id < table.size() ? &table[dest.id] : nullptr;
-  if (self && isBorrowing(*self)) {
-    const Binding *src = copiedPointer(value);
-    bool fromOwner = src && borrowSlot(table, dest.id, src->id) < table.size();
-    bool fromBorrow = src && src->id < table.size() && table[src->id].binding == src && isBorrowing(table[src->id]);
-    return fromOwner || fromBorrow ? InitKind::Borrow : InitKind::Unowned;
-  }
   if (isWild(dest)) {
     const TrackedBinding *src = followedName(value, table);
     if (src && src->checked && src->binding != &dest) return InitKind::Transfer;
@@ -355,7 +402,9 @@ BindingTable collectBindings(const FuncDecl &f) {
   BindingTable table(f.bindingCount);
   for (auto &p : f.params) {
     TrackedBinding &tb = slotFor(table, p->binding);
-    tb.checked = isWild(p->binding) && p->binding.ty && p->binding.ty->isPtr();
+    // Every pointer parameter is the caller's (a plain one as much as a
+    // `wild` one): freeing it or handing it on as an owner is refused.
+    tb.checked = p->binding.ty && p->binding.ty->isPtr() && !p->binding.heapStruct;
     // A struct passed by value moved into the callee, which drops it; a
     // destructor's own `self` is the value being destroyed.
     if (!isBorrow(p->binding) && !f.isDropImpl) addValueDrop(p->binding, tb);
@@ -364,8 +413,9 @@ BindingTable collectBindings(const FuncDecl &f) {
   bool dropEnabled = f.module && f.module->dropEnabled;
   std::vector<std::pair<const Binding *, const Binding *>> pointerCopies; // (dest, source)
   auto notePointerCopy = [&](const Binding &dest, const Expr *value) {
-    const Binding *src = copiedPointer(value);
-    if (src && src != &dest && dest.ty && dest.ty->isPtr()) pointerCopies.push_back({&dest, src});
+    if (!dest.ty || !(dest.ty->isPtr() || dest.ty->isStruct() || dest.ty->isResult())) return;
+    for (const Binding *src : pointerSources(value))
+      if (src != &dest) pointerCopies.push_back({&dest, src});
   };
   walkStmts(*f.body, [&](const Stmt &s) {
     if (auto *decl = as<VarDeclStmt>(&s)) {
@@ -375,8 +425,8 @@ BindingTable collectBindings(const FuncDecl &f) {
       addAutoDrops(*decl, dropEnabled, tb);
       notePointerCopy(decl->binding, decl->init.get());
     } else if (auto *assign = as<AssignStmt>(&s)) {
-      auto *target = as<NameExpr>(assign->target.get());
-      if (target && target->binding && !assign->compound) notePointerCopy(*target->binding, assign->value.get());
+      const Binding *target = storedInto(assign->target.get());
+      if (target && !assign->compound) notePointerCopy(*target, assign->value.get());
     }
   });
   markBorrows(table, pointerCopies);

@@ -137,6 +137,16 @@ InitKind classifyInit(const Expr *value, const Binding &dest, const BindingTable
 
 // `p` or `p => T->`: the binding a pointer value copies, or null.
 const Binding *copiedPointer(const Expr *value);
+// Every binding a pointer value may point into, in source order without
+// repeats: `p` and its pointer casts; both sides of `? default`; and the
+// result of a call declared to return a plain pointer, which may be any
+// pointer argument it was given (`raw id(p)`, a C `strchr(s, c)`), so it
+// points into whatever those arguments may point into; a struct literal and
+// a field of a value point where their parts do.
+std::vector<const Binding *> pointerSources(const Expr *value);
+// The local whose value a store to `place` changes: `s` of `s` and of
+// `s.a.b` (fields of a value); null for memory behind a pointer.
+const Binding *storedInto(const Expr *place);
 // The local a bare name refers to, if the table follows it.
 const TrackedBinding *followedName(const Expr *e, const BindingTable &table);
 

@@ -38,11 +38,22 @@ func:touch = int32(int8->:q) {{
 func:peek2 = int32(int8->:q, int32:unused) {{
     pass q[1] => int32;
 }};
+
+func:same = int8->(int8->:q) {{
+    pass q;
+}};
+
+struct:Holder = {{ int8->:ptr; int32:n; }};
 {consume}"""
 
-# A function that is not a deallocator by name yet releases its parameter.
+# Functions that are not deallocators by name yet release their parameter.
 CONSUME = """
 func:consume = int32(wild int8->:x) {
+    free(x);
+    pass 0;
+};
+
+func:consume_plain = int32(int8->:x) {
     free(x);
     pass 0;
 };
@@ -68,6 +79,7 @@ class Binding:
         self.live = True      # the generator's own idea of its state
         self.sealed = False   # wildx only
         self.owner = None     # alias only: the binding it borrows from
+        self.ref = name       # alias only: the pointer expression (`a`, or `h.ptr` of a Holder)
         self.deferred = False
 
 
@@ -125,11 +137,11 @@ class Gen:
         if b.kind in ("wild", "alias"):
             r = self.rng.random()
             if r < 0.4:
-                self.emit(depth, f"{b.name}[0] = 5;")
+                self.emit(depth, f"{b.ref}[0] = 5;")
             elif r < 0.7:
-                self.emit(depth, f"acc += {b.name}[1] => int32;")
+                self.emit(depth, f"acc += {b.ref}[1] => int32;")
             else:
-                self.emit(depth, f"acc += raw touch({b.name});")
+                self.emit(depth, f"acc += raw touch({b.ref});")
         elif b.kind == "wildx":
             # reads only: a write after a seal faults by design (W^X), which is
             # not what this oracle judges; pages are written right after alloc
@@ -200,7 +212,8 @@ class Gen:
                 self.emit(depth, f"free({name});")
         elif self.with_consume and live:
             b = self.choose(live)
-            self.emit(depth, f"acc += raw consume({b.name});")
+            callee = "consume" if self.rng.random() < 0.5 else "consume_plain"
+            self.emit(depth, f"acc += raw {callee}({b.name});")
             if self.rng.random() < 0.5:
                 self.release(depth, b)
             b.live = False
@@ -229,12 +242,12 @@ class Gen:
             orig = self.choose(aliases)
             alias = Binding(self.fresh("a"), "alias", depth)
             alias.owner = orig.owner
-            self.emit(depth, f"int8->:{alias.name} = {orig.name};")
+            self.emit(depth, f"int8->:{alias.name} = {orig.ref};")
             self.scopes[-1].append(alias)
             return
         if r < 0.3 and src.kind == "wild":
             # re-point an alias to another owner that lives at least as long
-            outer = [a for a in aliases if a.depth >= src.depth and a.owner is not src]
+            outer = [a for a in aliases if a.depth >= src.depth and a.owner is not src and a.ref == a.name]
             if outer:
                 alias = self.choose(outer)
                 alias.owner = src
@@ -243,7 +256,16 @@ class Gen:
         if r < 0.5 and src.kind == "wild":
             alias = Binding(self.fresh("a"), "alias", depth)
             alias.owner = src
-            self.emit(depth, f"int8->:{alias.name} = {src.name};")
+            form = self.rng.random()
+            if form < 0.5:
+                self.emit(depth, f"int8->:{alias.name} = {src.name};")
+            elif form < 0.75:
+                # a plain pointer a call returns may be any pointer it was given
+                self.emit(depth, f"int8->:{alias.name} = raw same({src.name});")
+            else:
+                # a struct value holding a pointer borrows like a pointer local
+                self.emit(depth, f"Holder:{alias.name} = Holder{{ ptr: {src.name}, n: 1 }};")
+                alias.ref = alias.name + ".ptr"
             self.scopes[-1].append(alias)
             return
         dst = Binding(self.fresh("m"), src.kind, depth)
