@@ -31,9 +31,17 @@ FuncDecl *Checker::lookupMember(const std::string &block, const std::string &mem
   auto it = members.find(member);
   if (it != members.end()) return it->second;
   std::string names;
-  for (auto &[n, f] : members) names += (names.empty() ? "`" : ", `") + n + "`";
-  diags_.error(DiagId::UnknownMember, at, "`Type:` block `" + block + "` has no member `" + member + "`")
-      .withHelp(names.empty() ? "the block is empty" : "its members are " + names);
+  std::vector<std::string_view> candidates;
+  for (auto &[n, f] : members) {
+    names += (names.empty() ? "`" : ", `") + n + "`";
+    candidates.push_back(n);
+  }
+  Diag &d = diags_.error(DiagId::UnknownMember, at, "`Type:` block `" + block + "` has no member `" + member + "`");
+  std::string near = closestName(member, candidates);
+  if (!near.empty())
+    d.note("`" + block + "." + near + "` is declared here", members.at(near)->nameSpan)
+        .withHelp("did you mean `" + block + "." + near + "`?");
+  else d.withHelp(names.empty() ? "the block is empty" : "its members are " + names);
   return nullptr;
 }
 
@@ -69,7 +77,8 @@ const Ty *Checker::checkCall(CallExpr &e) {
       }
       e.ext = n->ext = x;
       n->target = NameTarget::Extern;
-      checkArgs(e, x->paramTys, std::vector<uint8_t>(x->paramTys.size(), QualNone), "extern `" + x->name + "`");
+      checkArgs(e, x->paramTys, std::vector<uint8_t>(x->paramTys.size(), QualNone), "extern `" + x->name + "`",
+                x->nameSpan);
       checkCStringLiterals(e, *x);
       return x->ret;
     } else {
@@ -123,17 +132,18 @@ const Ty *Checker::checkCall(CallExpr &e) {
     params.push_back(p->binding.ty ? p->binding.ty : types_.error());
     quals.push_back(p->binding.quals);
   }
-  checkArgs(e, params, quals, "`" + e.calleeFullName() + "`");
+  checkArgs(e, params, quals, "`" + e.calleeFullName() + "`", f->nameSpan);
   if (!f->ret || f->ret->isError()) return types_.error();
   return types_.result(f->ret);
 }
 
 void Checker::checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,
-                        const std::string &what) {
+                        const std::string &what, Span declaredAt) {
   if (e.args.size() != params.size()) {
     diags_.error(DiagId::ArgCount, e.span,
                  what + " takes " + std::to_string(params.size()) + " argument" + (params.size() == 1 ? "" : "s") +
                      ", but " + std::to_string(e.args.size()) + (e.args.size() == 1 ? " was" : " were") + " given")
+        .note(what + " is declared here", declaredAt)
         .withHelp("match the declaration's parameter list");
     for (auto &a : e.args) checkExpr(*a);
     return;

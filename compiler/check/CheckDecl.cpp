@@ -34,6 +34,7 @@ void Checker::run() {
 
 void Checker::declareName(const std::string &name, Span at, Module &m) {
   auto [it, fresh] = syms_.declaredIn.emplace(name, &m);
+  if (fresh) syms_.firstDeclared[name] = at;
   if (fresh && !isBuiltinName(name)) return;
   if (isBuiltinName(name)) {
     diags_.error(DiagId::Redefinition, at, "`" + name + "` is a builtin and cannot be redefined")
@@ -41,7 +42,7 @@ void Checker::declareName(const std::string &name, Span at, Module &m) {
     return;
   }
   diags_.error(DiagId::Redefinition, at, "`" + name + "` is defined more than once")
-      .note("the other definition is in " + it->second->name)
+      .note("first defined here", syms_.firstDeclared[name])
       .withHelp("rename one of them");
 }
 
@@ -76,8 +77,9 @@ void Checker::collect(Module &m) {
     for (auto &f : t->members) {
       collectFunc(*f, m);
       f->symbol = t->name + "_" + f->name;
-      if (!members.emplace(f->name, f.get()).second)
+      if (auto [first, fresh] = members.emplace(f->name, f.get()); !fresh)
         diags_.error(DiagId::Redefinition, f->nameSpan, "`" + t->name + "." + f->name + "` is defined more than once")
+            .note("first defined here", first->second->nameSpan)
             .withHelp("rename one of them");
     }
   }

@@ -23,6 +23,18 @@ std::optional<__int128> Checker::literalValue(const Expr &e) const {
 
 bool Checker::fits(__int128 v, const Ty *t) const { return fitsType(v, t); }
 
+namespace {
+// The field of `sd` whose name is closest to a misspelt `name`, or null.
+const FieldDecl *closestField(const StructDecl &sd, const std::string &name) {
+  std::vector<std::string_view> candidates;
+  for (const FieldDecl &f : sd.fields) candidates.push_back(f.name);
+  std::string near = closestName(name, candidates);
+  for (const FieldDecl &f : sd.fields)
+    if (!near.empty() && f.name == near) return &f;
+  return nullptr;
+}
+} // namespace
+
 const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
   const Ty *t = types_.error();
   switch (e.kind) {
@@ -412,8 +424,11 @@ const Ty *Checker::checkMember(MemberExpr &e) {
   }
   std::string names;
   for (auto &f : sd->fields) names += (names.empty() ? "`" : ", `") + f.name + "`";
-  diags_.error(DiagId::UnknownMember, e.memberSpan, "struct `" + sd->name + "` has no field `" + e.member + "`")
-      .withHelp(names.empty() ? "the struct has no fields" : "its fields are " + names);
+  Diag &d = diags_.error(DiagId::UnknownMember, e.memberSpan,
+                         "struct `" + sd->name + "` has no field `" + e.member + "`");
+  if (const FieldDecl *near = closestField(*sd, e.member))
+    d.note("field `" + near->name + "` is declared here", near->span).withHelp("did you mean `" + near->name + "`?");
+  else d.withHelp(names.empty() ? "the struct has no fields" : "its fields are " + names);
   return types_.error();
 }
 
@@ -511,7 +526,12 @@ const Ty *Checker::checkStructLit(StructLitExpr &e, const Ty *expected) {
     for (size_t i = 0; i < sd->fields.size(); ++i)
       if (sd->fields[i].name == f.name) idx = i;
     if (idx == sd->fields.size()) {
-      diags_.error(DiagId::UnknownMember, f.span, "struct `" + sd->name + "` has no field `" + f.name + "`");
+      Diag &d = diags_.error(DiagId::UnknownMember, f.span, "struct `" + sd->name + "` has no field `" + f.name + "`");
+      if (const FieldDecl *near = closestField(*sd, f.name)) {
+        d.note("field `" + near->name + "` is declared here", near->span)
+            .withHelp("did you mean `" + near->name + "`?");
+        seen[static_cast<size_t>(near - sd->fields.data())] = true; // not reported missing as well
+      }
       checkExpr(*f.value);
       continue;
     }

@@ -26,6 +26,7 @@ struct Symbols {
   std::map<std::string, ExternDecl *> externs;
   std::map<std::string, StructDecl *> structs;
   std::map<std::string, Module *> declaredIn; // any top-level name -> module
+  std::map<std::string, Span> firstDeclared;  // any top-level name -> its first declaration's name
   FuncDecl *main = nullptr;
   FuncDecl *failsafe = nullptr;
   std::vector<FuncDecl *> allFuncs; // every function with a body, in program order
@@ -111,7 +112,7 @@ private:
   const Ty *checkCall(CallExpr &e);
   const Ty *checkBuiltinCall(CallExpr &e);
   void checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,
-                 const std::string &what);
+                 const std::string &what, Span declaredAt);
   void checkCStringLiterals(const CallExpr &e, const ExternDecl &x);
   FuncDecl *lookupMember(const std::string &block, const std::string &member, Span at);
 

@@ -9,6 +9,7 @@
 #include "own/Ownership.h"
 
 #include <llvm/IR/Verifier.h>
+#include <algorithm>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
 #include <llvm/Support/raw_ostream.h>
@@ -36,9 +37,30 @@ bool useColor(ColorMode mode) {
 // Prints every diagnostic to stderr; returns true when there were errors.
 // Text is capped at kMaxShownDiags with a count line and a summary; JSON is
 // one object per diagnostic per line and nothing else.
+// The diagnostics in source order: by file (in the order files first appear)
+// and position, whichever phase found them; ones without a location first.
+std::vector<const Diag *> inSourceOrder(const DiagEngine &diags) {
+  std::vector<const Diag *> out;
+  std::vector<uint32_t> fileOrder;
+  for (const Diag &d : diags.all()) {
+    out.push_back(&d);
+    if (d.primary.valid() && std::find(fileOrder.begin(), fileOrder.end(), d.primary.file) == fileOrder.end())
+      fileOrder.push_back(d.primary.file);
+  }
+  auto key = [&](const Diag *d) {
+    if (!d->primary.valid()) return std::pair<size_t, uint32_t>{0, 0};
+    size_t rank = std::find(fileOrder.begin(), fileOrder.end(), d->primary.file) - fileOrder.begin();
+    return std::pair<size_t, uint32_t>{rank + 1, d->primary.begin};
+  };
+  std::stable_sort(out.begin(), out.end(), [&](const Diag *a, const Diag *b) { return key(a) < key(b); });
+  return out;
+}
+
 bool flushDiags(const SourceManager &sm, const DiagEngine &diags, const Options &opts) {
+  std::vector<const Diag *> ordered = inSourceOrder(diags);
   if (opts.diagFormat == DiagFormat::Json) {
-    for (const Diag &d : diags.all()) {
+    for (const Diag *dp : ordered) {
+      const Diag &d = *dp;
       std::string line = renderDiagJson(sm, d) + "\n";
       std::fwrite(line.data(), 1, line.size(), stderr);
     }
@@ -46,7 +68,8 @@ bool flushDiags(const SourceManager &sm, const DiagEngine &diags, const Options 
   }
   bool color = useColor(opts.color);
   unsigned shown = 0;
-  for (const Diag &d : diags.all()) {
+  for (const Diag *dp : ordered) {
+    const Diag &d = *dp;
     if (shown++ == kMaxShownDiags) {
       std::fprintf(stderr, "note: %u more errors not shown\n", diags.errorCount() - kMaxShownDiags);
       break;

@@ -77,8 +77,50 @@ bool Parser::accept(Tok k) {
 
 bool Parser::expect(Tok k, const char *context) {
   if (accept(k)) return true;
+  // A `;` missing at the end of a line: reported where it belongs, at the
+  // end of the previous token, with a fix-it, and parsing goes on as if it
+  // were there (the next line is a statement of its own).
+  if (k == Tok::Semi && !panicking_ && pos_ > 0 && !at(Tok::Eof) && !at(Tok::Error)) {
+    Span prev = tokens_[pos_ - 1].span;
+    if (sm_.lineCol(prev.file, prev.end).line < sm_.lineCol(cur().span.file, cur().span.begin).line) {
+      Span after{prev.file, prev.end, prev.end};
+      if (Diag *d = errorAt(after, DiagId::Expected, std::string("expected `;` ") + context))
+        d->withHelp("end the line with `;`").fix(after, ";");
+      return true;
+    }
+  }
   errorExpected("`" + std::string(tokSpelling(k)) + "` " + context);
   return false;
+}
+
+// `}` or `)` closing what `open` opened: a mistake notes the opening one.
+bool Parser::expectClosing(Tok k, const char *context, Span open) {
+  if (accept(k)) return true;
+  if (Diag *d = errorExpected("`" + std::string(tokSpelling(k)) + "` " + context))
+    d->note(std::string("to match this `") + (k == Tok::RBrace ? "{" : "(") + "`", open);
+  return false;
+}
+
+// The indentation (in bytes) of the line `s` starts on.
+uint32_t Parser::indentOf(Span s) const {
+  std::string_view line = sm_.lineText(s.file, sm_.lineCol(s.file, s.begin).line);
+  uint32_t n = 0;
+  while (n < line.size() && (line[n] == ' ' || line[n] == '\t')) ++n;
+  return n;
+}
+
+// At the end of the file inside the block opened at `open`: the first block
+// within it whose `}` starts a line indented unlike the line of its `{` most
+// likely took the brace that was meant for an inner block.
+void Parser::noteMisindentedBlock(Diag &d, Span open) const {
+  for (auto [lbrace, rbrace] : closedBlocks_) {
+    if (lbrace.file != open.file || lbrace.begin <= open.begin) continue;
+    uint32_t closeCol = sm_.lineCol(rbrace.file, rbrace.begin).col - 1;
+    if (closeCol != indentOf(rbrace) || closeCol == indentOf(lbrace)) continue;
+    d.note("this `{` may be the one left unclosed: the `}` that closes it is indented differently", lbrace);
+    d.note("closes the `{` above, though its indentation matches an outer block", rbrace);
+    return;
+  }
 }
 
 // Splits the current token in two (`>>` into `>` `>`, `<-` into `<` `-`).
@@ -406,6 +448,7 @@ std::unique_ptr<StructDecl> Parser::parseStruct(bool isPub) {
   s->isPub = isPub;
   s->span = advance().span;
   if (!parseDeclName("after `struct`", "struct", s->nameSpan, s->name)) return nullptr;
+  Span openBrace = cur().span;
   if (!expect(Tok::LBrace, "to start the fields")) {
     syncStatement();
     return nullptr;
@@ -428,7 +471,7 @@ std::unique_ptr<StructDecl> Parser::parseStruct(bool isPub) {
     s->fields.push_back(std::move(fd));
   }
   s->span = Span::cover(s->span, cur().span);
-  if (!expect(Tok::RBrace, "to close the struct")) return s;
+  if (!expectClosing(Tok::RBrace, "to close the struct", openBrace)) return s;
   expectDeclEnd("a struct");
   return s;
 }
@@ -439,6 +482,7 @@ std::unique_ptr<TypeBlockDecl> Parser::parseTypeBlock(bool isPub) {
   t->isPub = isPub;
   t->span = advance().span;
   if (!parseDeclName("after `Type`", "Type block", t->nameSpan, t->name)) return nullptr;
+  Span openBrace = cur().span;
   if (!expect(Tok::LBrace, "to start the Type block")) {
     syncStatement();
     return nullptr;
@@ -453,7 +497,7 @@ std::unique_ptr<TypeBlockDecl> Parser::parseTypeBlock(bool isPub) {
     if (auto f = parseFunc(memberPub, t->name)) t->members.push_back(std::move(f));
   }
   t->span = Span::cover(t->span, cur().span);
-  if (!expect(Tok::RBrace, "to close the Type block")) return t;
+  if (!expectClosing(Tok::RBrace, "to close the Type block", openBrace)) return t;
   expectDeclEnd("a Type block");
   return t;
 }
@@ -508,6 +552,7 @@ std::unique_ptr<ImplDecl> Parser::parseImpl() {
 // block = "{" { stmt } "}"
 std::unique_ptr<BlockStmt> Parser::parseBlock() {
   auto block = std::make_unique<BlockStmt>(cur().span);
+  Span openBrace = cur().span;
   DepthGuard guard(depth_);
   if (!expect(Tok::LBrace, "to start a block")) {
     block->closeSpan = block->span;
@@ -532,10 +577,13 @@ std::unique_ptr<BlockStmt> Parser::parseBlock() {
   block->closeSpan = cur().span;
   block->span = Span::cover(block->span, cur().span);
   if (!at(Tok::RBrace)) {
-    errorExpected("`}` to close the block");
+    if (Diag *d = errorExpected("`}` to close the block")) {
+      d->note("to match this `{`", openBrace);
+      if (at(Tok::Eof)) noteMisindentedBlock(*d, openBrace);
+    }
     return block;
   }
-  advance();
+  closedBlocks_.push_back({openBrace, advance().span});
   return block;
 }
 
@@ -899,7 +947,7 @@ ExprPtr Parser::parsePostfix() {
       if (tooDeep(cur().span, kSplitExpr)) return errorExpr(Span::cover(e->span, cur().span));
     }
     if (at(Tok::LParen)) {
-      advance();
+      Span open = advance().span;
       auto call = std::make_unique<CallExpr>(e->span);
       call->callee = std::move(e);
       while (!at(Tok::RParen) && !at(Tok::Eof)) {
@@ -907,7 +955,7 @@ ExprPtr Parser::parsePostfix() {
         if (!accept(Tok::Comma)) break;
       }
       call->span = Span::cover(call->span, cur().span);
-      if (!expect(Tok::RParen, "to close the argument list")) return call;
+      if (!expectClosing(Tok::RParen, "to close the argument list", open)) return call;
       e = std::move(call);
     } else if (at(Tok::LBracket)) {
       advance();
@@ -1019,9 +1067,9 @@ ExprPtr Parser::parsePrimary() {
     return errorExpr(s);
   }
   case Tok::LParen: {
-    advance();
+    Span open = advance().span;
     ExprPtr inner = parseExpr();
-    if (!expect(Tok::RParen, "to close the parenthesis")) return inner;
+    expectClosing(Tok::RParen, "to close the parenthesis", open);
     return inner;
   }
   default:

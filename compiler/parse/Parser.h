@@ -31,6 +31,7 @@ private:
   Token advance();
   bool accept(Tok k);
   bool expect(Tok k, const char *context);
+  bool expectClosing(Tok k, const char *context, Span open);
   void splitCurrent(Tok first, Tok second, uint32_t firstLen);
 
   // Error reporting and recovery.
@@ -87,6 +88,12 @@ private:
   DiagEngine &diags_;
   bool panicking_ = false; // an error was reported and we have not re-synchronised
   int depth_ = 0;          // levels of the tree above the node being parsed
+  // Every block closed so far, (`{`, `}`): an unclosed block at the end of
+  // the file points at the first inner one whose `}` is indented unlike its
+  // `{` line, the likely missing brace.
+  std::vector<std::pair<Span, Span>> closedBlocks_;
+  uint32_t indentOf(Span s) const;
+  void noteMisindentedBlock(Diag &d, Span open) const;
 };
 
 // Lexes and parses one file.
