@@ -1,4 +1,5 @@
 #include "check/Checker.h"
+#include "diag/Unsupported.h"
 
 #include <algorithm>
 
@@ -135,6 +136,10 @@ const Ty *Checker::resolveType(const TypeExpr &t, bool inExtern) {
       return types_.error();
     }
     base = it->second->ty;
+  } else if (const char *what = unsupportedType(t.name)) {
+    diags_.error(DiagId::Unsupported, t.span, "type `" + t.name + "` (" + what + ") is not supported by npk")
+        .withHelp(kUnsupportedHelp);
+    return types_.error();
   } else {
     diags_.error(DiagId::UnknownType, t.span, "unknown type `" + t.name + "`")
         .withHelp("builtin types are int8..int64, uint8..uint64, bool, flt32, flt64, string, tbb32; or declare "
@@ -280,7 +285,7 @@ void Checker::checkImpls(Module &m) {
   module_ = &m;
   for (auto &impl : m.impls) {
     if (impl->trait != "Drop") {
-      diags_.error(DiagId::Unsupported, impl->traitSpan, "`impl:" + impl->trait + "` is not supported")
+      diags_.error(DiagId::Unsupported, impl->traitSpan, "`impl:" + impl->trait + "` (a trait other than `Drop`) is not supported by npk")
           .withHelp("the core supports `impl:Drop:for:T` only");
       continue;
     }

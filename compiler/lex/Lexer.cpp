@@ -1,5 +1,7 @@
 #include "lex/Lexer.h"
 
+#include "diag/Unsupported.h"
+
 #include <cctype>
 #include <cstdlib>
 
@@ -338,6 +340,13 @@ Token Lexer::lexPunct(uint32_t begin) {
       pos_ += static_cast<uint32_t>(text.size());
       return make(kind, begin);
     }
+  }
+  size_t punctLen = 0;
+  if (const char *what = unsupportedPunct(rest, punctLen)) { // `#[...]`, `#pin`: outside the core
+    pos_ += static_cast<uint32_t>(punctLen);
+    Token t = make(Tok::Error, begin);
+    diags_.error(DiagId::Unsupported, t.span, std::string(what) + " is not supported by npk").withHelp(kUnsupportedHelp);
+    return t;
   }
   // Skip one whole UTF-8 sequence so the caret covers the character.
   unsigned char c = static_cast<unsigned char>(peek());

@@ -1,5 +1,6 @@
 #include "parse/Parser.h"
 
+#include "diag/Unsupported.h"
 #include "lex/Lexer.h"
 #include "support/Stack.h"
 
@@ -150,7 +151,31 @@ Diag *Parser::errorAt(Span s, DiagId id, std::string message) {
   return &diags_.error(id, s, std::move(message));
 }
 
+// NPK-P005 for a construct outside npk's core at `at`; false when `what` is null.
+bool Parser::unsupported(Span at, const char *what) {
+  if (!what) return false;
+  if (Diag *d = errorAt(at, DiagId::Unsupported, std::string(what) + " is not supported by npk")) d->withHelp(kUnsupportedHelp);
+  return true;
+}
+
 Diag *Parser::errorExpected(std::string what) {
+  // A construct outside the core reads as a mistake here: an operator split
+  // into tokens (`|>` is `|` `>`), or a word followed by more (`await f()`).
+  if (!panicking_ && pos_ > 0 && !at(Tok::Eof)) {
+    const Token &prev = tokens_[pos_ - 1];
+    uint32_t end = pos_ + 1 < tokens_.size() ? tokens_[pos_ + 1].span.end : cur().span.end;
+    // The longest entry starting at `t` that spans more than `t` alone.
+    auto spanning = [&](const Token &t, Span &at) -> const char * {
+      size_t len = 0;
+      const char *op = unsupportedPunct(sm_.text(Span{t.span.file, t.span.begin, end}), len);
+      at = Span{t.span.file, t.span.begin, static_cast<uint32_t>(t.span.begin + len)};
+      return op && len > t.text.size() ? op : nullptr;
+    };
+    Span at;
+    if (prev.span.end == cur().span.begin && unsupported(at, spanning(prev, at))) return nullptr;
+    if (unsupported(at, spanning(cur(), at))) return nullptr;
+    if (prev.kind == Tok::Ident && unsupported(prev.span, unsupportedWord(prev.text))) return nullptr;
+  }
   Diag *d = errorAt(cur().span, DiagId::Expected, "expected " + what + ", found " + describeTok(cur()));
   return d;
 }
@@ -245,6 +270,10 @@ void Parser::parseDecl(Module &m) {
     return;
   default:
     break;
+  }
+  if (at(Tok::Ident) && unsupported(cur().span, unsupportedWord(cur().text))) {
+    syncDecl();
+    return;
   }
   if (Diag *d = errorAt(cur().span, DiagId::ExpectedDecl, "expected a declaration, found " + describeTok(cur())))
     d->withHelp("top-level code goes inside a function, e.g. `func:main = int32() { ... };`");
@@ -341,6 +370,12 @@ bool Parser::parseDeclName(const char *keyword, const char *what, Span &nameSpan
   }
   nameSpan = cur().span;
   name = std::string(advance().text);
+  if (at(Tok::Lt)) {
+    if (Diag *d = errorAt(cur().span, DiagId::Unsupported, "a generic parameter list (`func<T>`, `struct<T>`) is not supported by npk"))
+      d->withHelp(kUnsupportedHelp);
+    syncStatement();
+    return false;
+  }
   if (!expect(Tok::Assign, (std::string("after the ") + what + " name").c_str())) {
     syncStatement();
     return false;

@@ -32,6 +32,7 @@ private:
   bool accept(Tok k);
   bool expect(Tok k, const char *context);
   bool expectClosing(Tok k, const char *context, Span open);
+  bool unsupported(Span at, const char *what);
   void splitCurrent(Tok first, Tok second, uint32_t firstLen);
 
   // Error reporting and recovery.
