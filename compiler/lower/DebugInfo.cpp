@@ -2,9 +2,13 @@
 
 #include "lower/Lowerer.h"
 
+#include "ast/Walk.h"
+
 #include <llvm/BinaryFormat/Dwarf.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
+
+#include <algorithm>
 
 namespace npk {
 
@@ -53,7 +57,32 @@ llvm::DebugLoc DebugInfo::location(Span s) const {
   if (!current_) return {};
   if (!s.valid()) return llvm::DILocation::get(l_.ctx_, 0, 0, current_);
   LineCol lc = l_.sm_.lineCol(s.file, s.begin);
-  return llvm::DILocation::get(l_.ctx_, lc.line, lc.charCol, current_);
+  return llvm::DILocation::get(l_.ctx_, lc.line, lc.charCol, scopeAt(s));
+}
+
+// The innermost block scope holding `s`: the last block that starts at or
+// before it, or the nearest of that block's parents that also ends after it.
+llvm::DIScope *DebugInfo::scopeAt(Span s) const {
+  if (!s.valid() || s.file != currentFileId_) return current_;
+  auto after = std::upper_bound(blockScopes_.begin(), blockScopes_.end(), s.begin,
+                                [](uint32_t at, const BlockScope &b) { return at < b.begin; });
+  int i = static_cast<int>(after - blockScopes_.begin()) - 1;
+  while (i >= 0 && blockScopes_[i].end <= s.begin) i = blockScopes_[i].parent;
+  return i >= 0 ? static_cast<llvm::DIScope *>(blockScopes_[i].scope) : current_;
+}
+
+// A lexical block for every block nested in the function's body, in source
+// order (pre-order), each after its parent.
+void DebugInfo::addBlockScopes(const Stmt &s, int parent) {
+  if (auto *block = as<BlockStmt>(&s); block && block->span.valid() && block->span.file == currentFileId_) {
+    LineCol lc = l_.sm_.lineCol(block->span.file, block->span.begin);
+    llvm::DIScope *outer = parent >= 0 ? static_cast<llvm::DIScope *>(blockScopes_[parent].scope) : current_;
+    auto *scope = types_->createLexicalBlock(outer, currentFile_, lc.line, lc.charCol);
+    uint32_t end = block->closeSpan.valid() ? block->closeSpan.end : block->span.end;
+    blockScopes_.push_back(BlockScope{block->span.begin, end, parent, scope});
+    parent = static_cast<int>(blockScopes_.size()) - 1;
+  }
+  forEachChildStmt(s, [&](const Stmt &child) { addBlockScopes(child, parent); });
 }
 
 // A parameter's arrival in its slot is the prologue: it has no location, so
@@ -92,6 +121,9 @@ void DebugInfo::beginFunction(const FuncDecl &f, llvm::Function *fn) {
   current_ = b.createFunction(currentFile_, sourceName(f), "", currentFile_, line, signature(f), scopeLine,
                               llvm::DINode::FlagPrototyped, spFlags);
   fn->setSubprogram(current_);
+  currentFileId_ = f.nameSpan.file;
+  blockScopes_.clear();
+  if (f.body) forEachChildStmt(*f.body, [&](const Stmt &s) { addBlockScopes(s, -1); });
 }
 
 void DebugInfo::beginArtificial(llvm::Function *fn, const Module &module, Span at) {
@@ -105,6 +137,8 @@ void DebugInfo::beginArtificial(llvm::Function *fn, const Module &module, Span a
   current_ = b.createFunction(currentFile_, fn->getName(), "", currentFile_, line, sig, line,
                               llvm::DINode::FlagArtificial | llvm::DINode::FlagPrototyped, spFlags);
   fn->setSubprogram(current_);
+  currentFileId_ = 0;
+  blockScopes_.clear();
 }
 
 void DebugInfo::declareVariable(const Binding &v, llvm::Value *storage, bool indirect, unsigned argNo,
@@ -115,7 +149,7 @@ void DebugInfo::declareVariable(const Binding &v, llvm::Value *storage, bool ind
   unsigned line = lineOf(v.span);
   llvm::DILocalVariable *var =
       argNo ? types_->createParameterVariable(current_, v.name, argNo, currentFile_, line, t, true)
-            : types_->createAutoVariable(current_, v.name, currentFile_, line, t, true);
+            : types_->createAutoVariable(scopeAt(v.span), v.name, currentFile_, line, t, true);
   llvm::SmallVector<uint64_t, 1> ops;
   if (indirect) ops.push_back(llvm::dwarf::DW_OP_deref);
   types_->insertDeclare(storage, var, types_->createExpression(ops), location(v.span).get(), entry);

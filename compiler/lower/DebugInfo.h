@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 namespace npk {
 
@@ -24,6 +25,7 @@ class Lowerer;
 struct Binding;
 struct FuncDecl;
 struct Module;
+struct Stmt;
 struct Ty;
 
 class DebugInfo {
@@ -61,6 +63,8 @@ private:
                   const std::vector<std::pair<std::string, const Ty *>> &fields, llvm::DIFile *in);
   llvm::DISubroutineType *signature(const FuncDecl &f);
   unsigned lineOf(Span s) const;
+  void addBlockScopes(const Stmt &s, int parent);
+  llvm::DIScope *scopeAt(Span s) const;
 
   Lowerer &l_;
   bool optimized_;
@@ -71,6 +75,17 @@ private:
   std::map<std::string, llvm::DIType *> basics_;
   llvm::DISubprogram *current_ = nullptr;
   llvm::DIFile *currentFile_ = nullptr;
+  uint32_t currentFileId_ = 0;
+  // The current function's nested blocks as lexical scopes, in source order
+  // (a block after every block that contains it): the scope of an
+  // instruction or a local is the innermost block holding its span, so a
+  // shadowing local is a different variable in a debugger.
+  struct BlockScope {
+    uint32_t begin, end;
+    int parent; // index in blockScopes_, -1 for the function
+    llvm::DILexicalBlock *scope;
+  };
+  std::vector<BlockScope> blockScopes_;
 };
 
 } // namespace npk

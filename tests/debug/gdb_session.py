@@ -4,10 +4,11 @@
 usage: gdb_session.py NPKC FILECHECK PROGRAM.npk WORKDIR
 
 Builds PROGRAM with -g and runs a gdb batch session: breakpoints on the
-source lines marked `// BREAK` (the program's file) and `// BREAK-MODULE`
-(its imported module) and on a function by its Nitpick name, locals, struct
-fields and backtraces. FileCheck matches the session against the CHECK lines
-of PROGRAM, with BREAK and BREAK_MODULE defined as the marked lines. The same
+source lines marked `// BREAK` and `// BREAK-INNER` (the program's file) and
+`// BREAK-MODULE` (its imported module) and on a function by its Nitpick
+name, locals, struct fields, a shadowed local and backtraces. FileCheck
+matches the session against the CHECK lines of PROGRAM, with BREAK,
+BREAK_INNER and BREAK_MODULE defined as the marked lines. The same
 program built with -g0 is the near miss (prefix NODEBUG): gdb has no source
 lines to break on. Exits 77 (skipped) with a message when gdb is absent.
 """
@@ -48,25 +49,29 @@ def main():
     os.makedirs(work, exist_ok=True)
     module = os.path.join(os.path.dirname(program), "geometry.npk")
     name = os.path.basename(program)
-    defines = [f"BREAK={marked_line(program, 'BREAK')}", f"BREAK_MODULE={marked_line(module, 'BREAK-MODULE')}"]
-    break_line = defines[0].split("=")[1]
-    module_line = defines[1].split("=")[1]
+    lines = {"BREAK": marked_line(program, "BREAK"), "BREAK_MODULE": marked_line(module, "BREAK-MODULE"),
+             "BREAK_INNER": marked_line(program, "BREAK-INNER")}
+    defines = [f"{k}={v}" for k, v in lines.items()]
 
     ok = True
     for flag, prefix, commands in [
         ("-g", "CHECK", [
-            f"break {name}:{break_line}",
-            f"break geometry.npk:{module_line}",
+            f"break {name}:{lines['BREAK']}",
+            f"break geometry.npk:{lines['BREAK_MODULE']}",
             "break Shape.area",
+            f"break {name}:{lines['BREAK_INNER']}",
             "run",
             "info args", "print r.w", "print scale",
             "continue",
             "print a", "bt",
             "continue",
             "print total", "print n.v", "print *n", "print head.next.v", "bt",
+            "delete 1",
+            "continue",
+            "print t", "info locals",
             "kill",
         ]),
-        ("-g0", "NODEBUG", [f"break {name}:{break_line}", "run", "bt"]),
+        ("-g0", "NODEBUG", [f"break {name}:{lines['BREAK']}", "run", "bt"]),
     ]:
         exe = os.path.join(work, "gdb_program" + flag)
         build = subprocess.run([npkc, "build", flag, program, "-o", exe], capture_output=True, text=True)
