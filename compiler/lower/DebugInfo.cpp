@@ -93,7 +93,8 @@ llvm::DebugLoc DebugInfo::location(const nir::Inst &in) const {
 }
 
 // The name a user writes: `Type.member` for a `Type:` block member,
-// `Target.method` for an `impl:Trait:for:Target` method.
+// `Target.method` for an `impl:Trait:for:Target` method (whose link name the
+// checker makes `Target_method`).
 static std::string sourceName(const FuncDecl &f) {
   if (!f.typeBlock.empty()) return f.typeBlock + "." + f.name;
   if (f.isDropImpl) return f.symbol.substr(0, f.symbol.size() - f.name.size() - 1) + "." + f.name;

@@ -10,7 +10,8 @@ name, locals, struct fields, a shadowed local and backtraces. FileCheck
 matches the session against the CHECK lines of PROGRAM, with BREAK,
 BREAK_INNER and BREAK_MODULE defined as the marked lines. The same
 program built with -g0 is the near miss (prefix NODEBUG): gdb has no source
-lines to break on. Exits 77 (skipped) with a message when gdb is absent.
+lines to break on. Built with -g -O2 (prefix OPT), the backtrace still names
+the Nitpick functions, inlined ones included. Exits 77 (skipped) with a message when gdb is absent.
 """
 import os
 import re
@@ -71,10 +72,11 @@ def main():
             "print t", "info locals",
             "kill",
         ]),
+        ("-g -O2", "OPT", [f"break {name}:{lines['BREAK']}", "run", "bt"]),
         ("-g0", "NODEBUG", [f"break {name}:{lines['BREAK']}", "run", "bt"]),
     ]:
-        exe = os.path.join(work, "gdb_program" + flag)
-        build = subprocess.run([npkc, "build", flag, program, "-o", exe], capture_output=True, text=True)
+        exe = os.path.join(work, "gdb_program" + flag.replace(" ", ""))
+        build = subprocess.run([npkc, "build", *flag.split(), program, "-o", exe], capture_output=True, text=True)
         if build.returncode != 0:
             print(f"FAIL: npkc build {flag} failed:\n{build.stderr}")
             return 1
