@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libbenchmark-dev      # unit tests, benchmarks
   strace                             # bench/ counts page-table system calls
   libasmjit-dev                      # bench/: the JIT baseline of the module benchmark
-  gdb linux-perf                     # tests: GDB and perf name JIT code (skipped without)
+  gdb linux-perf                     # tests: gdb debugs `-g` programs; GDB and perf name JIT code
   dpkg-dev                           # cpack's .deb (tests/install/deb_package.sh)
 )
 

@@ -216,7 +216,9 @@ int compile(const Options &opts) {
   llvm::LLVMContext ctx;
   auto target = std::make_unique<llvm::Module>(program.main ? program.main->name : "npk", ctx);
   configureTarget(*target);
-  std::unique_ptr<llvm::Module> mod = lowerProgram(std::move(target), sm, program, checker.symbols(), nirMod, types); // LLVM IR
+  LowerOptions lowering{opts.debugInfo, opts.optLevel > 0};
+  std::unique_ptr<llvm::Module> mod =
+      lowerProgram(std::move(target), sm, program, checker.symbols(), nirMod, types, lowering); // LLVM IR
   std::string verifyErrors;
   llvm::raw_string_ostream verifyOut(verifyErrors);
   if (llvm::verifyModule(*mod, &verifyOut)) {

@@ -26,6 +26,7 @@ struct Options {
   std::string output;
   EmitKind emit = EmitKind::Exe;
   int optLevel = 0;
+  bool debugInfo = false; // -g (the default of `run`), -g0
   std::vector<std::string> includeDirs;
   bool checkOnly = false;
   LinkInputs link;

@@ -23,8 +23,8 @@ const char *const kHelp =
     "npkc — the npk compiler for the Nitpick core language\n"
     "\n"
     "usage:\n"
-    "  npkc build FILE [-o OUT] [-O0|-O1|-O2|-O3] [-I DIR]... [--emit=KIND] [LINK...]\n"
-    "  npkc run FILE [-O0..-O3] [-I DIR]... [LINK...] [-- ARGS...]\n"
+    "  npkc build FILE [-o OUT] [-O0|-O1|-O2|-O3] [-g|-g0] [-I DIR]... [--emit=KIND] [LINK...]\n"
+    "  npkc run FILE [-O0..-O3] [-g|-g0] [-I DIR]... [LINK...] [-- ARGS...]\n"
     "  npkc check FILE [-I DIR]...\n"
     "  npkc FILE [-o OUT] [--emit-llvm]          (reference compiler spelling of `build`)\n"
     "  npkc --explain CODE                       (long explanation of a diagnostic;\n"
@@ -50,6 +50,10 @@ const char *const kHelp =
     "                  file after FILE with .o, both in the current directory;\n"
     "                  tokens, ast, nir, llvm and asm go to stdout (as with `-o -`)\n"
     "  -O0..-O3        optimisation level (default -O0)\n"
+    "  -g              emit DWARF debug info for gdb: source lines, functions by\n"
+    "                  their Nitpick names, parameters, locals and their types;\n"
+    "                  the default of `run`, off for `build`\n"
+    "  -g0             no debug info (turns off `run`'s default -g)\n"
     "  -I DIR          add DIR to the module search path (after the importing\n"
     "                  file's directory and NPK_PATH, before the standard library)\n"
     "  --emit=KIND     stop after a phase and write its product: tokens, ast,\n"
@@ -151,6 +155,7 @@ int runCommand(const std::vector<std::string> &args) {
   }
   npk::Options opts;
   opts.checkOnly = command == "check";
+  opts.debugInfo = command == "run";
   std::vector<std::string> programArgs;
   for (; i < args.size(); ++i) {
     const std::string &a = args[i];
@@ -171,6 +176,8 @@ int runCommand(const std::vector<std::string> &args) {
       opts.includeDirs.push_back(a.substr(2));
     } else if (a.size() == 3 && a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3') {
       opts.optLevel = a[2] - '0';
+    } else if (a == "-g" || a == "-g0") {
+      opts.debugInfo = a == "-g";
     } else if (a.rfind("--emit=", 0) == 0) {
       if (!parseEmit(a.substr(7), opts.emit))
         return usageError("unknown --emit kind `" + a.substr(7) + "` (tokens, ast, llvm, asm, obj, exe)");

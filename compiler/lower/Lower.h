@@ -16,10 +16,15 @@
 
 namespace npk {
 
+struct LowerOptions {
+  bool debugInfo = false; // `-g`: DWARF for the program (lower/DebugInfo.h)
+  bool optimized = false; // the module will be optimised (recorded in the debug info)
+};
+
 // `target` is an empty module the driver has configured for the target
 // machine (triple and data layout); the program is lowered into it.
 std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target, const SourceManager &sm,
                                            Program &program, const Symbols &syms, const nir::Module &nir,
-                                           TypeContext &types);
+                                           TypeContext &types, const LowerOptions &options = {});
 
 } // namespace npk

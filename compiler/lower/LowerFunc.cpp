@@ -6,11 +6,12 @@ namespace npk {
 
 std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target, const SourceManager &sm,
                                            Program &program, const Symbols &syms, const nir::Module &nir,
-                                           TypeContext &types) {
+                                           TypeContext &types, const LowerOptions &options) {
   llvm::LLVMContext &ctx = target->getContext();
   Lowerer l(ctx, sm, program, syms, nir);
   l.types_ = &types;
   l.mod_ = std::move(target);
+  l.options_ = options;
   return l.run();
 }
 
@@ -19,9 +20,11 @@ Lowerer::Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &progr
     : ctx_(ctx), sm_(sm), program_(program), syms_(syms), nir_(nir), b_(ctx), allocas_(ctx) {}
 
 std::unique_ptr<llvm::Module> Lowerer::run() {
+  if (options_.debugInfo) debug_ = std::make_unique<DebugInfo>(*this, options_.optimized);
   for (FuncDecl *f : syms_.allFuncs) declareFunc(*f);
   for (const nir::Func &f : nir_.funcs) lowerFunc(f);
   emitEntryPoint();
+  if (debug_) debug_->finalize();
   return std::move(mod_);
 }
 
@@ -189,6 +192,8 @@ void Lowerer::lowerFunc(const nir::Func &nf) {
   slots_.clear();
   dropFlags_.clear();
   dropCount_ = 0;
+  if (debug_) debug_->beginFunction(f, fn_);
+  b_.SetCurrentDebugLocation({}); // each NIR instruction sets its own
   auto *entry = llvm::BasicBlock::Create(ctx_, "entry", fn_); // the allocas
   allocas_.SetInsertPoint(entry);
   lowerBody(nf);
@@ -202,6 +207,14 @@ void Lowerer::lowerFunc(const nir::Func &nf) {
   func_ = nullptr;
 }
 
+// Generated code that calls `f` is placed, for a debugger, at f's name.
+void Lowerer::enterGenerated(llvm::Function *fn, const FuncDecl &f) {
+  b_.SetCurrentDebugLocation({});
+  if (!debug_) return;
+  debug_->beginArtificial(fn, *f.module, f.nameSpan);
+  b_.SetCurrentDebugLocation(debug_->location(f.nameSpan));
+}
+
 // C `main`: starts the runtime (fault handlers), registers failsafe, runs
 // the program's main, exits 0 when it falls off its end.
 void Lowerer::emitEntryPoint() {
@@ -209,12 +222,14 @@ void Lowerer::emitEntryPoint() {
   if (syms_.failsafe && syms_.failsafe->ret) {
     auto *entryTy = llvm::FunctionType::get(b_.getInt32Ty(), {b_.getInt32Ty()}, false);
     auto *thunk = llvm::Function::Create(entryTy, llvm::Function::InternalLinkage, "npk_failsafe_entry", mod_.get());
+    enterGenerated(thunk, *syms_.failsafe);
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", thunk));
     llvm::Value *r = b_.CreateCall(funcs_[syms_.failsafe], {thunk->getArg(0)});
     b_.CreateRet(b_.CreateExtractValue(r, 2));
   }
   auto *mainTy = llvm::FunctionType::get(b_.getInt32Ty(), {b_.getInt32Ty(), b_.getPtrTy()}, false);
   auto *cmain = llvm::Function::Create(mainTy, llvm::Function::ExternalLinkage, "main", mod_.get());
+  enterGenerated(cmain, *syms_.main);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", cmain));
   b_.CreateCall(runtime("npk_start"), {});
   if (llvm::Function *thunk = mod_->getFunction("npk_failsafe_entry"))

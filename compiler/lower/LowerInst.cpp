@@ -27,6 +27,7 @@ void Lowerer::lowerBody(const nir::Func &f) {
     for (const nir::Inst &in : f.blocks[i].insts) {
       if (terminated()) break; // only after a noreturn trap inside an expression
       clears_ = &in.clearsFlag;
+      if (debug_) b_.SetCurrentDebugLocation(debug_->location(in));
       lowerInst(f, in);
       clears_ = nullptr;
     }
@@ -114,11 +115,17 @@ void Lowerer::lowerParam(const nir::Inst &in) {
   llvm::Argument *arg = fn_->getArg(i);
   if (pb.quals & (QualBorrowMut | QualBorrowImm)) {
     slots_[&pb] = arg; // the caller's storage
+    if (debug_) { // a debugger reads the value through the address, kept in a slot of its own
+      llvm::AllocaInst *addr = allocas_.CreateAlloca(arg->getType(), nullptr, pb.name + ".addr");
+      allocas_.CreateStore(arg, addr);
+      debug_->declareVariable(pb, addr, true, i + 1, allocas_.GetInsertBlock());
+    }
     return;
   }
   llvm::AllocaInst *slot = allocas_.CreateAlloca(arg->getType(), nullptr, pb.name);
   b_.CreateStore(arg, slot);
   slots_[&pb] = slot;
+  if (debug_) debug_->declareVariable(pb, slot, false, i + 1, allocas_.GetInsertBlock());
 }
 
 void Lowerer::lowerLet(const nir::Inst &in) {
@@ -127,6 +134,7 @@ void Lowerer::lowerLet(const nir::Inst &in) {
   llvm::Type *slotTy = b.heapStruct ? b_.getPtrTy() : valueTy;
   llvm::AllocaInst *slot = allocas_.CreateAlloca(slotTy, nullptr, b.name);
   slots_[&b] = slot;
+  if (debug_) debug_->declareVariable(b, slot, b.heapStruct, 0, allocas_.GetInsertBlock());
   llvm::Value *init = in.operand != nir::kNoTemp ? temp(in.operand) : zeroValue(b.ty);
   if (b.heapStruct) {
     llvm::Value *size = b_.getInt64(mod_->getDataLayout().getTypeAllocSize(valueTy));

@@ -1,6 +1,7 @@
 // Internal state of the lowering, shared by the files split by construct.
 #pragma once
 
+#include "lower/DebugInfo.h"
 #include "lower/Lower.h"
 
 #include <llvm/ADT/STLFunctionalExtras.h>
@@ -28,6 +29,7 @@ public:
   llvm::Function *declareExtern(ExternDecl &e);
   void lowerFunc(const nir::Func &f);
   void emitEntryPoint();
+  void enterGenerated(llvm::Function *fn, const FuncDecl &f);
   llvm::Constant *locString(Span s);
   llvm::Constant *stringConstant(const std::string &s);
   llvm::Constant *stringValue(const std::string &s);
@@ -106,6 +108,9 @@ public:
   std::unordered_map<const Binding *, llvm::Value *> dropFlags_; // i1 allocas
   llvm::MDNode *dropTag_ = nullptr; // while a NIR drop is lowered
   unsigned dropCount_ = 0;
+
+  LowerOptions options_;
+  std::unique_ptr<DebugInfo> debug_; // with `-g` only
 };
 
 } // namespace npk

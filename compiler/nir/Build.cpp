@@ -14,6 +14,10 @@ namespace npk::nir {
 
 namespace {
 
+// Where a block ends: its closing brace (the block itself when the parser
+// recovered without one).
+Span endOf(const BlockStmt &b) { return b.closeSpan.valid() ? b.closeSpan : b.span; }
+
 // The calls anywhere inside a defer body (the ownership phase counts its
 // deallocator calls as releases at every exit that registers the body).
 void collectCalls(const Stmt &s, std::vector<const CallExpr *> &out) {
@@ -45,7 +49,7 @@ private:
   void terminate(Inst inst);
   // Ends the block with a branch on `c`, the value of `cond`.
   void condBranch(const Expr &cond, Temp c, unsigned ifTrue, unsigned ifFalse);
-  void branch(unsigned target, const Stmt *loop = nullptr, bool back = false);
+  void branch(unsigned target, Span at, const Stmt *loop = nullptr, bool back = false);
   // Code after a jump or an exit goes to a block no edge reaches.
   void ensureOpen();
   Temp eval(const Expr &e, const Ty *as, const Stmt *from, Use use);
@@ -89,7 +93,7 @@ Func Builder::build() {
   if (f.body) {
     block(*f.body);
     if (!terminated_) {
-      Span end = f.body->closeSpan.valid() ? f.body->closeSpan : f.body->span;
+      Span end = endOf(*f.body);
       leaveScopes(ExitKind::FunctionEnd, nullptr, nullptr, end, 0, false);
       Inst t;
       t.op = Op::FallOff;
@@ -100,6 +104,7 @@ Func Builder::build() {
   if (!terminated_) { // no body
     Inst t;
     t.op = Op::Unreachable;
+    t.span = f.span;
     terminate(t);
   }
   return std::move(fn_);
@@ -130,9 +135,12 @@ void Builder::terminate(Inst inst) {
   terminated_ = true;
 }
 
-void Builder::branch(unsigned target, const Stmt *loop, bool back) {
+// `at`: the source the jump belongs to (a closing brace, the loop statement,
+// `break`), so that every instruction has a location.
+void Builder::branch(unsigned target, Span at, const Stmt *loop, bool back) {
   Inst t;
   t.op = Op::Br;
+  t.span = at;
   t.target = target;
   t.loop = loop;
   t.loopBack = back;
@@ -211,7 +219,7 @@ void Builder::block(const BlockStmt &b) {
     if (s) stmt(*s);
   // A block whose last statement jumps or exits has no fall-through end.
   if (!terminated_) {
-    Span end = b.closeSpan.valid() ? b.closeSpan : b.span;
+    Span end = endOf(b);
     leaveScopes(ExitKind::BlockEnd, nullptr, &b, end, frames_.size() - 1, true);
   }
   frames_.pop_back();
@@ -282,13 +290,14 @@ void Builder::ifStmt(const IfStmt &s) {
   cur_ = thenB;
   terminated_ = false;
   block(*s.thenBlock);
-  if (!terminated_) branch(join);
+  if (!terminated_) branch(join, endOf(*s.thenBlock));
   if (s.elseStmt) {
     context_ = Decision{s.cond.get(), false};
     cur_ = elseB;
     terminated_ = false;
     stmt(*s.elseStmt);
-    if (!terminated_) branch(join);
+    auto *elseBlock = as<BlockStmt>(s.elseStmt.get());
+    if (!terminated_) branch(join, elseBlock ? endOf(*elseBlock) : s.elseStmt->span);
   }
   context_ = outer;
   cur_ = join;
@@ -301,7 +310,7 @@ void Builder::whileStmt(const WhileStmt &s) {
   unsigned head = newBlock("while.cond", outer);
   unsigned body = newBlock("while.body", Decision{s.cond.get(), true});
   unsigned exit = newBlock("while.end", outer);
-  branch(head, &s);
+  branch(head, s.span, &s);
   cur_ = head;
   terminated_ = false;
   Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
@@ -311,7 +320,7 @@ void Builder::whileStmt(const WhileStmt &s) {
   cur_ = body;
   terminated_ = false;
   block(*s.body);
-  if (!terminated_) branch(head, &s, true);
+  if (!terminated_) branch(head, endOf(*s.body), &s, true);
   loops_.pop_back();
   context_ = outer;
   cur_ = exit;
@@ -327,26 +336,26 @@ void Builder::forStmt(const ForStmt &s) {
   unsigned body = newBlock("for.body", inBody);
   unsigned step = newBlock("for.step", inBody);
   unsigned exit = newBlock("for.end", outer);
-  if (!terminated_) branch(head, &s);
+  if (!terminated_) branch(head, s.span, &s);
   cur_ = head;
   terminated_ = false;
   if (s.cond) {
     Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
     condBranch(*s.cond, c, body, exit);
   } else {
-    branch(body);
+    branch(body, s.span);
   }
   loops_.push_back(Loop{exit, step, frames_.size(), &s, false});
   context_ = inBody;
   cur_ = body;
   terminated_ = false;
   block(*s.body);
-  if (!terminated_) branch(step);
+  if (!terminated_) branch(step, endOf(*s.body));
   loops_.pop_back();
   cur_ = step;
   terminated_ = false;
   if (s.step) detached(*s.step);
-  if (!terminated_) branch(head, &s, true);
+  if (!terminated_) branch(head, s.step ? s.step->span : endOf(*s.body), &s, true);
   context_ = outer;
   cur_ = exit;
   terminated_ = false;
@@ -360,8 +369,7 @@ void Builder::jump(const Stmt &s) {
   bool isBreak = s.kind == StmtKind::Break;
   leaveScopes(isBreak ? ExitKind::Break : ExitKind::Continue, &s, nullptr, s.span, loop.frameDepth, true);
   bool back = !isBreak && loop.continueIsBack;
-  branch(isBreak ? loop.breakTo : loop.continueTo, back ? loop.stmt : nullptr, back);
-  fn_.blocks[cur_].insts.back().span = s.span;
+  branch(isBreak ? loop.breakTo : loop.continueTo, s.span, back ? loop.stmt : nullptr, back);
 }
 
 // `pass`/`fail`/`return`: the value is computed first, then every scope's
