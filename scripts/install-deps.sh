@@ -11,6 +11,7 @@ packages=(
   libasmjit-dev                      # bench/: the JIT baseline of the module benchmark
   gdb linux-perf                     # tests: GDB and perf name JIT code (skipped without)
   dpkg-dev                           # cpack's .deb (tests/install/deb_package.sh)
+  clang-19 libclang-rt-19-dev        # fuzz/: libFuzzer and the sanitizer runtimes of clang 19
 )
 
 missing=()
