@@ -9,7 +9,7 @@ endif
 
 NPKC := $(BUILD_DIR)/bin/npkc
 
-.PHONY: all deps configure build run test bench sanitize tsan soundness clean install
+.PHONY: all deps configure build run test bench sanitize tsan soundness clean install fuzz fuzz-smoke
 
 all: build
 
@@ -54,8 +54,19 @@ SEED ?= 1
 soundness: build
 	@python3 tests/soundness/oracle.py $(NPKC) $(N) --seed $(SEED) --jobs $(JOBS)
 
+# libFuzzer targets (fuzz/; build-fuzz with clang-19, ASan+UBSan; see
+# scripts/fuzz.sh): `fuzz-smoke` runs each for FUZZ_TIME seconds (default 60)
+# and fails on any crash, hang, leak or sanitizer report; `fuzz` runs them
+# long (default 1200 s each).
+FUZZ_TIME ?=
+fuzz-smoke: deps
+	@JOBS=$(JOBS) FUZZ_TIME=$(FUZZ_TIME) bash scripts/fuzz.sh smoke
+
+fuzz: deps
+	@JOBS=$(JOBS) FUZZ_TIME=$(FUZZ_TIME) bash scripts/fuzz.sh long
+
 install: build
 	@cmake --install $(BUILD_DIR) $(if $(PREFIX),--prefix $(PREFIX),)
 
 clean:
-	@rm -rf $(BUILD_DIR) build-san build-tsan
+	@rm -rf $(BUILD_DIR) build-san build-tsan build-fuzz

@@ -11,6 +11,7 @@ packages=(
   libasmjit-dev                      # bench/: the JIT baseline of the module benchmark
   gdb linux-perf                     # tests: gdb debugs `-g` programs; GDB and perf name JIT code
   dpkg-dev                           # cpack's .deb (tests/install/deb_package.sh)
+  clang-19 libclang-rt-19-dev        # fuzz/: libFuzzer and the sanitizer runtimes of clang 19
 )
 
 missing=()

@@ -179,7 +179,9 @@ int compile(const Options &opts) {
   if (opts.emit == EmitKind::Tokens) {
     std::string text;
     SourceProblem why;
-    if (!readSource(opts.input, text, why)) {
+    bool loaded = opts.inputText ? sourceFromText(opts.input, std::move(*opts.inputText), text, why)
+                                 : readSource(opts.input, text, why);
+    if (!loaded) {
       diags.error(why.id, Span{}, why.message).withHelp(why.help);
       flushDiags(sm, diags, opts);
       return 1;
@@ -192,7 +194,7 @@ int compile(const Options &opts) {
 
   Program program;
   ModuleSearch search{opts.includeDirs, defaultStdlibDir()};
-  loadProgram(opts.input, search, sm, diags, program);                 // lex + parse + modules
+  loadProgram(opts.input, search, sm, diags, program, opts.inputText); // lex + parse + modules
   if (opts.emit == EmitKind::Ast && !diags.hasErrors()) {
     flushDiags(sm, diags, opts);
     std::string ast;

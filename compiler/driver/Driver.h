@@ -35,6 +35,9 @@ struct Options {
   // When set, intermediate files go here as `<stem>.o` (or `.s`) and
   // `<stem>.link.txt` instead of fresh temporary files.
   std::string tempDir;
+  // When set, the main module's source (taken by compile, checked like a
+  // file's): `input` only names it. No file is read for the main module.
+  std::string *inputText = nullptr;
 };
 
 // Compiles according to `opts`; prints diagnostics; returns the process exit

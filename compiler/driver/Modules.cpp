@@ -56,6 +56,31 @@ size_t firstInvalidUtf8(std::string_view text) {
   return i;
 }
 
+void refuseTooLarge(const std::string &path, SourceProblem &why) {
+  why.message = "`" + path + "` is larger than the " + std::to_string(kMaxSourceBytes >> 20) +
+                " MiB a source file may have";
+  why.help = "split the program into modules of at most " + std::to_string(kMaxSourceBytes >> 20) + " MiB";
+}
+
+// The rules for loaded bytes to be source: a leading byte order mark is
+// dropped; a NUL byte or text that is not UTF-8 is refused (`out` cleared).
+bool acceptSourceText(const std::string &path, std::string &out, SourceProblem &why) {
+  size_t bom = out.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0; // a byte order mark is not source
+  out.erase(0, bom);
+  size_t nul = out.find('\0');
+  size_t bad = firstInvalidUtf8(out);
+  if (nul != std::string::npos || bad != out.size()) {
+    why.id = DiagId::NotSourceFile;
+    why.message = "`" + path + "` is not a Nitpick source file: " +
+                  (nul < bad ? "it holds a NUL byte" : "it is not UTF-8 text") + " (at byte " +
+                  std::to_string(std::min(nul, bad) + bom) + ")";
+    why.help = "name a `.npk` source file; source is UTF-8 text without NUL bytes";
+    out.clear();
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 bool readSource(const std::string &path, std::string &out, SourceProblem &why) {
@@ -104,25 +129,21 @@ bool readSource(const std::string &path, std::string &out, SourceProblem &why) {
     return false;
   }
   if (tooLarge) {
-    why.message = "`" + path + "` is larger than the " + std::to_string(kMaxSourceBytes >> 20) +
-                  " MiB a source file may have";
-    why.help = "split the program into modules of at most " + std::to_string(kMaxSourceBytes >> 20) + " MiB";
+    refuseTooLarge(path, why);
     return false;
   }
-  size_t bom = out.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0; // a byte order mark is not source
-  out.erase(0, bom);
-  size_t nul = out.find('\0');
-  size_t bad = firstInvalidUtf8(out);
-  if (nul != std::string::npos || bad != out.size()) {
-    why.id = DiagId::NotSourceFile;
-    why.message = "`" + path + "` is not a Nitpick source file: " +
-                  (nul < bad ? "it holds a NUL byte" : "it is not UTF-8 text") + " (at byte " +
-                  std::to_string(std::min(nul, bad) + bom) + ")";
-    why.help = "name a `.npk` source file; source is UTF-8 text without NUL bytes";
-    out.clear();
+  return acceptSourceText(path, out, why);
+}
+
+bool sourceFromText(const std::string &path, std::string text, std::string &out, SourceProblem &why) {
+  why = SourceProblem{};
+  out.clear();
+  if (text.size() > kMaxSourceBytes) {
+    refuseTooLarge(path, why);
     return false;
   }
-  return true;
+  out = std::move(text);
+  return acceptSourceText(path, out, why);
 }
 
 namespace {
@@ -144,8 +165,9 @@ public:
   // import path from the main file), so an import chain of any length needs
   // no machine stack; a module is appended to the program once all its
   // imports are, which puts dependencies before dependents.
-  Module *loadMain(const std::string &path, SourceProblem &why) {
-    Module *main = open(path, true, why);
+  // `text`, when not null, is the main module's source instead of the file's.
+  Module *loadMain(const std::string &path, std::string *text, SourceProblem &why) {
+    Module *main = open(path, true, text, why);
     if (!main) return nullptr;
     while (!stack_.empty()) {
       Frame &top = stack_.back();
@@ -167,11 +189,11 @@ private:
     size_t next = 0;               // index of the next `use` to resolve
   };
 
-  // Reads and parses one module and pushes it on the walk's stack; null (with
-  // `why` set) when the file cannot be read as source.
-  Module *open(const std::string &path, bool isMain, SourceProblem &why) {
+  // Reads (or takes `given`, when not null) and parses one module and pushes
+  // it on the walk's stack; null (with `why` set) when it is not source.
+  Module *open(const std::string &path, bool isMain, std::string *given, SourceProblem &why) {
     std::string text;
-    if (!readSource(path, text, why)) return nullptr;
+    if (given ? !sourceFromText(path, std::move(*given), text, why) : !readSource(path, text, why)) return nullptr;
     std::string canon = canonical(path);
     auto m = std::make_unique<Module>();
     m->path = canon;
@@ -245,7 +267,7 @@ private:
         u.resolved = found->second;
       } else {
         SourceProblem why;
-        u.resolved = open(candidate, false, why);
+        u.resolved = open(candidate, false, nullptr, why);
         if (!u.resolved) {
           diags_.error(why.id, u.pathSpan, why.message).withHelp(why.help);
           return;
@@ -273,10 +295,10 @@ std::string defaultStdlibDir() { return (fs::path(exeDir()) / ".." / "share" / "
 std::string defaultRuntimeLib() { return (fs::path(exeDir()) / ".." / "lib" / "libnpkrt.a").lexically_normal().string(); }
 
 bool loadProgram(const std::string &mainPath, const ModuleSearch &search, SourceManager &sm, DiagEngine &diags,
-                 Program &out) {
+                 Program &out, std::string *mainText) {
   Loader loader(search, sm, diags, out);
   SourceProblem why;
-  out.main = loader.loadMain(mainPath, why);
+  out.main = loader.loadMain(mainPath, mainText, why);
   if (!out.main) {
     diags.error(why.id, Span{}, why.message).withHelp(why.help);
     return false;

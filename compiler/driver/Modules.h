@@ -22,9 +22,12 @@ struct ModuleSearch {
 std::string defaultStdlibDir();
 std::string defaultRuntimeLib();
 
-// Returns false (with diagnostics) if the main file cannot be read.
+// Returns false (with diagnostics) if the main file cannot be read. With
+// `mainText`, that text (taken, and checked as readSource checks a file) is
+// the main module's source and mainPath only names it (and the directory its
+// imports are searched from first).
 bool loadProgram(const std::string &mainPath, const ModuleSearch &search, SourceManager &sm, DiagEngine &diags,
-                 Program &out);
+                 Program &out, std::string *mainText = nullptr);
 
 // Loads a file's text; false if it cannot be read.
 bool readFile(const std::string &path, std::string &out);
@@ -46,5 +49,9 @@ struct SourceProblem {
 // text without NUL bytes. A leading UTF-8 byte order mark is dropped. Never
 // blocks on a FIFO and never reads past the bound.
 bool readSource(const std::string &path, std::string &out, SourceProblem &why);
+
+// readSource's rules for text already in memory, named `path`: the same size
+// bound, byte order mark, NUL and UTF-8 rules; `out` is the source.
+bool sourceFromText(const std::string &path, std::string text, std::string &out, SourceProblem &why);
 
 } // namespace npk

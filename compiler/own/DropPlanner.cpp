@@ -85,14 +85,17 @@ void planDrops(const Cfg &cfg, const Solution &sol, nir::Func &f) {
           if (std::find(in.clearsFlag.begin(), in.clearsFlag.end(), c) == in.clearsFlag.end()) in.clearsFlag.push_back(c);
       }
       out.push_back(std::move(in));
+      // Where a flagged binding gets a value to own, its flag turns true
+      // (after the drops placed after the instruction). Read before those
+      // are inserted: inserting may move `out`'s elements.
       const nir::Inst &done = out.back();
-      if (auto it = plan.after.find(at); it != plan.after.end()) out.insert(out.end(), it->second.begin(), it->second.end());
-      // Where a flagged binding gets a value to own, its flag turns true.
       const Binding *owns = nullptr;
       if (done.op == nir::Op::Let || done.op == nir::Op::Param) owns = done.binding;
       if (auto *n = done.op == nir::Op::Store ? as<NameExpr>(done.expr) : nullptr; n && n->binding && !n->binding->heapStruct)
         owns = n->binding;
-      if (owns && plan.flagged.count(owns)) out.push_back(flagInst(owns, done.span));
+      const Span doneSpan = done.span;
+      if (auto it = plan.after.find(at); it != plan.after.end()) out.insert(out.end(), it->second.begin(), it->second.end());
+      if (owns && plan.flagged.count(owns)) out.push_back(flagInst(owns, doneSpan));
     }
     insts = std::move(out);
   }

@@ -19,15 +19,8 @@ constexpr unsigned char kAddI32Code[] = {0x00, 0x00, 0x01, 0x0b,   // add w0, w0
 
 using I32BinaryFn = int32_t (*)(int32_t, int32_t);
 
-// clang's -fsanitize=function reads a type signature in front of every
-// indirect callee; generated code has none.
-#if defined(__clang__)
-#define NPK_CALLS_GENERATED_CODE __attribute__((no_sanitize("function")))
-#else
-#define NPK_CALLS_GENERATED_CODE
-#endif
-
-NPK_CALLS_GENERATED_CODE int32_t call_sealed_i32_i32(void *page, int32_t a, int32_t b) {
+// Not instrumented by -fsanitize=function (npk/runtime.h, NPK_CALLS_JIT_CODE).
+NPK_CALLS_JIT_CODE int32_t call_sealed_i32_i32(void *page, int32_t a, int32_t b) {
   // An object pointer cannot be cast to a function pointer in ISO C++;
   // copying the representation is the portable way.
   I32BinaryFn fn;

@@ -192,10 +192,22 @@ static inline void *npk_jit_fn_lookup(npk_jit_fn f, npk_jit_sig sig) {
   return slot->entry;
 }
 
+/* Generated code carries none of the type data clang's -fsanitize=function
+ * (part of -fsanitize=undefined) reads in front of a callee, and the byte
+ * before a code page may not be mapped: a call into JIT code built with it
+ * would fault in the check. The calls into JIT code in this header are
+ * therefore not instrumented; a program that calls an npk_jit_fn_entry
+ * pointer itself needs the same attribute on the calling function. */
+#if defined(__clang__)
+#define NPK_CALLS_JIT_CODE __attribute__((no_sanitize("function")))
+#else
+#define NPK_CALLS_JIT_CODE
+#endif
+
 /* Checked call of an i32(i32,i32) function: its result, or -1 plus one
  * "[WildX] panic: jit_fn_call_i32_i32(<handle>) rejected: <reason>" line
  * when the handle is not live, not sealed or of another signature. */
-static inline int32_t npk_jit_fn_call_i32_i32(npk_jit_fn f, npk_jit_sig sig_i32_i32, int32_t a, int32_t b) {
+static inline NPK_CALLS_JIT_CODE int32_t npk_jit_fn_call_i32_i32(npk_jit_fn f, npk_jit_sig sig_i32_i32, int32_t a, int32_t b) {
   void *entry = npk_jit_fn_lookup(f, sig_i32_i32);
   if (entry == NULL) {
     npk_jit_refuse(f, sig_i32_i32, "jit_fn_call_i32_i32");
