@@ -174,6 +174,9 @@ Diag *Parser::errorExpected(std::string what) {
     Span at;
     if (prev.span.end == cur().span.begin && unsupported(at, spanning(prev, at))) return nullptr;
     if (unsupported(at, spanning(cur(), at))) return nullptr;
+    size_t len = 0; // a whole token that starts a construct: `$$i T:x = y;`
+    if (const char *own = unsupportedPunct(cur().text, len); own && len == cur().text.size() && unsupported(cur().span, own))
+      return nullptr;
     if (prev.kind == Tok::Ident && unsupported(prev.span, unsupportedWord(prev.text))) return nullptr;
   }
   Diag *d = errorAt(cur().span, DiagId::Expected, "expected " + what + ", found " + describeTok(cur()));
@@ -285,7 +288,12 @@ void Parser::parseUse(Module &m) {
   UseDecl u;
   u.span = advance().span;
   if (!at(Tok::StringLit)) {
-    errorExpected("a module path string after `use`");
+    if (at(Tok::Ident) && peekTok().kind == Tok::Dot) {
+      if (Diag *d = errorAt(cur().span, DiagId::Unsupported, "a dotted import (`use std.io`) is not supported by npk"))
+        d->withHelp("import a file with `use \"file.npk\".*;`");
+    } else {
+      errorExpected("a module path string after `use`");
+    }
     return syncStatement();
   }
   Token path = advance();
