@@ -116,6 +116,64 @@ pthread_once_t g_once = PTHREAD_ONCE_INIT;
 Slot *g_slots;
 char **g_names;  // per slot: the function's name (malloc) if given or asked for, else NULL
 pthread_mutex_t g_slot_lock = PTHREAD_MUTEX_INITIALIZER;
+
+// Every Module not yet returned to malloc: the live ones and the last
+// kModuleQuarantine freed ones. A module pointer a caller hands in is
+// looked up here before it is read, so a freed or foreign pointer is refused
+// instead of dereferenced; keeping freed modules allocated a while means a
+// second free of one finds it freed rather than a new module at its address.
+// An open-addressing set of pointers (the runtime builds without exceptions).
+constexpr size_t kModuleQuarantine = 256;
+pthread_mutex_t g_module_lock = PTHREAD_MUTEX_INITIALIZER;
+const Module **g_module_set;  // capacity a power of two; null: empty, kGone: erased
+size_t g_module_cap, g_module_used; // used counts erased entries too
+Module *g_quarantine[kModuleQuarantine];
+size_t g_quarantine_next;
+const Module *const kGone = reinterpret_cast<const Module *>(uintptr_t{1});
+
+size_t module_hash(const Module *m, size_t cap) {
+  uint64_t x = reinterpret_cast<uintptr_t>(m) * 0x9E3779B97F4A7C15ull;
+  return static_cast<size_t>(x >> 17) & (cap - 1);
+}
+
+// Caller holds g_module_lock. The slot holding `m`, or null.
+const Module **module_slot(const Module *m) {
+  if (g_module_cap == 0) return nullptr;
+  for (size_t i = module_hash(m, g_module_cap), n = 0; n < g_module_cap; i = (i + 1) & (g_module_cap - 1), ++n) {
+    if (g_module_set[i] == m) return &g_module_set[i];
+    if (g_module_set[i] == nullptr) return nullptr;
+  }
+  return nullptr;
+}
+
+// Caller holds g_module_lock. False when out of memory.
+bool module_insert(const Module *m) {
+  if ((g_module_used + 1) * 2 > g_module_cap) {
+    size_t live = 0;
+    for (size_t i = 0; i < g_module_cap; ++i) live += g_module_set[i] != nullptr && g_module_set[i] != kGone;
+    size_t cap = 64;
+    while ((live + 1) * 4 > cap) cap *= 2;
+    auto *grown = static_cast<const Module **>(calloc(cap, sizeof(Module *)));
+    if (grown == nullptr) return false;
+    for (size_t i = 0; i < g_module_cap; ++i) {
+      const Module *k = g_module_set[i];
+      if (k == nullptr || k == kGone) continue;
+      size_t j = module_hash(k, cap);
+      while (grown[j] != nullptr) j = (j + 1) & (cap - 1);
+      grown[j] = k;
+    }
+    free(g_module_set);
+    g_module_set = grown;
+    g_module_cap = cap;
+    g_module_used = live;
+  }
+  size_t j = module_hash(m, g_module_cap);
+  while (g_module_set[j] != nullptr && g_module_set[j] != kGone) j = (j + 1) & (g_module_cap - 1);
+  if (g_module_set[j] == nullptr) ++g_module_used;
+  g_module_set[j] = m;
+  return true;
+}
+
 OffsetList g_free_slots;  // under g_slot_lock
 std::atomic<uint64_t> g_page_table_changes{0};
 std::atomic<uint32_t> g_compile_counter{0};
@@ -222,6 +280,7 @@ void ensure_init() { pthread_once(&g_once, init_once); }
 // Serialises a fork with every arena and slot-table lock, so the child
 // inherits none held.
 void before_fork() {
+  pthread_mutex_lock(&g_module_lock);
   pthread_mutex_lock(&g_slot_lock);
   for (Arena &arena : g_arenas) pthread_mutex_lock(&arena.lock);
   jit_names_before_fork();
@@ -231,6 +290,7 @@ void after_fork_parent() {
   jit_names_after_fork(false);
   for (Arena &arena : g_arenas) pthread_mutex_unlock(&arena.lock);
   pthread_mutex_unlock(&g_slot_lock);
+  pthread_mutex_unlock(&g_module_lock);
 }
 
 // The child shares the memfd arena's pages with the parent. It drops the
@@ -262,6 +322,7 @@ void after_fork_child() {
   }
   for (Arena &arena : g_arenas) pthread_mutex_init(&arena.lock, nullptr);
   pthread_mutex_init(&g_slot_lock, nullptr);
+  pthread_mutex_init(&g_module_lock, nullptr);
 }
 
 // ---- arenas ------------------------------------------------------------------
@@ -607,11 +668,43 @@ bool module_reserve(Module *m, size_t more_bytes) {
 
 size_t aligned(size_t n) { return (n + kFnAlign - 1) / kFnAlign * kFnAlign; }
 
+Module *module_create() {
+  Module *m = static_cast<Module *>(calloc(1, sizeof(Module)));
+  if (m == nullptr) return nullptr;
+  pthread_mutex_lock(&g_module_lock);
+  bool kept = module_insert(m); // out of memory: no module rather than one that is refused
+  pthread_mutex_unlock(&g_module_lock);
+  if (!kept) {
+    free(m);
+    return nullptr;
+  }
+  return m;
+}
+
+// Whether `m` came from module_create and is not yet returned to malloc.
+bool module_known(const Module *m) {
+  pthread_mutex_lock(&g_module_lock);
+  bool known = m != kGone && module_slot(m) != nullptr;
+  pthread_mutex_unlock(&g_module_lock);
+  return known;
+}
+
 void module_release(Module *m) {
   free(m->fns);
   free(m->offsets);
   free(m->staged);
-  free(m);
+  m->fns = nullptr;
+  m->offsets = nullptr;
+  m->staged = nullptr;
+  m->count = m->capacity = 0;
+  m->freed = true;
+  pthread_mutex_lock(&g_module_lock);
+  Module *oldest = g_quarantine[g_quarantine_next];
+  g_quarantine[g_quarantine_next] = m;
+  g_quarantine_next = (g_quarantine_next + 1) % kModuleQuarantine;
+  if (const Module **slot = oldest != nullptr ? module_slot(oldest) : nullptr) *slot = kGone;
+  pthread_mutex_unlock(&g_module_lock);
+  free(oldest);
 }
 
 // Whether handle f is the live function at position i of m in `state`.
@@ -991,6 +1084,7 @@ extern "C" const char *npk_jit_sig_name(npk_jit_sig sig) {
 // Why `m` cannot take more functions or a seal, or nullptr if it can.
 static const char *unsealed_module_refusal(const Module *m) {
   if (m == nullptr) return "null module";
+  if (!module_known(m) || m->standalone) return "not a module from npk_jit_module_new";
   if (m->freed) return "module was already freed";
   if (m->sealed) return "module is already sealed";
   return nullptr;
@@ -998,8 +1092,7 @@ static const char *unsealed_module_refusal(const Module *m) {
 
 extern "C" npk_jit_module *npk_jit_module_new(void) {
   ensure_init();
-  Module *m = static_cast<Module *>(calloc(1, sizeof(Module)));
-  return reinterpret_cast<npk_jit_module *>(m);
+  return reinterpret_cast<npk_jit_module *>(module_create());
 }
 
 extern "C" npk_jit_fn npk_jit_module_add(npk_jit_module *module, const void *code, size_t len, npk_jit_sig sig,
@@ -1040,7 +1133,11 @@ extern "C" int32_t npk_jit_module_free(npk_jit_module *module) {
     wildx_panic(kOp, module, "null module");
     return -1;
   }
-  if (m->freed || m->standalone) {
+  if (!module_known(m) || m->standalone) {
+    wildx_panic(kOp, module, "not a module from npk_jit_module_new");
+    return -1;
+  }
+  if (m->freed) {
     wildx_panic(kOp, module, "module was already freed");
     return -1;
   }
@@ -1113,9 +1210,8 @@ extern "C" void *npk_jit_compile_add_i32(int32_t *err) {
   *err = 0;
   ensure_init();
   npk_jit_sig sig = code_sig_i32_i32();
-  Module *m = static_cast<Module *>(calloc(1, sizeof(Module)));
-  if (m == nullptr || sig == 0) {
-    free(m);
+  Module *m = sig == 0 ? nullptr : module_create();
+  if (m == nullptr) {
     *err = NPK_ERR_JIT_ALLOC;
     return nullptr;
   }

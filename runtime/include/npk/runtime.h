@@ -147,7 +147,9 @@ int32_t npk_jit_fn_free(npk_jit_fn f);
 
 /* Frees a module and every function of it still live (one write of trap
  * bytes over the module's code), sealed or not. 0, or -1 plus one panic line
- * for NULL or a module already freed. The pointer is invalid afterwards. */
+ * for NULL, a module already freed or a pointer that is not a module (each
+ * module pointer is looked up before it is read). The pointer is invalid
+ * afterwards. */
 int32_t npk_jit_module_free(npk_jit_module *m);
 
 /* The entry of a live, sealed function with signature sig, or NULL plus one

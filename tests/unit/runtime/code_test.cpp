@@ -155,6 +155,35 @@ TEST_P(CodeBackend, SealRefusesEmptySealedAndNullModules) {
   EXPECT_EQ(err, "[WildX] panic: jit_module_free((nil)) rejected: null module\n");
 }
 
+// A freed module pointer and one that never was a module are refused with
+// one panic line each, never read: free, add and seal after a free, a second
+// free, and a pointer into other memory.
+TEST_P(CodeBackend, FreedAndForeignModulesAreRefused) {
+  npk_jit_module *m = npk_jit_module_new();
+  ASSERT_NE(npk_jit_module_add(m, kAdd, sizeof kAdd, add_, nullptr), 0u);
+  ASSERT_EQ(npk_jit_module_seal(m), 0);
+  ASSERT_EQ(npk_jit_module_free(m), 0);
+  std::string err = StderrOf([&] { EXPECT_EQ(npk_jit_module_free(m), -1); });
+  EXPECT_NE(err.find("jit_module_free("), std::string::npos) << err;
+  EXPECT_NE(err.find("rejected: module was already freed\n"), std::string::npos) << err;
+  err = StderrOf([&] { EXPECT_EQ(npk_jit_module_add(m, kAdd, sizeof kAdd, add_, nullptr), 0u); });
+  EXPECT_NE(err.find("rejected: module was already freed\n"), std::string::npos) << err;
+  err = StderrOf([&] { EXPECT_EQ(npk_jit_module_seal(m), -1); });
+  EXPECT_NE(err.find("rejected: module was already freed\n"), std::string::npos) << err;
+  // A new module may not take the freed one's place under its pointer.
+  npk_jit_module *next = npk_jit_module_new();
+  EXPECT_NE(next, m);
+  EXPECT_EQ(npk_jit_module_free(next), 0);
+  alignas(16) unsigned char other[256] = {};
+  auto *foreign = reinterpret_cast<npk_jit_module *>(other);
+  err = StderrOf([&] { EXPECT_EQ(npk_jit_module_free(foreign), -1); });
+  EXPECT_NE(err.find("rejected: not a module from npk_jit_module_new\n"), std::string::npos) << err;
+  err = StderrOf([&] { EXPECT_EQ(npk_jit_module_add(foreign, kAdd, sizeof kAdd, add_, nullptr), 0u); });
+  EXPECT_NE(err.find("rejected: not a module from npk_jit_module_new\n"), std::string::npos) << err;
+  err = StderrOf([&] { EXPECT_EQ(npk_jit_module_seal(foreign), -1); });
+  EXPECT_NE(err.find("rejected: not a module from npk_jit_module_new\n"), std::string::npos) << err;
+}
+
 TEST_P(CodeBackend, AddRefusesBadArguments) {
   npk_jit_module *m = npk_jit_module_new();
   auto refused = [&](const void *code, size_t len, npk_jit_sig sig, const char *reason) {
