@@ -20,5 +20,9 @@ npk_sanitizer_logs "$build"
 export TSAN_OPTIONS="$common:halt_on_error=1:detect_deadlocks=0:die_after_fork=0"
 # runtime.seed_*: example programs compiled by npkc (not built here), run
 # single-threaded under MDWE; the ASan build runs them.
-(cd "$build" && ctest --output-on-failure -j "$jobs" -R '^(runtime|stress)\.' -E '^runtime\.seed_')
+# stress.fork_children_*: forks 300 children while threads churn; under TSan
+# about one run in eight has a child hang inside TSan's own runtime after
+# fork (also with the runtime of before the module registry), which TSan
+# does not support in threaded programs. The normal and ASan builds run it.
+(cd "$build" && ctest --output-on-failure -j "$jobs" -R '^(runtime|stress)\.' -E '^(runtime\.seed_|stress\.fork_children_)')
 npk_verdict "make tsan" $? "runtime and stress tests pass, no TSan findings" "$build/Testing/Temporary/LastTest.log"
