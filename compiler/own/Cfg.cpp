@@ -303,7 +303,7 @@ void CfgBuilder::passOut(const Expr &value) {
   }
   const TrackedBinding *into = followed(&value);
   if (!into || !into->owner) {
-    into = nullptr;
+    into = nullptr; // `pass p;` of the owner itself moves it (moveOrEval)
     for (const Binding *src : as<NameExpr>(&value) ? std::vector<const Binding *>{} : pointerSources(&value)) {
       const TrackedBinding *tb = src->id < cfg_.bindings.size() ? &cfg_.bindings[src->id] : nullptr;
       if (tb && tb->binding == src && (tb->checked || isBorrowing(*tb))) {

@@ -335,9 +335,9 @@ void addPointerSources(const Expr *value, std::vector<const Binding *> &out) {
     for (const FieldInit &f : lit->fields) addPointerSources(f.value.get(), out);
   } else if (auto *m = as<MemberExpr>(value); m && !m->throughPointer && m->target != MemberTarget::TypeMember) {
     addPointerSources(m->base.get(), out); // a field of a value holds what the value may point into
-  } else if (auto *call = as<CallExpr>(value); call && (call->func || call->ext) && !wildResultQuals(*call) &&
-                                               call->ty && (call->ty->isResult() ? call->ty->resultValue() : call->ty) &&
-                                               (call->ty->isResult() ? call->ty->resultValue() : call->ty)->isPtr()) {
+  } else if (auto *call = as<CallExpr>(value); call && (call->func || call->ext) && !wildResultQuals(*call) && call->ty) {
+    const Ty *result = call->ty->isResult() ? call->ty->resultValue() : call->ty; // what `raw` yields
+    if (!result || !result->isPtr()) return;
     for (const ExprPtr &arg : call->args)
       if (arg && arg->ty && arg->ty->isPtr()) addPointerSources(arg.get(), out);
   }
