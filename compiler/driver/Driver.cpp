@@ -8,8 +8,9 @@
 #include "nir/NIR.h"
 #include "own/Ownership.h"
 
-#include <llvm/IR/Verifier.h>
 #include <algorithm>
+
+#include <llvm/IR/Verifier.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
 #include <llvm/Support/raw_ostream.h>
@@ -34,9 +35,6 @@ bool useColor(ColorMode mode) {
   return isatty(STDERR_FILENO) && (noColor == nullptr || noColor[0] == '\0');
 }
 
-// Prints every diagnostic to stderr; returns true when there were errors.
-// Text is capped at kMaxShownDiags with a count line and a summary; JSON is
-// one object per diagnostic per line and nothing else.
 // The diagnostics in source order: by file (in the order files first appear)
 // and position, whichever phase found them; ones without a location first.
 std::vector<const Diag *> inSourceOrder(const DiagEngine &diags) {
@@ -56,6 +54,9 @@ std::vector<const Diag *> inSourceOrder(const DiagEngine &diags) {
   return out;
 }
 
+// Prints every diagnostic to stderr, in source order; returns true when
+// there were errors. Text is capped at kMaxShownDiags with a count line and a
+// summary; JSON is one object per diagnostic per line and nothing else.
 bool flushDiags(const SourceManager &sm, const DiagEngine &diags, const Options &opts) {
   std::vector<const Diag *> ordered = inSourceOrder(diags);
   if (opts.diagFormat == DiagFormat::Json) {
