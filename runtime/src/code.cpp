@@ -83,6 +83,7 @@ struct Module {
   uint32_t *offsets;  // code offset in the block
   unsigned char *staged;  // code bytes until the seal
   size_t staged_bytes, staged_capacity;
+  Builder *builder;       // the function builder's state (builder.cpp), made at the first npk_jit_begin
 };
 
 struct OffsetList {
@@ -129,6 +130,11 @@ const Module **g_module_set;  // capacity a power of two; null: empty, kGone: er
 size_t g_module_cap, g_module_used; // used counts erased entries too
 Module *g_quarantine[kModuleQuarantine];
 size_t g_quarantine_next;
+// Bumped by every module release: a thread's cached "this pointer is a live
+// module" (code_module_builder) holds only while it is unchanged.
+std::atomic<uint64_t> g_module_releases{0};
+thread_local const Module *t_known_module;
+thread_local uint64_t t_known_releases;
 const Module *const kGone = reinterpret_cast<const Module *>(uintptr_t{1});
 
 size_t module_hash(const Module *m, size_t cap) {
@@ -690,6 +696,9 @@ bool module_known(const Module *m) {
 }
 
 void module_release(Module *m) {
+  g_module_releases.fetch_add(1, std::memory_order_acq_rel);
+  builder_destroy(m->builder);
+  m->builder = nullptr;
   free(m->fns);
   free(m->offsets);
   free(m->staged);
@@ -974,6 +983,42 @@ int32_t code_check_pointer(const void *p, npk_jit_sig sig, const char *op, void 
   *entry = npk_jit_fn_lookup(f, sig);
   if (*entry != nullptr) return 0;
   return npk_jit_refuse(f, sig, op);
+}
+
+Builder **code_module_builder(npk_jit_module *module, int32_t *code) {
+  const Module *m = reinterpret_cast<const Module *>(module);
+  uint64_t releases = g_module_releases.load(std::memory_order_acquire);
+  if (m == nullptr || m != t_known_module || releases != t_known_releases) {
+    if (m == nullptr || !module_known(m) || m->standalone || m->freed) {
+      *code = NPK_ERR_JIT_MODULE;
+      return nullptr;
+    }
+    t_known_module = m;
+    t_known_releases = releases;
+  }
+  if (m->sealed) {
+    *code = NPK_ERR_JIT_SEALED;
+    return nullptr;
+  }
+  return &const_cast<Module *>(m)->builder;
+}
+
+uint32_t code_module_next_offset(npk_jit_module *module) {
+  return static_cast<uint32_t>(reinterpret_cast<Module *>(module)->staged_bytes);
+}
+
+bool code_module_fn(npk_jit_module *module, npk_jit_fn f, uint32_t *offset, npk_jit_sig *sig) {
+  const Module *m = reinterpret_cast<const Module *>(module);
+  const char *reason = nullptr;
+  if (f == 0 || live_slot(f, &reason) == nullptr || g_slots[static_cast<uint32_t>(f)].module != m) return false;
+  for (uint32_t i = 0; i < m->count; ++i) {
+    if (m->fns[i] != f) continue;
+    if (!owned_in_state(m, i, kSlotAdded)) return false;
+    *offset = m->offsets[i];
+    *sig = key_sig(key_of(static_cast<uint32_t>(f)).load(std::memory_order_acquire));
+    return true;
+  }
+  return false;
 }
 
 npk_jit_sig code_sig_i32_i32(void) {

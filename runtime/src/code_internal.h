@@ -37,6 +37,30 @@ int32_t code_check_pointer(const void *p, npk_jit_sig sig, const char *op, void 
 /* The interned tag of "i32(i32,i32)". */
 npk_jit_sig code_sig_i32_i32(void);
 
+/* ---- for the function builder (builder.cpp) ---- */
+
+/* The builder's state of one module; its memory belongs to the module. */
+struct Builder;
+
+/* The module's builder field, after checking that `m` is a live module from
+ * npk_jit_module_new and not sealed. NULL with *code set to
+ * NPK_ERR_JIT_MODULE or NPK_ERR_JIT_SEALED otherwise (prints nothing). The
+ * lookup in the module registry is cached per thread until any module is
+ * released. */
+Builder **code_module_builder(npk_jit_module *m, int32_t *code);
+
+/* Where in the module's code the next npk_jit_module_add puts its
+ * function (the offsets are kept by the seal, so calls between functions of
+ * one module can be relative). m must have passed code_module_builder. */
+uint32_t code_module_next_offset(npk_jit_module *m);
+
+/* Whether f is a live, not yet sealed function of module m; then its code
+ * offset (as code_module_next_offset counts) and signature. */
+bool code_module_fn(npk_jit_module *m, npk_jit_fn f, uint32_t *offset, npk_jit_sig *sig);
+
+/* Frees a builder (NULL is fine); called when its module is released. */
+void builder_destroy(Builder *b);
+
 /* ---- test hooks ---- */
 
 /* The file descriptor of the memfd arena (-1 for the mprotect backend or

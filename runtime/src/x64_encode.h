@@ -135,6 +135,13 @@ inline void setcc(Out &o, Cond cc, int r) {
   o.modrm_rr(0, r);
 }
 
+// movsxd dst64, src32.
+inline void movsxd(Out &o, int dst, int src) {
+  o.rex(true, dst, 0, src);
+  o.b(0x63);
+  o.modrm_rr(dst, src);
+}
+
 // movzx dst32, src8.
 inline void movzx_r8(Out &o, int dst, int src) {
   o.rex(false, dst, 0, src, needs_rex8(src));

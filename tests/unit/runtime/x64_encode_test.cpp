@@ -104,8 +104,12 @@ TEST(X64Encode, TwoRegisterAluFormsMatchAsmjit) {
       }
   for (int d = 0; d < 16; ++d)
     for (int s = 0; s < 16; ++s)
+    {
       check(Name("movzx_r8", d, s), [&](x64::Out &o) { x64::movzx_r8(o, d, s); },
             [&](aj::x86::Assembler &a) { a.movzx(D(d), B8(s)); });
+      check(Name("movsxd", d, s), [&](x64::Out &o) { x64::movsxd(o, d, s); },
+            [&](aj::x86::Assembler &a) { a.movsxd(Q(d), D(s)); });
+    }
   EXPECT_GT(check.compared, 4000);
 }
 
