@@ -14,6 +14,9 @@
 
 #include <atomic>
 
+// The builder's per-call fast paths are inlined into each entry point.
+#define NPK_INLINE __attribute__((always_inline)) inline
+
 namespace npkrt {
 
 namespace {
@@ -25,29 +28,37 @@ using namespace x64;
 enum Type : uint8_t { kNone = 0, kI32 = NPK_JIT_TYPE_i32, kI64 = NPK_JIT_TYPE_i64, kF64 = NPK_JIT_TYPE_f64, kPtr = NPK_JIT_TYPE_ptr };
 enum class OpClass : uint8_t { kNoOp, INT, TRAP, DIV, SHIFT, FLT, CMP, FCMP };
 
-constexpr int kMaxOp = 64;
+// Tables indexed by number, filled from the .def at compile time.
+constexpr int kMaxOp = 64, kMaxMem = 16;
 struct OpInfo {
   const char *name;
   OpClass cls;
 };
-constexpr OpInfo op_info(int op) {
-#define NPK_JIT_OP(name, number, cls) \
-  if (op == number) return OpInfo{#name, OpClass::cls};
+struct OpTable {
+  OpInfo ops[kMaxOp];
+  constexpr OpTable() : ops{} {
+#define NPK_JIT_OP(name, number, cls) ops[number] = OpInfo{#name, OpClass::cls};
 #include "npk/jit_ops.def"
-  return OpInfo{nullptr, OpClass::kNoOp};
-}
+  }
+};
+constexpr OpTable kOps;
+inline OpInfo op_info(int op) { return op > 0 && op < kMaxOp ? kOps.ops[op] : OpInfo{nullptr, OpClass::kNoOp}; }
 struct MemInfo {
   const char *name;
   uint8_t bytes;
   bool is_signed;
   Type type;
 };
-constexpr MemInfo mem_info(int mem) {
+struct MemTable {
+  MemInfo mems[kMaxMem];
+  constexpr MemTable() : mems{} {
 #define NPK_JIT_MEM(name, number, bytes, is_signed, type) \
-  if (mem == number) return MemInfo{#name, bytes, is_signed != 0, static_cast<Type>(NPK_JIT_TYPE_##type)};
+  mems[number] = MemInfo{#name, bytes, is_signed != 0, static_cast<Type>(NPK_JIT_TYPE_##type)};
 #include "npk/jit_ops.def"
-  return MemInfo{nullptr, 0, false, kNone};
-}
+  }
+};
+constexpr MemTable kMems;
+inline MemInfo mem_info(int mem) { return mem > 0 && mem < kMaxMem ? kMems.mems[mem] : MemInfo{nullptr, 0, false, kNone}; }
 const char *type_name(int type) {
 #define NPK_JIT_TYPE(name, number) \
   if (type == number) return #name;
@@ -105,8 +116,7 @@ struct Fixup {
 };
 
 template <class T>
-bool reserve(T *&items, uint32_t &capacity, uint64_t need) {
-  if (need <= capacity) return true;
+__attribute__((noinline)) bool grow(T *&items, uint32_t &capacity, uint64_t need) {
   if (need > (uint64_t{1} << 30) / sizeof(T)) return false;
   uint64_t grown = capacity < 16 ? 16 : capacity;
   while (grown < need) grown *= 2;
@@ -115,6 +125,11 @@ bool reserve(T *&items, uint32_t &capacity, uint64_t need) {
   items = static_cast<T *>(p);
   capacity = static_cast<uint32_t>(grown);
   return true;
+}
+
+template <class T>
+NPK_INLINE bool reserve(T *&items, uint32_t &capacity, uint64_t need) {
+  return need <= capacity || grow(items, capacity, need);
 }
 
 }  // namespace
@@ -129,9 +144,14 @@ struct Builder {
   uint8_t ret;
   uint8_t nparams;
   uint8_t pending;          // arguments pushed for the next call
+  uint32_t ncalls, njumps;  // recorded calls, jumps and branches
   int32_t pending_args[NPK_JIT_MAX_PARAMS];
   char *name;               // NULL: automatic name
   uint32_t name_cap;
+  // The last signature begun, parsed and interned (most modules use few).
+  char sig_text[48];
+  uint8_t sig_ret, sig_params[NPK_JIT_MAX_PARAMS], sig_count;
+  npk_jit_sig sig_tag;
 
   Ins *ins;
   uint32_t nins, ins_cap;
@@ -192,14 +212,24 @@ int32_t refuse(Builder *b, npk_jit_module *m, const char *op, int32_t code, cons
   return code;
 }
 
-// The builder of m with a function open, or NULL after printing why (*code).
-Builder *enter(npk_jit_module *m, const char *op, int32_t *code) {
-  Builder **slot = code_module_builder(m, code);
-  if (slot == nullptr) {
-    refuse(nullptr, m, op, *code);
-    return nullptr;
+// The last module this thread built into, valid while g_code_module_epoch
+// is unchanged (no module was sealed or released since).
+thread_local npk_jit_module *t_module;
+thread_local Builder *t_builder;
+thread_local uint64_t t_epoch;
+
+// enter()'s path when the thread's cache misses or the call is refused.
+__attribute__((noinline)) Builder *enter_slow(npk_jit_module *m, const char *op, int32_t *code, Builder *b) {
+  if (b == nullptr) {
+    uint64_t epoch = g_code_module_epoch.load(std::memory_order_acquire);
+    Builder **slot = code_module_builder(m, code);
+    if (slot == nullptr) {
+      refuse(nullptr, m, op, *code);
+      return nullptr;
+    }
+    b = *slot;
+    if (b != nullptr) t_module = m, t_builder = b, t_epoch = epoch;
   }
-  Builder *b = *slot;
   if (b == nullptr || !b->open) {
     *code = refuse(nullptr, m, op, NPK_ERR_JIT_NO_FUNCTION);
     return nullptr;
@@ -214,12 +244,22 @@ Builder *enter(npk_jit_module *m, const char *op, int32_t *code) {
   return b;
 }
 
-int32_t make_id(const Builder *b, int32_t index, bool label) {
+// The builder of m with a function open, or NULL after printing why (*code).
+NPK_INLINE Builder *enter(npk_jit_module *m, const char *op, int32_t *code) {
+  if (m == t_module && m != nullptr && g_code_module_epoch.load(std::memory_order_acquire) == t_epoch) {
+    Builder *b = t_builder;
+    if (b->open && b->poison == 0) return b;
+    return enter_slow(m, op, code, b);
+  }
+  return enter_slow(m, op, code, nullptr);
+}
+
+NPK_INLINE int32_t make_id(const Builder *b, int32_t index, bool label) {
   return static_cast<int32_t>(b->serial << (kIndexBits + 1)) | (label ? kLabelBit : 0) | index;
 }
 
 // The index of value `id`, or -1 after a refusal.
-int32_t value_index(Builder *b, npk_jit_module *m, const char *op, int32_t id) {
+NPK_INLINE int32_t value_index(Builder *b, npk_jit_module *m, const char *op, int32_t id) {
   char detail[64];
   if (id <= 0 || (id & kLabelBit) != 0 || (id & kMaxIndex) >= static_cast<int32_t>(b->nvals) ||
       (static_cast<uint32_t>(id) >> (kIndexBits + 1)) != b->serial) {
@@ -290,7 +330,7 @@ int32_t parse_sig(const char *s, uint8_t *ret, uint8_t *params, uint8_t *count) 
 
 // ---- recording --------------------------------------------------------------------------
 
-Ins *add_ins(Builder *b, npk_jit_module *m, const char *op, Kind kind) {
+NPK_INLINE Ins *add_ins(Builder *b, npk_jit_module *m, const char *op, Kind kind) {
   if (!reserve(b->ins, b->ins_cap, uint64_t{b->nins} + 1)) {
     refuse(b, m, op, NPK_ERR_JIT_LIMIT, "out of memory");
     return nullptr;
@@ -301,7 +341,7 @@ Ins *add_ins(Builder *b, npk_jit_module *m, const char *op, Kind kind) {
 }
 
 // A new value of `type`; -1 after a refusal.
-int32_t new_value(Builder *b, npk_jit_module *m, const char *op, uint8_t type) {
+NPK_INLINE int32_t new_value(Builder *b, npk_jit_module *m, const char *op, uint8_t type) {
   if (b->nvals > static_cast<uint32_t>(kMaxIndex) || !reserve(b->vals, b->vals_cap, uint64_t{b->nvals} + 1)) {
     refuse(b, m, op, NPK_ERR_JIT_LIMIT, "too many values or out of memory");
     return -1;
@@ -387,6 +427,7 @@ int32_t record_call(Builder *b, npk_jit_module *m, const char *op, const char *s
   if (ret != kNone && (d = new_value(b, m, op, ret)) < 0) return -b->poison;
   Ins *in = add_ins(b, m, op, kCall);
   if (in == nullptr) return -b->poison;
+  ++b->ncalls;
   in->op = kind;
   in->nargs = count;
   in->a = static_cast<int32_t>(b->nargs);
@@ -426,10 +467,17 @@ constexpr int kCallerSaved[] = {RSI, RDI, R8, R9, R10};
 constexpr int kCalleeSaved[] = {RBX, R12, R13, R14, R15, RBP};
 constexpr int kArgGpr[] = {RDI, RSI, RDX, RCX, R8, R9};
 constexpr int kAllocXmm = 14;  // xmm0..13; xmm14 and xmm15 are scratch
+constexpr uint32_t mask_of(const int *regs, int n) {
+  uint32_t mask = 0;
+  for (int i = 0; i < n; ++i) mask |= 1u << regs[i];
+  return mask;
+}
+constexpr uint32_t kCallerMask = mask_of(kCallerSaved, 5);
+constexpr uint32_t kCalleeMask = mask_of(kCalleeSaved, 6);
+constexpr uint32_t kGprAll = kCallerMask | kCalleeMask;
+constexpr uint32_t kXmmAll = ((1u << kAllocXmm) - 1) << kXmm;  // as bits kXmm + x
 
 struct Alloc {
-  uint16_t gpr_free;  // bit per register
-  uint16_t xmm_free;
   uint16_t callee_used;
   int32_t nslots;
   uint32_t nfree_slots;
@@ -445,123 +493,122 @@ bool allocate(Builder *b, Alloc *st) {
       !reserve(b->active, b->active_cap, n) || !reserve(b->free_slots, b->free_slots_cap, n) ||
       !reserve(b->calls_before, b->calls_cap, uint64_t{ni} + 1))
     return false;
-  // calls_before[i]: calls at instructions < i.
-  int32_t calls = 0;
-  for (uint32_t i = 0; i < ni; ++i) {
-    b->calls_before[i] = calls;
-    calls += b->ins[i].kind == kCall;
+  // calls_before[i]: calls at instructions < i (not needed without calls).
+  st->calls = b->ncalls > 0;
+  if (st->calls) {
+    int32_t calls = 0;
+    for (uint32_t i = 0; i < ni; ++i) {
+      b->calls_before[i] = calls;
+      calls += b->ins[i].kind == kCall;
+    }
+    b->calls_before[ni] = calls;
   }
-  b->calls_before[ni] = calls;
-  st->calls = calls > 0;
-  // Counting sort of the live values by start.
-  memset(b->count, 0, (ni + 1) * sizeof(int32_t));
+  // The live values by start. Values are made in the order of their first
+  // write, so only those live before it (from a loop head or the entry) are
+  // out of place: an insertion sort, unless that gets long.
   uint32_t live = 0;
-  for (uint32_t v = 0; v < n; ++v)
-    if (b->vals[v].start <= b->vals[v].end) ++b->count[b->vals[v].start + 1], ++live;
-  for (uint32_t i = 1; i <= ni; ++i) b->count[i] += b->count[i - 1];
-  for (uint32_t v = 0; v < n; ++v)
-    if (b->vals[v].start <= b->vals[v].end) b->order[b->count[b->vals[v].start]++] = static_cast<int32_t>(v);
+  uint64_t moves = 0, budget = 8 * uint64_t{n} + 64;
+  for (uint32_t v = 0; v < n && moves <= budget; ++v) {
+    const Value &val = b->vals[v];
+    if (val.start > val.end) continue;
+    uint32_t at = live++;
+    while (at > 0 && b->vals[b->order[at - 1]].start > val.start) {
+      b->order[at] = b->order[at - 1];
+      --at;
+      ++moves;
+    }
+    b->order[at] = static_cast<int32_t>(v);
+  }
+  if (moves > budget) {
+    // Counting sort by start.
+    memset(b->count, 0, (ni + 1) * sizeof(int32_t));
+    live = 0;
+    for (uint32_t v = 0; v < n; ++v)
+      if (b->vals[v].start <= b->vals[v].end) ++b->count[b->vals[v].start + 1], ++live;
+    for (uint32_t i = 1; i <= ni; ++i) b->count[i] += b->count[i - 1];
+    for (uint32_t v = 0; v < n; ++v)
+      if (b->vals[v].start <= b->vals[v].end) b->order[b->count[b->vals[v].start]++] = static_cast<int32_t>(v);
+  }
 
-  st->gpr_free = 0;
-  for (int r : kCallerSaved) st->gpr_free |= static_cast<uint16_t>(1u << r);
-  for (int r : kCalleeSaved) st->gpr_free |= static_cast<uint16_t>(1u << r);
-  st->xmm_free = static_cast<uint16_t>((1u << kAllocXmm) - 1);
+  // Registers: what each holds until when (no list to keep sorted; the
+  // register files are small). Stack slots: spilled intervals in `active`,
+  // sorted by end, and a stack of free slots.
+  int32_t busy_until[32], owner[32];  // valid for the registers in `occupied`
+  uint32_t occupied = 0;               // bit r: general register r; bit 16 + x: xmm x
   st->callee_used = 0;
   st->nslots = 0;
   st->nfree_slots = 0;
-  uint32_t nactive = 0;  // b->active, sorted by end
-  auto release = [&](const Value &v) {
-    if (v.loc >= kSlot)
-      b->free_slots[st->nfree_slots++] = v.loc - kSlot;
-    else if (v.loc >= kXmm)
-      st->xmm_free |= static_cast<uint16_t>(1u << (v.loc - kXmm));
-    else
-      st->gpr_free |= static_cast<uint16_t>(1u << v.loc);
-  };
+  uint32_t nactive = 0;
   auto new_slot = [&]() -> int16_t {
     int32_t slot = st->nfree_slots > 0 ? b->free_slots[--st->nfree_slots] : st->nslots++;
     return static_cast<int16_t>(kSlot + slot);
   };
-  for (uint32_t k = 0; k < live; ++k) {
-    Value &v = b->vals[b->order[k]];
-    // Expire intervals that ended before this one starts.
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < nactive; ++i) {
-      const Value &a = b->vals[b->active[i]];
-      if (a.end < v.start)
-        release(a);
-      else
-        b->active[kept++] = b->active[i];
-    }
-    nactive = kept;
-    bool crosses = b->calls_before[v.end] - b->calls_before[v.start + 1] > 0;
-    bool gpr = is_gpr_type(v.type);
-    int16_t loc = kNoLoc;
-    if (gpr) {
-      uint16_t allowed = st->gpr_free;
-      if (crosses)
-        for (int r : kCallerSaved) allowed &= static_cast<uint16_t>(~(1u << r));
-      if (v.param >= 0 && v.param < 6) {
-        // The register the parameter arrives in saves a move at entry.
-        int want = kArgGpr[v.param];
-        if (allowed & (1u << want)) loc = static_cast<int16_t>(want);
-      }
-      if (loc == kNoLoc && !crosses)
-        for (int r : kCallerSaved)
-          if (allowed & (1u << r)) {
-            loc = static_cast<int16_t>(r);
-            break;
-          }
-      if (loc == kNoLoc)
-        for (int r : kCalleeSaved)
-          if (allowed & (1u << r)) {
-            loc = static_cast<int16_t>(r);
-            break;
-          }
-    } else if (!crosses && st->xmm_free != 0) {
-      int x = __builtin_ctz(st->xmm_free);
-      if (v.param >= 0) {
-        // f64 parameter i arrives in xmm<its f64 position>; hinted like gpr.
-        int want = v.param;
-        if (st->xmm_free & (1u << want)) x = want;
-      }
-      loc = static_cast<int16_t>(kXmm + x);
-    }
-    if (loc == kNoLoc && (gpr || !crosses)) {
-      // Spill whichever usable interval ends last (this one, if it does).
-      int32_t victim = -1;
-      for (uint32_t i = 0; i < nactive; ++i) {
-        const Value &a = b->vals[b->active[i]];
-        if (a.loc < 0 || a.loc >= kSlot || (a.loc >= kXmm) == gpr) continue;
-        if (gpr && crosses && !is_callee_saved(a.loc)) continue;
-        if (victim < 0 || a.end > b->vals[victim].end) victim = b->active[i];
-      }
-      if (victim >= 0 && b->vals[victim].end > v.end) {
-        loc = b->vals[victim].loc;
-        b->vals[victim].loc = new_slot();
-        // The reg is handed over: it is neither freed nor taken.
-        if (loc < kXmm)
-          st->gpr_free |= static_cast<uint16_t>(1u << loc);
-        else
-          st->xmm_free |= static_cast<uint16_t>(1u << (loc - kXmm));
-      }
-    }
-    if (loc == kNoLoc) {
-      loc = new_slot();
-    } else if (loc < kXmm) {
-      st->gpr_free &= static_cast<uint16_t>(~(1u << loc));
-      if (is_callee_saved(loc)) st->callee_used |= static_cast<uint16_t>(1u << loc);
-    } else {
-      st->xmm_free &= static_cast<uint16_t>(~(1u << (loc - kXmm)));
-    }
-    v.loc = loc;
-    // Insert into active, sorted by end.
+  auto add_spilled = [&](int32_t index) {
     uint32_t at = nactive++;
-    while (at > 0 && b->vals[b->active[at - 1]].end > v.end) {
+    while (at > 0 && b->vals[b->active[at - 1]].end > b->vals[index].end) {
       b->active[at] = b->active[at - 1];
       --at;
     }
-    b->active[at] = b->order[k];
+    b->active[at] = index;
+  };
+  for (uint32_t k = 0; k < live; ++k) {
+    int32_t index = b->order[k];
+    Value &v = b->vals[index];
+    // Slots of spilled intervals that ended before this one starts.
+    uint32_t expired = 0;
+    while (expired < nactive && b->vals[b->active[expired]].end < v.start)
+      b->free_slots[st->nfree_slots++] = b->vals[b->active[expired++]].loc - kSlot;
+    if (expired != 0) {
+      memmove(b->active, b->active + expired, (nactive - expired) * sizeof(int32_t));
+      nactive -= expired;
+    }
+    bool crosses = st->calls && b->calls_before[v.end] - b->calls_before[v.start + 1] > 0;
+    bool gpr = is_gpr_type(v.type);
+    for (uint32_t bits = occupied; bits != 0; bits &= bits - 1) {
+      int r = __builtin_ctz(bits);
+      if (busy_until[r] < v.start) occupied &= ~(1u << r);
+    }
+    int16_t loc = kNoLoc;
+    if (gpr) {
+      uint32_t free_regs = kGprAll & ~occupied & (crosses ? kCalleeMask : kGprAll);
+      if (v.param >= 0 && (free_regs & (1u << kArgGpr[v.param])))
+        loc = static_cast<int16_t>(kArgGpr[v.param]);  // arrives there: no move at entry
+      else if (free_regs & kCallerMask)
+        loc = static_cast<int16_t>(__builtin_ctz(free_regs & kCallerMask));
+      else if (free_regs != 0)
+        loc = static_cast<int16_t>(__builtin_ctz(free_regs));
+    } else if (!crosses) {
+      uint32_t free_regs = kXmmAll & ~occupied;
+      if (v.param >= 0 && (free_regs & (1u << (kXmm + v.param))))
+        loc = static_cast<int16_t>(kXmm + v.param);
+      else if (free_regs != 0)
+        loc = static_cast<int16_t>(__builtin_ctz(free_regs));
+    }
+    if (loc == kNoLoc && (gpr || !crosses)) {
+      // Spill whichever usable interval ends last (this one, if it does).
+      uint32_t candidates = occupied & (gpr ? (crosses ? kCalleeMask : kGprAll) : kXmmAll);
+      int victim_loc = -1;
+      for (uint32_t bits = candidates; bits != 0; bits &= bits - 1) {
+        int r = __builtin_ctz(bits);
+        if (victim_loc < 0 || busy_until[r] > busy_until[victim_loc]) victim_loc = r;
+      }
+      if (victim_loc >= 0 && busy_until[victim_loc] > v.end) {
+        loc = static_cast<int16_t>(victim_loc);
+        int32_t victim = owner[victim_loc];
+        b->vals[victim].loc = new_slot();
+        add_spilled(victim);
+      }
+    }
+    if (loc == kNoLoc) {
+      v.loc = new_slot();
+      add_spilled(index);
+      continue;
+    }
+    if (loc < kXmm && is_callee_saved(loc)) st->callee_used |= static_cast<uint16_t>(1u << loc);
+    occupied |= 1u << loc;
+    busy_until[loc] = v.end;
+    owner[loc] = index;
+    v.loc = loc;
   }
   return true;
 }
@@ -570,6 +617,25 @@ bool allocate(Builder *b, Alloc *st) {
 // refusal code.
 int32_t analyse(Builder *b, npk_jit_module *m, const char *op) {
   uint32_t ni = b->nins;
+  for (uint32_t v = 0; v < b->nvals; ++v) b->vals[v].start = 0, b->vals[v].end = -1;
+  if (b->nlabels == 0) {
+    // Straight-line code (no label, so no jump): one block, which must
+    // return; a value read before any write is live from the entry.
+    bool returns = false;
+    for (uint32_t i = 0; i < ni && !returns; ++i) returns = b->ins[i].kind == kRet;
+    if (!returns) return refuse(b, m, op, NPK_ERR_JIT_NO_RETURN);
+    for (uint32_t p = 0; p < b->nparams; ++p) b->vals[p].end = 0;
+    for (uint32_t i = 1; i < ni; ++i) {
+      const Ins &in = b->ins[i];
+      for_uses(b, in, [&](int32_t v) { b->vals[v].end = static_cast<int32_t>(i); });
+      if (in.d >= 0) {
+        Value &d = b->vals[in.d];
+        if (d.start > d.end) d.start = static_cast<int32_t>(i);
+        d.end = static_cast<int32_t>(i);
+      }
+    }
+    return 0;
+  }
   // Block starts: 0, every label, every instruction after a terminator.
   if (!reserve(b->block_start, b->blocks_cap, uint64_t{ni} + 2) ||
       !reserve(b->block_of_label, b->labels_map_cap, uint64_t{b->nlabels} + 1) ||
@@ -667,7 +733,6 @@ int32_t analyse(Builder *b, npk_jit_module *m, const char *op) {
       if (at > val.end) val.end = at;
     }
   };
-  for (uint32_t v = 0; v < b->nvals; ++v) b->vals[v].start = 0, b->vals[v].end = -1;
   for (uint32_t k = 0; k < nb; ++k) {
     const uint64_t *in = set_of(k, 0), *out = set_of(k, 1);
     for (uint32_t w = 0; w < nw; ++w) {
@@ -1164,9 +1229,7 @@ void Emitter::emit(const Ins &in) {
 // Encodes the analysed, allocated function into b->code; its length, or 0
 // when out of memory.
 uint32_t encode(Builder *b, const Alloc &st, uint32_t base) {
-  uint32_t jumps = 0;
-  for (uint32_t i = 0; i < b->nins; ++i) jumps += b->ins[i].kind == kJump || b->ins[i].kind == kBranch;
-  if (!reserve(b->fixups, b->fixups_cap, jumps) || !reserve(b->code, b->code_cap, 1024)) return 0;
+  if (!reserve(b->fixups, b->fixups_cap, b->njumps) || !reserve(b->code, b->code_cap, 1024)) return 0;
   b->nfixups = 0;
   Emitter e{b, Out{b->code}, 0, 0, base, false};
   e.prologue(st);
@@ -1193,19 +1256,39 @@ using namespace npkrt;
 extern "C" int32_t npk_jit_begin(npk_jit_module *m, const char *sig, const char *name) {
   static const char kOp[] = "jit_begin";
   int32_t code = 0;
-  Builder **slot = code_module_builder(m, &code);
-  if (slot == nullptr) return refuse(nullptr, m, kOp, code);
-  if (*slot == nullptr) {
-    *slot = static_cast<Builder *>(calloc(1, sizeof(Builder)));
-    if (*slot == nullptr) return refuse(nullptr, m, kOp, NPK_ERR_JIT_LIMIT, "out of memory");
+  Builder *b;
+  if (m == t_module && m != nullptr && g_code_module_epoch.load(std::memory_order_acquire) == t_epoch) {
+    b = t_builder;
+  } else {
+    uint64_t epoch = g_code_module_epoch.load(std::memory_order_acquire);
+    Builder **slot = code_module_builder(m, &code);
+    if (slot == nullptr) return refuse(nullptr, m, kOp, code);
+    if (*slot == nullptr) {
+      *slot = static_cast<Builder *>(calloc(1, sizeof(Builder)));
+      if (*slot == nullptr) return refuse(nullptr, m, kOp, NPK_ERR_JIT_LIMIT, "out of memory");
+    }
+    b = *slot;
+    t_module = m, t_builder = b, t_epoch = epoch;
   }
-  Builder *b = *slot;
   if (b->open) return refuse(b, m, kOp, NPK_ERR_JIT_OPEN);
-  uint8_t ret, params[NPK_JIT_MAX_PARAMS], count;
-  code = parse_sig(sig, &ret, params, &count);
-  if (code != 0) return refuse(nullptr, m, kOp, code, sig != nullptr ? sig : "(null)");
-  npk_jit_sig tag = npk_jit_sig_intern(sig);
-  if (tag == 0) return NPK_ERR_JIT_BAD_SIG;  // jit_sig printed why (the table is full)
+  if (sig == nullptr || b->sig_tag == 0 || strcmp(sig, b->sig_text) != 0) {
+    uint8_t ret, params[NPK_JIT_MAX_PARAMS], count;
+    code = parse_sig(sig, &ret, params, &count);
+    if (code != 0) return refuse(nullptr, m, kOp, code, sig != nullptr ? sig : "(null)");
+    npk_jit_sig tag = npk_jit_sig_intern(sig);
+    if (tag == 0) return NPK_ERR_JIT_BAD_SIG;  // jit_sig printed why (the table is full)
+    size_t n = strlen(sig);
+    b->sig_tag = n < sizeof b->sig_text ? tag : 0;  // a longer one is not cached
+    memcpy(b->sig_text, sig, n < sizeof b->sig_text ? n + 1 : 1);
+    b->sig_ret = ret;
+    b->sig_count = count;
+    memcpy(b->sig_params, params, sizeof params);
+    b->sig = tag;
+  } else {
+    b->sig = b->sig_tag;
+  }
+  uint8_t ret = b->sig_ret, count = b->sig_count;
+  const uint8_t *params = b->sig_params;
   if (name != nullptr) {
     size_t n = strlen(name) + 1;
     if (n > b->name_cap && !reserve(b->name, b->name_cap, n)) return refuse(nullptr, m, kOp, NPK_ERR_JIT_LIMIT, "out of memory");
@@ -1215,11 +1298,10 @@ extern "C" int32_t npk_jit_begin(npk_jit_module *m, const char *sig, const char 
   do serial = (g_serial.fetch_add(1, std::memory_order_relaxed) + 1) & 0x7ff;
   while (serial == 0);
   b->serial = serial;
-  b->sig = tag;
   b->ret = ret;
   b->nparams = count;
   b->pending = 0;
-  b->nins = b->nvals = b->nlabels = b->nargs = 0;
+  b->nins = b->nvals = b->nlabels = b->nargs = b->ncalls = b->njumps = 0;
   b->poison = 0;
   b->open = true;
   // Parameters are values 0..n-1, written by the entry instruction.
@@ -1467,6 +1549,7 @@ extern "C" int32_t npk_jit_jump(npk_jit_module *m, int32_t label) {
   if (l < 0) return b->poison;
   Ins *in = add_ins(b, m, kOp, kJump);
   if (in == nullptr) return b->poison;
+  ++b->njumps;
   in->a = l;
   b->labels[l].used = true;
   return 0;
@@ -1483,6 +1566,7 @@ extern "C" int32_t npk_jit_branch(npk_jit_module *m, int32_t cond, int32_t label
   if (b->vals[c].type != kI32) return type_refusal(b, m, kOp, "condition must be i32 (cond, i32)", b->vals[c].type, kI32);
   Ins *in = add_ins(b, m, kOp, kBranch);
   if (in == nullptr) return b->poison;
+  ++b->njumps;
   in->a = c;
   in->b = l;
   b->labels[l].used = true;

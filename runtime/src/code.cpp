@@ -130,11 +130,7 @@ const Module **g_module_set;  // capacity a power of two; null: empty, kGone: er
 size_t g_module_cap, g_module_used; // used counts erased entries too
 Module *g_quarantine[kModuleQuarantine];
 size_t g_quarantine_next;
-// Bumped by every module release: a thread's cached "this pointer is a live
-// module" (code_module_builder) holds only while it is unchanged.
-std::atomic<uint64_t> g_module_releases{0};
-thread_local const Module *t_known_module;
-thread_local uint64_t t_known_releases;
+
 const Module *const kGone = reinterpret_cast<const Module *>(uintptr_t{1});
 
 size_t module_hash(const Module *m, size_t cap) {
@@ -696,7 +692,9 @@ bool module_known(const Module *m) {
 }
 
 void module_release(Module *m) {
-  g_module_releases.fetch_add(1, std::memory_order_acq_rel);
+  // Standalone modules (compile_*) are never built into: their churn leaves
+  // the builder's caches alone.
+  if (!m->standalone) g_code_module_epoch.fetch_add(1, std::memory_order_acq_rel);
   builder_destroy(m->builder);
   m->builder = nullptr;
   free(m->fns);
@@ -974,6 +972,8 @@ bool canonical(const char *s) {
 
 }  // namespace
 
+std::atomic<uint64_t> g_code_module_epoch{0};
+
 // ---- internal interface ----------------------------------------------------------
 
 int32_t code_free_pointer(void *p, const char *op) { return free_function(handle_of_pointer(p), op); }
@@ -986,21 +986,16 @@ int32_t code_check_pointer(const void *p, npk_jit_sig sig, const char *op, void 
 }
 
 Builder **code_module_builder(npk_jit_module *module, int32_t *code) {
-  const Module *m = reinterpret_cast<const Module *>(module);
-  uint64_t releases = g_module_releases.load(std::memory_order_acquire);
-  if (m == nullptr || m != t_known_module || releases != t_known_releases) {
-    if (m == nullptr || !module_known(m) || m->standalone || m->freed) {
-      *code = NPK_ERR_JIT_MODULE;
-      return nullptr;
-    }
-    t_known_module = m;
-    t_known_releases = releases;
+  Module *m = reinterpret_cast<Module *>(module);
+  if (m == nullptr || !module_known(m) || m->standalone || m->freed) {
+    *code = NPK_ERR_JIT_MODULE;
+    return nullptr;
   }
   if (m->sealed) {
     *code = NPK_ERR_JIT_SEALED;
     return nullptr;
   }
-  return &const_cast<Module *>(m)->builder;
+  return &m->builder;
 }
 
 uint32_t code_module_next_offset(npk_jit_module *module) {
@@ -1164,7 +1159,10 @@ extern "C" int32_t npk_jit_module_seal(npk_jit_module *module) {
   const char *reason = unsealed_module_refusal(m);
   if (reason == nullptr && (m->count == 0 || m->staged_bytes == 0)) reason = "module has no functions";
   if (reason == nullptr) reason = module_seal(m);
-  if (reason == nullptr) return 0;
+  if (reason == nullptr) {
+    g_code_module_epoch.fetch_add(1, std::memory_order_acq_rel);
+    return 0;
+  }
   wildx_panic(kOp, module, reason);
   return -1;
 }

@@ -9,6 +9,8 @@
 
 #include "npk/runtime.h"
 
+#include <atomic>
+
 namespace npkrt {
 
 /* A JIT function handle travels through Nitpick code as a `wildx int8->`
@@ -43,11 +45,15 @@ npk_jit_sig code_sig_i32_i32(void);
 struct Builder;
 
 /* The module's builder field, after checking that `m` is a live module from
- * npk_jit_module_new and not sealed. NULL with *code set to
- * NPK_ERR_JIT_MODULE or NPK_ERR_JIT_SEALED otherwise (prints nothing). The
- * lookup in the module registry is cached per thread until any module is
- * released. */
+ * npk_jit_module_new (a lookup in the module registry) and not sealed. NULL
+ * with *code set to NPK_ERR_JIT_MODULE or NPK_ERR_JIT_SEALED otherwise
+ * (prints nothing). */
 Builder **code_module_builder(npk_jit_module *m, int32_t *code);
+
+/* Bumped whenever a module from npk_jit_module_new is sealed or released:
+ * a pointer found live and unsealed stays so while this is unchanged, which
+ * lets the builder skip the registry lookup on every call. */
+extern std::atomic<uint64_t> g_code_module_epoch;
 
 /* Where in the module's code the next npk_jit_module_add puts its
  * function (the offsets are kept by the seal, so calls between functions of
