@@ -144,7 +144,8 @@ struct Builder {
   uint8_t ret;
   uint8_t nparams;
   uint8_t pending;          // arguments pushed for the next call
-  uint32_t ncalls, njumps;  // recorded calls, jumps and branches
+  uint32_t ncalls, njumps, nrets;  // recorded calls, jumps and branches, returns
+  uint32_t entry_live;      // values read before any write (zeroed at entry)
   int32_t pending_args[NPK_JIT_MAX_PARAMS];
   char *name;               // NULL: automatic name
   uint32_t name_cap;
@@ -484,7 +485,6 @@ struct Alloc {
   bool calls;  // the function calls: the stack must be aligned
 };
 
-bool is_callee_saved(int r) { return r == RBX || r == RBP || r >= R12; }
 
 // Linear scan over the intervals. False when out of memory.
 bool allocate(Builder *b, Alloc *st) {
@@ -505,10 +505,17 @@ bool allocate(Builder *b, Alloc *st) {
   }
   // The live values by start. Values are made in the order of their first
   // write, so only those live before it (from a loop head or the entry) are
-  // out of place: an insertion sort, unless that gets long.
+  // out of place: an insertion sort, unless that gets long. Straight-line
+  // code with no such value is in order already.
   uint32_t live = 0;
+  bool in_order = b->nlabels == 0 && b->entry_live == 0;
+  if (in_order)
+    for (uint32_t v = 0; v < n; ++v) {
+      b->order[live] = static_cast<int32_t>(v);
+      live += b->vals[v].start <= b->vals[v].end;
+    }
   uint64_t moves = 0, budget = 8 * uint64_t{n} + 64;
-  for (uint32_t v = 0; v < n && moves <= budget; ++v) {
+  for (uint32_t v = 0; v < n && !in_order && moves <= budget; ++v) {
     const Value &val = b->vals[v];
     if (val.start > val.end) continue;
     uint32_t at = live++;
@@ -604,7 +611,7 @@ bool allocate(Builder *b, Alloc *st) {
       add_spilled(index);
       continue;
     }
-    if (loc < kXmm && is_callee_saved(loc)) st->callee_used |= static_cast<uint16_t>(1u << loc);
+    st->callee_used |= static_cast<uint16_t>((1u << loc) & kCalleeMask);
     occupied |= 1u << loc;
     busy_until[loc] = v.end;
     owner[loc] = index;
@@ -617,17 +624,19 @@ bool allocate(Builder *b, Alloc *st) {
 // refusal code.
 int32_t analyse(Builder *b, npk_jit_module *m, const char *op) {
   uint32_t ni = b->nins;
-  for (uint32_t v = 0; v < b->nvals; ++v) b->vals[v].start = 0, b->vals[v].end = -1;
+  // Every value was made with start 0, end -1: not live anywhere yet.
+  b->entry_live = 0;
   if (b->nlabels == 0) {
     // Straight-line code (no label, so no jump): one block, which must
     // return; a value read before any write is live from the entry.
-    bool returns = false;
-    for (uint32_t i = 0; i < ni && !returns; ++i) returns = b->ins[i].kind == kRet;
-    if (!returns) return refuse(b, m, op, NPK_ERR_JIT_NO_RETURN);
+    if (b->nrets == 0) return refuse(b, m, op, NPK_ERR_JIT_NO_RETURN);
     for (uint32_t p = 0; p < b->nparams; ++p) b->vals[p].end = 0;
     for (uint32_t i = 1; i < ni; ++i) {
       const Ins &in = b->ins[i];
-      for_uses(b, in, [&](int32_t v) { b->vals[v].end = static_cast<int32_t>(i); });
+      for_uses(b, in, [&](int32_t v) {
+        b->entry_live += b->vals[v].end < 0;  // read before written
+        b->vals[v].end = static_cast<int32_t>(i);
+      });
       if (in.d >= 0) {
         Value &d = b->vals[in.d];
         if (d.start > d.end) d.start = static_cast<int32_t>(i);
@@ -733,6 +742,7 @@ int32_t analyse(Builder *b, npk_jit_module *m, const char *op) {
       if (at > val.end) val.end = at;
     }
   };
+  for (uint32_t w = 0; w < nw; ++w) b->entry_live += static_cast<uint32_t>(__builtin_popcountll(set_of(0, 0)[w]));
   for (uint32_t k = 0; k < nb; ++k) {
     const uint64_t *in = set_of(k, 0), *out = set_of(k, 1);
     for (uint32_t w = 0; w < nw; ++w) {
@@ -762,10 +772,10 @@ struct Emitter {
   uint32_t base;      // module offset of this function
   bool oom;
 
-  uint32_t pos() const { return static_cast<uint32_t>(o.p - b->code); }
+  NPK_INLINE uint32_t pos() const { return static_cast<uint32_t>(o.p - b->code); }
   // Room for one instruction's worth of bytes (the largest lowering emits
   // fewer than 512 bytes).
-  bool room() {
+  NPK_INLINE bool room() {
     uint32_t at = pos();
     if (at + 512 <= b->code_cap) return true;
     if (!reserve(b->code, b->code_cap, uint64_t{at} + 512)) {
@@ -776,18 +786,18 @@ struct Emitter {
     o.p = b->code + at;
     return true;
   }
-  const Value &val(int32_t v) const { return b->vals[v]; }
+  NPK_INLINE const Value &val(int32_t v) const { return b->vals[v]; }
   static int32_t slot_disp(int16_t loc) { return (loc - kSlot) * 8; }
 
   // The general register holding v (loaded into `scratch` from its slot).
-  int gpr_in(int32_t v, int scratch) {
+  NPK_INLINE int gpr_in(int32_t v, int scratch) {
     int16_t loc = val(v).loc;
     if (loc < kXmm) return loc;
     load(o, LD_64, scratch, RSP, slot_disp(loc));
     return scratch;
   }
   // Copies v into register r.
-  void gpr_to(int r, int32_t v) {
+  NPK_INLINE void gpr_to(int r, int32_t v) {
     int16_t loc = val(v).loc;
     if (loc == r) return;
     if (loc < kXmm)
@@ -796,7 +806,7 @@ struct Emitter {
       load(o, LD_64, r, RSP, slot_disp(loc));
   }
   // v := register r.
-  void gpr_out(int32_t v, int r) {
+  NPK_INLINE void gpr_out(int32_t v, int r) {
     int16_t loc = val(v).loc;
     if (loc == r) return;
     if (loc < kXmm)
@@ -804,13 +814,13 @@ struct Emitter {
     else
       store(o, 8, RSP, slot_disp(loc), r);
   }
-  int xmm_in(int32_t v, int scratch) {
+  NPK_INLINE int xmm_in(int32_t v, int scratch) {
     int16_t loc = val(v).loc;
     if (loc < kSlot) return loc - kXmm;
     movsd_load(o, scratch, RSP, slot_disp(loc));
     return scratch;
   }
-  void xmm_to(int x, int32_t v) {
+  NPK_INLINE void xmm_to(int x, int32_t v) {
     int16_t loc = val(v).loc;
     if (loc == kXmm + x) return;
     if (loc < kSlot)
@@ -818,7 +828,7 @@ struct Emitter {
     else
       movsd_load(o, x, RSP, slot_disp(loc));
   }
-  void xmm_out(int32_t v, int x) {
+  NPK_INLINE void xmm_out(int32_t v, int x) {
     int16_t loc = val(v).loc;
     if (loc == kXmm + x) return;
     if (loc < kSlot)
@@ -828,13 +838,13 @@ struct Emitter {
   }
   // A register to compute d into: its own unless that would overwrite `keep`
   // (an operand still to be read), else `scratch`.
-  int target_gpr(int32_t d, int32_t first, int32_t keep, int scratch) {
+  NPK_INLINE int target_gpr(int32_t d, int32_t first, int32_t keep, int scratch) {
     int16_t loc = val(d).loc;
     if (loc >= kXmm) return scratch;
     if (keep >= 0 && loc == val(keep).loc && val(first).loc != loc) return scratch;
     return loc;
   }
-  int target_xmm(int32_t d, int32_t first, int32_t keep, int scratch) {
+  NPK_INLINE int target_xmm(int32_t d, int32_t first, int32_t keep, int scratch) {
     int16_t loc = val(d).loc;
     if (loc < kXmm || loc >= kSlot) return scratch;
     if (keep >= 0 && loc == val(keep).loc && val(first).loc != loc) return scratch;
@@ -922,7 +932,7 @@ struct Emitter {
     parallel(gd, gs, ng, false);
     parallel(xd, xs, nx, true);
     // Variables read before any write on some path start as zero.
-    for (uint32_t v = b->nparams; v < b->nvals; ++v) {
+    for (uint32_t v = b->nparams; b->entry_live != 0 && v < b->nvals; ++v) {
       const Value &val = b->vals[v];
       if (val.start != 0 || val.end < 0) continue;
       room();
@@ -1301,7 +1311,7 @@ extern "C" int32_t npk_jit_begin(npk_jit_module *m, const char *sig, const char 
   b->ret = ret;
   b->nparams = count;
   b->pending = 0;
-  b->nins = b->nvals = b->nlabels = b->nargs = b->ncalls = b->njumps = 0;
+  b->nins = b->nvals = b->nlabels = b->nargs = b->ncalls = b->njumps = b->nrets = 0;
   b->poison = 0;
   b->open = true;
   // Parameters are values 0..n-1, written by the entry instruction.
@@ -1628,6 +1638,7 @@ extern "C" int32_t npk_jit_ret(npk_jit_module *m, int32_t value) {
   if (b->vals[v].type != b->ret) return type_refusal(b, m, kOp, "return (signature, value)", b->ret, b->vals[v].type);
   Ins *in = add_ins(b, m, kOp, kRet);
   if (in == nullptr) return b->poison;
+  ++b->nrets;
   in->a = v;
   return 0;
 }
@@ -1640,6 +1651,7 @@ extern "C" int32_t npk_jit_ret_void(npk_jit_module *m) {
   if (b->ret != kNone) return type_refusal(b, m, kOp, "return (signature, value)", b->ret, kNone);
   Ins *in = add_ins(b, m, kOp, kRet);
   if (in == nullptr) return b->poison;
+  ++b->nrets;
   return 0;
 }
 
@@ -1669,7 +1681,7 @@ extern "C" npk_jit_fn npk_jit_end(npk_jit_module *m, int32_t *err) {
     return 0;
   }
   const char *name = b->name != nullptr && b->name[0] != '\0' ? b->name : nullptr;
-  npk_jit_fn f = npk_jit_module_add(m, b->code, len, b->sig, name);
+  npk_jit_fn f = code_module_add_checked(m, b->code, len, b->sig, name);
   if (f == 0) {
     *err = NPK_ERR_JIT_ADD;
     return 0;

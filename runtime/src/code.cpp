@@ -1153,6 +1153,16 @@ extern "C" npk_jit_fn npk_jit_module_add(npk_jit_module *module, const void *cod
   return module_add(m, code, len, sig, name, "jit_fn", g_fn_counter.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
+npk_jit_fn npkrt::code_module_add_checked(npk_jit_module *module, const void *code, size_t len, npk_jit_sig sig,
+                                         const char *name) {
+  if (len == 0 || len > kMaxModuleBytes) {
+    wildx_panic("jit_module_add", module, "code length out of range (1 byte to 4 MiB)");
+    return 0;
+  }
+  return module_add(reinterpret_cast<Module *>(module), code, len, sig, name, "jit_fn",
+                    g_fn_counter.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
 extern "C" int32_t npk_jit_module_seal(npk_jit_module *module) {
   static const char kOp[] = "jit_module_seal";
   Module *m = reinterpret_cast<Module *>(module);

@@ -64,6 +64,10 @@ uint32_t code_module_next_offset(npk_jit_module *m);
  * offset (as code_module_next_offset counts) and signature. */
 bool code_module_fn(npk_jit_module *m, npk_jit_fn f, uint32_t *offset, npk_jit_sig *sig);
 
+/* npk_jit_module_add for a module that passed code_module_builder (no
+ * second registry lookup); the same refusals of the code itself. */
+npk_jit_fn code_module_add_checked(npk_jit_module *m, const void *code, size_t len, npk_jit_sig sig, const char *name);
+
 /* Frees a builder (NULL is fine); called when its module is released. */
 void builder_destroy(Builder *b);
 
