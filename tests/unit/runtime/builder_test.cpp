@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "code_internal.h"
@@ -489,6 +490,70 @@ TEST_P(Build, VariablesStartAtZero) {
   void *f = Finish("i64(i32)");
   EXPECT_EQ(Call<int64_t>(f, 0), 42);
   EXPECT_EQ(Call<int64_t>(f, 1), 0);
+}
+
+// Variables written only on some paths of a loop are live around it and
+// from the entry: many such values start long before they are made, which
+// takes the allocator's sort off its fast path, and 200 of them live at once
+// spill. Checked against the same program in C.
+int64_t PathReference(int64_t n, int K) {
+  std::vector<int64_t> w(K, 0);
+  int64_t acc = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int k = 0; k < K; ++k) {
+      if ((i & 1) == 0) w[k] = k * 3 + 1;
+      acc += w[k] ^ i;
+    }
+  return acc;
+}
+
+TEST_P(Build, ValuesLiveAroundLoopsOnSomePaths) {
+  constexpr int K = 200;
+  ASSERT_EQ(npk_jit_begin(m_, "i64(i64)", "paths"), 0);
+  int32_t n = P(0);
+  int32_t acc = npk_jit_var(m_, NPK_JIT_TYPE_i64), i = npk_jit_var(m_, NPK_JIT_TYPE_i64);
+  int32_t top = npk_jit_label(m_), done = npk_jit_label(m_);
+  npk_jit_place(m_, top);
+  npk_jit_branch(m_, Op(NPK_JIT_OP_sge, i, n), done);
+  int32_t odd = Op(NPK_JIT_OP_ne, Op(NPK_JIT_OP_and, i, npk_jit_const_i64(m_, 1)), npk_jit_const_i64(m_, 0));
+  for (int k = 0; k < K; ++k) {
+    int32_t skip = npk_jit_label(m_);
+    npk_jit_branch(m_, odd, skip);
+    int32_t w = npk_jit_var(m_, NPK_JIT_TYPE_i64);  // made (and written) on the even path only
+    ASSERT_EQ(npk_jit_set(m_, w, npk_jit_const_i64(m_, k * 3 + 1)), 0);
+    npk_jit_place(m_, skip);
+    npk_jit_set(m_, acc, Op(NPK_JIT_OP_add, acc, Op(NPK_JIT_OP_xor, w, i)));
+  }
+  npk_jit_set(m_, i, Op(NPK_JIT_OP_add, i, npk_jit_const_i64(m_, 1)));
+  npk_jit_jump(m_, top);
+  npk_jit_place(m_, done);
+  npk_jit_ret(m_, acc);
+  void *f = Finish("i64(i64)");
+  for (int64_t count : {0, 1, 2, 3, 10, 101}) EXPECT_EQ(Call<int64_t>(f, count), PathReference(count, K)) << count;
+}
+
+// Builders of different modules run in parallel threads.
+TEST_P(Build, ModulesBuiltInParallelThreads) {
+  auto work = [](int64_t seed, int64_t *out) {
+    npk_jit_module *m = npk_jit_module_new();
+    std::vector<npk_jit_fn> fns;
+    for (int k = 0; k < 200; ++k) {
+      if (npk_jit_begin(m, "i64(i64)", nullptr) != 0) return;
+      int32_t v = npk_jit_op(m, NPK_JIT_OP_mul, npk_jit_param(m, 0), npk_jit_const_i64(m, seed + k));
+      npk_jit_ret(m, v);
+      fns.push_back(npk_jit_end(m, nullptr));
+    }
+    if (npk_jit_module_seal(m) != 0) return;
+    int64_t sum = 0;
+    for (npk_jit_fn f : fns) sum += Call<int64_t>(npk_jit_fn_entry(f, npk_jit_sig_intern("i64(i64)")), int64_t{2});
+    npk_jit_module_free(m);
+    *out = sum;
+  };
+  int64_t results[4] = {};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back(work, int64_t{t} * 1000, &results[t]);
+  for (std::thread &t : threads) t.join();
+  for (int t = 0; t < 4; ++t) EXPECT_EQ(results[t], 2 * (200 * t * 1000 + 199 * 200 / 2)) << t;
 }
 
 // ---- traps ------------------------------------------------------------------------------------
