@@ -3,6 +3,7 @@
 #include <npk/runtime.h>
 
 #include <stdio.h>
+#include <string.h>
 
 static int failures;
 
@@ -23,6 +24,24 @@ int main(void) {
   check(npk_jit_try_call_i32_i32(page, 20, 22, &result) == 0 && result == 42, "jit_try_call_i32_i32");
   check(npk_wildx_free(page) == 0, "wildx_free");
   check(npk_wildx_free(page) == -1, "wildx_free refuses a double free");
+
+  /* The function builder, as a C program (and the Nitpick wrapper's externs) calls it. */
+  npk_jit_module *m = npk_jit_module_new();
+  check(npk_jit_begin(m, "i64(i64,i64)", "smoke_mul_add") == 0, "jit_begin");
+  int32_t prod = npk_jit_op(m, NPK_JIT_OP_mul, npk_jit_param(m, 0), npk_jit_param(m, 1));
+  check(npk_jit_ret(m, npk_jit_op(m, NPK_JIT_OP_add, prod, npk_jit_const_i64(m, 3))) == 0, "jit_ret");
+  int32_t err = -1;
+  npk_jit_fn built = npk_jit_end(m, &err);
+  check(built != 0 && err == 0, "jit_end");
+  check(npk_jit_module_seal(m) == 0, "jit_module_seal");
+  void *entry = npk_jit_fn_entry(built, npk_jit_sig_intern("i64(i64,i64)"));
+  check(entry != NULL, "jit_fn_entry");
+  if (entry != NULL) {
+    int64_t (*mul_add)(int64_t, int64_t);
+    memcpy(&mul_add, &entry, sizeof mul_add);
+    check(mul_add(6, 7) == 45, "built function runs");
+  }
+  check(npk_jit_module_free(m) == 0, "jit_module_free");
 
   char *heap = npk_alloc(16);
   check(heap != NULL && heap[15] == 0, "alloc");
