@@ -94,6 +94,10 @@ struct Value {
   int8_t param;  // parameter index, -1 otherwise
   int16_t loc;
   int32_t start, end;  // live interval over instruction indexes (start > end: never live)
+  // A constant: the kConst instruction that is its only write (no
+  // npk_jit_set targets it), else -1. Constants take no register: each read
+  // is an immediate operand or a `mov reg, imm` where it is needed.
+  int32_t konst;
 };
 
 struct Label {
@@ -347,7 +351,7 @@ NPK_INLINE int32_t new_value(Builder *b, npk_jit_module *m, const char *op, uint
     refuse(b, m, op, NPK_ERR_JIT_LIMIT, "too many values or out of memory");
     return -1;
   }
-  b->vals[b->nvals] = Value{type, -1, kNoLoc, 0, -1};
+  b->vals[b->nvals] = Value{type, -1, kNoLoc, 0, -1, -1};
   return static_cast<int32_t>(b->nvals++);
 }
 
@@ -362,6 +366,7 @@ int32_t record_const(npk_jit_module *m, const char *op, uint8_t type, int64_t bi
   if (in == nullptr) return -b->poison;
   in->d = d;
   in->imm = bits;
+  b->vals[d].konst = static_cast<int32_t>(b->nins - 1);
   return make_id(b, d, false);
 }
 
@@ -443,9 +448,13 @@ int32_t record_call(Builder *b, npk_jit_module *m, const char *op, const char *s
 
 bool is_terminator(uint8_t kind) { return kind == kJump || kind == kBranch || kind == kRet; }
 
-// Calls f(index) for every value `in` reads.
+// Calls f(index) for every value `in` reads from a register (constants,
+// which have none, are left out).
 template <class F>
-void for_uses(const Builder *b, const Ins &in, F &&f) {
+NPK_INLINE void for_uses(const Builder *b, const Ins &in, F &&g) {
+  auto f = [&](int32_t v) {
+    if (b->vals[v].konst < 0) g(v);
+  };
   switch (in.kind) {
     case kSet: f(in.a); break;
     case kArith: f(in.a), f(in.b); break;
@@ -637,7 +646,7 @@ int32_t analyse(Builder *b, npk_jit_module *m, const char *op) {
         b->entry_live += b->vals[v].end < 0;  // read before written
         b->vals[v].end = static_cast<int32_t>(i);
       });
-      if (in.d >= 0) {
+      if (in.d >= 0 && b->vals[in.d].konst < 0) {
         Value &d = b->vals[in.d];
         if (d.start > d.end) d.start = static_cast<int32_t>(i);
         d.end = static_cast<int32_t>(i);
@@ -710,7 +719,7 @@ int32_t analyse(Builder *b, npk_jit_module *m, const char *op) {
       });
       if (in.kind == kEntry)
         for (uint32_t p = 0; p < b->nparams; ++p) add(def, static_cast<int32_t>(p));
-      if (in.d >= 0) add(def, in.d);
+      if (in.d >= 0 && b->vals[in.d].konst < 0) add(def, in.d);
     }
   }
   for (bool changed = true; changed;) {
@@ -756,7 +765,7 @@ int32_t analyse(Builder *b, npk_jit_module *m, const char *op) {
       for_uses(b, in, [&](int32_t v) { extend(v, i); });
       if (in.kind == kEntry)
         for (uint32_t p = 0; p < b->nparams; ++p) extend(static_cast<int32_t>(p), 0);
-      if (in.d >= 0) extend(in.d, i);
+      if (in.d >= 0 && b->vals[in.d].konst < 0) extend(in.d, i);
     }
   }
   return 0;
@@ -789,18 +798,54 @@ struct Emitter {
   NPK_INLINE const Value &val(int32_t v) const { return b->vals[v]; }
   static int32_t slot_disp(int16_t loc) { return (loc - kSlot) * 8; }
 
-  // The general register holding v (loaded into `scratch` from its slot).
+  bool is_const(int32_t v) const { return b->vals[v].konst >= 0; }
+  int64_t const_bits(int32_t v) const { return b->ins[b->vals[v].konst].imm; }
+  // The constant v in register r. Never touches the flags (a select
+  // materialises between its test and its cmov).
+  void materialise_gpr(int r, int32_t v) {
+    int64_t bits = const_bits(v);
+    if (val(v).type == kI32 || (bits >= 0 && bits <= 0xffffffffll))
+      mov_ri32(o, r, static_cast<int32_t>(bits));
+    else
+      mov_ri64(o, r, bits);
+  }
+  void materialise_xmm(int x, int32_t v) {
+    int64_t bits = const_bits(v);
+    if (bits == 0) {
+      xorps(o, x, x);
+    } else {
+      mov_ri64(o, RAX, bits);  // no f64 pattern holds anything in rax here
+      movq_xr(o, x, RAX);
+    }
+  }
+  // An immediate operand for `op` with constant b, when the form exists.
+  bool imm_operand(int32_t v, bool w, int32_t *imm) const {
+    if (!is_const(v)) return false;
+    int64_t bits = const_bits(v);
+    if (!w) bits = static_cast<int32_t>(bits);
+    if (!fits32(bits)) return false;
+    *imm = static_cast<int32_t>(bits);
+    return true;
+  }
+
+  // The general register holding v (loaded into `scratch` from its slot,
+  // or the constant put there).
   NPK_INLINE int gpr_in(int32_t v, int scratch) {
     int16_t loc = val(v).loc;
-    if (loc < kXmm) return loc;
-    load(o, LD_64, scratch, RSP, slot_disp(loc));
+    if (loc >= 0 && loc < kXmm) return loc;
+    if (loc < 0)
+      materialise_gpr(scratch, v);
+    else
+      load(o, LD_64, scratch, RSP, slot_disp(loc));
     return scratch;
   }
   // Copies v into register r.
   NPK_INLINE void gpr_to(int r, int32_t v) {
     int16_t loc = val(v).loc;
     if (loc == r) return;
-    if (loc < kXmm)
+    if (loc < 0)
+      materialise_gpr(r, v);
+    else if (loc < kXmm)
       alu_rr(o, MOV, true, r, loc);
     else
       load(o, LD_64, r, RSP, slot_disp(loc));
@@ -816,14 +861,19 @@ struct Emitter {
   }
   NPK_INLINE int xmm_in(int32_t v, int scratch) {
     int16_t loc = val(v).loc;
-    if (loc < kSlot) return loc - kXmm;
-    movsd_load(o, scratch, RSP, slot_disp(loc));
+    if (loc >= 0 && loc < kSlot) return loc - kXmm;
+    if (loc < 0)
+      materialise_xmm(scratch, v);
+    else
+      movsd_load(o, scratch, RSP, slot_disp(loc));
     return scratch;
   }
   NPK_INLINE void xmm_to(int x, int32_t v) {
     int16_t loc = val(v).loc;
     if (loc == kXmm + x) return;
-    if (loc < kSlot)
+    if (loc < 0)
+      materialise_xmm(x, v);
+    else if (loc < kSlot)
       movsd_rr(o, x, loc - kXmm);
     else
       movsd_load(o, x, RSP, slot_disp(loc));
@@ -973,7 +1023,7 @@ void Emitter::emit(const Ins &in) {
   switch (in.kind) {
     case kEntry: break;
     case kConst: {
-      if (val(in.d).start > val(in.d).end) break;  // never read
+      if (is_const(in.d) || val(in.d).start > val(in.d).end) break;  // a constant, or never read
       if (val(in.d).type == kF64) {
         int t = target_xmm(in.d, in.d, -1, 15);
         if (in.imm == 0) {
@@ -1013,6 +1063,22 @@ void Emitter::emit(const Ins &in) {
         case OpClass::TRAP: {
           int t = target_gpr(in.d, in.a, in.b, RAX);
           gpr_to(t, in.a);
+          int32_t imm;
+          bool is_mul = in.op == NPK_JIT_OP_mul || in.op == NPK_JIT_OP_mul_trap;
+          if (!is_mul && imm_operand(in.b, w, &imm)) {
+            AluExt ext = in.op == NPK_JIT_OP_add || in.op == NPK_JIT_OP_add_trap   ? EXT_ADD
+                         : in.op == NPK_JIT_OP_sub || in.op == NPK_JIT_OP_sub_trap ? EXT_SUB
+                         : in.op == NPK_JIT_OP_and                                 ? EXT_AND
+                         : in.op == NPK_JIT_OP_or                                  ? EXT_OR
+                                                                                   : EXT_XOR;
+            alu_ri(o, ext, w, t, imm);
+            if (info.cls == OpClass::TRAP) {
+              jcc_rel32(o, NO, 2);  // over the ud2
+              ud2(o);
+            }
+            gpr_out(in.d, t);
+            break;
+          }
           int rb = gpr_in(in.b, R11);
           switch (in.op) {
             case NPK_JIT_OP_add:
@@ -1049,10 +1115,20 @@ void Emitter::emit(const Ins &in) {
           break;
         }
         case OpClass::SHIFT: {
+          ShiftExt ext = in.op == NPK_JIT_OP_shl ? SHL : in.op == NPK_JIT_OP_shr ? SHR : SAR;
+          if (is_const(in.b)) {
+            // The count masked as the hardware would; 0 leaves a unchanged.
+            uint8_t count = static_cast<uint8_t>(const_bits(in.b) & (w ? 63 : 31));
+            int t = target_gpr(in.d, in.a, -1, RAX);
+            gpr_to(t, in.a);
+            if (count != 0) shift_ri(o, ext, w, t, count);
+            gpr_out(in.d, t);
+            break;
+          }
           gpr_to(RCX, in.b);
           int t = target_gpr(in.d, in.a, -1, RAX);
           gpr_to(t, in.a);
-          shift_cl(o, in.op == NPK_JIT_OP_shl ? SHL : in.op == NPK_JIT_OP_shr ? SHR : SAR, w, t);
+          shift_cl(o, ext, w, t);
           gpr_out(in.d, t);
           break;
         }
@@ -1067,8 +1143,11 @@ void Emitter::emit(const Ins &in) {
         }
         case OpClass::CMP: {
           int ra = gpr_in(in.a, RAX);
-          int rb = gpr_in(in.b, R11);
-          alu_rr(o, CMP, w, ra, rb);
+          int32_t imm;
+          if (imm_operand(in.b, w, &imm))
+            alu_ri(o, EXT_CMP, w, ra, imm);
+          else
+            alu_rr(o, CMP, w, ra, gpr_in(in.b, R11));
           setcc(o, cmp_cond(in.op), RAX);
           int t = target_gpr(in.d, in.d, -1, RAX);
           movzx_r8(o, t, RAX);
@@ -1196,17 +1275,31 @@ void Emitter::emit(const Ins &in) {
     }
     case kCall: {
       int16_t gd[6], gs[6], xd[6], xs[6];
-      int ng = 0, nx = 0;
+      int ng = 0, nx = 0, gi = 0, xi = 0;
       for (int i = 0; i < in.nargs; ++i) {
         int32_t v = b->args[in.a + i];
-        if (val(v).type == kF64)
-          xd[nx] = static_cast<int16_t>(kXmm + nx), xs[nx] = val(v).loc, ++nx;
+        bool f = val(v).type == kF64;
+        int16_t to = f ? static_cast<int16_t>(kXmm + xi++) : static_cast<int16_t>(kArgGpr[gi++]);
+        if (is_const(v)) continue;  // after the moves
+        if (f)
+          xd[nx] = to, xs[nx++] = val(v).loc;
         else
-          gd[ng] = static_cast<int16_t>(kArgGpr[ng]), gs[ng] = val(v).loc, ++ng;
+          gd[ng] = to, gs[ng++] = val(v).loc;
       }
-      int nfloat = nx;
+      int nfloat = xi;
       parallel(gd, gs, ng, false);
       parallel(xd, xs, nx, true);
+      gi = xi = 0;
+      for (int i = 0; i < in.nargs; ++i) {
+        int32_t v = b->args[in.a + i];
+        bool f = val(v).type == kF64;
+        int to = f ? xi++ : kArgGpr[gi++];
+        if (!is_const(v)) continue;
+        if (f)
+          materialise_xmm(to, v);
+        else
+          materialise_gpr(to, v);
+      }
       if (in.op == 0) {
         mov_ri64(o, R11, in.imm);
         mov_ri32(o, RAX, nfloat);  // al: vector registers used, for variadic callees
@@ -1319,7 +1412,7 @@ extern "C" int32_t npk_jit_begin(npk_jit_module *m, const char *sig, const char 
     b->open = false;
     return refuse(nullptr, m, kOp, NPK_ERR_JIT_LIMIT, "out of memory");
   }
-  for (uint8_t p = 0; p < count; ++p) b->vals[b->nvals++] = Value{params[p], static_cast<int8_t>(p), kNoLoc, 0, -1};
+  for (uint8_t p = 0; p < count; ++p) b->vals[b->nvals++] = Value{params[p], static_cast<int8_t>(p), kNoLoc, 0, -1, -1};
   // The f64 parameters' hint is their xmm index, the others' their gpr index.
   int gi = 0, xi = 0;
   for (uint8_t p = 0; p < count; ++p) b->vals[p].param = static_cast<int8_t>(params[p] == kF64 ? xi++ : gi++);
@@ -1371,6 +1464,7 @@ extern "C" int32_t npk_jit_var(npk_jit_module *m, int32_t type) {
   Ins *in = add_ins(b, m, kOp, kConst);
   if (in == nullptr) return -b->poison;
   in->d = d;
+  b->vals[d].konst = static_cast<int32_t>(b->nins - 1);
   return make_id(b, d, false);
 }
 
@@ -1387,6 +1481,7 @@ extern "C" int32_t npk_jit_set(npk_jit_module *m, int32_t dst, int32_t src) {
   if (in == nullptr) return b->poison;
   in->d = d;
   in->a = a;
+  b->vals[d].konst = -1;  // written twice: a variable
   return 0;
 }
 

@@ -412,6 +412,117 @@ TEST_P(Build, EveryIntegerOperationMatchesCOnEdgeValues) {
   }
 }
 
+// Constants take no register: they become immediate operands (add, sub,
+// and, or, xor, shifts, comparisons) or are put in a register where used.
+// Every op with a constant on either side, on every edge value.
+TEST_P(Build, EveryIntegerOperationWithConstantOperandsMatchesC) {
+  struct Built {
+    int op;
+    bool wide, const_left;
+    int64_t k;
+    npk_jit_fn fn;
+  };
+  std::vector<Built> built;
+  const int64_t constants[] = {INT64_MIN, INT32_MIN, -129, -1, 0, 1, 2, 31, 32, 33, 63, 64, 127, 128, INT32_MAX, 0x80000000ll, INT64_MAX};
+  for (int op : IntOps())
+    for (bool wide : {false, true})
+      for (bool const_left : {false, true})
+        for (int64_t k : constants) {
+          const char *sig = wide ? (IsCompare(op) ? "i32(i64)" : "i64(i64)") : "i32(i32)";
+          ASSERT_EQ(npk_jit_begin(m_, sig, nullptr), 0);
+          int32_t c = wide ? npk_jit_const_i64(m_, k) : npk_jit_const_i32(m_, static_cast<int32_t>(k));
+          npk_jit_ret(m_, const_left ? Op(op, c, P(0)) : Op(op, P(0), c));
+          built.push_back({op, wide, const_left, k, End()});
+        }
+  Seal();
+  for (const Built &b : built) {
+    void *f = Entry(b.fn, b.wide ? (IsCompare(b.op) ? "i32(i64)" : "i64(i64)") : "i32(i32)");
+    if (b.wide) {
+      for (int64_t x : kI64Edges) {
+        int64_t want, l = b.const_left ? b.k : x, r = b.const_left ? x : b.k;
+        if (!IntRef<int64_t>(b.op, l, r, &want)) continue;
+        int64_t got = IsCompare(b.op) ? Call<int32_t>(f, x) : Call<int64_t>(f, x);
+        ASSERT_EQ(got, want) << "op " << b.op << " i64 " << l << " " << r;
+      }
+    } else {
+      for (int32_t x : kI32Edges) {
+        int32_t want, k = static_cast<int32_t>(b.k), l = b.const_left ? k : x, r = b.const_left ? x : k;
+        if (!IntRef<int32_t>(b.op, l, r, &want)) continue;
+        ASSERT_EQ(Call<int32_t>(f, x), want) << "op " << b.op << " i32 " << l << " " << r;
+      }
+    }
+  }
+}
+
+// Constants as call arguments, select operands, stored values, f64
+// operands and return values.
+int64_t SixArgs(int64_t a, double x, int64_t b, double y, int64_t c, int32_t d) {
+  return a * 1000000 + static_cast<int64_t>(x * 1000) + b * 100 + static_cast<int64_t>(y) + c * 10 + d;
+}
+
+TEST_P(Build, ConstantsEverywhere) {
+  ASSERT_EQ(npk_jit_begin(m_, "i64(i64)", "const_args"), 0);
+  npk_jit_arg(m_, npk_jit_const_i64(m_, 7));
+  npk_jit_arg(m_, npk_jit_const_f64(m_, 0.5));
+  npk_jit_arg(m_, P(0));
+  npk_jit_arg(m_, npk_jit_const_f64(m_, 0.0));
+  npk_jit_arg(m_, npk_jit_const_i64(m_, -3));
+  npk_jit_arg(m_, npk_jit_const_i32(m_, 9));
+  npk_jit_ret(m_, npk_jit_call_c(m_, reinterpret_cast<void *>(&SixArgs), "i64(i64,f64,i64,f64,i64,i32)"));
+  npk_jit_fn args = End();
+  ASSERT_EQ(npk_jit_begin(m_, "i64(i32)", "const_select"), 0);
+  npk_jit_ret(m_, npk_jit_select(m_, P(0), npk_jit_const_i64(m_, INT64_MIN), npk_jit_const_i64(m_, 0)));
+  npk_jit_fn sel = End();
+  ASSERT_EQ(npk_jit_begin(m_, "f64(i32,f64)", "const_fselect"), 0);
+  npk_jit_ret(m_, Op(NPK_JIT_OP_fmul, P(1), npk_jit_select(m_, P(0), npk_jit_const_f64(m_, -2.0), npk_jit_const_f64(m_, 0.0))));
+  npk_jit_fn fsel = End();
+  ASSERT_EQ(npk_jit_begin(m_, "void(ptr)", "const_store"), 0);
+  npk_jit_store(m_, NPK_JIT_MEM_i64, P(0), 0, npk_jit_const_i64(m_, 0x1122334455667788));
+  npk_jit_store(m_, NPK_JIT_MEM_f64, P(0), 8, npk_jit_const_f64(m_, 6.25));
+  npk_jit_store(m_, NPK_JIT_MEM_u8, P(0), 16, npk_jit_const_i32(m_, 0x1ab));
+  npk_jit_ret_void(m_);
+  npk_jit_fn st = End();
+  ASSERT_EQ(npk_jit_begin(m_, "f64()", "const_ret"), 0);
+  npk_jit_ret(m_, npk_jit_const_f64(m_, -1.25));
+  npk_jit_fn fret = End();
+  ASSERT_EQ(npk_jit_begin(m_, "i32(f64)", "const_fcmp"), 0);
+  npk_jit_ret(m_, Op(NPK_JIT_OP_flt, npk_jit_const_f64(m_, 1.5), P(0)));
+  npk_jit_fn fcmp = End();
+  // A constant that is later written is a variable: the loop must see it change.
+  ASSERT_EQ(npk_jit_begin(m_, "i64(i64)", "const_then_set"), 0);
+  int32_t step = npk_jit_const_i64(m_, 1), acc = npk_jit_var(m_, NPK_JIT_TYPE_i64), i = npk_jit_var(m_, NPK_JIT_TYPE_i64);
+  int32_t top = npk_jit_label(m_), done = npk_jit_label(m_);
+  npk_jit_place(m_, top);
+  npk_jit_branch(m_, Op(NPK_JIT_OP_sge, i, P(0)), done);
+  npk_jit_set(m_, acc, Op(NPK_JIT_OP_add, acc, step));
+  npk_jit_set(m_, step, Op(NPK_JIT_OP_shl, step, npk_jit_const_i64(m_, 1)));
+  npk_jit_set(m_, i, Op(NPK_JIT_OP_add, i, npk_jit_const_i64(m_, 1)));
+  npk_jit_jump(m_, top);
+  npk_jit_place(m_, done);
+  npk_jit_ret(m_, acc);
+  npk_jit_fn grow = End();
+  Seal();
+  EXPECT_EQ(Call<int64_t>(Entry(args, "i64(i64)"), int64_t{4}), SixArgs(7, 0.5, 4, 0.0, -3, 9));
+  EXPECT_EQ(Call<int64_t>(Entry(sel, "i64(i32)"), 1), INT64_MIN);
+  EXPECT_EQ(Call<int64_t>(Entry(sel, "i64(i32)"), 0), 0);
+  EXPECT_EQ((Call<double>(Entry(fsel, "f64(i32,f64)"), 1, 3.0)), -6.0);
+  EXPECT_EQ((Call<double>(Entry(fsel, "f64(i32,f64)"), 0, 3.0)), 0.0);
+  unsigned char buffer[24] = {};
+  Call<void>(Entry(st, "void(ptr)"), static_cast<void *>(buffer));
+  int64_t i64;
+  double f64;
+  memcpy(&i64, buffer, 8);
+  memcpy(&f64, buffer + 8, 8);
+  EXPECT_EQ(i64, 0x1122334455667788);
+  EXPECT_EQ(f64, 6.25);
+  EXPECT_EQ(buffer[16], 0xab);
+  EXPECT_EQ(buffer[17], 0);
+  EXPECT_EQ(Call<double>(Entry(fret, "f64()")), -1.25);
+  EXPECT_EQ(Call<int32_t>(Entry(fcmp, "i32(f64)"), 2.0), 1);
+  EXPECT_EQ(Call<int32_t>(Entry(fcmp, "i32(f64)"), 1.5), 0);
+  EXPECT_EQ(Call<int64_t>(Entry(grow, "i64(i64)"), int64_t{10}), 1023);
+}
+
 TEST_P(Build, FloatOperationsAndComparisonsMatchCIncludingNaN) {
   const int ops[] = {NPK_JIT_OP_fadd, NPK_JIT_OP_fsub, NPK_JIT_OP_fmul, NPK_JIT_OP_fdiv, NPK_JIT_OP_feq, NPK_JIT_OP_fne,
                      NPK_JIT_OP_flt,  NPK_JIT_OP_fle,  NPK_JIT_OP_fgt,  NPK_JIT_OP_fge};
@@ -576,11 +687,24 @@ TEST_P(Build, TrappingOperationsTrap) {
   ASSERT_EQ(npk_jit_begin(m_, "i64(i64,i64)", nullptr), 0);
   npk_jit_ret(m_, Op(NPK_JIT_OP_mul_trap, P(0), P(1)));
   npk_jit_fn wide = End();
+  // With constant operands: the immediate form traps too, and so does a
+  // division by a constant 0.
+  ASSERT_EQ(npk_jit_begin(m_, "i32(i32)", nullptr), 0);
+  npk_jit_ret(m_, Op(NPK_JIT_OP_add_trap, P(0), npk_jit_const_i32(m_, 1)));
+  npk_jit_fn add_const = End();
+  ASSERT_EQ(npk_jit_begin(m_, "i64(i64)", nullptr), 0);
+  npk_jit_ret(m_, Op(NPK_JIT_OP_sdiv, P(0), npk_jit_const_i64(m_, 0)));
+  npk_jit_fn div_const = End();
   Seal();
   for (size_t i = 0; i < fns.size(); ++i) {
     void *f = Entry(fns[i], "i32(i32,i32)");
     EXPECT_EXIT(Call<int32_t>(f, traps[i].a, traps[i].b), testing::KilledBySignal(traps[i].signal), "") << i;
   }
+  // Entries are looked up here: a forked child refuses inherited handles.
+  void *ac = Entry(add_const, "i32(i32)"), *dc = Entry(div_const, "i64(i64)");
+  EXPECT_EXIT(Call<int32_t>(ac, INT32_MAX), testing::KilledBySignal(SIGILL), "");
+  EXPECT_EQ(Call<int32_t>(ac, 41), 42);
+  EXPECT_EXIT(Call<int64_t>(dc, int64_t{5}), testing::KilledBySignal(SIGFPE), "");
   void *w = Entry(wide, "i64(i64,i64)");
   EXPECT_EXIT(Call<int64_t>(w, INT64_MAX / 2, int64_t{3}), testing::KilledBySignal(SIGILL), "");
   // In range, nothing traps.
