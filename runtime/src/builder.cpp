@@ -547,7 +547,11 @@ bool allocate(Builder *b, Alloc *st) {
   }
 
   // Registers: what each holds until when (no list to keep sorted; the
-  // register files are small). Stack slots: spilled intervals in `active`,
+  // register files are small). An interval ending at the instruction where
+  // another starts hands its register (or slot) over: every instruction
+  // pattern reads its operands before it writes its result, or computes into
+  // a scratch register where the result's register is an operand still to
+  // be read (target_gpr). Stack slots: spilled intervals in `active`,
   // sorted by end, and a stack of free slots.
   int32_t busy_until[32], owner[32];  // valid for the registers in `occupied`
   uint32_t occupied = 0;               // bit r: general register r; bit 16 + x: xmm x
@@ -572,7 +576,7 @@ bool allocate(Builder *b, Alloc *st) {
     Value &v = b->vals[index];
     // Slots of spilled intervals that ended before this one starts.
     uint32_t expired = 0;
-    while (expired < nactive && b->vals[b->active[expired]].end < v.start)
+    while (expired < nactive && b->vals[b->active[expired]].end <= v.start)
       b->free_slots[st->nfree_slots++] = b->vals[b->active[expired++]].loc - kSlot;
     if (expired != 0) {
       memmove(b->active, b->active + expired, (nactive - expired) * sizeof(int32_t));
@@ -582,7 +586,7 @@ bool allocate(Builder *b, Alloc *st) {
     bool gpr = is_gpr_type(v.type);
     for (uint32_t bits = occupied; bits != 0; bits &= bits - 1) {
       int r = __builtin_ctz(bits);
-      if (busy_until[r] < v.start) occupied &= ~(1u << r);
+      if (busy_until[r] <= v.start) occupied &= ~(1u << r);
     }
     int16_t loc = kNoLoc;
     if (gpr) {
