@@ -345,6 +345,16 @@ NPK_INLINE Ins *add_ins(Builder *b, npk_jit_module *m, const char *op, Kind kind
   return in;
 }
 
+// Live intervals of straight-line code are kept while recording (the last
+// instruction recorded reads or writes the value); npk_jit_end recomputes
+// them over blocks once a label exists.
+NPK_INLINE void read_here(Builder *b, int32_t v) { b->vals[v].end = static_cast<int32_t>(b->nins - 1); }
+NPK_INLINE void write_here(Builder *b, int32_t v) {
+  Value &x = b->vals[v];
+  if (x.end < 0) x.start = static_cast<int32_t>(b->nins - 1);
+  x.end = static_cast<int32_t>(b->nins - 1);
+}
+
 // A new value of `type`; -1 after a refusal.
 NPK_INLINE int32_t new_value(Builder *b, npk_jit_module *m, const char *op, uint8_t type) {
   if (b->nvals > static_cast<uint32_t>(kMaxIndex) || !reserve(b->vals, b->vals_cap, uint64_t{b->nvals} + 1)) {
@@ -367,6 +377,7 @@ int32_t record_const(npk_jit_module *m, const char *op, uint8_t type, int64_t bi
   in->d = d;
   in->imm = bits;
   b->vals[d].konst = static_cast<int32_t>(b->nins - 1);
+  write_here(b, d);
   return make_id(b, d, false);
 }
 
@@ -439,7 +450,8 @@ int32_t record_call(Builder *b, npk_jit_module *m, const char *op, const char *s
   in->a = static_cast<int32_t>(b->nargs);
   in->d = d;
   in->imm = target;
-  for (int i = 0; i < count; ++i) b->args[b->nargs++] = b->pending_args[i];
+  for (int i = 0; i < count; ++i) read_here(b, b->args[b->nargs++] = b->pending_args[i]);
+  if (d >= 0) write_here(b, d);
   b->pending = 0;
   return d < 0 ? 0 : make_id(b, d, false);
 }
@@ -521,7 +533,7 @@ bool allocate(Builder *b, Alloc *st) {
   if (in_order)
     for (uint32_t v = 0; v < n; ++v) {
       b->order[live] = static_cast<int32_t>(v);
-      live += b->vals[v].start <= b->vals[v].end;
+      live += b->vals[v].start <= b->vals[v].end && b->vals[v].konst < 0;
     }
   uint64_t moves = 0, budget = 8 * uint64_t{n} + 64;
   for (uint32_t v = 0; v < n && !in_order && moves <= budget; ++v) {
@@ -637,27 +649,15 @@ bool allocate(Builder *b, Alloc *st) {
 // refusal code.
 int32_t analyse(Builder *b, npk_jit_module *m, const char *op) {
   uint32_t ni = b->nins;
-  // Every value was made with start 0, end -1: not live anywhere yet.
   b->entry_live = 0;
   if (b->nlabels == 0) {
     // Straight-line code (no label, so no jump): one block, which must
-    // return; a value read before any write is live from the entry.
+    // return. Its intervals were kept while recording, and every value is
+    // written where it is made, so none is read before written.
     if (b->nrets == 0) return refuse(b, m, op, NPK_ERR_JIT_NO_RETURN);
-    for (uint32_t p = 0; p < b->nparams; ++p) b->vals[p].end = 0;
-    for (uint32_t i = 1; i < ni; ++i) {
-      const Ins &in = b->ins[i];
-      for_uses(b, in, [&](int32_t v) {
-        b->entry_live += b->vals[v].end < 0;  // read before written
-        b->vals[v].end = static_cast<int32_t>(i);
-      });
-      if (in.d >= 0 && b->vals[in.d].konst < 0) {
-        Value &d = b->vals[in.d];
-        if (d.start > d.end) d.start = static_cast<int32_t>(i);
-        d.end = static_cast<int32_t>(i);
-      }
-    }
     return 0;
   }
+  for (uint32_t v = 0; v < b->nvals; ++v) b->vals[v].start = 0, b->vals[v].end = -1;
   // Block starts: 0, every label, every instruction after a terminator.
   if (!reserve(b->block_start, b->blocks_cap, uint64_t{ni} + 2) ||
       !reserve(b->block_of_label, b->labels_map_cap, uint64_t{b->nlabels} + 1) ||
@@ -1416,7 +1416,7 @@ extern "C" int32_t npk_jit_begin(npk_jit_module *m, const char *sig, const char 
     b->open = false;
     return refuse(nullptr, m, kOp, NPK_ERR_JIT_LIMIT, "out of memory");
   }
-  for (uint8_t p = 0; p < count; ++p) b->vals[b->nvals++] = Value{params[p], static_cast<int8_t>(p), kNoLoc, 0, -1, -1};
+  for (uint8_t p = 0; p < count; ++p) b->vals[b->nvals++] = Value{params[p], static_cast<int8_t>(p), kNoLoc, 0, 0, -1};
   // The f64 parameters' hint is their xmm index, the others' their gpr index.
   int gi = 0, xi = 0;
   for (uint8_t p = 0; p < count; ++p) b->vals[p].param = static_cast<int8_t>(params[p] == kF64 ? xi++ : gi++);
@@ -1469,6 +1469,7 @@ extern "C" int32_t npk_jit_var(npk_jit_module *m, int32_t type) {
   if (in == nullptr) return -b->poison;
   in->d = d;
   b->vals[d].konst = static_cast<int32_t>(b->nins - 1);
+  write_here(b, d);
   return make_id(b, d, false);
 }
 
@@ -1486,6 +1487,8 @@ extern "C" int32_t npk_jit_set(npk_jit_module *m, int32_t dst, int32_t src) {
   in->d = d;
   in->a = a;
   b->vals[d].konst = -1;  // written twice: a variable
+  read_here(b, a);
+  write_here(b, d);
   return 0;
 }
 
@@ -1517,6 +1520,9 @@ extern "C" int32_t npk_jit_op(npk_jit_module *m, int32_t op, int32_t a_id, int32
   in->d = d;
   in->a = a;
   in->b = c;
+  read_here(b, a);
+  read_here(b, c);
+  write_here(b, d);
   return make_id(b, d, false);
 }
 
@@ -1539,6 +1545,10 @@ extern "C" int32_t npk_jit_select(npk_jit_module *m, int32_t cond, int32_t a_id,
   in->c = c;
   in->a = a;
   in->b = v;
+  read_here(b, c);
+  read_here(b, a);
+  read_here(b, v);
+  write_here(b, d);
   return make_id(b, d, false);
 }
 
@@ -1562,6 +1572,8 @@ extern "C" int32_t npk_jit_convert(npk_jit_module *m, int32_t type, int32_t valu
   if (in == nullptr) return -b->poison;
   in->d = d;
   in->a = a;
+  read_here(b, a);
+  write_here(b, d);
   return make_id(b, d, false);
 }
 
@@ -1587,6 +1599,8 @@ extern "C" int32_t npk_jit_load(npk_jit_module *m, int32_t mem, int32_t ptr, int
   in->d = d;
   in->a = a;
   in->imm = offset;
+  read_here(b, a);
+  write_here(b, d);
   return make_id(b, d, false);
 }
 
@@ -1616,6 +1630,8 @@ extern "C" int32_t npk_jit_store(npk_jit_module *m, int32_t mem, int32_t ptr, in
   in->a = a;
   in->b = v;
   in->imm = offset;
+  read_here(b, a);
+  read_here(b, v);
   return 0;
 }
 
@@ -1679,6 +1695,7 @@ extern "C" int32_t npk_jit_branch(npk_jit_module *m, int32_t cond, int32_t label
   in->a = c;
   in->b = l;
   b->labels[l].used = true;
+  read_here(b, c);
   return 0;
 }
 
@@ -1739,6 +1756,7 @@ extern "C" int32_t npk_jit_ret(npk_jit_module *m, int32_t value) {
   if (in == nullptr) return b->poison;
   ++b->nrets;
   in->a = v;
+  read_here(b, v);
   return 0;
 }
 
