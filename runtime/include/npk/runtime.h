@@ -247,7 +247,9 @@ void *npk_jit_compile_add_i32(int32_t *err);
  * exactly one "[WildX] panic: jit_<op>(<module>) rejected: <reason>" line.
  * A refusal while a function is open poisons it: every later call on it
  * returns the same code (and prints one line) until npk_jit_end, which then
- * returns 0 with *err set and closes it; the module stays usable. NULL,
+ * returns 0 with *err set and closes it; the module stays usable.
+ * (npk_jit_begin while a function is open is refused with
+ * NPK_ERR_JIT_OPEN, poisoned or not.) NULL,
  * freed or foreign module pointers are refused (NPK_ERR_JIT_MODULE), a
  * sealed module too (NPK_ERR_JIT_SEALED). One module is built by one thread
  * at a time.
@@ -271,7 +273,7 @@ enum {
 
 /* Opens a function in m with signature `sig` ("ret(params)": ret is void,
  * i32, i64, f64 or ptr; 0..6 params of i32, i64, f64, ptr; the canonical
- * syntax of npk_jit_sig_intern) and name (copied at npk_jit_end; NULL gives
+ * syntax of npk_jit_sig_intern) and name (copied; NULL or "" gives
  * "jit_fn#N"). 0, or NPK_ERR_JIT_MODULE/SEALED, _OPEN (a function is open
  * in m), _BAD_SIG, _COUNT (more than 6 parameters), _LIMIT (no memory). */
 int32_t npk_jit_begin(npk_jit_module *m, const char *sig, const char *name);
