@@ -1552,8 +1552,8 @@ extern "C" int32_t npk_jit_select(npk_jit_module *m, int32_t cond, int32_t a_id,
   return make_id(b, d, false);
 }
 
-extern "C" int32_t npk_jit_convert(npk_jit_module *m, int32_t type, int32_t value) {
-  static const char kOp[] = "jit_convert";
+extern "C" int32_t npk_jit_cast(npk_jit_module *m, int32_t type, int32_t value) {
+  static const char kOp[] = "jit_cast";
   int32_t code;
   Builder *b = enter(m, kOp, &code);
   if (b == nullptr) return -code;

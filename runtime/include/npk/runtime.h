@@ -305,7 +305,7 @@ int32_t npk_jit_select(npk_jit_module *m, int32_t c, int32_t a, int32_t b);
  * i64 -> i32 truncates, i32/i64 -> f64 rounds, f64 -> i32/i64 truncates
  * toward zero (out of range or NaN gives INT_MIN / INT64_MIN), i64 <-> ptr
  * keeps the bits. Other pairs (and a type to itself) are NPK_ERR_JIT_TYPE. */
-int32_t npk_jit_convert(npk_jit_module *m, int32_t type, int32_t value);
+int32_t npk_jit_cast(npk_jit_module *m, int32_t type, int32_t value);
 
 /* A new variable := the `mem` (NPK_JIT_MEM_*) at ptr + offset: i32 for the
  * 8-, 16- and 32-bit kinds (sign- or zero-extended), i64, f64 or ptr. ptr

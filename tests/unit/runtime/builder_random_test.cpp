@@ -203,10 +203,10 @@ struct Emit {
           break;
         case Stmt::kConst: Set(s.d, Const(s.imm)); break;
         case Stmt::kCmp:
-          Set(s.d, Check(npk_jit_convert(m, NPK_JIT_TYPE_i64, Check(npk_jit_op(m, s.op, vars[s.a], vars[s.b])))));
+          Set(s.d, Check(npk_jit_cast(m, NPK_JIT_TYPE_i64, Check(npk_jit_op(m, s.op, vars[s.a], vars[s.b])))));
           break;
         case Stmt::kSelect: {
-          int32_t c = Check(npk_jit_convert(m, NPK_JIT_TYPE_i32, vars[s.c]));
+          int32_t c = Check(npk_jit_cast(m, NPK_JIT_TYPE_i32, vars[s.c]));
           Set(s.d, Check(npk_jit_select(m, c, vars[s.a], vars[s.b])));
           break;
         }
@@ -227,7 +227,7 @@ struct Emit {
           if (npk_jit_store(m, NPK_JIT_MEM_i64, mem, static_cast<int32_t>(s.imm * 8), vars[s.a]) != 0) ok = false;
           break;
         case Stmt::kFloat: {
-          int32_t x = Check(npk_jit_op(m, NPK_JIT_OP_fmul, Check(npk_jit_convert(m, NPK_JIT_TYPE_f64, vars[s.a])),
+          int32_t x = Check(npk_jit_op(m, NPK_JIT_OP_fmul, Check(npk_jit_cast(m, NPK_JIT_TYPE_f64, vars[s.a])),
                                        Check(npk_jit_const_f64(m, 0.5))));
           int32_t f = floats[s.c], r;
           if (s.op == NPK_JIT_OP_fadd)
@@ -239,10 +239,10 @@ struct Emit {
           if (npk_jit_set(m, f, r) != 0) ok = false;
           break;
         }
-        case Stmt::kToInt: Set(s.d, Check(npk_jit_convert(m, NPK_JIT_TYPE_i64, floats[s.c]))); break;
+        case Stmt::kToInt: Set(s.d, Check(npk_jit_cast(m, NPK_JIT_TYPE_i64, floats[s.c]))); break;
         case Stmt::kIf: {
           int32_t skip = Check(npk_jit_label(m));
-          npk_jit_branch(m, Check(npk_jit_convert(m, NPK_JIT_TYPE_i32, vars[s.a])), skip);
+          npk_jit_branch(m, Check(npk_jit_cast(m, NPK_JIT_TYPE_i32, vars[s.a])), skip);
           Body(s.body);
           npk_jit_place(m, skip);
           break;
@@ -315,7 +315,7 @@ TEST_P(BuildRandom, ProgramsComputeWhatTheInterpreterComputes) {
         h = e.Check(npk_jit_op(m, NPK_JIT_OP_add, e.Check(npk_jit_op(m, NPK_JIT_OP_mul, h, e.Const(static_cast<int64_t>(0x9E3779B97F4A7C15ull)))), var));
       for (int32_t f : e.floats)
         h = e.Check(npk_jit_op(m, NPK_JIT_OP_add, e.Check(npk_jit_op(m, NPK_JIT_OP_mul, h, e.Const(31))),
-                               e.Check(npk_jit_convert(m, NPK_JIT_TYPE_i64, f))));
+                               e.Check(npk_jit_cast(m, NPK_JIT_TYPE_i64, f))));
       npk_jit_ret(m, h);
       ASSERT_TRUE(e.ok) << "program " << mod << "/" << k << " was refused";
       int32_t err = 0;

@@ -193,7 +193,7 @@ TEST_P(Build, F64Function) {
   ASSERT_EQ(npk_jit_begin(m_, "f64(f64,f64,i32)", "float_mix"), 0);
   int32_t prod = Op(NPK_JIT_OP_fmul, P(0), P(1));
   int32_t quot = Op(NPK_JIT_OP_fdiv, P(0), P(1));
-  int32_t k = npk_jit_convert(m_, NPK_JIT_TYPE_f64, P(2));
+  int32_t k = npk_jit_cast(m_, NPK_JIT_TYPE_f64, P(2));
   int32_t scaled = Op(NPK_JIT_OP_fmul, npk_jit_const_f64(m_, 1.5), k);
   npk_jit_ret(m_, Op(NPK_JIT_OP_fadd, Op(NPK_JIT_OP_fsub, prod, quot), scaled));
   void *f = Finish("f64(f64,f64,i32)");
@@ -214,7 +214,7 @@ TEST_P(Build, CallsIntoCAbsAndLabs) {
   int32_t b = npk_jit_call_c(m_, reinterpret_cast<void *>(static_cast<long (*)(long)>(&labs)), "i64(i64)");
   ASSERT_GT(b, 0);
   // Both parameters were read before the calls; a lives across the second.
-  npk_jit_ret(m_, Op(NPK_JIT_OP_add, npk_jit_convert(m_, NPK_JIT_TYPE_i64, a), b));
+  npk_jit_ret(m_, Op(NPK_JIT_OP_add, npk_jit_cast(m_, NPK_JIT_TYPE_i64, a), b));
   void *f = Finish("i64(i32,i64)");
   EXPECT_EQ((Call<int64_t>(f, -5, int64_t{-7000000000})), 7000000005);
   EXPECT_EQ((Call<int64_t>(f, 12, int64_t{3})), 15);
@@ -234,7 +234,7 @@ TEST_P(Build, CallsCWithMixedArgumentsAndKeepsValuesAcrossTheCall) {
   for (int i = 0; i < 6; ++i) npk_jit_arg(m_, P(i));
   int32_t r = npk_jit_call_c(m_, reinterpret_cast<void *>(&Mixed), "f64(i32,f64,i64,f64,ptr,i32)");
   ASSERT_GT(r, 0);
-  int32_t extra = Op(NPK_JIT_OP_fadd, keep_f, npk_jit_convert(m_, NPK_JIT_TYPE_f64, keep_i));
+  int32_t extra = Op(NPK_JIT_OP_fadd, keep_f, npk_jit_cast(m_, NPK_JIT_TYPE_f64, keep_i));
   npk_jit_ret(m_, Op(NPK_JIT_OP_fadd, r, extra));
   void *f = Finish("f64(i32,f64,i64,f64,ptr,i32)");
   int dummy;
@@ -310,13 +310,13 @@ TEST_P(Build, MoreValuesThanRegistersSpillCorrectly) {
   int32_t mid = npk_jit_call_c(m_, reinterpret_cast<void *>(&Opaque), "i64(i64)");
   for (int k = 0; k < 20; ++k)
     f[k] = Op(NPK_JIT_OP_fmul,
-              npk_jit_convert(m_, NPK_JIT_TYPE_f64, Op(NPK_JIT_OP_and, v[k], npk_jit_const_i64(m_, 0xffff))),
+              npk_jit_cast(m_, NPK_JIT_TYPE_f64, Op(NPK_JIT_OP_and, v[k], npk_jit_const_i64(m_, 0xffff))),
               npk_jit_const_f64(m_, 0.5));
   int32_t fs = npk_jit_const_f64(m_, 0.0);
   for (int k = 19; k >= 0; --k) fs = Op(NPK_JIT_OP_fadd, fs, f[k]);
   int32_t sum = mid, three = npk_jit_const_i64(m_, 3);
   for (int k = 39; k >= 0; --k) sum = Op(NPK_JIT_OP_add, Op(NPK_JIT_OP_mul, sum, three), v[k]);
-  npk_jit_ret(m_, Op(NPK_JIT_OP_add, sum, npk_jit_convert(m_, NPK_JIT_TYPE_i64, fs)));
+  npk_jit_ret(m_, Op(NPK_JIT_OP_add, sum, npk_jit_cast(m_, NPK_JIT_TYPE_i64, fs)));
   void *fn = Finish("i64(i64,i64)");
   uint64_t x = 88172645463325252ull;
   for (int trial = 0; trial < 500; ++trial) {
@@ -561,19 +561,19 @@ TEST_P(Build, SelectAndConversions) {
   npk_jit_ret(m_, npk_jit_select(m_, P(0), P(1), P(2)));
   npk_jit_fn fsel = End();
   ASSERT_EQ(npk_jit_begin(m_, "i64(i32)", "sext"), 0);
-  npk_jit_ret(m_, npk_jit_convert(m_, NPK_JIT_TYPE_i64, P(0)));
+  npk_jit_ret(m_, npk_jit_cast(m_, NPK_JIT_TYPE_i64, P(0)));
   npk_jit_fn sext = End();
   ASSERT_EQ(npk_jit_begin(m_, "i32(i64)", "trunc"), 0);
-  npk_jit_ret(m_, npk_jit_convert(m_, NPK_JIT_TYPE_i32, P(0)));
+  npk_jit_ret(m_, npk_jit_cast(m_, NPK_JIT_TYPE_i32, P(0)));
   npk_jit_fn trunc = End();
   ASSERT_EQ(npk_jit_begin(m_, "i64(f64)", "f2i"), 0);
-  npk_jit_ret(m_, npk_jit_convert(m_, NPK_JIT_TYPE_i64, P(0)));
+  npk_jit_ret(m_, npk_jit_cast(m_, NPK_JIT_TYPE_i64, P(0)));
   npk_jit_fn f2i = End();
   ASSERT_EQ(npk_jit_begin(m_, "i32(f64)", "f2i32"), 0);
-  npk_jit_ret(m_, npk_jit_convert(m_, NPK_JIT_TYPE_i32, P(0)));
+  npk_jit_ret(m_, npk_jit_cast(m_, NPK_JIT_TYPE_i32, P(0)));
   npk_jit_fn f2i32 = End();
   ASSERT_EQ(npk_jit_begin(m_, "ptr(i64)", "i2p"), 0);
-  npk_jit_ret(m_, npk_jit_convert(m_, NPK_JIT_TYPE_ptr, P(0)));
+  npk_jit_ret(m_, npk_jit_cast(m_, NPK_JIT_TYPE_ptr, P(0)));
   npk_jit_fn i2p = End();
   Seal();
   for (int32_t c : {0, 1, -1, INT32_MIN}) {
@@ -1058,7 +1058,7 @@ TEST(BuildMisuse, GarbageArgumentsNeverCrash) {
         case 3: npk_jit_store(m, a & 15, b, a, b); break;
         case 4: npk_jit_branch(m, a, b); break;
         case 5: npk_jit_set(m, a, b); break;
-        case 6: npk_jit_convert(m, a & 7, b); break;
+        case 6: npk_jit_cast(m, a & 7, b); break;
         case 7: npk_jit_call_fn(m, x); break;
       }
     }
