@@ -460,7 +460,7 @@ void CfgBuilder::call(const CallExpr &c) {
   const TrackedBinding *released = followed(releasedName(c));
   // Releasing through a field of a struct value that borrows (`free(s.ptr)`)
   // releases what the struct may point into.
-  if (!released && !c.args.empty() && c.args[0] && isDeallocatorName(c.calleeName()))
+  if (!released && !c.args.empty() && c.args[0] && isDeallocatorCall(c))
     released = borrowingField(*c.args[0]);
   // Releasing a borrowing pointer releases the memory of the owner it points
   // into: one release per possible owner, each applying where it does.

@@ -1170,30 +1170,43 @@ extern "C" const char *npk_jit_fn_name(npk_jit_fn f) {
   return code_name_of_handle(f);
 }
 
-extern "C" int32_t npk_jit_refuse(npk_jit_fn f, npk_jit_sig sig, const char *op) {
+namespace npkrt {
+
+int32_t code_refusal(npk_jit_fn f, npk_jit_sig sig, char (&text)[160], const char **reason, npk_jit_sig *have) {
   ensure_init();
-  const char *reason = nullptr;
+  *reason = nullptr;
+  *have = 0;
   int32_t code = NPK_ERR_JIT_NOT_LIVE;
-  char text[160];
-  Slot *slot = live_slot(f, &reason);
+  Slot *slot = live_slot(f, reason);
   if (slot != nullptr) {
     uint64_t key = key_of(static_cast<uint32_t>(f)).load(std::memory_order_acquire);
     if (key_state(key) == kSlotAdded) {
-      reason = "function is not sealed (its module was not sealed yet)";
+      *reason = "function is not sealed (its module was not sealed yet)";
       code = NPK_ERR_JIT_NOT_SEALED;
     } else if (key_state(key) == kSlotInherited) {
-      reason = "function was installed by the parent process before fork";
+      *reason = "function was installed by the parent process before fork";
     } else if (key_sig(key) != sig) {
+      *have = key_sig(key);
       const char *want = npk_jit_sig_name(sig);
-      const char *have = npk_jit_sig_name(key_sig(key));
+      const char *name = npk_jit_sig_name(key_sig(key));
       snprintf(text, sizeof text, "signature mismatch: called as %s, function is %s", want ? want : "(unknown tag)",
-               have ? have : "?");
-      reason = text;
+               name ? name : "?");
+      *reason = text;
       code = NPK_ERR_JIT_SIGNATURE;
     } else {
-      reason = "function is busy in another thread's transition";
+      *reason = "function is busy in another thread's transition";
     }
   }
+  return code;
+}
+
+}  // namespace npkrt
+
+extern "C" int32_t npk_jit_refuse(npk_jit_fn f, npk_jit_sig sig, const char *op) {
+  char text[160];
+  const char *reason = nullptr;
+  npk_jit_sig have = 0;
+  int32_t code = npkrt::code_refusal(f, sig, text, &reason, &have);
   wildx_panic(op, pointer_of_handle(f), reason);
   return code;
 }

@@ -34,6 +34,12 @@ int32_t code_free_pointer(void *p, const char *op);
  * panic line naming `op` and the failure code (205, 206, 207). */
 int32_t code_check_pointer(const void *p, npk_jit_sig sig, const char *op, void **entry);
 
+/* Why function f cannot be called as sig (it is not live, sealed, or of
+ * that signature; or it is busy): the failure code (205, 206, 207), the
+ * reason (static or in text) and, for a live function of another signature,
+ * its tag in *have (else 0). Prints nothing. */
+int32_t code_refusal(npk_jit_fn f, npk_jit_sig sig, char (&text)[160], const char **reason, npk_jit_sig *have);
+
 /* The interned tag of "i32(i32,i32)". */
 npk_jit_sig code_sig_i32_i32(void);
 

@@ -200,6 +200,7 @@ const char *trap_description(int32_t code) {
     case NPK_ERR_JIT_ALLOC: return "JIT page allocation failed";
     case NPK_ERR_JIT_INSTALL: return "JIT code install failed";
     case NPK_ERR_JIT_SEAL: return "JIT page seal failed";
+    case NPK_ERR_JIT_CONVERT: return "JIT code has another signature";
     case NPK_ERR_JIT_NOT_SEALED: return "JIT page is not sealed";
     case NPK_ERR_JIT_NOT_LIVE: return "not a live JIT page";
     default: return nullptr;
@@ -481,6 +482,8 @@ __attribute__((noreturn)) void report_cast(const char *loc, const char *type, co
 }
 
 }  // namespace
+
+void npkrt::trap_with(int32_t code, const char *loc, const char *what) { report_trap(code, loc, what); }
 
 extern "C" void npk_trap(int32_t code, const char *loc) {
   char what[64];

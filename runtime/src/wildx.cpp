@@ -740,6 +740,13 @@ void wildx_end_write(void *p) {
 }
 
 int32_t wildx_check_callable(const void *p, const char *op) {
+  const char *reason = nullptr;
+  int32_t code = wildx_callable_refusal(p, &reason);
+  if (code != 0) wildx_panic(op, p, reason);
+  return code;
+}
+
+int32_t wildx_callable_refusal(const void *p, const char **reason_out) {
   Arena *arena = nullptr;
   uint32_t page = 0;
   const char *reason = resolve(p, &arena, &page);
@@ -755,9 +762,8 @@ int32_t wildx_check_callable(const void *p, const char *op) {
       reason = "code changed since it was sealed (NPK_WILDX_VERIFY)";
     }
   }
-  if (reason == nullptr) return 0;
-  wildx_panic(op, p, reason);
-  return code;
+  *reason_out = reason;
+  return reason == nullptr ? 0 : code;
 }
 
 bool wildx_parse_byte_count(const char *text, int64_t *out) {

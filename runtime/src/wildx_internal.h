@@ -30,6 +30,8 @@ void wildx_end_write(void *p);
  * installed or sealed), NPK_ERR_JIT_NOT_LIVE for anything else (null, foreign,
  * interior, freed or being freed, or code changed since it was sealed). */
 int32_t wildx_check_callable(const void *p, const char *op);
+/* The same check without the panic line: 0, or the code with *reason set. */
+int32_t wildx_callable_refusal(const void *p, const char **reason);
 
 /* Bounds of the cache of freed blocks kept mapped for reuse. Past either,
  * the oldest blocks go back to the OS until half of each is left; a block

@@ -166,6 +166,16 @@ const char *npk_jit_fn_name(npk_jit_fn f);
  * NPK_ERR_JIT_NOT_SEALED, NPK_ERR_JIT_NOT_LIVE or NPK_ERR_JIT_SIGNATURE. */
 int32_t npk_jit_refuse(npk_jit_fn f, npk_jit_sig sig, const char *op);
 
+/* `p => extern (R)(P...)` (LANGUAGE-2 A7.1): the entry address of the JIT
+ * code p — a function handle (Jit.compile_*, modules) or a page sealed with
+ * npk_wildx_seal — if it is live, sealed and tagged with the canonical
+ * signature `sig` (npk_jit_sig_intern's syntax). Otherwise a trap: one
+ * "<loc>: runtime error: ..." line and the failure path with 206 (not a live
+ * function or page: null, foreign, freed, stale), 205 (not sealed) or 204
+ * (untagged: a wildx_seal page; or tagged with another signature, which the
+ * line names). The address stays valid until the code is freed. */
+void *npk_jit_convert(void *p, const char *sig, const char *loc);
+
 /* The slot table npk_jit_fn_lookup reads. Not for other use. */
 typedef struct npk_jit_slot_entry {
   uint64_t key;   /* generation << 32 | signature << 8 | state */
@@ -250,6 +260,7 @@ enum {
   NPK_ERR_JIT_ALLOC = 201,   /* Jit.compile_*: wildx_alloc returned NULL */
   NPK_ERR_JIT_INSTALL = 202, /* Jit.compile_*: installing code failed */
   NPK_ERR_JIT_SEAL = 203,    /* Jit.compile_*: sealing failed */
+  NPK_ERR_JIT_CONVERT = 204, /* `p => extern (R)(P...)`: the code has no or another signature tag */
   NPK_ERR_JIT_NOT_SEALED = 205, /* a JIT page called before it was sealed */
   NPK_ERR_JIT_NOT_LIVE = 206,   /* not a live JIT page or function (null, freed, stale, foreign) */
   NPK_ERR_JIT_SIGNATURE = 207   /* a JIT function called with another signature */
