@@ -468,6 +468,7 @@ void CfgBuilder::call(const CallExpr &c) {
   if (through) released = &cfg_.bindings[through->owner->id];
   if (released && !released->checked) released = nullptr;
   unsigned before = releases_;
+  if (c.throughValue()) expr(*c.callee); // the function value is read first, then the arguments
   for (size_t i = 0; i < c.args.size(); ++i) {
     if (!c.args[i] || (i == 0 && released)) continue;
     bool byValue = c.func && i < c.func->params.size() &&

@@ -317,7 +317,9 @@ namespace {
 void addPointerSources(const Expr *value, std::vector<const Binding *> &out) {
   while (true) {
     if (auto *r = as<RawExpr>(value)) value = r->operand.get();
-    else if (auto *c = as<CastExpr>(value); c && c->ty && c->ty->isPtr()) value = c->operand.get();
+    // A pointer cast, and the conversion of JIT code to a function value
+    // (LANGUAGE-2 A7.1), point where their operand does.
+    else if (auto *c = as<CastExpr>(value); c && c->ty && (c->ty->isPtr() || c->ty->isFunc())) value = c->operand.get();
     else break;
   }
   if (auto *n = as<NameExpr>(value)) {
@@ -407,7 +409,7 @@ BindingTable collectBindings(const FuncDecl &f) {
   bool dropEnabled = f.module && f.module->dropEnabled;
   std::vector<std::pair<const Binding *, const Binding *>> pointerCopies; // (dest, source)
   auto notePointerCopy = [&](const Binding &dest, const Expr *value) {
-    if (!dest.ty || !(dest.ty->isPtr() || dest.ty->isStruct() || dest.ty->isResult())) return;
+    if (!dest.ty || !(dest.ty->isPtr() || dest.ty->isFunc() || dest.ty->isStruct() || dest.ty->isResult())) return;
     for (const Binding *src : pointerSources(value))
       if (src != &dest) pointerCopies.push_back({&dest, src});
   };
