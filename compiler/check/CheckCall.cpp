@@ -302,6 +302,15 @@ const Ty *Checker::checkBuiltinCall(CallExpr &e) {
           .withHelp("interpolate it in a template string: `" + name + "(`&{" + sourceText(e.args[0]->span) + "}`)`");
     return types_.voidTy();
   }
+  case Builtin::GetArgc:
+    if (!arity(0)) return types_.error();
+    return types_.int32();
+  case Builtin::GetArgv: {
+    if (!arity(1)) return types_.error();
+    checkValue(*e.args[0], types_.int32());
+    coerce(*e.args[0], types_.int32(), "the argument index of `get_argv`");
+    return types_.string();
+  }
   case Builtin::None: break;
   }
   return types_.error();

@@ -471,7 +471,20 @@ llvm::Value *Lowerer::lowerBuiltin(const CallExpr &e) {
   case Builtin::Free: result = b_.CreateCall(runtime("npk_free"), {pointerArg(*e.args[0])}); break;
   case Builtin::WildxSeal: result = b_.CreateCall(runtime("npk_wildx_seal"), {pointerArg(*e.args[0])}); break;
   case Builtin::WildxFree: result = b_.CreateCall(runtime("npk_wildx_free"), {pointerArg(*e.args[0])}); break;
-  default: return lowerPrint(e);
+  case Builtin::Print:
+  case Builtin::Println:
+  case Builtin::Eprint:
+  case Builtin::Eprintln: return lowerPrint(e);
+  case Builtin::GetArgc: return b_.CreateCall(runtime("npk_get_argc"), {});
+  case Builtin::GetArgv: {
+    // The runtime keeps argv for the whole process: the string is its bytes, not a copy.
+    llvm::Value *len = allocas_.CreateAlloca(b_.getInt64Ty(), nullptr, "argv.len");
+    llvm::Value *bytes = b_.CreateCall(runtime("npk_get_argv"), {lowerAs(*e.args[0], types_->int32()), len, locString(e.span)});
+    llvm::Value *str = llvm::UndefValue::get(llvmType(types_->string()));
+    str = b_.CreateInsertValue(str, bytes, 0);
+    return b_.CreateInsertValue(str, b_.CreateLoad(b_.getInt64Ty(), len), 1);
+  }
+  case Builtin::None: return nullptr;
   }
   noteRelease(e);
   return result;

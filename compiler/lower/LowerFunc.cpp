@@ -116,6 +116,8 @@ llvm::FunctionCallee Lowerer::runtime(const char *name) {
       {"npk_print_f64", v, {i32, b_.getDoubleTy()}, false},
       {"npk_print_f32", v, {i32, b_.getFloatTy()}, false}, {"npk_print_bool", v, {i32, i32}, false},
       {"npk_jit_convert", ptr, {ptr, ptr, ptr}, false},
+      {"npk_set_args", v, {i32, ptr}, false},  {"npk_get_argc", i32, {}, false},
+      {"npk_get_argv", ptr, {i32, ptr, ptr}, false},
       {"npk_print_ptr", v, {i32, ptr}, false},  {"npk_string_from_c", llvmType(types_->string()), {ptr}, false},
   };
   for (const Sig &s : sigs) {
@@ -248,6 +250,7 @@ void Lowerer::emitEntryPoint() {
   enterGenerated(cmain, *syms_.main);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", cmain));
   b_.CreateCall(runtime("npk_start"), {});
+  b_.CreateCall(runtime("npk_set_args"), {cmain->getArg(0), cmain->getArg(1)});
   if (llvm::Function *thunk = mod_->getFunction("npk_failsafe_entry"))
     b_.CreateCall(runtime("npk_set_failsafe"), {thunk});
   b_.CreateCall(funcs_[syms_.main], {});

@@ -257,6 +257,7 @@ enum {
   NPK_ERR_OVERFLOW = 101,    /* integer + - * overflowed */
   NPK_ERR_DIV_ZERO = 102,    /* integer / or % by zero (or INT_MIN / -1, INT_MIN % -1) */
   NPK_ERR_CAST_RANGE = 103,  /* `expr => T` value does not fit T */
+  NPK_ERR_INDEX = 104,       /* index out of bounds (get_argv) */
   NPK_ERR_JIT_ALLOC = 201,   /* Jit.compile_*: wildx_alloc returned NULL */
   NPK_ERR_JIT_INSTALL = 202, /* Jit.compile_*: installing code failed */
   NPK_ERR_JIT_SEAL = 203,    /* Jit.compile_*: sealing failed */
@@ -272,6 +273,16 @@ enum {
  * with the default disposition, so the process still dies by that signal.
  * They run on an alternate stack (a stack overflow is a SIGSEGV too). */
 void npk_start(void);
+
+/* The program's arguments (C main's argc/argv, kept for the whole process):
+ * npk_set_args stores them (the generated main calls it after npk_start);
+ * npk_get_argc is the number of user arguments, the program name not
+ * counted; npk_get_argv(i, len, loc) is user argument i (0-based) with its
+ * byte count in *len, or trap 104 (NPK_ERR_INDEX) at loc when i is out of
+ * range (LANGUAGE-2 A8, get_argc/get_argv). */
+void npk_set_args(int32_t argc, char **argv);
+int32_t npk_get_argc(void);
+const char *npk_get_argv(int32_t i, int64_t *len, const char *loc);
 
 /* Registers the program's failsafe(tbb32) function; NULL means none. */
 void npk_set_failsafe(int32_t (*failsafe)(int32_t code));
