@@ -1126,6 +1126,11 @@ extern "C" int32_t npk_jit_module_seal(npk_jit_module *module) {
 
 extern "C" int32_t npk_jit_fn_free(npk_jit_fn f) { return free_function(f, "jit_fn_free"); }
 
+bool npkrt::code_is_module(const void *p) {
+  const Module *m = static_cast<const Module *>(p);
+  return m != nullptr && module_known(m) && !m->standalone;
+}
+
 extern "C" int32_t npk_jit_module_free(npk_jit_module *module) {
   static const char kOp[] = "jit_module_free";
   Module *m = reinterpret_cast<Module *>(module);

@@ -40,6 +40,10 @@ int32_t code_check_pointer(const void *p, npk_jit_sig sig, const char *op, void 
  * its tag in *have (else 0). Prints nothing. */
 int32_t code_refusal(npk_jit_fn f, npk_jit_sig sig, char (&text)[160], const char **reason, npk_jit_sig *have);
 
+/* Whether p is a module from npk_jit_module_new not yet returned to malloc
+ * (live, or freed and still in quarantine). */
+bool code_is_module(const void *p);
+
 /* The interned tag of "i32(i32,i32)". */
 npk_jit_sig code_sig_i32_i32(void);
 

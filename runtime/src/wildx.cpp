@@ -871,6 +871,12 @@ extern "C" int32_t npk_wildx_free(void *p) {
   static const char kOp[] = "wildx_free";
   // Jit.compile_* results: released from the code arena.
   if (is_handle_pointer(p)) return code_free_pointer(p, kOp);
+  // A module (Jit.module_new): released with every function in it. Only a
+  // pointer outside the wildx arenas can be one, so pages pay nothing.
+  Arena *arena = nullptr;
+  uint32_t page = 0;
+  if (resolve(p, &arena, &page) != nullptr && code_is_module(p))
+    return npk_jit_module_free(static_cast<npk_jit_module *>(p));
   Inside inside;
   Slot slot;
   if (!begin_transition(p, kOp, bit(kWritable) | bit(kExecutable), kFreeing, &slot)) return -1;

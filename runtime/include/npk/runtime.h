@@ -34,7 +34,8 @@ int32_t npk_wildx_seal(void *p);
  * "[WildX] panic: wildx_free(<ptr>) rejected: <reason>" line for a null,
  * unknown/foreign, interior or already freed pointer. A freed page is never
  * left executable. A JIT function handle pointer (from
- * npk_jit_compile_add_i32) is freed like npk_jit_fn_free. */
+ * npk_jit_compile_add_i32) is freed like npk_jit_fn_free; a module from
+ * npk_jit_module_new (Jit.module_new) like npk_jit_module_free. */
 int32_t npk_wildx_free(void *p);
 
 /* The wildx registry's accounting, as of the call:
