@@ -1,5 +1,6 @@
 // Throughput of the validator of caller-supplied x86-64 code (npk_jit_validate)
-// over compiler-generated machine code, and the cost validation adds to an
+// over compiler-generated machine code, with and without its fast path, and
+// the cost validation adds to an
 // install (npk_jit_compile_bytes against npk_jit_compile_add_i32, same run).
 // See bench/README.md, "Validated bytes".
 //
@@ -11,6 +12,8 @@
 #include <npk/runtime.h>
 
 #include <benchmark/benchmark.h>
+
+#include "validate_internal.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -79,6 +82,20 @@ void BM_Validate_CompilerCode(benchmark::State &state) {
   report(state, c.blob.size());
 }
 BENCHMARK(BM_Validate_CompilerCode);
+
+// The same with every instruction read by Zydis (no fast path): what the
+// fast path buys, same run.
+void BM_Validate_CompilerCode_ZydisOnly(benchmark::State &state) {
+  const Corpus &c = corpus();
+  for (auto _ : state) {
+    size_t offset = 0;
+    int32_t verdict = npkrt::validate_test_zydis_only(c.blob.data(), c.blob.size(), &offset);
+    benchmark::DoNotOptimize(verdict);
+    if (verdict != 0) state.SkipWithError("refused");
+  }
+  report(state, c.blob.size());
+}
+BENCHMARK(BM_Validate_CompilerCode_ZydisOnly);
 
 // About 4 KiB of it: the size of a typical generated function set.
 void BM_Validate_CompilerCode4KiB(benchmark::State &state) {

@@ -4,6 +4,8 @@
 // second reading of the same bytes made here with Zydis' full decoder
 // (operands included), not with the validator's shortcuts:
 //  - the runtime never crashes (the sanitizers and libFuzzer report that);
+//  - the verdict and its offset are those of the check without the fast
+//    path (every instruction read by Zydis);
 //  - the verdict is 0 or a code of npk/jit_bytes_errors.def, and a refusal's
 //    offset is the start of an instruction (every byte before it decodes);
 //  - accepted code decodes completely, has no jmp/call whose target is a
@@ -17,6 +19,7 @@
 //    that offset.
 // A breach prints the input's verdict and aborts.
 #include "npk/runtime.h"
+#include "validate_internal.h"
 
 #include <Zydis/Zydis.h>
 #include <sys/mman.h>
@@ -150,6 +153,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (verdict != NPK_ERR_JIT_BYTES_LENGTH) breach(verdict, offset, "empty code not refused for its length");
     return 0;
   }
+  size_t zydis_offset = 0;
+  int32_t zydis_verdict = npkrt::validate_test_zydis_only(data, size, &zydis_offset);
+  if (zydis_verdict != verdict || zydis_offset != offset)
+    breach(verdict, offset, "without the fast path: %d at offset %zu", zydis_verdict, zydis_offset);
   if (verdict != 0 && !g_codes.count(verdict)) breach(verdict, offset, "not a code of jit_bytes_errors.def");
   if (offset >= size) breach(verdict, offset, "offset outside the code");
   {

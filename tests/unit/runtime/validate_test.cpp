@@ -15,6 +15,7 @@
 
 #include "code_internal.h"
 #include "runtime_test_support.h"
+#include "validate_internal.h"
 
 namespace {
 
@@ -273,6 +274,9 @@ TEST(ValidateDecoding, RandomBytesGetConsistentVerdicts) {
     if (round % 2 == 0) code.back() = 0xc3;  // more of them get to the end rule
     size_t offset = 0;
     int32_t verdict = npk_jit_validate(code.data(), len, &offset);
+    size_t zydis_offset = 0;
+    ASSERT_EQ(npkrt::validate_test_zydis_only(code.data(), len, &zydis_offset), verdict) << round;
+    ASSERT_EQ(zydis_offset, offset) << round;
     seen.insert(verdict);
     ASSERT_TRUE(verdict == 0 || codes.count(verdict)) << verdict;
     ASSERT_LT(offset, len);
@@ -299,6 +303,71 @@ TEST(ValidateDecoding, RandomBytesGetConsistentVerdicts) {
                        NPK_ERR_JIT_BYTES_INDIRECT_BRANCH, NPK_ERR_JIT_BYTES_BRANCH_OUTSIDE,
                        NPK_ERR_JIT_BYTES_BRANCH_INSIDE, NPK_ERR_JIT_BYTES_NO_END})
     EXPECT_TRUE(seen.count(code)) << code;
+}
+
+// ---- the fast path ------------------------------------------------------------------
+
+// Every instruction the fast path reads, under every REX prefix, opcode of
+// both of its maps, ModRM byte and SIB class, has the length Zydis decodes,
+// and the verdict on it (followed by a ret) is the one of the Zydis-only
+// check; with a byte fewer the fast path leaves it to Zydis.
+TEST(ValidateFastPath, AgreesWithZydisOnEveryOpcodeModrmAndSib) {
+  ZydisDecoder decoder;
+  ZydisDecoderInit(&decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  // SIB bytes: every base (5 changes the length) with two index/scale pairs.
+  const unsigned char sibs[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7};
+  size_t handled = 0;
+  for (int rex = -1; rex <= 0x4f; rex = rex < 0 ? 0x40 : rex + 1) {
+    for (int map = 0; map < 2; ++map) {
+      for (int op = 0; op < 256; ++op) {
+        for (int modrm = 0; modrm < 256; ++modrm) {
+          bool needs_sib = (modrm >> 6) != 3 && (modrm & 7) == 4;
+          for (size_t s = 0; s < (needs_sib ? sizeof sibs : 1); ++s) {
+            Bytes code;
+            if (rex >= 0) code.push_back(static_cast<unsigned char>(rex));
+            if (map == 1) code.push_back(0x0f);
+            code.push_back(static_cast<unsigned char>(op));
+            code.push_back(static_cast<unsigned char>(modrm));
+            code.push_back(sibs[s]);
+            for (unsigned char filler : {0x02, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00})
+              code.push_back(filler);
+            size_t length = npkrt::validate_test_fast_length(code.data(), code.size());
+            if (length == 0) continue;
+            ++handled;
+            ZydisDecoderContext context;
+            ZydisDecodedInstruction in;
+            ASSERT_TRUE(ZYAN_SUCCESS(ZydisDecoderDecodeInstruction(&decoder, &context, code.data(), code.size(), &in)))
+                << testing::PrintToString(code);
+            ASSERT_EQ(in.length, length) << testing::PrintToString(code);
+            for (size_t shorter = 0; shorter < length; ++shorter)
+              ASSERT_EQ(npkrt::validate_test_fast_length(code.data(), shorter), 0u) << shorter;
+            Bytes one(code.begin(), code.begin() + static_cast<long>(length));
+            one.push_back(0xc3);
+            size_t fast_offset = 0, zydis_offset = 0;
+            int32_t fast = npk_jit_validate(one.data(), one.size(), &fast_offset);
+            ASSERT_EQ(npkrt::validate_test_zydis_only(one.data(), one.size(), &zydis_offset), fast)
+                << testing::PrintToString(code);
+            ASSERT_EQ(zydis_offset, fast_offset) << testing::PrintToString(code);
+            // Fast instructions are never refused for themselves.
+            ASSERT_NE(fast, NPK_ERR_JIT_BYTES_FORBIDDEN) << testing::PrintToString(code);
+            ASSERT_NE(fast, NPK_ERR_JIT_BYTES_INDIRECT_BRANCH) << testing::PrintToString(code);
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(handled, 1000000u);  // the tables are in use
+}
+
+TEST(ValidateFastPath, LeavesPrefixedAndSystemInstructionsToZydis) {
+  for (const char *hex : {"0f05", "ffe0", "ff1500000000", "66 90", "f3 90", "f0 0fb111", "67 8b00", "2e 7400",
+                          "c5f857c0", "8ed8", "0f22d8", "ca0800", "cd80", "f4", "8dc0", "c6f800", "c7f800000000",
+                          "40 40 90", "f7c8 00000000", "c0f001"})
+    EXPECT_EQ(npkrt::validate_test_fast_length(Hex(hex).data(), Hex(hex).size()), 0u) << hex;
+  EXPECT_EQ(npkrt::validate_test_fast_length(Hex("89f8").data(), 2), 2u);
+  EXPECT_EQ(npkrt::validate_test_fast_length(Hex("48b8 0102030405060708").data(), 10), 10u);
+  EXPECT_EQ(npkrt::validate_test_fast_length(Hex("b8 01020304").data(), 5), 5u);
 }
 
 // ---- the refusal line ----------------------------------------------------------------
