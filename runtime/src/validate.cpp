@@ -95,7 +95,6 @@ void init_decoder(ZydisDecoder *decoder) {
   ZydisDecoderInit(decoder, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
 }
 
-
 // ---- the fast path ---------------------------------------------------------------
 //
 // Zydis decodes about 50 MB/s of compiler output here, half the target. Most
