@@ -9,6 +9,7 @@
 #include "code_internal.h"
 #include "npk/runtime.h"
 #include "validate_internal.h"
+#include "wildx_internal.h"
 
 #include <Zydis/Zydis.h>
 
@@ -389,6 +390,14 @@ int32_t validate_reporting(const char *op, const void *code, size_t len) {
   }
   if (len == 0 || len > kMaxCodeBytes) {
     fprintf(stderr, "[WildX] panic: %s rejected: %s: %zu bytes\n", op, reason_of(NPK_ERR_JIT_BYTES_LENGTH), len);
+    return NPK_ERR_JIT_BYTES_LENGTH;
+  }
+  // A wild buffer (npk_alloc) knows its size: a length past it is refused
+  // before a byte beyond the block is read.
+  int64_t block = 0;
+  if (heap_block_bytes(code, &block) && len > static_cast<uint64_t>(block)) {
+    fprintf(stderr, "[WildX] panic: %s rejected: code length %zu exceeds its allocation (%lld bytes)\n", op, len,
+            static_cast<long long>(block));
     return NPK_ERR_JIT_BYTES_LENGTH;
   }
   size_t at = 0;

@@ -264,8 +264,12 @@ int32_t npk_jit_validate(const void *code, size_t len, size_t *bad_offset);
  *   "[WildX] panic: jit_module_add_bytes rejected: <reason> at offset <N>: <instruction>"
  * (the instruction in Intel syntax, branch targets as offsets into the code;
  * the bytes in hex when they do not decode; no " at offset" part for
- * LENGTH), returns 0 and sets *err (err may be NULL) to the code. When
- * npk_jit_module_add refuses (it prints why), *err is NPK_ERR_JIT_INSTALL. */
+ * LENGTH), returns 0 and sets *err (err may be NULL) to the code. Code that
+ * starts a live npk_alloc block (a Nitpick `wild` buffer) is also LENGTH
+ * when len exceeds the block; other memory must hold len readable bytes.
+ * A NULL or non-canonical sig is NPK_ERR_JIT_BYTES_SIGNATURE (228, the
+ * signature check's line). When npk_jit_module_add refuses (it prints why),
+ * *err is NPK_ERR_JIT_INSTALL. */
 npk_jit_fn npk_jit_module_add_bytes(npk_jit_module *m, const void *code, size_t len, const char *sig,
                                     const char *name, int32_t *err);
 

@@ -410,6 +410,39 @@ TEST(ValidateMessages, OneLineNamesTheReasonTheOffsetAndTheInstruction) {
   EXPECT_EQ(err, NPK_ERR_JIT_BYTES_LENGTH);
 }
 
+TEST(ValidateMessages, ALengthPastItsWildBufferIsRefusedBeforeReading) {
+  char *buffer = static_cast<char *>(npk_alloc(5));
+  ASSERT_NE(buffer, nullptr);
+  memcpy(buffer, kAdd.data(), kAdd.size());
+  int32_t err = 0;
+  std::string line = StderrOf([&] { EXPECT_EQ(npk_jit_compile_bytes(buffer, 6, "i32(i32,i32)", &err), nullptr); });
+  EXPECT_EQ(err, NPK_ERR_JIT_BYTES_LENGTH);
+  EXPECT_EQ(line, "[WildX] panic: jit_compile_bytes rejected: code length 6 exceeds its allocation (5 bytes)\n");
+  line = StderrOf([&] {
+    EXPECT_EQ(npk_jit_module_add_bytes(nullptr, buffer, 4096, "i32(i32,i32)", nullptr, &err), 0u);
+  });
+  EXPECT_EQ(err, NPK_ERR_JIT_BYTES_LENGTH);
+  EXPECT_EQ(line, "[WildX] panic: jit_module_add_bytes rejected: code length 4096 exceeds its allocation (5 bytes)\n");
+  // Near misses: exactly the block, and a part of it.
+  void *f = npk_jit_compile_bytes(buffer, 5, "i32(i32,i32)", &err);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(npk_wildx_free(f), 0);
+  buffer[0] = static_cast<char>(0xc3);
+  f = npk_jit_compile_bytes(buffer, 1, "void()", &err);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(npk_wildx_free(f), 0);
+  // A freed block is no longer known: then the caller vouches for the bytes,
+  // as for any other memory (here a live malloc block, not an npk_alloc one).
+  EXPECT_EQ(npk_free(buffer), 0);
+  unsigned char *plain = static_cast<unsigned char *>(malloc(16));
+  memset(plain, 0x90, 16);
+  plain[15] = 0xc3;
+  f = npk_jit_compile_bytes(plain, 16, "void()", &err);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(npk_wildx_free(f), 0);
+  free(plain);
+}
+
 TEST(ValidateMessages, TheUndecodableBytesShownStopAtFifteen) {
   Bytes junk = Hex("666666666666666666666666666666 90 c3");
   EXPECT_EQ(CompileRefusal(junk, NPK_ERR_JIT_BYTES_UNDECODABLE),
