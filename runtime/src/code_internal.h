@@ -44,6 +44,16 @@ int32_t code_refusal(npk_jit_fn f, npk_jit_sig sig, char (&text)[160], const cha
  * (live, or freed and still in quarantine). */
 bool code_is_module(const void *p);
 
+/* Installs `len` bytes of code as a standalone function of signature `sig`
+ * (the Jit.compile_* functions): sealed at once, named "<prefix>#<number>"
+ * (prefix: static storage), returned as a handle pointer that
+ * npk_wildx_free and the checked calls take. NULL with *err set to
+ * NPK_ERR_JIT_ALLOC (sig 0, no slot or arena memory) or NPK_ERR_JIT_INSTALL
+ * (the OS refused the write); a failed seal prints one panic line naming
+ * `op`. The caller checked code and len (1 byte to 4 MiB). */
+void *code_compile_standalone(const void *code, size_t len, npk_jit_sig sig, const char *prefix, uint32_t number,
+                              const char *op, int32_t *err);
+
 /* The interned tag of "i32(i32,i32)". */
 npk_jit_sig code_sig_i32_i32(void);
 

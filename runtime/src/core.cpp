@@ -176,6 +176,18 @@ void heap_panic(const void *p, const char *reason) {
 
 }  // namespace
 
+bool npkrt::heap_block_bytes(const void *p, int64_t *bytes) {
+  uintptr_t address = reinterpret_cast<uintptr_t>(p);
+  if (address == 0) return false;
+  HeapShard &shard = shard_for(address);
+  ShardLock lock(shard);
+  if (shard.capacity == 0) return false;
+  const HeapEntry *entry = probe(shard, address);
+  if (entry->address != address || entry->tag < 0) return false;
+  *bytes = entry->tag;
+  return true;
+}
+
 size_t npkrt::heap_test_registry_slots(void) {
   size_t slots = 0;
   for (HeapShard &shard : g_heap_shards) {

@@ -56,6 +56,10 @@ int64_t wildx_live_bytes(void);
 /* The page size the registry rounds to. */
 size_t wildx_page_size(void);
 
+/* Whether p is the start of a live npk_alloc block; then *bytes is its size
+ * (core.cpp; the validator checks a code length against it). */
+bool heap_block_bytes(const void *p, int64_t *bytes);
+
 /* Slots of the npk_alloc registry's tables, all shards together (core.cpp). */
 size_t heap_test_registry_slots(void);
 
