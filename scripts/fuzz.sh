@@ -3,7 +3,9 @@
 # clang-19 and ASan+UBSan (build-fuzz) and runs each for FUZZ_TIME seconds:
 #   fuzz_lex_parse, fuzz_check  seeded with tests/lit/**/*.npk and examples/,
 #                               with the dictionary generated from Tokens.def;
-#   fuzz_runtime_api            the runtime's C API, misuse included.
+#   fuzz_runtime_api            the runtime's C API, misuse included;
+#   fuzz_validator              the validator of caller-supplied x86-64 code,
+#                               seeded with fuzz/seeds/validator;
 #   fuzz_builder                the runtime's function builder, misuse included.
 # Every target also replays fuzz/regressions/TARGET/ (inputs that once
 # crashed). A crash, a hang (-timeout), a leak, an out-of-memory or any
@@ -13,7 +15,7 @@
 #
 # usage: fuzz.sh smoke|long
 # Environment: FUZZ_TIME (seconds per target; smoke 60, long 1200),
-#   FUZZ_TARGETS (default: all four), FUZZ_TIMEOUT (seconds one input may
+#   FUZZ_TARGETS (default: all five), FUZZ_TIMEOUT (seconds one input may
 #   take; default 10), BUILD_FUZZ_DIR (default build-fuzz), JOBS (default 2).
 # The corpus each run grows stays in BUILD_FUZZ_DIR/fuzz/corpus/TARGET and
 # seeds the next run.
@@ -27,7 +29,7 @@ long) time_per_target=${FUZZ_TIME:-1200} ;;
 esac
 build=${BUILD_FUZZ_DIR:-$src/build-fuzz}
 jobs=${JOBS:-2}
-targets=${FUZZ_TARGETS:-lex_parse check runtime_api builder}
+targets=${FUZZ_TARGETS:-lex_parse check runtime_api validator builder}
 timeout=${FUZZ_TIMEOUT:-10}
 . "$src/scripts/sanitizer-common.sh"
 
@@ -58,9 +60,10 @@ for target in $targets; do
   mkdir -p "$corpus" "$findings"
   inputs=("$corpus")
   [ -d "$src/fuzz/regressions/$target" ] && inputs+=("$src/fuzz/regressions/$target")
+  [ -d "$src/fuzz/seeds/$target" ] && inputs+=("$src/fuzz/seeds/$target")
   args=(-max_total_time="$time_per_target" -timeout="$timeout" -rss_limit_mb=2560 -print_final_stats=1
     -artifact_prefix="$findings/")
-  if [ "$target" != runtime_api ] && [ "$target" != builder ]; then
+  if [ "$target" = lex_parse ] || [ "$target" = check ]; then
     # Diagnostics go to stderr: dropped (libFuzzer keeps its own output).
     args+=(-dict="$build/fuzz/npk.dict" -close_fd_mask=2)
     inputs+=("$seeds")

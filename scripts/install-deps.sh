@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libbenchmark-dev      # unit tests, benchmarks
   strace                             # bench/ counts page-table system calls
   libasmjit-dev                      # bench/: the JIT baseline of the module benchmark
+  libzydis-dev                       # runtime: the decoder of the validator (Jit.compile_bytes)
   gdb linux-perf                     # tests: gdb debugs `-g` programs; GDB and perf name JIT code
   dpkg-dev                           # cpack's .deb (tests/install/deb_package.sh)
   clang-19 libclang-rt-19-dev        # fuzz/: libFuzzer and the sanitizer runtimes of clang 19

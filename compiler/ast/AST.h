@@ -8,6 +8,7 @@
 #include "support/Source.h"
 
 #include <memory>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -32,13 +33,25 @@ constexpr int kMaxTreeDepth = 10000;
 
 // ---- syntactic types -------------------------------------------------------------
 
-// `int8->`, `?->`, `Result<int32>`, `Pair`, C-style `int8*` / `?*` in externs.
+struct FuncTypeExpr;
+
+// `int8->`, `?->`, `Result<int32>`, `Pair`, C-style `int8*` / `?*` in externs,
+// a function type `(R)(P...)` / `extern (R)(P...)`.
 struct TypeExpr {
   Span span;
-  std::string name;                   // "int32", "?", "Result", a struct name
+  std::string name;                   // "int32", "?", "Result", a struct name; empty for a function type
   int pointerDepth = 0;               // number of `->` (or `*`)
   bool cStyle = false;                // written with `*` (extern signatures)
   std::unique_ptr<TypeExpr> resultOf; // for Result<T>
+  std::unique_ptr<FuncTypeExpr> func; // for a function type
+};
+
+// `[extern] (R)(P, ...)` (LANGUAGE-2 A7): each parameter a type with qualifiers.
+struct FuncTypeExpr {
+  bool isExtern = false;
+  TypeExpr ret;
+  std::vector<uint8_t> quals;
+  std::vector<TypeExpr> params;
 };
 
 enum Qual : uint8_t {
@@ -49,6 +62,9 @@ enum Qual : uint8_t {
   QualBorrowMut = 8,
   QualBorrowImm = 16,
 };
+
+// `wild `, `fixed $$i `, ...: the qualifiers as written before a type.
+std::string qualifierText(uint8_t quals);
 
 // A local variable or parameter; names resolve to one of these.
 struct Binding {
@@ -112,8 +128,16 @@ struct NullLitExpr : Expr {
 enum class NameTarget : uint8_t { Unresolved, Local, Func, Extern, Builtin, TypeBlock };
 
 enum class Builtin : uint8_t {
-  None, Alloc, Free, WildxAlloc, WildxSeal, WildxFree, Print, Println, Eprint, Eprintln
+  None,
+#define BUILTIN(Kind, Spelling) Kind,
+#include "ast/Builtins.def"
 };
+// The deallocator naming rule (LANGUAGE.md §6.2): `free`, `destroy`,
+// `release`, or a name ending in `_free`/`_destroy`/`_release`.
+bool isDeallocatorName(std::string_view plainName);
+
+// The builtin a name spells, or Builtin::None.
+Builtin builtinNamed(std::string_view name);
 
 struct NameExpr : Expr {
   std::string name;
@@ -129,6 +153,9 @@ enum class UnaryOp : uint8_t { Neg, Not, BitNot, AddrOf, Deref };
 struct UnaryExpr : Expr {
   UnaryOp op;
   ExprPtr operand;
+  // `@f`, `@Block.member`, `@e`: the function value's declaration (checker).
+  FuncDecl *funcValue = nullptr;
+  ExternDecl *externValue = nullptr;
   UnaryExpr(Span s, UnaryOp o, ExprPtr e) : Expr(ExprKind::Unary, s), op(o), operand(std::move(e)) {}
 };
 
@@ -158,7 +185,9 @@ struct CallExpr : Expr {
   FuncDecl *func = nullptr;
   ExternDecl *ext = nullptr;
   Builtin builtin = Builtin::None;
+  const Ty *calleeTy = nullptr; // a call through a function value: the callee's function type
   CallExpr(Span s) : Expr(ExprKind::Call, s) {}
+  bool throughValue() const { return calleeTy != nullptr; }
   // The plain name of the callee as written (`free`, `Jit.free` -> "free").
   std::string calleeName() const;
   std::string calleeFullName() const; // "Jit.free"

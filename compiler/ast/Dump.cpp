@@ -11,18 +11,14 @@ const char *binaryText(BinaryOp op) {
 namespace {
 
 std::string typeText(const TypeExpr &t) {
+  if (t.func) {
+    std::string s = std::string(t.func->isExtern ? "extern " : "") + "(" + typeText(t.func->ret) + ")(";
+    for (size_t i = 0; i < t.func->params.size(); ++i)
+      s += (i ? ", " : "") + qualifierText(t.func->quals[i]) + typeText(t.func->params[i]);
+    return s + ")";
+  }
   std::string s = t.name == "Result" && t.resultOf ? "Result<" + typeText(*t.resultOf) + ">" : t.name;
   for (int i = 0; i < t.pointerDepth; ++i) s += t.cStyle ? "*" : "->";
-  return s;
-}
-
-std::string qualText(uint8_t q) {
-  std::string s;
-  if (q & QualFixed) s += "fixed ";
-  if (q & QualWild) s += "wild ";
-  if (q & QualWildx) s += "wildx ";
-  if (q & QualBorrowMut) s += "$$m ";
-  if (q & QualBorrowImm) s += "$$i ";
   return s;
 }
 
@@ -103,7 +99,7 @@ public:
       return;
     case StmtKind::VarDecl: {
       auto *v = static_cast<const VarDeclStmt *>(s);
-      line(d, "let " + qualText(v->binding.quals) + typeText(v->type) + ":" + v->binding.name +
+      line(d, "let " + qualifierText(v->binding.quals) + typeText(v->type) + ":" + v->binding.name +
                   (v->init ? " = " + expr(v->init.get()) : ""));
       return;
     }
@@ -159,8 +155,8 @@ public:
   void func(const FuncDecl &f, int d) {
     std::string params;
     for (auto &p : f.params)
-      params += (params.empty() ? "" : ", ") + qualText(p->binding.quals) + typeText(p->type) + ":" + p->binding.name;
-    line(d, "func " + f.name + " = " + qualText(f.retQuals) + typeText(f.retType) + "(" + params + ")");
+      params += (params.empty() ? "" : ", ") + qualifierText(p->binding.quals) + typeText(p->type) + ":" + p->binding.name;
+    line(d, "func " + f.name + " = " + qualifierText(f.retQuals) + typeText(f.retType) + "(" + params + ")");
     stmt(f.body.get(), d + 1);
   }
 };

@@ -16,9 +16,12 @@ void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f)
     return;
   }
   case ExprKind::Cast: visit(static_cast<const CastExpr &>(e).operand); return;
-  case ExprKind::Call:
-    for (auto &arg : static_cast<const CallExpr &>(e).args) visit(arg);
+  case ExprKind::Call: {
+    auto &c = static_cast<const CallExpr &>(e);
+    if (c.throughValue()) visit(c.callee); // a function value is read before the arguments
+    for (auto &arg : c.args) visit(arg);
     return;
+  }
   case ExprKind::Index: {
     auto &i = static_cast<const IndexExpr &>(e);
     visit(i.base);

@@ -10,8 +10,8 @@
 
 namespace npk {
 
-// Direct sub-expressions in evaluation order (a call's callee is not a value
-// and is skipped).
+// Direct sub-expressions in evaluation order (a call's callee is a value
+// only when the call goes through a function value; a named callee is skipped).
 void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f);
 // Direct sub-statements (a block's statements, branches, loop parts, a
 // defer body).

@@ -15,16 +15,6 @@ std::string CallExpr::calleeFullName() const {
   return {};
 }
 
-namespace {
-struct BuiltinInfo {
-  const char *name;
-  Builtin id;
-};
-constexpr BuiltinInfo kBuiltins[] = {
-    {"alloc", Builtin::Alloc},       {"free", Builtin::Free},       {"wildx_alloc", Builtin::WildxAlloc},
-    {"wildx_seal", Builtin::WildxSeal}, {"wildx_free", Builtin::WildxFree}, {"print", Builtin::Print},
-    {"println", Builtin::Println},   {"eprint", Builtin::Eprint},   {"eprintln", Builtin::Eprintln}};
-} // namespace
 
 FuncDecl *Checker::lookupMember(const std::string &block, const std::string &member, Span at) {
   auto &members = syms_.typeBlocks[block];
@@ -45,6 +35,99 @@ FuncDecl *Checker::lookupMember(const std::string &block, const std::string &mem
   return nullptr;
 }
 
+// The function or extern a bare name in callee position names (reports
+// unknown and unimported names); false after an error.
+bool Checker::resolveFunctionName(NameExpr &n, FuncDecl *&f, ExternDecl *&x) {
+  f = nullptr;
+  x = nullptr;
+  if (auto it = syms_.funcs.find(n.name); it != syms_.funcs.end()) {
+    f = it->second;
+    if (!visible(*module_, n.name)) {
+      diags_.error(DiagId::UnknownName, n.span, "function `" + n.name + "` is not imported here")
+          .note("it is declared in " + f->module->name)
+          .withHelp("add `use \"" + f->module->name + "\".*;`");
+      return false;
+    }
+    n.target = NameTarget::Func;
+    n.func = f;
+    return true;
+  }
+  if (auto ex = syms_.externs.find(n.name); ex != syms_.externs.end()) {
+    x = ex->second;
+    if (!visible(*module_, n.name) && x->module != module_) {
+      diags_.error(DiagId::UnknownName, n.span, "extern `" + n.name + "` is not imported here")
+          .note("it is declared in " + x->module->name)
+          .withHelp("add `use \"" + x->module->name + "\".*;` or declare the extern in this file");
+      return false;
+    }
+    n.ext = x;
+    n.target = NameTarget::Extern;
+    return true;
+  }
+  Diag &d = diags_.error(DiagId::UnknownName, n.span, "unknown function `" + n.name + "`");
+  std::vector<std::string_view> names;
+  for (const auto &entry : syms_.funcs)
+    if (visible(*module_, entry.first)) names.push_back(entry.first);
+  std::string near = closestName(n.name, names);
+  if (!near.empty())
+    d.note("`" + near + "` is declared here", syms_.funcs.at(near)->nameSpan).withHelp("did you mean `" + near + "`?");
+  else
+    d.withHelp("declare it with `func:" + n.name + " = ...;`, or import the module that defines it");
+  return false;
+}
+
+// Whether `m` spells `Block.member` of a `Type:` block (not a field of a local).
+bool Checker::namesTypeMember(const MemberExpr &m) {
+  auto *base = as<NameExpr>(m.base.get());
+  return base && !lookupLocal(base->name) && syms_.typeBlocks.count(base->name);
+}
+
+// The member `Block.member` names (reports unknown and unimported blocks and
+// members); null after an error.
+FuncDecl *Checker::resolveTypeMember(MemberExpr &m) {
+  auto *base = as<NameExpr>(m.base.get());
+  if (!base || lookupLocal(base->name) || !syms_.typeBlocks.count(base->name)) {
+    if (base && !lookupLocal(base->name))
+      diags_.error(DiagId::UnknownName, base->span, "unknown `Type:` block `" + base->name + "`")
+          .withHelp("declare `Type:" + base->name + " = { ... };` or import the module that defines it");
+    else
+      diags_.error(DiagId::InvalidOperation, m.span, "only `Type:` block members can be called with `.`")
+          .withHelp("methods have no implicit `self`; call `Block.member(value, ...)`");
+    return nullptr;
+  }
+  if (!visible(*module_, base->name)) {
+    Module *where = syms_.declaredIn[base->name];
+    diags_.error(DiagId::UnknownName, base->span, "`" + base->name + "` is not imported here")
+        .note("it is declared in " + where->name)
+        .withHelp("add `use \"" + where->name + "\".*;`");
+    return nullptr;
+  }
+  base->target = NameTarget::TypeBlock;
+  m.target = MemberTarget::TypeMember;
+  return lookupMember(base->name, m.member, m.memberSpan);
+}
+
+// The type of `@f`: a function value of `f`'s signature (LANGUAGE-2 A7).
+const Ty *Checker::funcValueType(const FuncDecl &f) {
+  std::vector<const Ty *> params;
+  std::vector<uint8_t> quals;
+  for (auto &p : f.params) {
+    if (!p->binding.ty || p->binding.ty->isError()) return types_.error();
+    params.push_back(p->binding.ty);
+    quals.push_back(p->binding.quals & ~QualFixed);
+  }
+  if (!f.ret || f.ret->isError()) return types_.error();
+  return types_.func(f.ret, std::move(params), std::move(quals), false);
+}
+
+const Ty *Checker::funcValueType(const ExternDecl &x) {
+  for (const Ty *p : x.paramTys)
+    if (!p || p->isError()) return types_.error();
+  if (!x.ret || x.ret->isError()) return types_.error();
+  return types_.func(x.ret->kind == TyKind::Void ? types_.nil() : x.ret, x.paramTys,
+                     std::vector<uint8_t>(x.paramTys.size(), QualNone), true);
+}
+
 const Ty *Checker::checkCall(CallExpr &e) {
   std::vector<const Ty *> params;
   std::vector<uint8_t> quals;
@@ -53,79 +136,28 @@ const Ty *Checker::checkCall(CallExpr &e) {
     return types_.error();
   };
   FuncDecl *f = nullptr;
-  if (auto *n = as<NameExpr>(e.callee.get())) {
-    if (lookupLocal(n->name)) {
-      diags_.error(DiagId::InvalidOperation, n->span, "`" + n->name + "` is a binding, not a function")
-          .withHelp("only functions can be called");
-      return fail();
-    }
-    for (const BuiltinInfo &b : kBuiltins) {
-      if (n->name != b.name) continue;
-      e.builtin = n->builtin = b.id;
+  auto *n = as<NameExpr>(e.callee.get());
+  auto *m = as<MemberExpr>(e.callee.get());
+  if (n && !lookupLocal(n->name)) {
+    if (Builtin b = builtinNamed(n->name); b != Builtin::None) {
+      e.builtin = n->builtin = b;
       n->target = NameTarget::Builtin;
       return checkBuiltinCall(e);
     }
-    if (auto it = syms_.funcs.find(n->name); it != syms_.funcs.end()) {
-      f = it->second;
-    } else if (auto ex = syms_.externs.find(n->name); ex != syms_.externs.end()) {
-      ExternDecl *x = ex->second;
-      if (!visible(*module_, n->name) && x->module != module_) {
-        diags_.error(DiagId::UnknownName, n->span, "extern `" + n->name + "` is not imported here")
-            .note("it is declared in " + x->module->name)
-            .withHelp("add `use \"" + x->module->name + "\".*;` or declare the extern in this file");
-        return fail();
-      }
-      e.ext = n->ext = x;
-      n->target = NameTarget::Extern;
+    ExternDecl *x = nullptr;
+    if (!resolveFunctionName(*n, f, x)) return fail();
+    if (x) {
+      e.ext = x;
       checkArgs(e, x->paramTys, std::vector<uint8_t>(x->paramTys.size(), QualNone), "extern `" + x->name + "`",
                 x->nameSpan);
       checkCStringLiterals(e, *x);
       return x->ret;
-    } else {
-      Diag &d = diags_.error(DiagId::UnknownName, n->span, "unknown function `" + n->name + "`");
-      std::vector<std::string_view> names;
-      for (const auto &entry : syms_.funcs)
-        if (visible(*module_, entry.first)) names.push_back(entry.first);
-      std::string near = closestName(n->name, names);
-      if (!near.empty())
-        d.note("`" + near + "` is declared here", syms_.funcs.at(near)->nameSpan).withHelp("did you mean `" + near + "`?");
-      else
-        d.withHelp("declare it with `func:" + n->name + " = ...;`, or import the module that defines it");
-      return fail();
     }
-    if (!visible(*module_, n->name)) {
-      diags_.error(DiagId::UnknownName, n->span, "function `" + n->name + "` is not imported here")
-          .note("it is declared in " + f->module->name)
-          .withHelp("add `use \"" + f->module->name + "\".*;`");
-      return fail();
-    }
-    n->target = NameTarget::Func;
-    n->func = f;
-  } else if (auto *m = as<MemberExpr>(e.callee.get())) {
-    auto *base = as<NameExpr>(m->base.get());
-    if (!base || lookupLocal(base->name) || !syms_.typeBlocks.count(base->name)) {
-      if (base && !lookupLocal(base->name))
-        diags_.error(DiagId::UnknownName, base->span, "unknown `Type:` block `" + base->name + "`")
-            .withHelp("declare `Type:" + base->name + " = { ... };` or import the module that defines it");
-      else
-        diags_.error(DiagId::InvalidOperation, m->span, "only `Type:` block members can be called with `.`")
-            .withHelp("methods have no implicit `self`; call `Block.member(value, ...)`");
-      return fail();
-    }
-    if (!visible(*module_, base->name)) {
-      Module *where = syms_.declaredIn[base->name];
-      diags_.error(DiagId::UnknownName, base->span, "`" + base->name + "` is not imported here")
-          .note("it is declared in " + where->name)
-          .withHelp("add `use \"" + where->name + "\".*;`");
-      return fail();
-    }
-    base->target = NameTarget::TypeBlock;
-    m->target = MemberTarget::TypeMember;
-    f = lookupMember(base->name, m->member, m->memberSpan);
+  } else if (m && namesTypeMember(*m)) {
+    f = resolveTypeMember(*m);
     if (!f) return fail();
   } else {
-    diags_.error(DiagId::InvalidOperation, e.callee->span, "this expression cannot be called");
-    return fail();
+    return checkValueCall(e);
   }
   e.func = f;
   for (auto &p : f->params) {
@@ -135,6 +167,37 @@ const Ty *Checker::checkCall(CallExpr &e) {
   checkArgs(e, params, quals, "`" + e.calleeFullName() + "`", f->nameSpan);
   if (!f->ret || f->ret->isError()) return types_.error();
   return types_.result(f->ret);
+}
+
+// `fp(args)`, `s.cb(args)`: a call through a function value. It checks its
+// arguments like a direct call; a Nitpick function value's call yields a
+// `Result`, an `extern` one's the plain value.
+const Ty *Checker::checkValueCall(CallExpr &e) {
+  auto fail = [&] {
+    for (auto &a : e.args) checkExpr(*a);
+    return types_.error();
+  };
+  const Ty *t = checkValue(*e.callee);
+  if (t->isError()) return fail();
+  if (!t->isFunc()) {
+    if (auto *n = as<NameExpr>(e.callee.get()))
+      diags_.error(DiagId::InvalidOperation, n->span, "`" + n->name + "` is a binding of type `" + t->str() +
+                                                          "`, not a function")
+          .withHelp("only functions and function values can be called");
+    else if (auto *m = as<MemberExpr>(e.callee.get()); m && m->target == MemberTarget::Field)
+      diags_.error(DiagId::InvalidOperation, m->span, "field `" + m->member + "` has type `" + t->str() +
+                                                          "`, not a function type")
+          .withHelp("methods have no implicit `self`; call `Block.member(value, ...)`");
+    else
+      diags_.error(DiagId::InvalidOperation, e.callee->span, "a value of type `" + t->str() + "` cannot be called");
+    return fail();
+  }
+  e.calleeTy = t;
+  Span declaredAt = e.callee->span;
+  if (auto *n = as<NameExpr>(e.callee.get()); n && n->binding) declaredAt = n->binding->span;
+  checkArgs(e, t->params, t->paramQuals, "a function value of type `" + t->str() + "`", declaredAt);
+  if (t->isExtern) return t->funcRet();
+  return types_.result(t->funcRet());
 }
 
 void Checker::checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,
@@ -238,6 +301,15 @@ const Ty *Checker::checkBuiltinCall(CallExpr &e) {
       diags_.error(DiagId::TypeMismatch, e.args[0]->span, "`" + name + "` prints a string, found `" + t->str() + "`")
           .withHelp("interpolate it in a template string: `" + name + "(`&{" + sourceText(e.args[0]->span) + "}`)`");
     return types_.voidTy();
+  }
+  case Builtin::GetArgc:
+    if (!arity(0)) return types_.error();
+    return types_.int32();
+  case Builtin::GetArgv: {
+    if (!arity(1)) return types_.error();
+    checkValue(*e.args[0], types_.int32());
+    coerce(*e.args[0], types_.int32(), "the argument index of `get_argv`");
+    return types_.string();
   }
   case Builtin::None: break;
   }

@@ -101,12 +101,45 @@ bool Checker::visible(const Module &from, const std::string &name) const {
   return false;
 }
 
+// `(R)(P...)` takes and passes Nitpick types; `extern (R)(P...)` is a C
+// function, so its types are those an extern declaration may have.
+const Ty *Checker::resolveFuncType(const FuncTypeExpr &f) {
+  const Ty *ret = resolveType(f.ret, f.isExtern);
+  bool ok = !ret->isError();
+  if (ok && ret->kind == TyKind::Void) ret = types_.nil();
+  std::vector<const Ty *> params;
+  for (size_t i = 0; i < f.params.size(); ++i) {
+    const Ty *p = resolveType(f.params[i], f.isExtern);
+    if (p->isError()) {
+      ok = false;
+      continue;
+    }
+    if (p->isNil()) {
+      diags_.error(DiagId::TypeMismatch, f.params[i].span, "a parameter cannot have type `NIL`")
+          .withHelp("leave the parameter out: `(" + ret->str() + ")()`");
+      ok = false;
+    } else if ((f.quals[i] & (QualBorrowMut | QualBorrowImm)) && !p->isStruct()) {
+      diags_.error(DiagId::TypeMismatch, f.params[i].span, "`$$i`/`$$m` borrow a struct, not `" + p->str() + "`")
+          .withHelp("pass scalars and pointers by value");
+      ok = false;
+    } else if (f.quals[i] & QualFixed) {
+      diags_.error(DiagId::Expected, f.params[i].span, "`fixed` is not part of a function type")
+          .withHelp("a parameter's `fixed` belongs to the function's body, not to its type");
+      ok = false;
+    }
+    params.push_back(p);
+  }
+  if (!ok) return types_.error();
+  return types_.func(ret, std::move(params), f.quals, f.isExtern);
+}
+
 const Ty *Checker::resolveType(const TypeExpr &t, bool inExtern) {
   if (t.cStyle && !inExtern) {
     diags_.error(DiagId::Expected, t.span, "C-style pointer `*` outside an extern signature")
         .withHelp("write pointers as `T->` (and the untyped pointer as `?->`)");
     return types_.error();
   }
+  if (t.func) return resolveFuncType(*t.func);
   const Ty *base = nullptr;
   if (t.name == "Result") {
     if (inExtern) {

@@ -161,7 +161,7 @@ const Ty *Checker::checkName(NameExpr &e) {
   }
   if (syms_.funcs.count(e.name) || syms_.externs.count(e.name)) {
     diags_.error(DiagId::InvalidOperation, e.span, "function `" + e.name + "` used as a value")
-        .withHelp("call it: `" + e.name + "(...)`");
+        .withHelp("take its function value with `@" + e.name + "`, or call it: `" + e.name + "(...)`");
     return types_.error();
   }
   if (syms_.typeBlocks.count(e.name)) {
@@ -233,6 +233,7 @@ const Ty *Checker::checkUnary(UnaryExpr &e, const Ty *expected) {
     return types_.error();
   }
   case UnaryOp::AddrOf: {
+    if (const Ty *fn = checkFuncValue(e)) return fn;
     const Ty *t = checkValue(*e.operand);
     if (t->isError()) return t;
     if (!isLvalue(*e.operand)) {
@@ -254,6 +255,54 @@ const Ty *Checker::checkUnary(UnaryExpr &e, const Ty *expected) {
   }
   }
   return types_.error();
+}
+
+// `@f`, `@Block.member`, `@e` (LANGUAGE-2 A7): the value of a top-level
+// function, a `Type:` member or an extern. Null when the operand does not
+// name a function (then `@` takes an address).
+const Ty *Checker::checkFuncValue(UnaryExpr &e) {
+  FuncDecl *f = nullptr;
+  ExternDecl *x = nullptr;
+  if (auto *n = as<NameExpr>(e.operand.get())) {
+    if (lookupLocal(n->name)) return nullptr;
+    if (builtinNamed(n->name) != Builtin::None) {
+      diags_.error(DiagId::InvalidOperation, e.span, "builtin `" + n->name + "` has no function value")
+          .withHelp("call it directly, or wrap it in a function and take that one's value");
+      return types_.error();
+    }
+    if (!syms_.funcs.count(n->name) && !syms_.externs.count(n->name)) return nullptr;
+    if (!resolveFunctionName(*n, f, x)) return types_.error();
+  } else if (auto *m = as<MemberExpr>(e.operand.get()); m && namesTypeMember(*m)) {
+    f = resolveTypeMember(*m);
+    if (!f) return types_.error();
+  } else {
+    return nullptr;
+  }
+  if (f && (f->isMain || f == syms_.failsafe)) {
+    diags_.error(DiagId::InvalidOperation, e.span, "`" + f->name + "` has no function value")
+        .withHelp("`main` and `failsafe` are called by the runtime only");
+    return types_.error();
+  }
+  // A call through a function value neither releases nor allocates for the
+  // ownership checker (A7), so a function that does either has no value.
+  const std::string &name = f ? f->name : x->name;
+  if (isDeallocatorName(name)) {
+    diags_.error(DiagId::InvalidOperation, e.span, "deallocator `" + name + "` has no function value")
+        .note("a call through a function value never releases, so the release would be invisible to the ownership checker")
+        .withHelp("call `" + sourceText(e.operand->span) + "(...)` directly");
+    return types_.error();
+  }
+  if (f && (f->retQuals & (QualWild | QualWildx))) {
+    diags_.error(DiagId::InvalidOperation, e.span, "allocator `" + name + "` has no function value")
+        .note("its result is a `" + std::string(f->retQuals & QualWildx ? "wildx" : "wild") +
+                  "` allocation the caller must release; through a function value the ownership checker would not see it")
+        .withHelp("call `" + sourceText(e.operand->span) + "(...)` directly");
+    return types_.error();
+  }
+  e.funcValue = f;
+  e.externValue = x;
+  e.operand->ty = f ? funcValueType(*f) : funcValueType(*x);
+  return e.operand->ty;
 }
 
 // Gives a literal operand (possibly under `-`) its final type.
@@ -338,6 +387,7 @@ const Ty *Checker::checkCast(CastExpr &e) {
   const Ty *from = checkValue(*e.operand);
   const Ty *to = resolveType(e.target, false);
   if (from->isError() || to->isError()) return types_.error();
+  if (to->isFunc()) return checkJitConversion(e, from, to);
   bool fromNum = from->isNumeric() || from->kind == TyKind::Tbb32 || from == types_.boolTy();
   bool toNum = to->isNumeric() || to->kind == TyKind::Tbb32;
   bool ok = (fromNum && toNum) || (from->isPointerLike() && to->isPtr()) ||
@@ -345,6 +395,33 @@ const Ty *Checker::checkCast(CastExpr &e) {
   if (!ok) {
     diags_.error(DiagId::BadCast, e.span, "cannot cast `" + from->str() + "` to `" + to->str() + "`")
         .withHelp("casts convert between numbers, between pointers, and between pointers and 64-bit integers");
+    return types_.error();
+  }
+  return to;
+}
+
+// `p => extern (R)(P...)` (LANGUAGE-2 A7.1): JIT code becomes a typed C
+// function value through one run-time check of its signature tag.
+const Ty *Checker::checkJitConversion(CastExpr &e, const Ty *from, const Ty *to) {
+  if (!from->isPtr()) {
+    diags_.error(DiagId::BadCast, e.span, "cannot cast `" + from->str() + "` to `" + to->str() + "`")
+        .withHelp("only a pointer to JIT code converts to a function value; take a function's value with `@name`");
+    return types_.error();
+  }
+  if (!to->isExtern) {
+    diags_.error(DiagId::BadCast, e.span, "JIT code converts to an `extern` function type, not `" + to->str() + "`")
+        .withHelp("JIT code follows the C calling convention: write `=> extern " + to->str() + "`");
+    return types_.error();
+  }
+  auto *n = as<NameExpr>(e.operand.get());
+  if (!n || !n->binding) {
+    diags_.error(DiagId::BadCast, e.operand->span, "JIT code converts to a function value from a pointer binding's name")
+        .withHelp("bind the code first: `wildx int8->:f = raw Jit.compile_add_i32();`, then `f => " + to->str() + "`");
+    return types_.error();
+  }
+  if (jitSignatureTag(to).empty()) {
+    diags_.error(DiagId::BadCast, e.target.span, "`" + to->str() + "` has no JIT signature tag")
+        .withHelp("JIT code takes and returns integers, `flt32`/`flt64` and pointers (and may return `NIL`)");
     return types_.error();
   }
   return to;

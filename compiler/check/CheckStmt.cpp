@@ -1,6 +1,9 @@
 #include "check/Checker.h"
 #include "check/ConstEval.h"
 
+#include <algorithm>
+#include <functional>
+
 namespace npk {
 
 namespace {
@@ -140,6 +143,28 @@ void Checker::checkLoopBody(const Expr *cond, BlockStmt &body, Stmt *step) {
   if (cond && !containsBreak(body)) narrow(*cond, false);
 }
 
+// Whether a value of type `t` contains a function value (itself, or a field
+// of a struct at any depth); `path` gets the field path (`ops.cb`). A struct
+// already on the way down (a cycle, NPK-T018) is not entered again.
+bool Checker::holdsFuncValue(const Ty *t, std::string &path) {
+  std::vector<const StructDecl *> onPath;
+  std::function<bool(const Ty *, std::string &)> walk = [&](const Ty *ty, std::string &at) {
+    if (ty->isFunc()) return true;
+    if (!ty->isStruct() || std::find(onPath.begin(), onPath.end(), ty->decl) != onPath.end()) return false;
+    onPath.push_back(ty->decl);
+    for (const FieldDecl &f : ty->decl->fields) {
+      std::string inner;
+      if (f.ty && walk(f.ty, inner)) {
+        at = inner.empty() ? f.name : f.name + "." + inner;
+        return true;
+      }
+    }
+    onPath.pop_back();
+    return false;
+  };
+  return walk(t, path);
+}
+
 void Checker::checkVarDecl(VarDeclStmt &s) {
   Binding &b = s.binding;
   b.ty = resolveType(s.type, false);
@@ -174,6 +199,13 @@ void Checker::checkVarDecl(VarDeclStmt &s) {
   } else if (b.heapStruct) {
     diags_.error(DiagId::TypeMismatch, b.span, "a `wild` struct binding needs an initializer")
         .withHelp("write `wild " + b.ty->str() + ":" + b.name + " = " + b.ty->str() + "{ ... };`");
+  } else if (std::string path; holdsFuncValue(b.ty, path)) {
+    // There is no null function value (LANGUAGE-2 A7): zero is no function.
+    diags_.error(DiagId::ConstantExpr, b.span,
+                 "`" + b.name + "` " + (path.empty() ? "is a function value" : "holds a function value in `" + path + "`") +
+                     " and needs an initializer")
+        .withHelp(b.ty->isFunc() ? "initialise it with a function: `" + b.name + " = @name`"
+                                 : "initialise it with a struct literal: `" + b.name + " = " + b.ty->str() + "{ ... }`");
   }
   declareLocal(b);
 }

@@ -55,6 +55,7 @@ private:
   void reportStructCycle(std::vector<StructPathStep> cycle, const std::unordered_map<const StructDecl *, size_t> &index);
   void checkMainAndFailsafe();
   const Ty *resolveType(const TypeExpr &t, bool inExtern);
+  const Ty *resolveFuncType(const FuncTypeExpr &f);
   bool visible(const Module &from, const std::string &name) const;
 
   // ---- statements (CheckStmt.cpp)
@@ -109,6 +110,15 @@ private:
                           std::optional<__int128> lhs, std::optional<__int128> rhs);
 
   // ---- calls (CheckCall.cpp)
+  const Ty *checkFuncValue(UnaryExpr &e);
+  bool holdsFuncValue(const Ty *t, std::string &path);
+  const Ty *checkJitConversion(CastExpr &e, const Ty *from, const Ty *to);
+  const Ty *checkValueCall(CallExpr &e);
+  bool resolveFunctionName(NameExpr &n, FuncDecl *&f, ExternDecl *&x);
+  bool namesTypeMember(const MemberExpr &m);
+  FuncDecl *resolveTypeMember(MemberExpr &m);
+  const Ty *funcValueType(const FuncDecl &f);
+  const Ty *funcValueType(const ExternDecl &x);
   const Ty *checkCall(CallExpr &e);
   const Ty *checkBuiltinCall(CallExpr &e);
   void checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,

@@ -18,8 +18,35 @@ std::string Ty::str() const {
   case TyKind::Nil: return "NIL";
   case TyKind::Void: return "void";
   case TyKind::Null: return "NULL";
+  case TyKind::Func: {
+    std::string out = std::string(isExtern ? "extern " : "") + "(" + pointee->str() + ")(";
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (i) out += ", ";
+      out += qualifierText(paramQuals[i]) + params[i]->str();
+    }
+    return out + ")";
+  }
   }
   return "<?>";
+}
+
+std::string jitSignatureTag(const Ty *fn) {
+  auto part = [](const Ty *t, bool isReturn) -> std::string {
+    if (t->isInt()) return (t->isSigned ? "i" : "u") + std::to_string(t->bits);
+    if (t->isFloat()) return "f" + std::to_string(t->bits);
+    if (t->isPtr()) return "ptr";
+    if (isReturn && t->isNil()) return "void";
+    return "";
+  };
+  std::string tag = part(fn->funcRet(), true);
+  if (tag.empty()) return "";
+  tag += "(";
+  for (size_t i = 0; i < fn->params.size(); ++i) {
+    std::string p = part(fn->params[i], false);
+    if (p.empty() || fn->paramQuals[i] != 0) return "";
+    tag += (i ? "," : "") + p;
+  }
+  return tag + ")";
 }
 
 TypeContext::TypeContext() {
@@ -80,6 +107,22 @@ const Ty *TypeContext::structTy(StructDecl *decl) {
   t.kind = TyKind::Struct;
   t.decl = decl;
   return intern(t);
+}
+
+const Ty *TypeContext::func(const Ty *ret, std::vector<const Ty *> params, std::vector<uint8_t> quals,
+                            bool isExtern) {
+  auto key = std::make_tuple(ret, params, quals, isExtern);
+  auto it = funcIndex_.find(key);
+  if (it != funcIndex_.end()) return it->second;
+  Ty t;
+  t.kind = TyKind::Func;
+  t.pointee = ret;
+  t.params = std::move(params);
+  t.paramQuals = std::move(quals);
+  t.isExtern = isExtern;
+  storage_.push_back(std::move(t));
+  funcIndex_[key] = &storage_.back();
+  return &storage_.back();
 }
 
 const Ty *TypeContext::builtinNamed(const std::string &name) {

@@ -6,12 +6,13 @@
 #include <map>
 #include <string>
 #include <tuple>
+#include <vector>
 
 namespace npk {
 
 struct StructDecl;
 
-enum class TyKind : uint8_t { Error, Int, Bool, Float, String, Tbb32, Ptr, Struct, Result, Nil, Void, Null };
+enum class TyKind : uint8_t { Error, Int, Bool, Float, String, Tbb32, Ptr, Struct, Result, Nil, Void, Null, Func };
 
 struct Ty {
   TyKind kind = TyKind::Error;
@@ -19,6 +20,10 @@ struct Ty {
   bool isSigned = false;         // Int
   const Ty *pointee = nullptr;   // Ptr (null: untyped `?->`); Result: the value type
   StructDecl *decl = nullptr;    // Struct
+  // Func: `(R)(P...)` / `extern (R)(P...)` (LANGUAGE-2 A7); `pointee` is R.
+  std::vector<const Ty *> params;
+  std::vector<uint8_t> paramQuals; // the parameters' `wild`/`wildx`/`$$i`/`$$m` (ast Qual bits)
+  bool isExtern = false;
 
   bool isError() const { return kind == TyKind::Error; }
   bool isInt() const { return kind == TyKind::Int; }
@@ -29,10 +34,17 @@ struct Ty {
   bool isPointerLike() const { return kind == TyKind::Ptr || kind == TyKind::Null; }
   bool isResult() const { return kind == TyKind::Result; }
   bool isStruct() const { return kind == TyKind::Struct; }
+  bool isFunc() const { return kind == TyKind::Func; }
+  const Ty *funcRet() const { return pointee; }
   bool isNil() const { return kind == TyKind::Nil || kind == TyKind::Void; }
   const Ty *resultValue() const { return pointee; }
   std::string str() const;
 };
+
+// The runtime's signature tag of an `extern` function type, as
+// npk_jit_sig_intern spells it (`i32(i32,i32)`, `void(ptr,f64)`), or "" when
+// a part has no tag: only integers, flt32/flt64, pointers and a NIL return do.
+std::string jitSignatureTag(const Ty *fn);
 
 class TypeContext {
 public:
@@ -51,6 +63,7 @@ public:
   const Ty *ptr(const Ty *pointee); // null pointee: `?->`
   const Ty *result(const Ty *value);
   const Ty *structTy(StructDecl *decl);
+  const Ty *func(const Ty *ret, std::vector<const Ty *> params, std::vector<uint8_t> quals, bool isExtern);
   // Looks up a builtin scalar type by name ("int32", "bool", ...); null if none.
   const Ty *builtinNamed(const std::string &name);
 
@@ -58,6 +71,7 @@ private:
   const Ty *intern(const Ty &t);
   std::deque<Ty> storage_;
   std::map<std::tuple<int, unsigned, bool, const Ty *, StructDecl *>, const Ty *> index_;
+  std::map<std::tuple<const Ty *, std::vector<const Ty *>, std::vector<uint8_t>, bool>, const Ty *> funcIndex_;
   const Ty *error_, *bool_, *string_, *tbb32_, *nil_, *void_, *null_;
 };
 

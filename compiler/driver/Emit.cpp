@@ -175,7 +175,9 @@ bool linkExecutable(const std::string &object, const LinkInputs &extra, const st
   words.insert(words.end(), extra.files.begin(), extra.files.end());
   for (const std::string &dir : extra.libDirs) words.push_back("-L" + dir);
   for (const std::string &lib : extra.libs) words.push_back("-l" + lib);
-  words.insert(words.end(), {runtimeLib, "-lm", "-lpthread"});
+  // libZydis only for programs that pull in the runtime's validator
+  // (Jit.compile_bytes): --as-needed drops it from every other program.
+  words.insert(words.end(), {runtimeLib, "-Wl,--as-needed", "-lZydis", "-Wl,--no-as-needed", "-lm", "-lpthread"});
   words.insert(words.end(), extra.linkerArgs.begin(), extra.linkerArgs.end());
   words.insert(words.end(), {"-o", output});
 #ifdef NPK_PROGRAM_SANITIZE

@@ -199,6 +199,14 @@ llvm::DIType *DebugInfo::type(const Ty *t) {
     break;
   }
   case TyKind::Null: d = types_->createPointerType(nullptr, 64); break;
+  case TyKind::Func: {
+    // A code pointer to a subroutine of the value's signature, named as written.
+    std::vector<llvm::Metadata *> sig = {t->isExtern ? type(t->funcRet()) : type(l_.types_->result(t->funcRet()))};
+    for (const Ty *p : t->params) sig.push_back(type(p));
+    llvm::DISubroutineType *fn = types_->createSubroutineType(types_->getOrCreateTypeArray(sig));
+    d = types_->createPointerType(fn, 64, 0, std::nullopt, t->str());
+    break;
+  }
   case TyKind::Struct: return structType(t);
   case TyKind::Result: return resultType(t);
   case TyKind::Nil:

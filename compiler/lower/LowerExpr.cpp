@@ -162,7 +162,10 @@ llvm::Value *Lowerer::lowerUnary(const UnaryExpr &e) {
   }
   case UnaryOp::Not: return b_.CreateNot(lowerExpr(*e.operand));
   case UnaryOp::BitNot: return b_.CreateNot(lowerAs(*e.operand, e.ty));
-  case UnaryOp::AddrOf: return lowerAddress(*e.operand);
+  case UnaryOp::AddrOf:
+    if (e.funcValue) return funcs_.at(e.funcValue);
+    if (e.externValue) return declareExtern(*e.externValue);
+    return lowerAddress(*e.operand);
   case UnaryOp::Deref: return b_.CreateLoad(llvmType(e.ty), lowerExpr(*e.operand));
   }
   return nullptr;
@@ -297,6 +300,8 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
   const Ty *from = e.operand->ty, *to = e.ty;
   llvm::Value *v = lowerExpr(*e.operand);
   llvm::Type *toTy = llvmType(to);
+  if (to->isFunc()) // JIT code: one checked lookup of its signature tag (LANGUAGE-2 A7.1)
+    return b_.CreateCall(runtime("npk_jit_convert"), {v, stringConstant(jitSignatureTag(to)), locString(e.span)});
   if (from->isPointerLike() && to->isPtr()) return v;
   if (from->isPtr() && to->isInt()) return b_.CreatePtrToInt(v, toTy);
   if (from->isInt() && to->isPtr()) return b_.CreateIntToPtr(v, toTy);
@@ -392,6 +397,7 @@ llvm::Value *Lowerer::lowerStructLit(const StructLitExpr &e) {
 
 llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
   if (e.builtin != Builtin::None) return lowerBuiltin(e);
+  if (e.throughValue()) return lowerValueCall(e);
   std::vector<llvm::Value *> args;
   if (e.ext) {
     llvm::Function *fn = declareExtern(*e.ext);
@@ -415,6 +421,28 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
   llvm::Value *result = b_.CreateCall(funcs_.at(f), args);
   noteRelease(e);
   return result;
+}
+
+// A call through a function value: one indirect call with the ABI of the
+// functions the value can hold (a Nitpick function's, or C's for `extern`).
+llvm::Value *Lowerer::lowerValueCall(const CallExpr &e) {
+  const Ty *fnTy = e.calleeTy;
+  llvm::Value *callee = lowerExpr(*e.callee);
+  std::vector<llvm::Value *> args;
+  for (size_t i = 0; i < e.args.size(); ++i) {
+    const Ty *pt = fnTy->params[i];
+    if (fnTy->paramQuals[i] & (QualBorrowMut | QualBorrowImm)) {
+      args.push_back(lowerAddress(*e.args[i]));
+      continue;
+    }
+    llvm::Value *arg = lowerAs(*e.args[i], pt);
+    args.push_back(fnTy->isExtern && pt == types_->string() ? cStringArg(arg) : arg);
+  }
+  llvm::CallInst *call = b_.CreateCall(funcValueType(fnTy), callee, args);
+  if (!fnTy->isExtern) return call;
+  if (fnTy->funcRet()->isNil()) return nullptr;
+  if (fnTy->funcRet() == types_->string()) return b_.CreateCall(runtime("npk_string_from_c"), {call});
+  return call;
 }
 
 // A string passes its NUL-terminated bytes (LANGUAGE-2 A1.2). All-zero
@@ -443,7 +471,20 @@ llvm::Value *Lowerer::lowerBuiltin(const CallExpr &e) {
   case Builtin::Free: result = b_.CreateCall(runtime("npk_free"), {pointerArg(*e.args[0])}); break;
   case Builtin::WildxSeal: result = b_.CreateCall(runtime("npk_wildx_seal"), {pointerArg(*e.args[0])}); break;
   case Builtin::WildxFree: result = b_.CreateCall(runtime("npk_wildx_free"), {pointerArg(*e.args[0])}); break;
-  default: return lowerPrint(e);
+  case Builtin::Print:
+  case Builtin::Println:
+  case Builtin::Eprint:
+  case Builtin::Eprintln: return lowerPrint(e);
+  case Builtin::GetArgc: return b_.CreateCall(runtime("npk_get_argc"), {});
+  case Builtin::GetArgv: {
+    // The runtime keeps argv for the whole process: the string is its bytes, not a copy.
+    llvm::Value *len = allocas_.CreateAlloca(b_.getInt64Ty(), nullptr, "argv.len");
+    llvm::Value *bytes = b_.CreateCall(runtime("npk_get_argv"), {lowerAs(*e.args[0], types_->int32()), len, locString(e.span)});
+    llvm::Value *str = llvm::UndefValue::get(llvmType(types_->string()));
+    str = b_.CreateInsertValue(str, bytes, 0);
+    return b_.CreateInsertValue(str, b_.CreateLoad(b_.getInt64Ty(), len), 1);
+  }
+  case Builtin::None: return nullptr;
   }
   noteRelease(e);
   return result;

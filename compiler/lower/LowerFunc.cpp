@@ -43,7 +43,8 @@ llvm::Type *Lowerer::llvmType(const Ty *t) {
   // to C as "" (cStringArg).
   case TyKind::String: return llvm::StructType::get(ctx_, {b_.getPtrTy(), b_.getInt64Ty()});
   case TyKind::Ptr:
-  case TyKind::Null: return b_.getPtrTy();
+  case TyKind::Null:
+  case TyKind::Func: return b_.getPtrTy(); // a function value is one code pointer (LANGUAGE-2 A7)
   case TyKind::Struct: {
     auto it = structs_.find(t->decl);
     if (it != structs_.end()) return it->second;
@@ -114,6 +115,9 @@ llvm::FunctionCallee Lowerer::runtime(const char *name) {
       {"npk_print_i64", v, {i32, i64}, false},  {"npk_print_u64", v, {i32, i64}, false},
       {"npk_print_f64", v, {i32, b_.getDoubleTy()}, false},
       {"npk_print_f32", v, {i32, b_.getFloatTy()}, false}, {"npk_print_bool", v, {i32, i32}, false},
+      {"npk_jit_convert", ptr, {ptr, ptr, ptr}, false},
+      {"npk_set_args", v, {i32, ptr}, false},  {"npk_get_argc", i32, {}, false},
+      {"npk_get_argv", ptr, {i32, ptr, ptr}, false},
       {"npk_print_ptr", v, {i32, ptr}, false},  {"npk_string_from_c", llvmType(types_->string()), {ptr}, false},
   };
   for (const Sig &s : sigs) {
@@ -129,13 +133,28 @@ llvm::FunctionCallee Lowerer::runtime(const char *name) {
   llvm::report_fatal_error(llvm::Twine("npkc: unknown runtime function ") + name);
 }
 
-llvm::Function *Lowerer::declareFunc(FuncDecl &f) {
+// The LLVM signature behind a function type: a Nitpick function passes
+// `Result<R>` and takes borrowed structs by address; an `extern` one has the
+// C signature of an extern declaration. declareFunc and declareExtern use it,
+// so a function value's call matches every function it can hold.
+llvm::FunctionType *Lowerer::funcValueType(const Ty *fnTy) {
   std::vector<llvm::Type *> params;
-  for (auto &p : f.params) {
-    bool byRef = p->binding.quals & (QualBorrowMut | QualBorrowImm);
-    params.push_back(byRef ? b_.getPtrTy() : llvmType(p->binding.ty));
+  for (size_t i = 0; i < fnTy->params.size(); ++i) {
+    bool byRef = fnTy->paramQuals[i] & (QualBorrowMut | QualBorrowImm);
+    params.push_back(byRef ? b_.getPtrTy() : fnTy->isExtern ? cType(fnTy->params[i]) : llvmType(fnTy->params[i]));
   }
-  auto *fnTy = llvm::FunctionType::get(resultType(f.ret), params, false);
+  llvm::Type *ret = fnTy->isExtern ? cType(fnTy->funcRet()) : resultType(fnTy->funcRet());
+  return llvm::FunctionType::get(ret, params, false);
+}
+
+llvm::Function *Lowerer::declareFunc(FuncDecl &f) {
+  std::vector<const Ty *> paramTys;
+  std::vector<uint8_t> quals;
+  for (auto &p : f.params) {
+    paramTys.push_back(p->binding.ty);
+    quals.push_back(p->binding.quals & ~QualFixed);
+  }
+  llvm::FunctionType *fnTy = funcValueType(types_->func(f.ret, paramTys, quals, false));
   auto *fn = llvm::Function::Create(fnTy, llvm::Function::InternalLinkage, f.symbol, mod_.get());
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   for (size_t i = 0; i < f.params.size(); ++i) fn->getArg(static_cast<unsigned>(i))->setName(f.params[i]->binding.name);
@@ -146,9 +165,8 @@ llvm::Function *Lowerer::declareFunc(FuncDecl &f) {
 llvm::Function *Lowerer::declareExtern(ExternDecl &e) {
   auto it = externs_.find(&e);
   if (it != externs_.end()) return it->second;
-  std::vector<llvm::Type *> params;
-  for (const Ty *t : e.paramTys) params.push_back(cType(t));
-  auto *fnTy = llvm::FunctionType::get(cType(e.ret), params, false);
+  llvm::FunctionType *fnTy =
+      funcValueType(types_->func(e.ret, e.paramTys, std::vector<uint8_t>(e.paramTys.size(), QualNone), true));
   llvm::Function *fn = mod_->getFunction(e.name);
   if (!fn) fn = llvm::Function::Create(fnTy, llvm::Function::ExternalLinkage, e.name, mod_.get());
   externs_[&e] = fn;
@@ -232,6 +250,7 @@ void Lowerer::emitEntryPoint() {
   enterGenerated(cmain, *syms_.main);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", cmain));
   b_.CreateCall(runtime("npk_start"), {});
+  b_.CreateCall(runtime("npk_set_args"), {cmain->getArg(0), cmain->getArg(1)});
   if (llvm::Function *thunk = mod_->getFunction("npk_failsafe_entry"))
     b_.CreateCall(runtime("npk_set_failsafe"), {thunk});
   b_.CreateCall(funcs_[syms_.main], {});

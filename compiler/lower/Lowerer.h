@@ -66,6 +66,8 @@ public:
   llvm::Value *lowerLogical(const BinaryExpr &e);
   llvm::Value *lowerUnary(const UnaryExpr &e);
   llvm::Value *lowerCast(const CastExpr &e);
+  llvm::Value *lowerValueCall(const CallExpr &e);
+  llvm::FunctionType *funcValueType(const Ty *fnTy);
   llvm::Value *lowerCall(const CallExpr &e);
   llvm::Value *cStringArg(llvm::Value *str);
   llvm::Value *lowerBuiltin(const CallExpr &e);

@@ -460,7 +460,7 @@ void CfgBuilder::call(const CallExpr &c) {
   const TrackedBinding *released = followed(releasedName(c));
   // Releasing through a field of a struct value that borrows (`free(s.ptr)`)
   // releases what the struct may point into.
-  if (!released && !c.args.empty() && c.args[0] && isDeallocatorName(c.calleeName()))
+  if (!released && !c.args.empty() && c.args[0] && isDeallocatorCall(c))
     released = borrowingField(*c.args[0]);
   // Releasing a borrowing pointer releases the memory of the owner it points
   // into: one release per possible owner, each applying where it does.
@@ -468,6 +468,7 @@ void CfgBuilder::call(const CallExpr &c) {
   if (through) released = &cfg_.bindings[through->owner->id];
   if (released && !released->checked) released = nullptr;
   unsigned before = releases_;
+  if (c.throughValue()) expr(*c.callee); // the function value is read first, then the arguments
   for (size_t i = 0; i < c.args.size(); ++i) {
     if (!c.args[i] || (i == 0 && released)) continue;
     bool byValue = c.func && i < c.func->params.size() &&

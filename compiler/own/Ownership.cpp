@@ -63,6 +63,7 @@ public:
   void collect();
   void checkMovesOutOfPlace();
   void checkAddressesOfOwned();
+  void checkPageBoundEscapes();
   void checkPlainOwners();
   void emit(DiagEngine &diags);
 
@@ -593,6 +594,69 @@ void FunctionReport::checkAddressesOfOwned() {
   }
 }
 
+// NPK-O002: a function value converted from JIT code (LANGUAGE-2 A7.1) may
+// only be called and copied into locals, where the borrow analysis follows
+// it to the release of its code (ARIA-015); every other way out is refused.
+void FunctionReport::checkPageBoundEscapes() {
+  if (!cfg_.func->body) return;
+  auto pageBound = [&](const Expr *e) -> const Binding * {
+    if (auto *c = as<CastExpr>(e); c && c->ty && c->ty->isFunc()) {
+      auto *n = as<NameExpr>(c->operand.get());
+      return n ? n->binding : nullptr;
+    }
+    auto *n = as<NameExpr>(e);
+    if (!n || !n->binding || !n->binding->ty || !n->binding->ty->isFunc() || n->binding->id >= cfg_.bindings.size())
+      return nullptr;
+    const TrackedBinding &tb = cfg_.bindings[n->binding->id];
+    return tb.binding == n->binding && isBorrowing(tb) ? tb.owner : nullptr;
+  };
+  auto report = [&](const Expr &value, const Binding &code, const std::string &how, const std::string &help) {
+    std::string what = "`" + std::string(sm_.text(value.span)) + "`";
+    Diag d;
+    d.id = DiagId::PageBoundEscape;
+    d.primary = value.span;
+    d.message = "function value " + what + " of the JIT code in `" + code.name + "` escapes: " + how;
+    d.primaryLabel = "escapes here";
+    d.label(code.span, "`" + code.name + "` is declared here; the value is valid only while it is live");
+    d.withHelp(help);
+    directDiags_.push_back(std::move(d));
+  };
+  forEachExprIn(*cfg_.func->body, [&](const Expr &e) {
+    if (auto *call = as<CallExpr>(&e)) {
+      for (const ExprPtr &arg : call->args)
+        if (const Binding *code = arg ? pageBound(arg.get()) : nullptr)
+          report(*arg, *code, "passed as an argument",
+                 "call the value where `" + code->name + "` is live instead of handing it on; a function that needs "
+                 "the code takes `" + code->name + "` itself and converts it");
+    } else if (auto *lit = as<StructLitExpr>(&e)) {
+      for (const FieldInit &f : lit->fields)
+        if (const Binding *code = f.value ? pageBound(f.value.get()) : nullptr)
+          report(*f.value, *code, "stored in field `" + f.name + "`", "keep it in a local binding");
+    } else if (auto *u = as<UnaryExpr>(&e); u && u->op == UnaryOp::AddrOf) {
+      if (const Binding *code = pageBound(u->operand.get()))
+        report(*u->operand, *code, "its address is taken", "call it or copy it into a local binding");
+    }
+  });
+  walkStmts(*cfg_.func->body, [&](const Stmt &s) {
+    const Expr *value = nullptr;
+    std::string how;
+    auto *a = as<AssignStmt>(&s);
+    auto *local = a ? as<NameExpr>(a->target.get()) : nullptr;
+    if (a && !a->compound && !(local && local->binding)) {
+      value = a->value.get();
+      how = "stored outside a local binding";
+    } else if (auto *p = as<PassStmt>(&s)) {
+      value = p->value.get();
+      how = "passed out of the function";
+    } else if (auto *r = as<ReturnStmt>(&s)) {
+      value = r->value.get();
+      how = "returned from the function";
+    }
+    if (const Binding *code = value ? pageBound(value) : nullptr)
+      report(*value, *code, how, "keep it in a local binding of the scope that owns the code");
+  });
+}
+
 // NPK-O003: a struct value with a destructor, or a `wild`/`wildx` binding whose
 // allocation went to another binding, is used after it moved.
 Diag FunctionReport::useAfterMoveDiag(const Finding &f) const {
@@ -738,6 +802,7 @@ void checkOwnership(const SourceManager &sm, const Symbols &, DiagEngine &diags,
     report.collect();
     report.checkMovesOutOfPlace();
     report.checkAddressesOfOwned();
+    report.checkPageBoundEscapes();
     report.checkPlainOwners();
     report.emit(diags);
     planDrops(cfg, sol, f);

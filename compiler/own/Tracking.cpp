@@ -10,10 +10,6 @@ namespace npk::own {
 
 namespace {
 
-bool endsWith(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 // `raw f()`, `f() ? d` and `f() => T` yield what `f()` yields.
 const Expr *stripValueWrappers(const Expr *e) {
   while (e) {
@@ -57,7 +53,7 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f);
 void visitCall(const CallExpr &call, Keep keep, const AllocationVisitor &f) {
   Family family = callFamily(call);
   if (family != FamilyNone && (!keep.kept || keep.release)) f(call, keep.release);
-  bool releases = family == FamilyNone && isDeallocatorName(call.calleeName());
+  bool releases = family == FamilyNone && isDeallocatorCall(call);
   for (size_t i = 0; i < call.args.size(); ++i)
     if (call.args[i]) visitValue(*call.args[i], releases && i == 0 ? Keep{true, &call} : Keep{}, f);
 }
@@ -223,12 +219,6 @@ bool keepsItsValue(const Expr &place) {
   return n && n->binding && (n->binding->heapStruct || isBorrow(*n->binding));
 }
 
-bool isDeallocatorName(std::string_view name) {
-  for (std::string_view word : {"free", "destroy", "release"})
-    if (name == word || endsWith(name, "_" + std::string(word))) return true;
-  return false;
-}
-
 const Binding *ownedParam(const FuncDecl &f) {
   if (!isDeallocatorName(f.name)) return nullptr;
   for (auto &p : f.params)
@@ -238,8 +228,12 @@ const Binding *ownedParam(const FuncDecl &f) {
   return nullptr;
 }
 
+bool isDeallocatorCall(const CallExpr &call) {
+  return !call.throughValue() && isDeallocatorName(call.calleeName());
+}
+
 const NameExpr *releasedName(const CallExpr &call) {
-  if (call.args.empty() || !isDeallocatorName(call.calleeName())) return nullptr;
+  if (call.args.empty() || !isDeallocatorCall(call)) return nullptr;
   auto *n = as<NameExpr>(call.args[0].get());
   return n && n->binding ? n : nullptr;
 }
@@ -323,7 +317,9 @@ namespace {
 void addPointerSources(const Expr *value, std::vector<const Binding *> &out) {
   while (true) {
     if (auto *r = as<RawExpr>(value)) value = r->operand.get();
-    else if (auto *c = as<CastExpr>(value); c && c->ty && c->ty->isPtr()) value = c->operand.get();
+    // A pointer cast, and the conversion of JIT code to a function value
+    // (LANGUAGE-2 A7.1), point where their operand does.
+    else if (auto *c = as<CastExpr>(value); c && c->ty && (c->ty->isPtr() || c->ty->isFunc())) value = c->operand.get();
     else break;
   }
   if (auto *n = as<NameExpr>(value)) {
@@ -335,7 +331,7 @@ void addPointerSources(const Expr *value, std::vector<const Binding *> &out) {
     for (const FieldInit &f : lit->fields) addPointerSources(f.value.get(), out);
   } else if (auto *m = as<MemberExpr>(value); m && !m->throughPointer && m->target != MemberTarget::TypeMember) {
     addPointerSources(m->base.get(), out); // a field of a value holds what the value may point into
-  } else if (auto *call = as<CallExpr>(value); call && (call->func || call->ext) && !wildResultQuals(*call) && call->ty) {
+  } else if (auto *call = as<CallExpr>(value); call && (call->func || call->ext || call->calleeTy) && !wildResultQuals(*call) && call->ty) {
     const Ty *result = call->ty->isResult() ? call->ty->resultValue() : call->ty; // what `raw` yields
     if (!result || !result->isPtr()) return;
     for (const ExprPtr &arg : call->args)
@@ -413,7 +409,7 @@ BindingTable collectBindings(const FuncDecl &f) {
   bool dropEnabled = f.module && f.module->dropEnabled;
   std::vector<std::pair<const Binding *, const Binding *>> pointerCopies; // (dest, source)
   auto notePointerCopy = [&](const Binding &dest, const Expr *value) {
-    if (!dest.ty || !(dest.ty->isPtr() || dest.ty->isStruct() || dest.ty->isResult())) return;
+    if (!dest.ty || !(dest.ty->isPtr() || dest.ty->isFunc() || dest.ty->isStruct() || dest.ty->isResult())) return;
     for (const Binding *src : pointerSources(value))
       if (src != &dest) pointerCopies.push_back({&dest, src});
   };

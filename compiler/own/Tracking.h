@@ -80,8 +80,10 @@ bool keepsItsValue(const Expr &place);
 // value there is not handed on.
 bool isErrorResultLiteral(const Expr &e);
 
-// `free`, `destroy`, `release`, or a name ending in `_free`/`_destroy`/`_release`.
-bool isDeallocatorName(std::string_view plainName);
+using npk::isDeallocatorName; // ast/AST.h: the naming rule of LANGUAGE.md §6.2
+// A call of a deallocator by name; a call through a function value never
+// releases (LANGUAGE-2 A7), whatever the value is called.
+bool isDeallocatorCall(const CallExpr &call);
 // The parameter a function owns: a deallocator's (by its name) first
 // `wild`/`wildx` pointer parameter, which it must release on every path.
 // Every other `wild`/`wildx` parameter is borrowed from the caller. Null when

@@ -326,6 +326,7 @@ bool Parser::parseType(TypeExpr &out) {
   DepthGuard guard(depth_);
   if (tooDeep(cur().span, kSplitType)) return false;
   out.span = cur().span;
+  if (at(Tok::KwExtern) || at(Tok::LParen)) return parseFuncType(out);
   if (at(Tok::Ident) || at(Tok::KwNil)) {
     out.name = std::string(advance().text);
   } else if (at(Tok::Question)) {
@@ -352,6 +353,58 @@ bool Parser::parseType(TypeExpr &out) {
     ++out.pointerDepth;
   }
   return true;
+}
+
+// func-type = [ "extern" ] "(" type ")" "(" [ qualifiers type { "," qualifiers type } ] ")"
+bool Parser::parseFuncType(TypeExpr &out) {
+  out.func = std::make_unique<FuncTypeExpr>();
+  FuncTypeExpr &f = *out.func;
+  f.isExtern = accept(Tok::KwExtern);
+  Span open = cur().span;
+  if (!expect(Tok::LParen, "before the return type of a function type")) return false;
+  if (!parseType(f.ret)) return false;
+  if (!expectClosing(Tok::RParen, "after the return type of a function type", open)) return false;
+  open = cur().span;
+  if (!expect(Tok::LParen, "to start the parameter types of a function type")) return false;
+  while (!at(Tok::RParen) && !at(Tok::Eof)) {
+    f.quals.push_back(parseQualifiers());
+    f.params.emplace_back();
+    if (!parseType(f.params.back())) return false;
+    if (at(Tok::Colon)) {
+      if (Diag *d = errorAt(cur().span, DiagId::Expected, "parameter names are not part of a function type"))
+        d->withHelp("write only the parameter's type, e.g. `(int32)(int32, int32)`");
+      return false;
+    }
+    if (!accept(Tok::Comma)) break;
+  }
+  out.span = Span::cover(out.span, cur().span);
+  if (!expectClosing(Tok::RParen, "to close the parameter types of a function type", open)) return false;
+  if (at(Tok::Arrow) || at(Tok::Star)) {
+    if (Diag *d = errorAt(cur().span, DiagId::Expected, "a pointer to a function value is not supported"))
+      d->withHelp("a function value is already a code pointer; store it by value");
+    return false;
+  }
+  return true;
+}
+
+// Whether the tokens from the current one spell `( ... ) ( ... ) :` — the
+// start of a declaration whose type is a function type (also with `->`
+// after it, which parseFuncType then refuses).
+bool Parser::atFuncTypeDecl() const {
+  size_t i = pos_;
+  for (int group = 0; group < 2; ++group) {
+    if (i >= tokens_.size() || tokens_[i].kind != Tok::LParen) return false;
+    int depth = 0;
+    for (; i < tokens_.size(); ++i) {
+      Tok k = tokens_[i].kind;
+      if (k == Tok::LParen) ++depth;
+      else if (k == Tok::RParen && --depth == 0) break;
+      else if (k == Tok::Eof || k == Tok::Semi || k == Tok::LBrace) return false;
+    }
+    ++i;
+  }
+  while (i < tokens_.size() && (tokens_[i].kind == Tok::Arrow || tokens_[i].kind == Tok::Star)) ++i; // refused later
+  return i < tokens_.size() && tokens_[i].kind == Tok::Colon;
 }
 
 // The `;` that must follow the `}` of a declaration.
@@ -810,7 +863,8 @@ StmtPtr Parser::parseDefer() {
 }
 
 bool Parser::atVarDeclStart() const {
-  if (atAny({Tok::KwFixed, Tok::KwWild, Tok::KwWildx})) return true;
+  if (atAny({Tok::KwFixed, Tok::KwWild, Tok::KwWildx, Tok::KwExtern})) return true;
+  if (at(Tok::LParen)) return atFuncTypeDecl();
   if (at(Tok::KwResult)) return peekTok().kind == Tok::Lt;
   if (at(Tok::Question)) return peekTok().kind == Tok::Arrow || peekTok().kind == Tok::Star;
   if (at(Tok::Ident)) {

@@ -56,6 +56,8 @@ private:
   void expectDeclEnd(const char *what);
   uint8_t parseQualifiers();
   bool parseType(TypeExpr &out);
+  bool parseFuncType(TypeExpr &out);
+  bool atFuncTypeDecl() const;
   std::unique_ptr<Param> parseParam();
 
   // Statements.

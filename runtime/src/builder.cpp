@@ -1363,6 +1363,10 @@ using namespace npkrt;
 extern "C" int32_t npk_jit_begin(npk_jit_module *m, const char *sig, const char *name) {
   static const char kOp[] = "jit_begin";
   int32_t code = 0;
+#if !defined(__x86_64__)
+  // Every later call then finds no open function.
+  return refuse(nullptr, m, kOp, NPK_ERR_JIT_UNSUPPORTED);
+#endif
   Builder *b;
   if (m == t_module && m != nullptr && g_code_module_epoch.load(std::memory_order_acquire) == t_epoch) {
     b = t_builder;

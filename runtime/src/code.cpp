@@ -76,6 +76,7 @@ struct Module {
   bool sealed;
   bool freed;
   bool standalone;    // made by compile_*: freeing its function frees it
+  const char *auto_prefix;  // standalone: "<prefix>" of its function's automatic name
   bool inherited;     // installed by the parent before fork (memfd)
   void *registration; // with GDB (jit_names.h)
   uint32_t count, capacity;
@@ -726,7 +727,7 @@ bool owned_in_state(const Module *m, uint32_t i, uint32_t state) {
 // function installed). out holds at least kAutoNameBytes.
 constexpr size_t kAutoNameBytes = 32;
 void format_auto_name(const Module *m, uint32_t number, char *out) {
-  const char *prefix = m != nullptr && m->standalone ? "compile_add_i32" : "jit_fn";
+  const char *prefix = m != nullptr && m->standalone && m->auto_prefix != nullptr ? m->auto_prefix : "jit_fn";
   size_t n = strlen(prefix);
   memcpy(out, prefix, n);
   out[n++] = '#';
@@ -1179,6 +1180,11 @@ extern "C" int32_t npk_jit_module_seal(npk_jit_module *module) {
 
 extern "C" int32_t npk_jit_fn_free(npk_jit_fn f) { return free_function(f, "jit_fn_free"); }
 
+bool npkrt::code_is_module(const void *p) {
+  const Module *m = static_cast<const Module *>(p);
+  return m != nullptr && module_known(m) && !m->standalone;
+}
+
 extern "C" int32_t npk_jit_module_free(npk_jit_module *module) {
   static const char kOp[] = "jit_module_free";
   Module *m = reinterpret_cast<Module *>(module);
@@ -1223,30 +1229,43 @@ extern "C" const char *npk_jit_fn_name(npk_jit_fn f) {
   return code_name_of_handle(f);
 }
 
-extern "C" int32_t npk_jit_refuse(npk_jit_fn f, npk_jit_sig sig, const char *op) {
+namespace npkrt {
+
+int32_t code_refusal(npk_jit_fn f, npk_jit_sig sig, char (&text)[160], const char **reason, npk_jit_sig *have) {
   ensure_init();
-  const char *reason = nullptr;
+  *reason = nullptr;
+  *have = 0;
   int32_t code = NPK_ERR_JIT_NOT_LIVE;
-  char text[160];
-  Slot *slot = live_slot(f, &reason);
+  Slot *slot = live_slot(f, reason);
   if (slot != nullptr) {
     uint64_t key = key_of(static_cast<uint32_t>(f)).load(std::memory_order_acquire);
     if (key_state(key) == kSlotAdded) {
-      reason = "function is not sealed (its module was not sealed yet)";
+      *reason = "function is not sealed (its module was not sealed yet)";
       code = NPK_ERR_JIT_NOT_SEALED;
     } else if (key_state(key) == kSlotInherited) {
-      reason = "function was installed by the parent process before fork";
+      *reason = "function was installed by the parent process before fork";
     } else if (key_sig(key) != sig) {
+      *have = key_sig(key);
       const char *want = npk_jit_sig_name(sig);
-      const char *have = npk_jit_sig_name(key_sig(key));
+      const char *name = npk_jit_sig_name(key_sig(key));
       snprintf(text, sizeof text, "signature mismatch: called as %s, function is %s", want ? want : "(unknown tag)",
-               have ? have : "?");
-      reason = text;
+               name ? name : "?");
+      *reason = text;
       code = NPK_ERR_JIT_SIGNATURE;
     } else {
-      reason = "function is busy in another thread's transition";
+      *reason = "function is busy in another thread's transition";
     }
   }
+  return code;
+}
+
+}  // namespace npkrt
+
+extern "C" int32_t npk_jit_refuse(npk_jit_fn f, npk_jit_sig sig, const char *op) {
+  char text[160];
+  const char *reason = nullptr;
+  npk_jit_sig have = 0;
+  int32_t code = npkrt::code_refusal(f, sig, text, &reason, &have);
   wildx_panic(op, pointer_of_handle(f), reason);
   return code;
 }
@@ -1257,20 +1276,18 @@ static const unsigned char kAddI32[] = {0x89, 0xf8, 0x01, 0xf0, 0xc3};
 static const unsigned char kAddI32[] = {0x00, 0x00, 0x01, 0x0b, 0xc0, 0x03, 0x5f, 0xd6};
 #endif
 
-extern "C" void *npk_jit_compile_add_i32(int32_t *err) {
-  int32_t ignored = 0;
-  if (err == nullptr) err = &ignored;
+void *npkrt::code_compile_standalone(const void *code, size_t len, npk_jit_sig sig, const char *prefix, uint32_t number,
+                                     const char *op, int32_t *err) {
   *err = 0;
   ensure_init();
-  npk_jit_sig sig = code_sig_i32_i32();
   Module *m = sig == 0 ? nullptr : module_create();
   if (m == nullptr) {
     *err = NPK_ERR_JIT_ALLOC;
     return nullptr;
   }
   m->standalone = true;
-  npk_jit_fn f = module_add(m, kAddI32, sizeof kAddI32, sig, nullptr, "compile_add_i32",
-                            g_compile_counter.fetch_add(1, std::memory_order_relaxed) + 1);
+  m->auto_prefix = prefix;
+  npk_jit_fn f = module_add(m, code, len, sig, nullptr, prefix, number);
   if (f == 0) {
     module_release(m);
     *err = NPK_ERR_JIT_ALLOC;
@@ -1278,7 +1295,7 @@ extern "C" void *npk_jit_compile_add_i32(int32_t *err) {
   }
   const char *reason = module_seal(m);
   if (reason != nullptr) {
-    wildx_panic("jit_compile_add_i32", nullptr, reason);
+    wildx_panic(op, nullptr, reason);
     uint32_t index = static_cast<uint32_t>(f);
     retire_key(index);
     g_slots[index].module = nullptr;
@@ -1288,4 +1305,12 @@ extern "C" void *npk_jit_compile_add_i32(int32_t *err) {
     return nullptr;
   }
   return pointer_of_handle(f);
+}
+
+extern "C" void *npk_jit_compile_add_i32(int32_t *err) {
+  int32_t ignored = 0;
+  if (err == nullptr) err = &ignored;
+  return code_compile_standalone(kAddI32, sizeof kAddI32, code_sig_i32_i32(), "compile_add_i32",
+                                 g_compile_counter.fetch_add(1, std::memory_order_relaxed) + 1,
+                                 "jit_compile_add_i32", err);
 }

@@ -36,6 +36,26 @@ int32_t code_free_pointer(void *p, const char *op);
  * panic line naming `op` and the failure code (205, 206, 207). */
 int32_t code_check_pointer(const void *p, npk_jit_sig sig, const char *op, void **entry);
 
+/* Why function f cannot be called as sig (it is not live, sealed, or of
+ * that signature; or it is busy): the failure code (205, 206, 207), the
+ * reason (static or in text) and, for a live function of another signature,
+ * its tag in *have (else 0). Prints nothing. */
+int32_t code_refusal(npk_jit_fn f, npk_jit_sig sig, char (&text)[160], const char **reason, npk_jit_sig *have);
+
+/* Whether p is a module from npk_jit_module_new not yet returned to malloc
+ * (live, or freed and still in quarantine). */
+bool code_is_module(const void *p);
+
+/* Installs `len` bytes of code as a standalone function of signature `sig`
+ * (the Jit.compile_* functions): sealed at once, named "<prefix>#<number>"
+ * (prefix: static storage), returned as a handle pointer that
+ * npk_wildx_free and the checked calls take. NULL with *err set to
+ * NPK_ERR_JIT_ALLOC (sig 0, no slot or arena memory) or NPK_ERR_JIT_INSTALL
+ * (the OS refused the write); a failed seal prints one panic line naming
+ * `op`. The caller checked code and len (1 byte to 4 MiB). */
+void *code_compile_standalone(const void *code, size_t len, npk_jit_sig sig, const char *prefix, uint32_t number,
+                              const char *op, int32_t *err);
+
 /* The interned tag of "i32(i32,i32)". */
 npk_jit_sig code_sig_i32_i32(void);
 

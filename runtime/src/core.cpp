@@ -176,6 +176,18 @@ void heap_panic(const void *p, const char *reason) {
 
 }  // namespace
 
+bool npkrt::heap_block_bytes(const void *p, int64_t *bytes) {
+  uintptr_t address = reinterpret_cast<uintptr_t>(p);
+  if (address == 0) return false;
+  HeapShard &shard = shard_for(address);
+  ShardLock lock(shard);
+  if (shard.capacity == 0) return false;
+  const HeapEntry *entry = probe(shard, address);
+  if (entry->address != address || entry->tag < 0) return false;
+  *bytes = entry->tag;
+  return true;
+}
+
 size_t npkrt::heap_test_registry_slots(void) {
   size_t slots = 0;
   for (HeapShard &shard : g_heap_shards) {
@@ -197,9 +209,11 @@ const char *trap_description(int32_t code) {
     case NPK_ERR_OVERFLOW: return "integer overflow";
     case NPK_ERR_DIV_ZERO: return "division by zero";
     case NPK_ERR_CAST_RANGE: return "value out of range for cast";
+    case NPK_ERR_INDEX: return "index out of bounds";
     case NPK_ERR_JIT_ALLOC: return "JIT page allocation failed";
     case NPK_ERR_JIT_INSTALL: return "JIT code install failed";
     case NPK_ERR_JIT_SEAL: return "JIT page seal failed";
+    case NPK_ERR_JIT_CONVERT: return "JIT code has another signature";
     case NPK_ERR_JIT_NOT_SEALED: return "JIT page is not sealed";
     case NPK_ERR_JIT_NOT_LIVE: return "not a live JIT page";
     default: return nullptr;
@@ -482,6 +496,8 @@ __attribute__((noreturn)) void report_cast(const char *loc, const char *type, co
 
 }  // namespace
 
+void npkrt::trap_with(int32_t code, const char *loc, const char *what) { report_trap(code, loc, what); }
+
 extern "C" void npk_trap(int32_t code, const char *loc) {
   char what[64];
   const char *known = trap_description(code);
@@ -584,4 +600,31 @@ extern "C" void npk_print_bool(int32_t stream, int32_t v) {
 
 extern "C" void npk_print_ptr(int32_t stream, const void *p) {
   if (FILE *file = stream_file(stream)) fprintf(file, "0x%" PRIxPTR, reinterpret_cast<uintptr_t>(p));
+}
+
+// ---- program arguments ------------------------------------------------------
+
+namespace {
+int32_t g_argc = 0;
+char **g_argv = nullptr;
+}  // namespace
+
+extern "C" void npk_set_args(int32_t argc, char **argv) {
+  g_argc = argc > 0 && argv != nullptr ? argc : 0;
+  g_argv = argv;
+}
+
+extern "C" int32_t npk_get_argc(void) { return g_argc > 0 ? g_argc - 1 : 0; }
+
+extern "C" const char *npk_get_argv(int32_t i, int64_t *len, const char *loc) {
+  int32_t count = npk_get_argc();
+  if (i < 0 || i >= count) {
+    char what[96];
+    snprintf(what, sizeof what, "index out of bounds: get_argv(%d) with %d argument%s", i, count,
+             count == 1 ? "" : "s");
+    npkrt::trap_with(NPK_ERR_INDEX, loc, what);
+  }
+  const char *arg = g_argv[i + 1];
+  if (len != nullptr) *len = static_cast<int64_t>(strlen(arg));
+  return arg;
 }

@@ -5,6 +5,7 @@
 #define NPK_RUNTIME_CORE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 namespace npkrt {
 
@@ -17,6 +18,10 @@ size_t shortest_digits(double v, bool is_float, char digits[32], int *exponent);
 /* Formats `v` as the runtime prints it (npk/runtime.h, npk_print_f64). The
  * buffer must hold 48 bytes. */
 void format_float(char buffer[48], double v, bool is_float);
+
+/* A trap: "<loc>: runtime error: <what>" on stderr, then the failure path
+ * with `code` (failsafe, or exit 1). */
+[[noreturn]] void trap_with(int32_t code, const char *loc, const char *what);
 
 }  // namespace npkrt
 

@@ -3,6 +3,9 @@
 #include "npk/runtime.h"
 #include "wildx_internal.h"
 #include "code_internal.h"
+#include "core_internal.h"
+
+#include <stdio.h>
 
 #include <string.h>
 
@@ -74,4 +77,37 @@ extern "C" int32_t npk_jit_try_call_i32_i32(void *page, int32_t a, int32_t b, in
   if (refused != 0) return refused;
   *out = call_sealed_i32_i32(page, a, b);
   return 0;
+}
+
+extern "C" void *npk_jit_convert(void *p, const char *sig, const char *loc) {
+  char what[240];
+  npk_jit_sig want = sig != nullptr ? npk_jit_sig_intern(sig) : 0;
+  const char *target = sig != nullptr ? sig : "?";
+  if (npkrt::is_handle_pointer(p)) {
+    npk_jit_fn f = npkrt::handle_of_pointer(p);
+    void *entry = want != 0 ? npk_jit_fn_lookup(f, want) : nullptr;
+    if (entry != nullptr) return entry;
+    char text[160];
+    const char *reason = nullptr;
+    npk_jit_sig have = 0;
+    int32_t code = npkrt::code_refusal(f, want, text, &reason, &have);
+    if (code == NPK_ERR_JIT_SIGNATURE) {
+      const char *name = npk_jit_sig_name(have);
+      snprintf(what, sizeof what, "JIT code has signature %s, converted to %s", name ? name : "?", target);
+      npkrt::trap_with(NPK_ERR_JIT_CONVERT, loc, what);
+    }
+    snprintf(what, sizeof what, "JIT code converted to %s: %s", target, reason ? reason : "not callable");
+    npkrt::trap_with(code, loc, what);
+  }
+  const char *reason = nullptr;
+  int32_t code = npkrt::wildx_callable_refusal(p, &reason);
+  if (code != 0) {
+    snprintf(what, sizeof what, "JIT page converted to %s: %s", target, reason);
+    npkrt::trap_with(code, loc, what);
+  }
+  snprintf(what, sizeof what,
+           "JIT page has no signature (sealed by wildx_seal), converted to %s; only Jit.compile_*, builder and "
+           "compile_bytes code is tagged",
+           target);
+  npkrt::trap_with(NPK_ERR_JIT_CONVERT, loc, what);
 }

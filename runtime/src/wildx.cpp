@@ -740,6 +740,13 @@ void wildx_end_write(void *p) {
 }
 
 int32_t wildx_check_callable(const void *p, const char *op) {
+  const char *reason = nullptr;
+  int32_t code = wildx_callable_refusal(p, &reason);
+  if (code != 0) wildx_panic(op, p, reason);
+  return code;
+}
+
+int32_t wildx_callable_refusal(const void *p, const char **reason_out) {
   Arena *arena = nullptr;
   uint32_t page = 0;
   const char *reason = resolve(p, &arena, &page);
@@ -755,9 +762,8 @@ int32_t wildx_check_callable(const void *p, const char *op) {
       reason = "code changed since it was sealed (NPK_WILDX_VERIFY)";
     }
   }
-  if (reason == nullptr) return 0;
-  wildx_panic(op, p, reason);
-  return code;
+  *reason_out = reason;
+  return reason == nullptr ? 0 : code;
 }
 
 bool wildx_parse_byte_count(const char *text, int64_t *out) {
@@ -865,6 +871,12 @@ extern "C" int32_t npk_wildx_free(void *p) {
   static const char kOp[] = "wildx_free";
   // Jit.compile_* results: released from the code arena.
   if (is_handle_pointer(p)) return code_free_pointer(p, kOp);
+  // A module (Jit.module_new): released with every function in it. Only a
+  // pointer outside the wildx arenas can be one, so pages pay nothing.
+  Arena *arena = nullptr;
+  uint32_t page = 0;
+  if (resolve(p, &arena, &page) != nullptr && code_is_module(p))
+    return npk_jit_module_free(static_cast<npk_jit_module *>(p));
   Inside inside;
   Slot slot;
   if (!begin_transition(p, kOp, bit(kWritable) | bit(kExecutable), kFreeing, &slot)) return -1;

@@ -30,6 +30,8 @@ void wildx_end_write(void *p);
  * installed or sealed), NPK_ERR_JIT_NOT_LIVE for anything else (null, foreign,
  * interior, freed or being freed, or code changed since it was sealed). */
 int32_t wildx_check_callable(const void *p, const char *op);
+/* The same check without the panic line: 0, or the code with *reason set. */
+int32_t wildx_callable_refusal(const void *p, const char **reason);
 
 /* Bounds of the cache of freed blocks kept mapped for reuse. Past either,
  * the oldest blocks go back to the OS until half of each is left; a block
@@ -53,6 +55,10 @@ int64_t wildx_live_bytes(void);
 
 /* The page size the registry rounds to. */
 size_t wildx_page_size(void);
+
+/* Whether p is the start of a live npk_alloc block; then *bytes is its size
+ * (core.cpp; the validator checks a code length against it). */
+bool heap_block_bytes(const void *p, int64_t *bytes);
 
 /* Slots of the npk_alloc registry's tables, all shards together (core.cpp). */
 size_t heap_test_registry_slots(void);

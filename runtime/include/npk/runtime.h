@@ -34,7 +34,8 @@ int32_t npk_wildx_seal(void *p);
  * "[WildX] panic: wildx_free(<ptr>) rejected: <reason>" line for a null,
  * unknown/foreign, interior or already freed pointer. A freed page is never
  * left executable. A JIT function handle pointer (from
- * npk_jit_compile_add_i32) is freed like npk_jit_fn_free. */
+ * npk_jit_compile_add_i32) is freed like npk_jit_fn_free; a module from
+ * npk_jit_module_new (Jit.module_new) like npk_jit_module_free. */
 int32_t npk_wildx_free(void *p);
 
 /* The wildx registry's accounting, as of the call:
@@ -166,6 +167,16 @@ const char *npk_jit_fn_name(npk_jit_fn f);
  * NPK_ERR_JIT_NOT_SEALED, NPK_ERR_JIT_NOT_LIVE or NPK_ERR_JIT_SIGNATURE. */
 int32_t npk_jit_refuse(npk_jit_fn f, npk_jit_sig sig, const char *op);
 
+/* `p => extern (R)(P...)` (LANGUAGE-2 A7.1): the entry address of the JIT
+ * code p — a function handle (Jit.compile_*, modules) or a page sealed with
+ * npk_wildx_seal — if it is live, sealed and tagged with the canonical
+ * signature `sig` (npk_jit_sig_intern's syntax). Otherwise a trap: one
+ * "<loc>: runtime error: ..." line and the failure path with 206 (not a live
+ * function or page: null, foreign, freed, stale), 205 (not sealed) or 204
+ * (untagged: a wildx_seal page; or tagged with another signature, which the
+ * line names). The address stays valid until the code is freed. */
+void *npk_jit_convert(void *p, const char *sig, const char *loc);
+
 /* The slot table npk_jit_fn_lookup reads. Not for other use. */
 typedef struct npk_jit_slot_entry {
   uint64_t key;   /* generation << 32 | signature << 8 | state */
@@ -229,6 +240,62 @@ static inline NPK_CALLS_JIT_CODE int32_t npk_jit_fn_call_i32_i32(npk_jit_fn f, n
  * be NULL. */
 void *npk_jit_compile_add_i32(int32_t *err);
 
+/* ---- validated bytes: caller-supplied x86-64 machine code --------------- */
+/*
+ * Code from outside the runtime is decoded (Zydis) before it is installed,
+ * and refused unless: every byte decodes, as complete instructions; no
+ * instruction is privileged or system-level (syscall, int n, in/out, hlt,
+ * cli/sti, segment, control or debug register moves, wrpkru, xrstor*,
+ * wr[fg]sbase, VMX/SVM, far branches, ...: runtime/src/jit_bytes_rules.def);
+ * no jmp or call is indirect; every direct branch (jmp, jcc, call, loop,
+ * jrcxz, xbegin) lands on the first byte of an instruction of the code; the
+ * last instruction is ret or jmp. int3 is allowed (a trap). This confines
+ * control flow; it does not make loads and stores memory-safe.
+ * Contracts and the error table: docs/runtime.md, "Validated bytes".
+ * The codes (npk/jit_bytes_errors.def):
+ *   230 LENGTH, 231 TRUNCATED, 232 UNDECODABLE, 233 FORBIDDEN,
+ *   234 INDIRECT_BRANCH, 235 BRANCH_OUTSIDE, 236 BRANCH_INSIDE, 237 NO_END,
+ *   238 SIGNATURE.
+ * These functions exist on x86-64 hosts only and need libZydis at link
+ * time (`libnpkrt.a -lZydis`; npkc adds it, as needed).
+ */
+
+/* Checks len bytes at code against the rules without printing anything:
+ * 0 when they pass, else the NPK_ERR_JIT_BYTES_* code of the first refusal
+ * (in decode order: the first instruction that is truncated, undecodable,
+ * forbidden, an indirect branch or a branch out of the code; then the first
+ * branch into the middle of an instruction; then the end rule) and, when
+ * bad_offset is not NULL, its offset in *bad_offset (0 for LENGTH). NULL
+ * code or len outside 1 byte..4 MiB is LENGTH; NPK_ERR_JIT_ALLOC (201) when
+ * memory for the check runs out (more than 8 KiB of code). */
+int32_t npk_jit_validate(const void *code, size_t len, size_t *bad_offset);
+
+/* npk_jit_validate, then npk_jit_module_add (same arguments and result).
+ * A refusal prints one line
+ *   "[WildX] panic: jit_module_add_bytes rejected: <reason> at offset <N>: <instruction>"
+ * (the instruction in Intel syntax, branch targets as offsets into the code;
+ * the bytes in hex when they do not decode; no " at offset" part for
+ * LENGTH), returns 0 and sets *err (err may be NULL) to the code. Code that
+ * starts a live npk_alloc block (a Nitpick `wild` buffer) is also LENGTH
+ * when len exceeds the block; other memory must hold len readable bytes.
+ * A NULL or non-canonical sig is NPK_ERR_JIT_BYTES_SIGNATURE (238, the
+ * signature check's line). When npk_jit_module_add refuses (it prints why),
+ * *err is NPK_ERR_JIT_INSTALL. */
+npk_jit_fn npk_jit_module_add_bytes(npk_jit_module *m, const void *code, size_t len, const char *sig,
+                                    const char *name, int32_t *err);
+
+/* Jit.compile_bytes's runtime half: validates len bytes at code (as
+ * npk_jit_module_add_bytes, naming "jit_compile_bytes" in its line) and
+ * installs them as a standalone function of signature sig (canonical, see
+ * npk_jit_sig_intern) named "compile_bytes#N", sealed, returned as a handle
+ * pointer exactly like npk_jit_compile_add_i32's: called with
+ * Jit.call_i32_i32 / npk_jit_try_call_i32_i32 when sig is "i32(i32,i32)",
+ * freed with npk_wildx_free / Jit.free. NULL on failure with *err set (err
+ * may be NULL): a refusal's code (230..237), NPK_ERR_JIT_BYTES_SIGNATURE
+ * (238) for a NULL or non-canonical sig (npk_jit_sig_intern prints its
+ * line), NPK_ERR_JIT_ALLOC or NPK_ERR_JIT_INSTALL as for compile_add_i32. */
+void *npk_jit_compile_bytes(const void *code, int64_t len, const char *sig, int32_t *err);
+
 /* ---- function builder --------------------------------------------------- */
 /*
  * Builds x86-64 code for one function at a time inside a module and adds it
@@ -275,7 +342,8 @@ enum {
  * i32, i64, f64 or ptr; 0..6 params of i32, i64, f64, ptr; the canonical
  * syntax of npk_jit_sig_intern) and name (copied; NULL or "" gives
  * "jit_fn#N"). 0, or NPK_ERR_JIT_MODULE/SEALED, _OPEN (a function is open
- * in m), _BAD_SIG, _COUNT (more than 6 parameters), _LIMIT (no memory). */
+ * in m), _BAD_SIG, _COUNT (more than 6 parameters), _LIMIT (no memory),
+ * _UNSUPPORTED (a host other than x86-64). */
 int32_t npk_jit_begin(npk_jit_module *m, const char *sig, const char *name);
 
 /* The value of parameter `index` (0-based; the same id every call), or
@@ -371,12 +439,18 @@ enum {
   NPK_ERR_OVERFLOW = 101,    /* integer + - * overflowed */
   NPK_ERR_DIV_ZERO = 102,    /* integer / or % by zero (or INT_MIN / -1, INT_MIN % -1) */
   NPK_ERR_CAST_RANGE = 103,  /* `expr => T` value does not fit T */
+  NPK_ERR_INDEX = 104,       /* index out of bounds (get_argv) */
   NPK_ERR_JIT_ALLOC = 201,   /* Jit.compile_*: wildx_alloc returned NULL */
   NPK_ERR_JIT_INSTALL = 202, /* Jit.compile_*: installing code failed */
   NPK_ERR_JIT_SEAL = 203,    /* Jit.compile_*: sealing failed */
+  NPK_ERR_JIT_CONVERT = 204, /* `p => extern (R)(P...)`: the code has no or another signature tag */
   NPK_ERR_JIT_NOT_SEALED = 205, /* a JIT page called before it was sealed */
   NPK_ERR_JIT_NOT_LIVE = 206,   /* not a live JIT page or function (null, freed, stale, foreign) */
-  NPK_ERR_JIT_SIGNATURE = 207   /* a JIT function called with another signature */
+  NPK_ERR_JIT_SIGNATURE = 207,  /* a JIT function called with another signature */
+  /* NPK_ERR_JIT_BYTES_<NAME>: refusals of caller-supplied code (230..239) */
+#define NPK_JIT_BYTES_ERROR(name, code, reason) NPK_ERR_JIT_BYTES_##name = code,
+#include "npk/jit_bytes_errors.def"
+#undef NPK_JIT_BYTES_ERROR
 };
 
 /* Called first by the `main` that npkc generates (not by other users of the
@@ -385,6 +459,16 @@ enum {
  * with the default disposition, so the process still dies by that signal.
  * They run on an alternate stack (a stack overflow is a SIGSEGV too). */
 void npk_start(void);
+
+/* The program's arguments (C main's argc/argv, kept for the whole process):
+ * npk_set_args stores them (the generated main calls it after npk_start);
+ * npk_get_argc is the number of user arguments, the program name not
+ * counted; npk_get_argv(i, len, loc) is user argument i (0-based) with its
+ * byte count in *len, or trap 104 (NPK_ERR_INDEX) at loc when i is out of
+ * range (LANGUAGE-2 A8, get_argc/get_argv). */
+void npk_set_args(int32_t argc, char **argv);
+int32_t npk_get_argc(void);
+const char *npk_get_argv(int32_t i, int64_t *len, const char *loc);
 
 /* Registers the program's failsafe(tbb32) function; NULL means none. */
 void npk_set_failsafe(int32_t (*failsafe)(int32_t code));

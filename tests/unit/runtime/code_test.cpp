@@ -184,6 +184,29 @@ TEST_P(CodeBackend, FreedAndForeignModulesAreRefused) {
   EXPECT_NE(err.find("rejected: not a module from npk_jit_module_new\n"), std::string::npos) << err;
 }
 
+// Jit.module_free is wildx_free of the module: it frees the module and its
+// functions once, and refuses the pointer from then on like module_free.
+TEST_P(CodeBackend, WildxFreeReleasesAModule) {
+  npk_jit_module *m = npk_jit_module_new();
+  npk_jit_fn f = npk_jit_module_add(m, kAdd, sizeof kAdd, add_, nullptr);
+  ASSERT_NE(f, 0u);
+  ASSERT_EQ(npk_jit_module_seal(m), 0);
+  ASSERT_NE(npk_jit_fn_entry(f, add_), nullptr);
+  ASSERT_EQ(npk_wildx_free(m), 0);
+  std::string err = StderrOf([&] { EXPECT_EQ(npk_jit_fn_entry(f, add_), nullptr); });
+  EXPECT_NE(err.find("rejected:"), std::string::npos) << err;
+  err = StderrOf([&] { EXPECT_EQ(npk_wildx_free(m), -1); });
+  EXPECT_NE(err.find("jit_module_free("), std::string::npos) << err;
+  EXPECT_NE(err.find("rejected: module was already freed\n"), std::string::npos) << err;
+  // A page is still a page, and a foreign pointer still foreign.
+  void *page = npk_wildx_alloc(4096);
+  ASSERT_NE(page, nullptr);
+  EXPECT_EQ(npk_wildx_free(page), 0);
+  alignas(16) unsigned char other[256] = {};
+  err = StderrOf([&] { EXPECT_EQ(npk_wildx_free(other), -1); });
+  EXPECT_NE(err.find("wildx_free("), std::string::npos) << err;
+}
+
 TEST_P(CodeBackend, AddRefusesBadArguments) {
   npk_jit_module *m = npk_jit_module_new();
   auto refused = [&](const void *code, size_t len, npk_jit_sig sig, const char *reason) {
