@@ -289,15 +289,17 @@ int64_t Opaque(int64_t x) { return x ^ 0x5a5a; }
 
 int64_t SpillReference(int64_t a, int64_t b) {
   int64_t v[40];
-  for (int k = 0; k < 40; ++k) v[k] = static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(k + 1)) ^ (b + k);
-  int64_t mid = Opaque(v[3] + v[7]);
+  for (int k = 0; k < 40; ++k)
+    v[k] = static_cast<int64_t>((static_cast<uint64_t>(a) * static_cast<uint64_t>(k + 1)) ^
+                                (static_cast<uint64_t>(b) + static_cast<uint64_t>(k)));
+  int64_t mid = Opaque(static_cast<int64_t>(static_cast<uint64_t>(v[3]) + static_cast<uint64_t>(v[7])));
   double f[20];
   for (int k = 0; k < 20; ++k) f[k] = static_cast<double>(v[k] & 0xffff) * 0.5;
   double fs = 0;
   for (int k = 19; k >= 0; --k) fs = fs + f[k];
   uint64_t sum = static_cast<uint64_t>(mid);
   for (int k = 39; k >= 0; --k) sum = sum * 3 + static_cast<uint64_t>(v[k]);
-  return static_cast<int64_t>(sum) + static_cast<int64_t>(fs);
+  return static_cast<int64_t>(sum + static_cast<uint64_t>(static_cast<int64_t>(fs)));
 }
 
 TEST_P(Build, MoreValuesThanRegistersSpillCorrectly) {
