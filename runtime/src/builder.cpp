@@ -710,7 +710,7 @@ int32_t analyse(Builder *b, npk_jit_module *m, const char *op) {
   uint32_t nw = (b->nvals + 63) / 64;
   uint64_t words = uint64_t{nb} * 4 * nw;
   if (!reserve(b->live, b->live_cap, words)) return refuse(b, m, op, NPK_ERR_JIT_LIMIT, "out of memory");
-  memset(b->live, 0, words * sizeof(uint64_t));
+  if (words != 0) memset(b->live, 0, words * sizeof(uint64_t));  // none: no values at all
   auto set_of = [&](uint32_t k, int which) { return b->live + (uint64_t{k} * 4 + which) * nw; };
   auto has = [](const uint64_t *set, int32_t v) { return (set[v >> 6] >> (v & 63)) & 1; };
   auto add = [](uint64_t *set, int32_t v) { set[v >> 6] |= uint64_t{1} << (v & 63); };
