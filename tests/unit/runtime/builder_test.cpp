@@ -1044,6 +1044,40 @@ TEST_F(BuildMisuseOpen, LoadThroughANonPointer) {
   ExpectPoisoned(NPK_ERR_JIT_TYPE);
 }
 
+// Past 2^19 values a function refuses more (ids have 19 index bits).
+TEST_F(BuildMisuseOpen, TooManyValues) {
+  int32_t last = 0, code = 0;
+  std::string out = StderrOf([&] {
+    for (int i = 0; i < (1 << 19) + 2 && code == 0; ++i) {
+      last = npk_jit_const_i64(m_, i);
+      if (last < 0) code = -last;
+    }
+  });
+  EXPECT_EQ(code, NPK_ERR_JIT_LIMIT);
+  EXPECT_EQ(out, Line(m_, "jit_const_i64", "function too large or out of memory: too many values or out of memory"));
+  ExpectPoisoned(NPK_ERR_JIT_LIMIT);
+}
+
+// A function whose code would pass the module's 4 MiB is refused by
+// npk_jit_module_add, which prints the one line.
+TEST(BuildMisuse, CodeLargerThanAModuleTakes) {
+  npk_jit_module *m = npk_jit_module_new();
+  ASSERT_EQ(npk_jit_begin(m, "void(ptr)", "huge"), 0);
+  int32_t p = npk_jit_param(m, 0);
+  // Each store of an f64 constant is a mov, a movq and a movsd: over 20 bytes.
+  for (int i = 0; i < 220000; ++i) ASSERT_EQ(npk_jit_store(m, NPK_JIT_MEM_f64, p, 8 * (i % 64), npk_jit_const_f64(m, i + 0.5)), 0);
+  npk_jit_ret_void(m);
+  int32_t err = 0;
+  std::string out = StderrOf([&] { EXPECT_EQ(npk_jit_end(m, &err), 0u); });
+  EXPECT_EQ(err, NPK_ERR_JIT_ADD);
+  EXPECT_EQ(out, npk_test::WildxPanicLine("jit_module_add", m, "code length out of range (1 byte to 4 MiB)"));
+  // The module still builds.
+  ASSERT_EQ(npk_jit_begin(m, "i32()", nullptr), 0);
+  npk_jit_ret(m, npk_jit_const_i32(m, 5));
+  EXPECT_NE(npk_jit_end(m, nullptr), 0u);
+  EXPECT_EQ(npk_jit_module_free(m), 0);
+}
+
 // Garbage in every argument position never crashes.
 TEST(BuildMisuse, GarbageArgumentsNeverCrash) {
   npk_jit_module *m = npk_jit_module_new();
