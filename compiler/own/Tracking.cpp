@@ -28,7 +28,8 @@ bool isBuiltinCall(const Expr *e, Builtin which) {
 
 bool isJitCompile(const Expr *e) {
   auto *call = as<CallExpr>(stripValueWrappers(e));
-  return call && call->calleeFullName().starts_with("Jit.compile_");
+  // Jit.compile_* and Jit.module_new: W^X code the runtime releases with wildx_free.
+  return call && (call->calleeFullName().starts_with("Jit.compile_") || call->calleeFullName() == "Jit.module_new");
 }
 
 bool isWild(const Binding &b) { return b.quals & (QualWild | QualWildx); }

@@ -421,6 +421,19 @@ int32_t npk_jit_ret_void(npk_jit_module *m);
  * that poisoned the function. The function is closed either way. */
 npk_jit_fn npk_jit_end(npk_jit_module *m, int32_t *err);
 
+/* The builder as jit.npk reaches it, where a function is a pointer (the
+ * handle pointer npk_wildx_free and npk_jit_convert take):
+ * npk_jit_end_pointer is npk_jit_end passing the handle as a pointer (NULL
+ * on a refusal); npk_jit_call_fn_pointer is npk_jit_call_fn of such a
+ * pointer (a pointer that is not one is -NPK_ERR_JIT_CALLEE with one panic
+ * line); npk_jit_call_c_symbol is npk_jit_call_c of the C function `name`
+ * as the dynamic linker finds it from the program (dlsym RTLD_DEFAULT: the
+ * program's libraries, e.g. libc's "abs"), -NPK_ERR_JIT_CALLEE with one
+ * panic line when there is none. */
+void *npk_jit_end_pointer(npk_jit_module *m, int32_t *err);
+int32_t npk_jit_call_fn_pointer(npk_jit_module *m, void *callee);
+int32_t npk_jit_call_c_symbol(npk_jit_module *m, const char *name, const char *sig);
+
 /* ---- wild heap ------------------------------------------------------- */
 
 /* n bytes of zeroed heap memory, or NULL (n < 0 or out of memory). */
