@@ -86,7 +86,19 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f) {
       if (fi.value) visitValue(*fi.value, fi.name == "val" && handsOn ? keep : Keep{}, f);
     return;
   }
-  default: break;
+  case ExprKind::IntLit:
+  case ExprKind::FloatLit:
+  case ExprKind::BoolLit:
+  case ExprKind::StringLit:
+  case ExprKind::Template:
+  case ExprKind::NullLit:
+  case ExprKind::Name:
+  case ExprKind::Unary:
+  case ExprKind::Binary:
+  case ExprKind::Index:
+  case ExprKind::Member:
+  case ExprKind::Drop:
+  case ExprKind::Error: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { visitValue(child, Keep{}, f); });
 }
@@ -299,7 +311,17 @@ void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f) {
       if (!a.compound && as<NameExpr>(a.target.get())) kept = a.value.get();
       break;
     }
-    default: break;
+    case StmtKind::Block:
+    case StmtKind::Expr:
+    case StmtKind::If:
+    case StmtKind::While:
+    case StmtKind::For:
+    case StmtKind::Break:
+    case StmtKind::Continue:
+    case StmtKind::Fail:
+    case StmtKind::Exit:
+    case StmtKind::Defer:
+    case StmtKind::Error: break;
     }
     forEachOwnExpr(st, [&](const Expr &root) { visitValue(root, Keep{&root == kept, nullptr}, f); });
   });
