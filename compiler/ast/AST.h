@@ -160,9 +160,8 @@ struct UnaryExpr : Expr {
 };
 
 enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, Rem, AddWrap, SubWrap, MulWrap,
-  Shl, Shr, BitAnd, BitOr, BitXor,
-  Lt, Le, Gt, Ge, Eq, Ne, And, Or
+#define BINARY_OP(Op, Spelling, Token, Precedence) Op,
+#include "ast/Operators.def"
 };
 struct BinaryExpr : Expr {
   BinaryOp op;

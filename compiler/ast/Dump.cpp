@@ -3,8 +3,10 @@
 namespace npk {
 
 const char *binaryText(BinaryOp op) {
-  static const char *const names[] = {"+", "-", "*", "/", "%", "+%", "-%", "*%", "<<", ">>", "&",
-                                      "|", "^", "<", "<=", ">", ">=", "==", "!=", "&&", "||"};
+  static const char *const names[] = {
+#define BINARY_OP(Op, Spelling, Token, Precedence) Spelling,
+#include "ast/Operators.def"
+  };
   return names[static_cast<int>(op)];
 }
 

@@ -897,10 +897,9 @@ StmtPtr Parser::parseSimpleStmt() {
   Span start = cur().span;
   ExprPtr e = parseExpr();
   static const std::pair<Tok, BinaryOp> kCompound[] = {
-      {Tok::PlusAssign, BinaryOp::Add},    {Tok::MinusAssign, BinaryOp::Sub}, {Tok::StarAssign, BinaryOp::Mul},
-      {Tok::SlashAssign, BinaryOp::Div},   {Tok::PercentAssign, BinaryOp::Rem}, {Tok::AmpAssign, BinaryOp::BitAnd},
-      {Tok::PipeAssign, BinaryOp::BitOr},  {Tok::CaretAssign, BinaryOp::BitXor}, {Tok::ShlAssign, BinaryOp::Shl},
-      {Tok::ShrAssign, BinaryOp::Shr}};
+#define COMPOUND_ASSIGN(Op, Token) {Tok::Token, BinaryOp::Op},
+#include "ast/Operators.def"
+  };
   if (at(Tok::Assign)) {
     advance();
     auto a = std::make_unique<AssignStmt>(start);
@@ -951,13 +950,8 @@ struct BinaryInfo {
   int prec; // higher binds tighter
 };
 constexpr BinaryInfo kBinary[] = {
-    {Tok::PipePipe, BinaryOp::Or, 1},   {Tok::AmpAmp, BinaryOp::And, 2},    {Tok::Pipe, BinaryOp::BitOr, 3},
-    {Tok::Caret, BinaryOp::BitXor, 4},  {Tok::Amp, BinaryOp::BitAnd, 5},    {Tok::EqEq, BinaryOp::Eq, 6},
-    {Tok::NotEq, BinaryOp::Ne, 6},      {Tok::Lt, BinaryOp::Lt, 7},         {Tok::Le, BinaryOp::Le, 7},
-    {Tok::Gt, BinaryOp::Gt, 7},         {Tok::Ge, BinaryOp::Ge, 7},         {Tok::Shl, BinaryOp::Shl, 8},
-    {Tok::Shr, BinaryOp::Shr, 8},       {Tok::Plus, BinaryOp::Add, 9},      {Tok::Minus, BinaryOp::Sub, 9},
-    {Tok::PlusWrap, BinaryOp::AddWrap, 9}, {Tok::MinusWrap, BinaryOp::SubWrap, 9}, {Tok::Star, BinaryOp::Mul, 10},
-    {Tok::Slash, BinaryOp::Div, 10},    {Tok::Percent, BinaryOp::Rem, 10},  {Tok::StarWrap, BinaryOp::MulWrap, 10},
+#define BINARY_OP(Op, Spelling, Token, Precedence) {Tok::Token, BinaryOp::Op, Precedence},
+#include "ast/Operators.def"
 };
 const BinaryInfo *binaryInfo(Tok t) {
   for (const BinaryInfo &b : kBinary)
