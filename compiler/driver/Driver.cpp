@@ -6,6 +6,7 @@
 #include "lex/Lexer.h"
 #include "lower/Lower.h"
 #include "nir/NIR.h"
+#include "nir/Passes.h"
 #include "own/Ownership.h"
 
 #include <algorithm>
@@ -214,6 +215,7 @@ int compile(const Options &opts) {
   checkOwnership(sm, checker.symbols(), diags, nirMod);                 // ARIA-014/015/022, drops into NIR
   if (flushDiags(sm, diags, opts)) return 1;
   if (opts.checkOnly) return 0;
+  nir::runPasses(nirMod);                                               // optimisations on NIR
   if (opts.emit == EmitKind::Nir) return writeText(out, nir::print(nirMod, program.main)) ? 0 : 1;
 
   llvm::LLVMContext ctx;

@@ -163,7 +163,7 @@ llvm::Value *Lowerer::lowerUnary(const UnaryExpr &e) {
   case UnaryOp::Not: return b_.CreateNot(lowerExpr(*e.operand));
   case UnaryOp::BitNot: return b_.CreateNot(lowerAs(*e.operand, e.ty));
   case UnaryOp::AddrOf:
-    if (e.funcValue) return funcs_.at(e.funcValue);
+    if (e.funcValue) return funcValue(*e.funcValue);
     if (e.externValue) return declareExtern(*e.externValue);
     return lowerAddress(*e.operand);
   case UnaryOp::Deref: return b_.CreateLoad(llvmType(e.ty), lowerExpr(*e.operand));
@@ -419,6 +419,9 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
     else args.push_back(lowerAs(*e.args[i], pb.ty));
   }
   llvm::Value *result = b_.CreateCall(funcs_.at(f), args);
+  // A callee that never fails returns its plain value: the Result it would
+  // have passed, which the optimiser sees through.
+  if (returnsPlain(*f)) result = makeResult(f->ret, b_.getFalse(), b_.getInt32(0), f->ret->isNil() ? nullptr : result);
   noteRelease(e);
   return result;
 }

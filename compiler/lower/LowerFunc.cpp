@@ -21,8 +21,11 @@ Lowerer::Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &progr
 
 std::unique_ptr<llvm::Module> Lowerer::run() {
   if (options_.debugInfo) debug_ = std::make_unique<DebugInfo>(*this, options_.optimized);
+  for (const nir::Func &f : nir_.funcs)
+    if (f.plainReturn) plainReturn_.insert(f.decl);
   for (FuncDecl *f : syms_.allFuncs) declareFunc(*f);
   for (const nir::Func &f : nir_.funcs) lowerFunc(f);
+  emitResultThunks();
   emitEntryPoint();
   if (debug_) debug_->finalize();
   return std::move(mod_);
@@ -121,6 +124,38 @@ llvm::FunctionCallee Lowerer::runtime(RuntimeFn which) {
   return callee;
 }
 
+// The value `@f`: the function itself, or for a function that returns its
+// plain value a thunk with the Result ABI every function value has (its body
+// is emitted after every function, by emitResultThunks).
+llvm::Value *Lowerer::funcValue(const FuncDecl &f) {
+  if (!returnsPlain(f)) return funcs_.at(&f);
+  llvm::Function *&thunk = resultThunks_[&f];
+  if (thunk) return thunk;
+  std::vector<const Ty *> paramTys;
+  std::vector<uint8_t> quals;
+  for (auto &p : f.params) {
+    paramTys.push_back(p->binding.ty);
+    quals.push_back(p->binding.quals & ~QualFixed);
+  }
+  llvm::FunctionType *ty = funcValueType(types_->func(f.ret, paramTys, quals, false));
+  thunk = llvm::Function::Create(ty, llvm::Function::InternalLinkage, f.symbol + ".value", mod_.get());
+  thunk->addFnAttr(llvm::Attribute::NoUnwind);
+  thunkOrder_.push_back(&f);
+  return thunk;
+}
+
+void Lowerer::emitResultThunks() {
+  for (const FuncDecl *f : thunkOrder_) {
+    llvm::Function *thunk = resultThunks_.at(f);
+    enterGenerated(thunk, *f);
+    b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", thunk));
+    std::vector<llvm::Value *> args;
+    for (llvm::Argument &a : thunk->args()) args.push_back(&a);
+    llvm::Value *v = b_.CreateCall(funcs_.at(f), args);
+    b_.CreateRet(makeResult(f->ret, b_.getFalse(), b_.getInt32(0), f->ret->isNil() ? nullptr : v));
+  }
+}
+
 // The LLVM signature behind a function type: a Nitpick function passes
 // `Result<R>` and takes borrowed structs by address; an `extern` one has the
 // C signature of an extern declaration. declareFunc and declareExtern use it,
@@ -143,6 +178,9 @@ llvm::Function *Lowerer::declareFunc(FuncDecl &f) {
     quals.push_back(p->binding.quals & ~QualFixed);
   }
   llvm::FunctionType *fnTy = funcValueType(types_->func(f.ret, paramTys, quals, false));
+  // A function that never fails returns its value itself (nir/ResultElision.cpp).
+  if (returnsPlain(f))
+    fnTy = llvm::FunctionType::get(f.ret->isNil() ? b_.getVoidTy() : llvmType(f.ret), fnTy->params(), false);
   auto *fn = llvm::Function::Create(fnTy, llvm::Function::InternalLinkage, f.symbol, mod_.get());
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   for (size_t i = 0; i < f.params.size(); ++i) fn->getArg(static_cast<unsigned>(i))->setName(f.params[i]->binding.name);

@@ -76,6 +76,11 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   case nir::Op::Br: b_.CreateBr(blocks_[in.target]); return;
   case nir::Op::CondBr: b_.CreateCondBr(temp(in.operand), blocks_[in.target], blocks_[in.elseTarget]); return;
   case nir::Op::Ret: {
+    if (f.plainReturn) { // never a failure here (nir/ResultElision.cpp)
+      if (f.decl->ret->isNil()) b_.CreateRetVoid();
+      else b_.CreateRet(in.operand == nir::kNoTemp ? zeroValue(f.decl->ret) : temp(in.operand));
+      return;
+    }
     llvm::Value *result = nullptr;
     switch (in.leave) {
     case nir::ExitKind::Fail: {
@@ -101,7 +106,8 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
     return;
   }
   case nir::Op::FallOff:
-    if (f.decl->ret->isNil() || f.decl->isMain) b_.CreateRet(makeResult(f.decl->ret, b_.getFalse(), b_.getInt32(0), nullptr));
+    if (f.plainReturn && f.decl->ret->isNil()) b_.CreateRetVoid();
+    else if (f.decl->ret->isNil() || f.decl->isMain) b_.CreateRet(makeResult(f.decl->ret, b_.getFalse(), b_.getInt32(0), nullptr));
     else b_.CreateUnreachable();
     return;
   case nir::Op::Unreachable: b_.CreateUnreachable(); return;

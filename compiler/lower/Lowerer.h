@@ -9,6 +9,7 @@
 
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace npk {
@@ -72,6 +73,9 @@ public:
   llvm::Value *lowerLogical(const BinaryExpr &e);
   llvm::Value *lowerUnary(const UnaryExpr &e);
   llvm::Value *lowerCast(const CastExpr &e);
+  bool returnsPlain(const FuncDecl &f) const { return plainReturn_.count(&f) != 0; }
+  llvm::Value *funcValue(const FuncDecl &f);
+  void emitResultThunks();
   llvm::Value *lowerValueCall(const CallExpr &e);
   llvm::FunctionType *funcValueType(const Ty *fnTy);
   llvm::Value *lowerCall(const CallExpr &e);
@@ -99,6 +103,9 @@ public:
   llvm::IRBuilder<> b_;
 
   std::unordered_map<const FuncDecl *, llvm::Function *> funcs_;
+  std::unordered_set<const FuncDecl *> plainReturn_;             // nir::Func::plainReturn
+  std::unordered_map<const FuncDecl *, llvm::Function *> resultThunks_; // `@f` of a plain-return f
+  std::vector<const FuncDecl *> thunkOrder_;                            // resultThunks_ in creation order
   std::unordered_map<const ExternDecl *, llvm::Function *> externs_;
   std::unordered_map<const StructDecl *, llvm::StructType *> structs_;
   std::map<std::string, llvm::Constant *> strings_;
