@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <type_traits>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -650,8 +648,10 @@ namespace {
 #define STRING npk_string
 using FailsafeFn = int32_t (*)(int32_t);
 #define FAILSAFE FailsafeFn
-#define NPK_RUNTIME_CALL(name, ret, params, noreturn)                                                              \
-  static_assert(std::is_same_v<decltype(&name), ret(*) params>, #name " is not declared as runtime_calls.def says");
+// A function pointer of exactly the listed type takes the function's address
+// only when the declaration matches (function pointers do not convert,
+// except by dropping `noreturn`, which clang counts as part of the type).
+#define NPK_RUNTIME_CALL(name, ret, params, noreturn) [[maybe_unused]] constexpr ret(*kListed_##name) params = &name;
 #include "npk/runtime_calls.def"
 #undef VOID
 #undef I32
