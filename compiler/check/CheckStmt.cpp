@@ -406,6 +406,7 @@ void Checker::checkFail(FailStmt &s) {
 }
 
 void Checker::checkReturn(ReturnStmt &s) {
+  if (func_->isMain && !deferDepth_) return checkMainReturn(s);
   if (deferDepth_ || func_->isMain || func_->isFailsafe) {
     diags_.error(DiagId::BadPass, s.span,
                  deferDepth_ ? std::string("`return` inside a `defer` body") : "`return` in `" + func_->name + "`")
@@ -436,6 +437,18 @@ void Checker::checkReturn(ReturnStmt &s) {
     return;
   }
   coerce(*s.value, func_->ret, "the returned value");
+}
+
+// `return X;` in `main` (LANGUAGE-2 A8): the drops and defers of `main`
+// run, then the process ends with status `X`, an `int32`.
+void Checker::checkMainReturn(ReturnStmt &s) {
+  if (!s.value) {
+    diags_.error(DiagId::BadPass, s.span, "`return;` without a status in `main`")
+        .withHelp("write `return 0;`, or `exit 0;` to end at once without drops and defers");
+    return;
+  }
+  checkValue(*s.value, types_.int32());
+  coerce(*s.value, types_.int32(), "the status `main` returns");
 }
 
 void Checker::checkExit(ExitStmt &s) {

@@ -68,6 +68,7 @@ private:
   void checkPass(PassStmt &s);
   void checkFail(FailStmt &s);
   void checkReturn(ReturnStmt &s);
+  void checkMainReturn(ReturnStmt &s);
   void checkExit(ExitStmt &s);
   void checkFailsafeStatus(const ExitStmt &s);
   void checkCondition(Expr &cond, const char *what);
