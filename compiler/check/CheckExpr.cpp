@@ -525,12 +525,16 @@ const Ty *Checker::checkRaw(RawExpr &e) {
   return t->resultValue();
 }
 
+// `drop e;` evaluates `e` and discards it, whatever its type (LANGUAGE-2
+// A8). A binding's name is refused: discarding it would release nothing,
+// though it reads as if it did.
 const Ty *Checker::checkDrop(DropExpr &e) {
   const Ty *t = checkExpr(*e.operand);
   if (t->isError()) return t;
-  if (!t->isResult()) {
+  auto *n = as<NameExpr>(e.operand.get());
+  if (!t->isResult() && n && n->binding) {
     diags_.error(DiagId::NotAResult, e.span, notAResultText("drop", t))
-        .withHelp("plain values of builtins and externs may be discarded without `drop`");
+        .withHelp("`drop` discards a value and releases nothing; use `free(" + n->name + ")`");
     return types_.error();
   }
   return types_.voidTy();

@@ -419,6 +419,13 @@ void CfgBuilder::expr(const Expr &e) {
     if (d.operand && d.fallback) return withDefault(d);
     break;
   }
+  case ExprKind::Drop: {
+    // `drop v;` of a plain value runs its destructor (LANGUAGE-2 A8): the
+    // value moves into the `drop`, which a place that keeps it may not give.
+    auto &d = static_cast<const DropExpr &>(e);
+    if (d.operand && d.operand->ty && !d.operand->ty->isResult()) return consume(*d.operand, "into `drop`");
+    break;
+  }
   case ExprKind::Unary: addressOf(static_cast<const UnaryExpr &>(e)); break;
   case ExprKind::Index: {
     // The base is read first, and used to index after the index is evaluated.
