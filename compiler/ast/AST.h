@@ -237,6 +237,16 @@ struct StructLitExpr : Expr {
   StructLitExpr(Span s) : Expr(ExprKind::StructLit, s) {}
 };
 
+// `x++` / `x--` where a value is expected: the increment is a statement
+// (LANGUAGE-2 A8), so the checker refuses this node (NPK-T008). As a
+// statement of its own the parser makes it an AssignStmt instead.
+struct IncDecExpr : Expr {
+  ExprPtr operand;
+  bool decrement = false;
+  Span opSpan;
+  IncDecExpr(Span s) : Expr(ExprKind::IncDec, s) {}
+};
+
 // Placeholder for an expression that failed to parse; silences follow-ons.
 struct ErrorExpr : Expr {
   ErrorExpr(Span s) : Expr(ExprKind::Error, s) {}
@@ -276,9 +286,12 @@ struct ExprStmt : Stmt {
 };
 
 // `target op= value`; op is nullopt-like via `compound == false`.
+// `x++;` / `x--;` are `x += 1;` / `x -= 1;` with `increment` set (the value
+// is the literal 1 at the operator).
 struct AssignStmt : Stmt {
   ExprPtr target, value;
   bool compound = false;
+  bool increment = false;
   BinaryOp op = BinaryOp::Add;
   AssignStmt(Span s) : Stmt(StmtKind::Assign, s) {}
 };

@@ -75,6 +75,10 @@ public:
     }
     case ExprKind::Raw: return "(raw " + expr(static_cast<const RawExpr *>(e)->operand.get()) + ")";
     case ExprKind::Drop: return "(drop " + expr(static_cast<const DropExpr *>(e)->operand.get()) + ")";
+    case ExprKind::IncDec: {
+      auto *i = static_cast<const IncDecExpr *>(e);
+      return "(" + expr(i->operand.get()) + (i->decrement ? "--)" : "++)");
+    }
     case ExprKind::Default: {
       auto *d = static_cast<const DefaultExpr *>(e);
       return "(? " + expr(d->operand.get()) + " " + expr(d->fallback.get()) + ")";
@@ -106,6 +110,10 @@ public:
     case StmtKind::Expr: line(d, "expr " + expr(static_cast<const ExprStmt *>(s)->expr.get())); return;
     case StmtKind::Assign: {
       auto *a = static_cast<const AssignStmt *>(s);
+      if (a->increment) {
+        line(d, std::string(a->op == BinaryOp::Sub ? "decrement " : "increment ") + expr(a->target.get()));
+        return;
+      }
       line(d, "assign" + std::string(a->compound ? binaryText(a->op) : "") + " " + expr(a->target.get()) + " " +
                   expr(a->value.get()));
       return;

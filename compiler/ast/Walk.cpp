@@ -31,6 +31,7 @@ void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f)
   case ExprKind::Member: visit(static_cast<const MemberExpr &>(e).base); return;
   case ExprKind::Raw: visit(static_cast<const RawExpr &>(e).operand); return;
   case ExprKind::Drop: visit(static_cast<const DropExpr &>(e).operand); return;
+  case ExprKind::IncDec: visit(static_cast<const IncDecExpr &>(e).operand); return;
   case ExprKind::Default: {
     auto &d = static_cast<const DefaultExpr &>(e);
     visit(d.operand);

@@ -59,6 +59,17 @@ const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
   case ExprKind::Drop: t = checkDrop(static_cast<DropExpr &>(e)); break;
   case ExprKind::Default: t = checkDefault(static_cast<DefaultExpr &>(e)); break;
   case ExprKind::StructLit: t = checkStructLit(static_cast<StructLitExpr &>(e), expected); break;
+  case ExprKind::IncDec: {
+    auto &i = static_cast<IncDecExpr &>(e);
+    checkExpr(*i.operand);
+    std::string place = sourceText(i.operand->span);
+    const char *op = i.decrement ? "--" : "++";
+    diags_.error(DiagId::InvalidOperation, e.span, "`" + place + op + "` is a statement, not a value")
+        .withHelp("write `" + place + op + ";` on its own, then use `" + place + "`; or use `" + place +
+                  (i.decrement ? " - 1" : " + 1") + "` here");
+    t = types_.error();
+    break;
+  }
   case ExprKind::Error: t = types_.error(); break;
   }
   e.ty = t;

@@ -250,6 +250,14 @@ void Checker::checkAssign(AssignStmt &s) {
           .label(root->span, "borrowed with `$$i` here")
           .withHelp("take the parameter as `$$m " + root->ty->str() + ":" + root->name + "` to modify it");
   }
+  if (s.increment && !target->isInt()) {
+    diags_.error(DiagId::BadOperands, s.span,
+                 std::string("`") + (s.op == BinaryOp::Sub ? "--" : "++") + "` on `" + target->str() + "`")
+        .withHelp(target->isFloat() ? std::string("`++`/`--` need an integer; write `") + sourceText(s.target->span) +
+                                          (s.op == BinaryOp::Sub ? " -= 1.0;`" : " += 1.0;`")
+                                    : "`++`/`--` need an integer");
+    return;
+  }
   if (s.compound) {
     checkValue(*s.value, target);
     bool shift = s.op == BinaryOp::Shl || s.op == BinaryOp::Shr;

@@ -111,6 +111,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   }
   case ExprKind::StructLit: return lowerStructLit(static_cast<const StructLitExpr &>(e));
   case ExprKind::Template:
+  case ExprKind::IncDec: // refused by the checker (a statement, not a value)
   case ExprKind::Error: break;
   }
   llvm::report_fatal_error("npkc: unexpected expression in lowering");

@@ -22,6 +22,33 @@ struct DepthGuard {
   ~DepthGuard() { depth = saved; }
 };
 
+// Whether `t` can begin an operand: after `x`, `--` followed by one is a
+// minus and a negation (`x--y` is `x - -y`), otherwise a decrement.
+bool startsOperand(Tok t) {
+  switch (t) {
+  case Tok::IntLit:
+  case Tok::FloatLit:
+  case Tok::StringLit:
+  case Tok::TemplateLit:
+  case Tok::Ident:
+  case Tok::LParen:
+  case Tok::Minus:
+  case Tok::MinusMinus:
+  case Tok::Bang:
+  case Tok::Tilde:
+  case Tok::At:
+  case Tok::LArrow:
+  case Tok::KwTrue:
+  case Tok::KwFalse:
+  case Tok::KwNull:
+  case Tok::KwNil:
+  case Tok::KwRaw:
+  case Tok::KwDrop:
+  case Tok::KwResult: return true;
+  default: return false;
+  }
+}
+
 std::string describeTok(const Token &t) {
   switch (t.kind) {
   case Tok::Eof: return "end of file";
@@ -920,6 +947,18 @@ StmtPtr Parser::parseSimpleStmt() {
     a->span = Span::cover(start, a->value->span);
     return a;
   }
+  if (auto *inc = as<IncDecExpr>(e.get())) {
+    // `x++;` / `x--;` (LANGUAGE-2 A8): `x += 1;` / `x -= 1;`.
+    auto a = std::make_unique<AssignStmt>(inc->span);
+    a->compound = true;
+    a->increment = true;
+    a->op = inc->decrement ? BinaryOp::Sub : BinaryOp::Add;
+    auto one = std::make_unique<IntLitExpr>(inc->opSpan);
+    one->value = 1;
+    a->value = std::move(one);
+    a->target = std::move(inc->operand);
+    return a;
+  }
   Span sp = e->span;
   return std::make_unique<ExprStmt>(sp, std::move(e));
 }
@@ -973,6 +1012,8 @@ ExprPtr Parser::parseBinary(int minPrec) {
   for (;;) {
     // `a<-1` lexes as `a` `<-` `1`; in operator position it means `a < -1`.
     if (at(Tok::LArrow)) splitCurrent(Tok::Lt, Tok::Minus, 1);
+    // `x--y` (parsePostfix left the `--`): `x - -y`.
+    if (at(Tok::MinusMinus)) splitCurrent(Tok::Minus, Tok::Minus, 1);
     const BinaryInfo *info = binaryInfo(cur().kind);
     if (!info || info->prec < minPrec) return lhs;
     Span opSpan = advance().span;
@@ -1022,6 +1063,7 @@ ExprPtr Parser::parseUnary() {
   static const std::pair<Tok, UnaryOp> kUnary[] = {{Tok::Minus, UnaryOp::Neg},  {Tok::Bang, UnaryOp::Not},
                                                    {Tok::Tilde, UnaryOp::BitNot}, {Tok::At, UnaryOp::AddrOf},
                                                    {Tok::LArrow, UnaryOp::Deref}};
+  if (at(Tok::MinusMinus)) splitCurrent(Tok::Minus, Tok::Minus, 1); // `--x` is `-(-x)`
   for (auto &[tok, op] : kUnary) {
     if (!at(tok)) continue;
     DepthGuard guard(depth_);
@@ -1034,11 +1076,21 @@ ExprPtr Parser::parseUnary() {
   return parsePostfix();
 }
 
-// postfix = primary { "(" [expr {"," expr}] ")" | "[" expr "]" | "." IDENT }
+// postfix = primary { "(" [expr {"," expr}] ")" | "[" expr "]" | "." IDENT } [ "++" | "--" ]
 ExprPtr Parser::parsePostfix() {
   DepthGuard chain(depth_, 0);
   ExprPtr e = parsePrimary();
   for (;;) {
+    if (at(Tok::PlusPlus) || (at(Tok::MinusMinus) && !startsOperand(peekTok().kind))) {
+      // Ends the chain: a statement takes it apart (parseSimpleStmt), and
+      // anywhere else the checker refuses it.
+      Token op = advance();
+      auto inc = std::make_unique<IncDecExpr>(Span::cover(e->span, op.span));
+      inc->operand = std::move(e);
+      inc->decrement = op.kind == Tok::MinusMinus;
+      inc->opSpan = op.span;
+      return inc;
+    }
     if (atAny({Tok::LParen, Tok::LBracket, Tok::Dot})) {
       ++depth_; // each call, index or member access is one level more
       if (tooDeep(cur().span, kSplitExpr)) return errorExpr(Span::cover(e->span, cur().span));
