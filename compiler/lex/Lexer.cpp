@@ -324,7 +324,7 @@ Token Lexer::lexPunct(uint32_t begin) {
       {"->", Tok::Arrow},      {"<-", Tok::LArrow},     {"=>", Tok::FatArrow},   {".*", Tok::DotStar},
       {"+=", Tok::PlusAssign}, {"-=", Tok::MinusAssign}, {"*=", Tok::StarAssign}, {"/=", Tok::SlashAssign},
       {"%=", Tok::PercentAssign}, {"&=", Tok::AmpAssign}, {"|=", Tok::PipeAssign}, {"^=", Tok::CaretAssign},
-      {"++", Tok::PlusPlus},   {"--", Tok::MinusMinus},
+      {"?!", Tok::QuestionBang}, {"++", Tok::PlusPlus},   {"--", Tok::MinusMinus},
       {"+%", Tok::PlusWrap},   {"-%", Tok::MinusWrap},  {"*%", Tok::StarWrap},   {"<<", Tok::Shl},
       {">>", Tok::Shr},        {"<=", Tok::Le},         {">=", Tok::Ge},         {"==", Tok::EqEq},
       {"!=", Tok::NotEq},      {"&&", Tok::AmpAmp},     {"||", Tok::PipePipe},   {"(", Tok::LParen},

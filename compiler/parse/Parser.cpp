@@ -967,12 +967,20 @@ StmtPtr Parser::parseSimpleStmt() {
 
 ExprPtr Parser::errorExpr(Span s) { return std::make_unique<ErrorExpr>(s); }
 
-// expr = or-expr [ "?" or-expr ]
+// expr = or-expr [ ( "?" | "?!" ) or-expr ]
 ExprPtr Parser::parseExpr() {
   DepthGuard guard(depth_);
   if (tooDeep(cur().span, kSplitExpr)) return errorExpr(cur().span);
   ExprPtr e = parseBinary(0);
-  if (at(Tok::Question)) {
+  if (at(Tok::Question) || at(Tok::QuestionBang)) {
+    // `r ?! d` is `r ? d` (LANGUAGE-2 A8); without a default it is no
+    // shorthand for reaching failsafe, which `raw` is.
+    if (at(Tok::QuestionBang) && !startsOperand(peekTok().kind)) {
+      advance();
+      if (Diag *d = errorExpected("a default value after `?!`"))
+        d->withHelp("`raw " + std::string(sm_.text(e->span)) + "` reaches failsafe on error (§5)");
+      return errorExpr(e->span);
+    }
     advance();
     auto d = std::make_unique<DefaultExpr>(e->span);
     d->operand = std::move(e);

@@ -65,10 +65,10 @@ TEST(Lexer, MinusOneIsUnaryMinusThenLiteral) {
   EXPECT_EQ(l.kinds(), (std::vector<Tok>{Tok::Minus, Tok::IntLit, Tok::Eof}));
 }
 
-TEST(Lexer, IncrementAndDecrementAreOneToken) {
-  Lexed l("x++ y-- a- -b");
+TEST(Lexer, IncrementDecrementAndDefaultBangAreOneToken) {
+  Lexed l("x++ y-- a- -b ?!c");
   EXPECT_EQ(l.kinds(), (std::vector<Tok>{Tok::Ident, Tok::PlusPlus, Tok::Ident, Tok::MinusMinus, Tok::Ident, Tok::Minus,
-                                         Tok::Minus, Tok::Ident, Tok::Eof}));
+                                         Tok::Minus, Tok::Ident, Tok::QuestionBang, Tok::Ident, Tok::Eof}));
 }
 
 TEST(Lexer, StringEscapesDecode) {
