@@ -324,9 +324,10 @@ struct BreakStmt : Stmt {
 struct ContinueStmt : Stmt {
   ContinueStmt(Span s) : Stmt(StmtKind::Continue, s) {}
 };
-// `pass [expr];`
+// `pass [expr];`, or `pass NIL;` (LANGUAGE-2 A8: `pass;` in a `NIL` function).
 struct PassStmt : Stmt {
   ExprPtr value;
+  bool nil = false; // written `pass NIL;` (value is null)
   PassStmt(Span s) : Stmt(StmtKind::Pass, s) {}
 };
 struct FailStmt : Stmt {

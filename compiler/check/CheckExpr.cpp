@@ -165,6 +165,11 @@ const Ty *Checker::checkFloatLit(FloatLitExpr &e, const Ty *expected) {
 }
 
 const Ty *Checker::checkName(NameExpr &e) {
+  if (e.name == "NIL") { // the keyword (no binding can have that name)
+    diags_.error(DiagId::TypeMismatch, e.span, "`NIL` is not a value")
+        .withHelp("`NIL` is the return type of a function that passes nothing; it ends with `pass;` or `pass NIL;`");
+    return types_.error();
+  }
   if (Binding *b = lookupLocal(e.name)) {
     e.target = NameTarget::Local;
     e.binding = b;

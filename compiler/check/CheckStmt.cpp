@@ -376,6 +376,11 @@ void Checker::checkPass(PassStmt &s) {
     return;
   }
   const Ty *ret = func_->ret;
+  if (s.nil && !ret->isNil() && !ret->isError()) {
+    diags_.error(DiagId::TypeMismatch, s.span, "`pass NIL;` in a function returning `" + ret->str() + "`")
+        .withHelp("`NIL` is a value only for a `NIL` function; write `pass <" + ret->str() + " value>;`");
+    return;
+  }
   if (!s.value) {
     if (!ret->isNil() && !ret->isError())
       diags_.error(DiagId::BadPass, s.span, "`pass;` without a value in a function returning `" + ret->str() + "`")

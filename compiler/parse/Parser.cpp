@@ -744,7 +744,12 @@ StmtPtr Parser::parseStmt() {
   case Tok::KwPass: {
     advance();
     auto s = std::make_unique<PassStmt>(start);
-    if (!at(Tok::Semi)) s->value = parseExpr();
+    if (at(Tok::KwNil) && peekTok().kind == Tok::Semi) {
+      advance();
+      s->nil = true;
+    } else if (!at(Tok::Semi)) {
+      s->value = parseExpr();
+    }
     s->span = Span::cover(start, cur().span);
     if (!expect(Tok::Semi, "after `pass`")) syncStatement();
     return s;
@@ -1202,6 +1207,14 @@ ExprPtr Parser::parsePrimary() {
   }
   case Tok::KwNull: {
     auto e = std::make_unique<NullLitExpr>(t.span);
+    advance();
+    return e;
+  }
+  case Tok::KwNil: {
+    // A type, not a value: the checker refuses the name (only `pass NIL;`
+    // spells it as one, LANGUAGE-2 A8).
+    auto e = std::make_unique<NameExpr>(t.span);
+    e->name = "NIL";
     advance();
     return e;
   }
