@@ -411,11 +411,20 @@ void Checker::checkFail(FailStmt &s) {
   }
   if (!s.code) return;
   const Ty *t = checkValue(*s.code, types_.int32());
-  if (!t->isError() && !t->isIntLike())
+  if (!t->isError() && !t->isIntLike()) {
     diags_.error(DiagId::TypeMismatch, s.code->span, "`fail` takes an integer error code, found `" + t->str() + "`")
         .withHelp("write `fail 1;`");
-  else
+  } else if (t->isInt() && !convertible(t, types_.int32())) {
+    // Any integer type (LANGUAGE-2 A8): `.error` stays `int32`, so the code
+    // converts as `code => int32`, a constant at compile time.
+    std::optional<__int128> v = constantValue(*s.code);
+    if (v && !fits(*v, types_.int32()))
+      diags_.error(DiagId::LiteralRange, s.code->span,
+                   "error code `" + intText(*v) + "` does not fit `int32` (range " + rangeText(types_.int32()) + ")")
+          .withHelp("`.error` is an `int32`; use a code in its range");
+  } else {
     coerce(*s.code, types_.int32(), "the error code");
+  }
 }
 
 void Checker::checkReturn(ReturnStmt &s) {

@@ -307,22 +307,7 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
   if (from->isPtr() && to->isInt()) return b_.CreatePtrToInt(v, toTy);
   if (from->isInt() && to->isPtr()) return b_.CreateIntToPtr(v, toTy);
   if (from == types_->boolTy()) return to->isFloat() ? b_.CreateUIToFP(v, toTy) : b_.CreateZExt(v, toTy);
-  if (from->isIntLike() && to->isIntLike()) {
-    bool fromSigned = isSignedInt(from), toSigned = isSignedInt(to);
-    llvm::Value *r = fromSigned ? b_.CreateSExtOrTrunc(v, toTy) : b_.CreateZExtOrTrunc(v, toTy);
-    llvm::Value *back = toSigned ? b_.CreateSExtOrTrunc(r, v->getType()) : b_.CreateZExtOrTrunc(r, v->getType());
-    llvm::Value *bad = b_.CreateICmpNE(back, v);
-    if (fromSigned != toSigned) {
-      llvm::Value *neg = fromSigned ? b_.CreateICmpSLT(v, llvm::ConstantInt::get(v->getType(), 0))
-                                    : b_.CreateICmpSLT(r, llvm::ConstantInt::get(toTy, 0));
-      bad = b_.CreateOr(bad, neg);
-    }
-    emitTrapWith(bad, [&] {
-      b_.CreateCall(runtime("npk_trap_cast_int"), {locString(e.span), stringConstant(to->str()), toInt64(v, from),
-                                                   b_.getInt32(fromSigned ? 1 : 0)});
-    });
-    return r;
-  }
+  if (from->isIntLike() && to->isIntLike()) return castIntChecked(v, from, to, e.span);
   if (from->isIntLike() && to->isFloat())
     return isSignedInt(from) ? b_.CreateSIToFP(v, toTy) : b_.CreateUIToFP(v, toTy);
   if (from->isFloat() && to->isFloat()) return b_.CreateFPCast(v, toTy);
@@ -343,6 +328,25 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
     return toSigned ? b_.CreateFPToSI(v, toTy) : b_.CreateFPToUI(v, toTy);
   }
   llvm::report_fatal_error("npkc: unexpected cast in lowering");
+}
+
+// An integer `v => to`: trap 103 (at `at`) unless the value fits.
+llvm::Value *Lowerer::castIntChecked(llvm::Value *v, const Ty *from, const Ty *to, Span at) {
+  llvm::Type *toTy = llvmType(to);
+  bool fromSigned = isSignedInt(from), toSigned = isSignedInt(to);
+  llvm::Value *r = fromSigned ? b_.CreateSExtOrTrunc(v, toTy) : b_.CreateZExtOrTrunc(v, toTy);
+  llvm::Value *back = toSigned ? b_.CreateSExtOrTrunc(r, v->getType()) : b_.CreateZExtOrTrunc(r, v->getType());
+  llvm::Value *bad = b_.CreateICmpNE(back, v);
+  if (fromSigned != toSigned) {
+    llvm::Value *neg = fromSigned ? b_.CreateICmpSLT(v, llvm::ConstantInt::get(v->getType(), 0))
+                                  : b_.CreateICmpSLT(r, llvm::ConstantInt::get(toTy, 0));
+    bad = b_.CreateOr(bad, neg);
+  }
+  emitTrapWith(bad, [&] {
+    b_.CreateCall(runtime("npk_trap_cast_int"),
+                  {locString(at), stringConstant(to->str()), toInt64(v, from), b_.getInt32(fromSigned ? 1 : 0)});
+  });
+  return r;
 }
 
 llvm::Value *Lowerer::lowerMember(const MemberExpr &e) {
