@@ -237,6 +237,14 @@ struct StructLitExpr : Expr {
   StructLitExpr(Span s) : Expr(ExprKind::StructLit, s) {}
 };
 
+// `@sizeof(T)` / `@alignof(T)` (LANGUAGE-2 A6): an `int64` constant.
+struct LayoutExpr : Expr {
+  bool align = false; // `@alignof`
+  TypeExpr type;
+  uint64_t value = 0; // set by the checker
+  LayoutExpr(Span s) : Expr(ExprKind::Layout, s) {}
+};
+
 // `x++` / `x--` where a value is expected: the increment is a statement
 // (LANGUAGE-2 A8), so the checker refuses this node (NPK-T008). As a
 // statement of its own the parser makes it an AssignStmt instead.

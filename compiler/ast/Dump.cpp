@@ -75,6 +75,10 @@ public:
     }
     case ExprKind::Raw: return "(raw " + expr(static_cast<const RawExpr *>(e)->operand.get()) + ")";
     case ExprKind::Drop: return "(drop " + expr(static_cast<const DropExpr *>(e)->operand.get()) + ")";
+    case ExprKind::Layout: {
+      auto *l = static_cast<const LayoutExpr *>(e);
+      return std::string(l->align ? "(@alignof " : "(@sizeof ") + typeText(l->type) + ")";
+    }
     case ExprKind::IncDec: {
       auto *i = static_cast<const IncDecExpr *>(e);
       return "(" + expr(i->operand.get()) + (i->decrement ? "--)" : "++)");

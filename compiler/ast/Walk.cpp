@@ -49,6 +49,7 @@ void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f)
   case ExprKind::BoolLit:
   case ExprKind::StringLit:
   case ExprKind::NullLit:
+  case ExprKind::Layout:
   case ExprKind::Name:
   case ExprKind::Error: return;
   }

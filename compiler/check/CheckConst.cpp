@@ -19,6 +19,7 @@ void Checker::foldConstant(Expr &e, const Ty *t) {
   std::optional<__int128> lhs, rhs;
   switch (e.kind) {
   case ExprKind::IntLit: constants_[&e] = static_cast<__int128>(static_cast<IntLitExpr &>(e).value); return;
+  case ExprKind::Layout: constants_[&e] = static_cast<__int128>(static_cast<LayoutExpr &>(e).value); return;
   case ExprKind::Unary: {
     auto &u = static_cast<UnaryExpr &>(e);
     if (auto literal = literalValue(e)) { // `-128`: one literal, range-checked already

@@ -59,6 +59,7 @@ const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
   case ExprKind::Drop: t = checkDrop(static_cast<DropExpr &>(e)); break;
   case ExprKind::Default: t = checkDefault(static_cast<DefaultExpr &>(e)); break;
   case ExprKind::StructLit: t = checkStructLit(static_cast<StructLitExpr &>(e), expected); break;
+  case ExprKind::Layout: t = checkLayout(static_cast<LayoutExpr &>(e)); break;
   case ExprKind::IncDec: {
     auto &i = static_cast<IncDecExpr &>(e);
     checkExpr(*i.operand);
@@ -397,6 +398,36 @@ const Ty *Checker::checkBinary(BinaryExpr &e, const Ty *expected) {
   if (common->isNumeric() && !(op == BinaryOp::Rem && common->isFloat())) return common;
   return bad(common->isPtr() ? "pointer arithmetic is not supported; index with `p[i]` instead"
                              : "arithmetic needs numbers");
+}
+
+// `@sizeof(T)`, `@alignof(T)` (LANGUAGE-2 A6): int64 constants of T's
+// System V layout.
+const Ty *Checker::checkLayout(LayoutExpr &e) {
+  const char *op = e.align ? "@alignof" : "@sizeof";
+  const TypeExpr &te = e.type;
+  if (!te.func && !te.resultOf && te.pointerDepth == 0) {
+    if (Binding *b = lookupLocal(te.name)) {
+      diags_.error(DiagId::InvalidOperation, te.span,
+                   std::string("`") + op + "` takes a type, and `" + te.name + "` is a binding")
+          .withHelp(std::string("name its type: `") + op + "(" + (b->ty ? b->ty->str() : std::string("int32")) + ")`");
+      return types_.error();
+    }
+  }
+  const Ty *t = resolveType(te, false);
+  if (t->isError()) return t;
+  uint64_t size = 0, align = 1;
+  std::string why;
+  if (!typeLayout(t, size, align, why)) {
+    if (why.empty()) return types_.error(); // a struct that holds itself: NPK-T018 says so
+    bool field = why.find(" of `") != std::string::npos;
+    diags_.error(DiagId::InvalidOperation, te.span,
+                 "`" + t->str() + "` has no stable layout" + (field ? ": " + why : std::string()))
+        .withHelp("`string`, `Result<T>` and `NIL` have no fixed size; a pointer to one has (`" + std::string(op) +
+                  "(int8->)`)");
+    return types_.error();
+  }
+  e.value = e.align ? align : size;
+  return types_.int64();
 }
 
 const Ty *Checker::checkCast(CastExpr &e) {

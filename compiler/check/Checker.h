@@ -88,6 +88,7 @@ private:
   const Ty *checkUnary(UnaryExpr &e, const Ty *expected);
   const Ty *checkBinary(BinaryExpr &e, const Ty *expected);
   const Ty *checkCast(CastExpr &e);
+  const Ty *checkLayout(LayoutExpr &e);
   const Ty *checkIndex(IndexExpr &e);
   const Ty *checkMember(MemberExpr &e);
   const Ty *checkRaw(RawExpr &e);

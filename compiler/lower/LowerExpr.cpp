@@ -80,6 +80,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
     if (e.ty->isFloat()) return llvm::ConstantFP::get(llvmType(e.ty), static_cast<double>(lit.value));
     return llvm::ConstantInt::get(llvmType(e.ty), lit.value);
   }
+  case ExprKind::Layout: return b_.getInt64(static_cast<const LayoutExpr &>(e).value);
   case ExprKind::FloatLit: return llvm::ConstantFP::get(llvmType(e.ty), static_cast<const FloatLitExpr &>(e).value);
   case ExprKind::BoolLit: return b_.getInt1(static_cast<const BoolLitExpr &>(e).value);
   case ExprKind::StringLit: return stringValue(static_cast<const StringLitExpr &>(e).value);

@@ -44,7 +44,11 @@ bool startsOperand(Tok t) {
   case Tok::KwNil:
   case Tok::KwRaw:
   case Tok::KwDrop:
-  case Tok::KwResult: return true;
+  case Tok::KwResult:
+  case Tok::AtSizeof:
+  case Tok::AtAlignof:
+  case Tok::AtCast:
+  case Tok::AtCastUnchecked: return true;
   default: return false;
   }
 }
@@ -1208,6 +1212,18 @@ ExprPtr Parser::parsePrimary() {
   case Tok::KwNull: {
     auto e = std::make_unique<NullLitExpr>(t.span);
     advance();
+    return e;
+  }
+  case Tok::AtSizeof:
+  case Tok::AtAlignof: {
+    // `@sizeof(T)` / `@alignof(T)`: the operand is a type (LANGUAGE-2 A6).
+    auto e = std::make_unique<LayoutExpr>(t.span);
+    e->align = advance().kind == Tok::AtAlignof;
+    Span open = cur().span;
+    if (!expect(Tok::LParen, e->align ? "after `@alignof`" : "after `@sizeof`") || !parseType(e->type))
+      return errorExpr(e->span);
+    e->span = Span::cover(e->span, cur().span);
+    if (!expectClosing(Tok::RParen, "to close the type", open)) return errorExpr(e->span);
     return e;
   }
   case Tok::KwNil: {
