@@ -172,9 +172,13 @@ struct BinaryExpr : Expr {
       : Expr(ExprKind::Binary, s), op(o), lhs(std::move(l)), rhs(std::move(r)) {}
 };
 
+// `e => T`, also `@cast<T>(e)` (the same conversion, LANGUAGE-2 A6) and
+// `@cast_unchecked<T>(e)` (numbers convert without a range check).
 struct CastExpr : Expr {
   ExprPtr operand;
   TypeExpr target;
+  bool intrinsic = false; // written `@cast<T>(e)` or `@cast_unchecked<T>(e)`
+  bool unchecked = false; // `@cast_unchecked`
   CastExpr(Span s) : Expr(ExprKind::Cast, s) {}
 };
 

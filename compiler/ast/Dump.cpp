@@ -57,7 +57,8 @@ public:
     }
     case ExprKind::Cast: {
       auto *c = static_cast<const CastExpr *>(e);
-      return "(=> " + expr(c->operand.get()) + " " + typeText(c->target) + ")";
+      const char *op = c->unchecked ? "(@cast_unchecked " : c->intrinsic ? "(@cast " : "(=> ";
+      return op + expr(c->operand.get()) + " " + typeText(c->target) + ")";
     }
     case ExprKind::Call: {
       auto *c = static_cast<const CallExpr *>(e);

@@ -46,6 +46,10 @@ void Checker::foldConstant(Expr &e, const Ty *t) {
     auto &c = static_cast<CastExpr &>(e);
     rhs = constantValue(*c.operand);
     if (!rhs || !c.operand->ty || !c.operand->ty->isInt()) return;
+    if (c.unchecked) {
+      constants_[&e] = wrapToType(*rhs, t);
+      return;
+    }
     f = foldCast(*rhs, t);
     text = intText(*rhs) + " => " + t->str();
     break;

@@ -434,6 +434,19 @@ const Ty *Checker::checkCast(CastExpr &e) {
   const Ty *from = checkValue(*e.operand);
   const Ty *to = resolveType(e.target, false);
   if (from->isError() || to->isError()) return types_.error();
+  if (e.unchecked) {
+    // Exactly these conversions (LANGUAGE-2 A6): between integers and
+    // floats without a check, and pointers as with `=>`.
+    bool ok = (from->isNumeric() && to->isNumeric()) || (from->isPointerLike() && to->isPtr()) ||
+              (from->isPtr() && to->isInt() && to->bits == 64) || (from->isInt() && from->bits == 64 && to->isPtr());
+    if (!ok) {
+      diags_.error(DiagId::BadCast, e.span, "`@cast_unchecked` cannot convert `" + from->str() + "` to `" + to->str() + "`")
+          .withHelp("it converts between integers and floats, and pointers as `=>` does; use `=> " + to->str() +
+                    "` for other conversions");
+      return types_.error();
+    }
+    return to;
+  }
   if (to->isFunc()) return checkJitConversion(e, from, to);
   bool fromNum = from->isNumeric() || from->kind == TyKind::Tbb32 || from == types_.boolTy();
   bool toNum = to->isNumeric() || to->kind == TyKind::Tbb32;

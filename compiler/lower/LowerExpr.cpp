@@ -304,6 +304,7 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
   llvm::Type *toTy = llvmType(to);
   if (to->isFunc()) // JIT code: one checked lookup of its signature tag (LANGUAGE-2 A7.1)
     return b_.CreateCall(runtime("npk_jit_convert"), {v, stringConstant(jitSignatureTag(to)), locString(e.span)});
+  if (e.unchecked && from->isNumeric() && to->isNumeric()) return castUnchecked(v, from, to);
   if (from->isPointerLike() && to->isPtr()) return v;
   if (from->isPtr() && to->isInt()) return b_.CreatePtrToInt(v, toTy);
   if (from->isInt() && to->isPtr()) return b_.CreateIntToPtr(v, toTy);
@@ -329,6 +330,19 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
     return toSigned ? b_.CreateFPToSI(v, toTy) : b_.CreateFPToUI(v, toTy);
   }
   llvm::report_fatal_error("npkc: unexpected cast in lowering");
+}
+
+// `@cast_unchecked<to>(v)` between numbers (LANGUAGE-2 A6): integers are
+// truncated or extended by the source's signedness, floats to integers
+// saturate (NaN gives 0), to floats round to nearest.
+llvm::Value *Lowerer::castUnchecked(llvm::Value *v, const Ty *from, const Ty *to) {
+  llvm::Type *toTy = llvmType(to);
+  if (from->isInt() && to->isInt())
+    return isSignedInt(from) ? b_.CreateSExtOrTrunc(v, toTy) : b_.CreateZExtOrTrunc(v, toTy);
+  if (from->isInt()) return isSignedInt(from) ? b_.CreateSIToFP(v, toTy) : b_.CreateUIToFP(v, toTy);
+  if (to->isFloat()) return b_.CreateFPCast(v, toTy);
+  auto id = isSignedInt(to) ? llvm::Intrinsic::fptosi_sat : llvm::Intrinsic::fptoui_sat;
+  return b_.CreateIntrinsic(id, {toTy, v->getType()}, {v});
 }
 
 // An integer `v => to`: trap 103 (at `at`) unless the value fits.

@@ -67,6 +67,7 @@ public:
   llvm::Value *lowerUnary(const UnaryExpr &e);
   llvm::Value *lowerCast(const CastExpr &e);
   llvm::Value *castIntChecked(llvm::Value *v, const Ty *from, const Ty *to, Span at);
+  llvm::Value *castUnchecked(llvm::Value *v, const Ty *from, const Ty *to);
   llvm::Value *lowerValueCall(const CallExpr &e);
   llvm::FunctionType *funcValueType(const Ty *fnTy);
   llvm::Value *lowerCall(const CallExpr &e);

@@ -1226,6 +1226,24 @@ ExprPtr Parser::parsePrimary() {
     if (!expectClosing(Tok::RParen, "to close the type", open)) return errorExpr(e->span);
     return e;
   }
+  case Tok::AtCast:
+  case Tok::AtCastUnchecked: {
+    // `@cast<T>(e)` is `(e) => T`; `@cast_unchecked<T>(e)` converts without
+    // checks (LANGUAGE-2 A6).
+    auto c = std::make_unique<CastExpr>(t.span);
+    c->intrinsic = true;
+    c->unchecked = advance().kind == Tok::AtCastUnchecked;
+    const char *name = c->unchecked ? "after `@cast_unchecked`" : "after `@cast`";
+    if (!expect(Tok::Lt, name) || !parseType(c->target)) return errorExpr(c->span);
+    if (at(Tok::Shr)) splitCurrent(Tok::Gt, Tok::Gt, 1); // `@cast<Result<T>>`
+    if (!expect(Tok::Gt, "to close the target type")) return errorExpr(c->span);
+    Span open = cur().span;
+    if (!expect(Tok::LParen, "before the operand")) return errorExpr(c->span);
+    c->operand = parseExpr();
+    c->span = Span::cover(c->span, cur().span);
+    if (!expectClosing(Tok::RParen, "to close the operand", open)) return errorExpr(c->span);
+    return c;
+  }
   case Tok::KwNil: {
     // A type, not a value: the checker refuses the name (only `pass NIL;`
     // spells it as one, LANGUAGE-2 A8).
