@@ -241,6 +241,13 @@ struct StructLitExpr : Expr {
   StructLitExpr(Span s) : Expr(ExprKind::StructLit, s) {}
 };
 
+// `is (cond) : a : b` (LANGUAGE-2 A8): `a` when `cond` holds, else `b`;
+// only the chosen branch is evaluated.
+struct IsExpr : Expr {
+  ExprPtr cond, ifTrue, ifFalse;
+  IsExpr(Span s) : Expr(ExprKind::Is, s) {}
+};
+
 // `@sizeof(T)` / `@alignof(T)` (LANGUAGE-2 A6): an `int64` constant.
 struct LayoutExpr : Expr {
   bool align = false; // `@alignof`

@@ -76,6 +76,10 @@ public:
     }
     case ExprKind::Raw: return "(raw " + expr(static_cast<const RawExpr *>(e)->operand.get()) + ")";
     case ExprKind::Drop: return "(drop " + expr(static_cast<const DropExpr *>(e)->operand.get()) + ")";
+    case ExprKind::Is: {
+      auto *i = static_cast<const IsExpr *>(e);
+      return "(is " + expr(i->cond.get()) + " " + expr(i->ifTrue.get()) + " " + expr(i->ifFalse.get()) + ")";
+    }
     case ExprKind::Layout: {
       auto *l = static_cast<const LayoutExpr *>(e);
       return std::string(l->align ? "(@alignof " : "(@sizeof ") + typeText(l->type) + ")";

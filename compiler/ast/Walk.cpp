@@ -32,6 +32,13 @@ void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f)
   case ExprKind::Raw: visit(static_cast<const RawExpr &>(e).operand); return;
   case ExprKind::Drop: visit(static_cast<const DropExpr &>(e).operand); return;
   case ExprKind::IncDec: visit(static_cast<const IncDecExpr &>(e).operand); return;
+  case ExprKind::Is: {
+    auto &i = static_cast<const IsExpr &>(e);
+    visit(i.cond);
+    visit(i.ifTrue);
+    visit(i.ifFalse);
+    return;
+  }
   case ExprKind::Default: {
     auto &d = static_cast<const DefaultExpr &>(e);
     visit(d.operand);

@@ -60,6 +60,7 @@ const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
   case ExprKind::Default: t = checkDefault(static_cast<DefaultExpr &>(e)); break;
   case ExprKind::StructLit: t = checkStructLit(static_cast<StructLitExpr &>(e), expected); break;
   case ExprKind::Layout: t = checkLayout(static_cast<LayoutExpr &>(e)); break;
+  case ExprKind::Is: t = checkIs(static_cast<IsExpr &>(e), expected); break;
   case ExprKind::IncDec: {
     auto &i = static_cast<IncDecExpr &>(e);
     checkExpr(*i.operand);
@@ -398,6 +399,39 @@ const Ty *Checker::checkBinary(BinaryExpr &e, const Ty *expected) {
   if (common->isNumeric() && !(op == BinaryOp::Rem && common->isFloat())) return common;
   return bad(common->isPtr() ? "pointer arithmetic is not supported; index with `p[i]` instead"
                              : "arithmetic needs numbers");
+}
+
+// `is (c) : a : b` (LANGUAGE-2 A8): `c` is a `bool`; the branches need a
+// common type, as the operands of `+` do. Each branch sees what `c` proves
+// (`is (!r.is_error) : r.value : 0`).
+const Ty *Checker::checkIs(IsExpr &e, const Ty *expected) {
+  checkCondition(*e.cond, "`is` condition");
+  auto branch = [&](Expr &x, bool outcome, const Ty *hint) {
+    size_t mark = okResults_.size();
+    narrow(*e.cond, outcome);
+    const Ty *t = checkValue(x, hint);
+    okResults_.resize(mark);
+    return t;
+  };
+  auto isLiteral = [&](const Expr &x) { return literalValue(x).has_value() || as<NullLitExpr>(&x); };
+  const Ty *ta, *tb;
+  if (isLiteral(*e.ifTrue) && !isLiteral(*e.ifFalse)) { // `is (c) : 0 : n`: the literal takes n's type
+    tb = branch(*e.ifFalse, false, expected);
+    ta = branch(*e.ifTrue, true, tb->isError() ? expected : tb);
+  } else {
+    ta = branch(*e.ifTrue, true, expected);
+    tb = branch(*e.ifFalse, false, ta->isError() ? expected : ta);
+  }
+  if (ta->isError() || tb->isError() || e.cond->ty == nullptr || e.cond->ty->isError()) return types_.error();
+  if (convertible(tb, ta)) return ta;
+  if (convertible(ta, tb)) return tb;
+  Diag &d = diags_.error(DiagId::TypeMismatch, e.span,
+                         "the branches of `is` have different types, `" + ta->str() + "` and `" + tb->str() + "`");
+  if (ta->isNumeric() && tb->isNumeric())
+    d.withHelp("convert one of them: `" + sourceText(e.ifFalse->span) + " => " + ta->str() + "`");
+  else
+    d.withHelp("both branches need one type");
+  return types_.error();
 }
 
 // `@sizeof(T)`, `@alignof(T)` (LANGUAGE-2 A6): int64 constants of T's

@@ -89,6 +89,7 @@ private:
   const Ty *checkBinary(BinaryExpr &e, const Ty *expected);
   const Ty *checkCast(CastExpr &e);
   const Ty *checkLayout(LayoutExpr &e);
+  const Ty *checkIs(IsExpr &e, const Ty *expected);
   const Ty *checkIndex(IndexExpr &e);
   const Ty *checkMember(MemberExpr &e);
   const Ty *checkRaw(RawExpr &e);

@@ -80,6 +80,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
     if (e.ty->isFloat()) return llvm::ConstantFP::get(llvmType(e.ty), static_cast<double>(lit.value));
     return llvm::ConstantInt::get(llvmType(e.ty), lit.value);
   }
+  case ExprKind::Is: return lowerIs(static_cast<const IsExpr &>(e));
   case ExprKind::Layout: return b_.getInt64(static_cast<const LayoutExpr &>(e).value);
   case ExprKind::FloatLit: return llvm::ConstantFP::get(llvmType(e.ty), static_cast<const FloatLitExpr &>(e).value);
   case ExprKind::BoolLit: return b_.getInt1(static_cast<const BoolLitExpr &>(e).value);
@@ -257,6 +258,28 @@ llvm::Value *Lowerer::lowerLogical(const BinaryExpr &e) {
   llvm::PHINode *phi = b_.CreatePHI(b_.getInt1Ty(), 2);
   phi->addIncoming(b_.getInt1(!isAnd), lhsEnd);
   phi->addIncoming(r, rhsEnd);
+  return phi;
+}
+
+// `is (c) : a : b`: only the chosen branch runs.
+llvm::Value *Lowerer::lowerIs(const IsExpr &e) {
+  llvm::Value *c = lowerExpr(*e.cond);
+  auto *trueBB = newBlock("is.true");
+  auto *falseBB = newBlock("is.false");
+  auto *endBB = newBlock("is.end");
+  b_.CreateCondBr(c, trueBB, falseBB);
+  b_.SetInsertPoint(trueBB);
+  llvm::Value *a = lowerAs(*e.ifTrue, e.ty);
+  llvm::BasicBlock *trueEnd = b_.GetInsertBlock();
+  b_.CreateBr(endBB);
+  b_.SetInsertPoint(falseBB);
+  llvm::Value *b = lowerAs(*e.ifFalse, e.ty);
+  llvm::BasicBlock *falseEnd = b_.GetInsertBlock();
+  b_.CreateBr(endBB);
+  b_.SetInsertPoint(endBB);
+  llvm::PHINode *phi = b_.CreatePHI(llvmType(e.ty), 2);
+  phi->addIncoming(a, trueEnd);
+  phi->addIncoming(b, falseEnd);
   return phi;
 }
 

@@ -66,6 +66,7 @@ public:
   llvm::Value *lowerLogical(const BinaryExpr &e);
   llvm::Value *lowerUnary(const UnaryExpr &e);
   llvm::Value *lowerCast(const CastExpr &e);
+  llvm::Value *lowerIs(const IsExpr &e);
   llvm::Value *castIntChecked(llvm::Value *v, const Ty *from, const Ty *to, Span at);
   llvm::Value *castUnchecked(llvm::Value *v, const Ty *from, const Ty *to);
   llvm::Value *lowerValueCall(const CallExpr &e);

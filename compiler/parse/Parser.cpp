@@ -48,7 +48,8 @@ bool startsOperand(Tok t) {
   case Tok::AtSizeof:
   case Tok::AtAlignof:
   case Tok::AtCast:
-  case Tok::AtCastUnchecked: return true;
+  case Tok::AtCastUnchecked:
+  case Tok::KwIs: return true;
   default: return false;
   }
 }
@@ -1212,6 +1213,24 @@ ExprPtr Parser::parsePrimary() {
   case Tok::KwNull: {
     auto e = std::make_unique<NullLitExpr>(t.span);
     advance();
+    return e;
+  }
+  case Tok::KwIs: {
+    // `is (c) : a : b` (LANGUAGE-2 A8): the false branch extends as far
+    // right as an expression goes.
+    DepthGuard guard(depth_);
+    auto e = std::make_unique<IsExpr>(t.span);
+    Span open = advance().span;
+    if (tooDeep(e->span, kSplitExpr)) return errorExpr(e->span);
+    open = cur().span;
+    if (!expect(Tok::LParen, "after `is`")) return errorExpr(e->span);
+    e->cond = parseExpr();
+    if (!expectClosing(Tok::RParen, "to close the `is` condition", open)) return errorExpr(e->span);
+    if (!expect(Tok::Colon, "before the value when the condition holds")) return errorExpr(e->span);
+    e->ifTrue = parseExpr();
+    if (!expect(Tok::Colon, "before the value when the condition fails")) return errorExpr(e->span);
+    e->ifFalse = parseExpr();
+    e->span = Span::cover(e->span, e->ifFalse->span);
     return e;
   }
   case Tok::AtSizeof:
