@@ -17,7 +17,7 @@ trap 'rm -f "$json" "$json".*' EXIT
 "$bin/npk_bench_runtime" --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_out="$json" --benchmark_out_format=json
 # The code-memory lifecycle and module again on the fallback backend.
-NPK_JIT_BACKEND=mprotect "$bin/npk_bench_runtime" --benchmark_filter='BM_JitNpk_Lifecycle|BM_Module64_Npk' \
+NPK_JIT_BACKEND=mprotect "$bin/npk_bench_runtime" --benchmark_filter='BM_JitNpk_Lifecycle|BM_Module64_Npk|BM_Module64_Builder' \
   --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_out="$json.mprotect" --benchmark_out_format=json
 
@@ -62,6 +62,10 @@ asm = "BM_Module64_AsmjitDualMapping/real_time"
 per = lambda r, n: 1e9 / r[n]["items_per_second"]
 print(f"module of 64, per function: npk memfd {per(runs, mod):.0f} ns   npk mprotect {per(fallback, mod):.0f} ns   "
       f"asmjit dual mapping {per(runs, asm):.0f} ns   npk/asmjit {per(runs, mod) / per(runs, asm):.2f}x")
+bld, basm = "BM_Module64_Builder/real_time", "BM_Module64_AsmjitAssembler/real_time"
+print(f"builder, module of 64, per function (build+seal+call+free): npk memfd {per(runs, bld):.0f} ns   "
+      f"npk mprotect {per(fallback, bld):.0f} ns   asmjit Assembler+JitRuntime {per(runs, basm):.0f} ns   "
+      f"npk/asmjit {per(runs, bld) / per(runs, basm):.2f}x (target <= 1.5x)")
 craw, cchk = ns("BM_Call_CodeFnRaw"), ns("BM_Call_CodeFnChecked")
 print(f"call of a JIT function: raw fn ptr {craw:.2f} ns   checked (npk_jit_fn_call_i32_i32) {cchk:.2f} ns "
       f"(+{cchk - craw:.2f} ns)")

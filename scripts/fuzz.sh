@@ -5,7 +5,8 @@
 #                               with the dictionary generated from Tokens.def;
 #   fuzz_runtime_api            the runtime's C API, misuse included;
 #   fuzz_validator              the validator of caller-supplied x86-64 code,
-#                               seeded with fuzz/seeds/validator.
+#                               seeded with fuzz/seeds/validator;
+#   fuzz_builder                the runtime's function builder, misuse included.
 # Every target also replays fuzz/regressions/TARGET/ (inputs that once
 # crashed). A crash, a hang (-timeout), a leak, an out-of-memory or any
 # sanitizer report fails the run; the input is kept in
@@ -14,7 +15,7 @@
 #
 # usage: fuzz.sh smoke|long
 # Environment: FUZZ_TIME (seconds per target; smoke 60, long 1200),
-#   FUZZ_TARGETS (default: all four), FUZZ_TIMEOUT (seconds one input may
+#   FUZZ_TARGETS (default: all five), FUZZ_TIMEOUT (seconds one input may
 #   take; default 10), BUILD_FUZZ_DIR (default build-fuzz), JOBS (default 2).
 # The corpus each run grows stays in BUILD_FUZZ_DIR/fuzz/corpus/TARGET and
 # seeds the next run.
@@ -28,7 +29,7 @@ long) time_per_target=${FUZZ_TIME:-1200} ;;
 esac
 build=${BUILD_FUZZ_DIR:-$src/build-fuzz}
 jobs=${JOBS:-2}
-targets=${FUZZ_TARGETS:-lex_parse check runtime_api validator}
+targets=${FUZZ_TARGETS:-lex_parse check runtime_api validator builder}
 timeout=${FUZZ_TIMEOUT:-10}
 . "$src/scripts/sanitizer-common.sh"
 

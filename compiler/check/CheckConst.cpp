@@ -54,7 +54,22 @@ void Checker::foldConstant(Expr &e, const Ty *t) {
     text = intText(*rhs) + " => " + t->str();
     break;
   }
-  default: return;
+  case ExprKind::FloatLit:
+  case ExprKind::BoolLit:
+  case ExprKind::StringLit:
+  case ExprKind::Template:
+  case ExprKind::NullLit:
+  case ExprKind::Name:
+  case ExprKind::Call:
+  case ExprKind::Index:
+  case ExprKind::Member:
+  case ExprKind::Raw:
+  case ExprKind::Drop:
+  case ExprKind::Default:
+  case ExprKind::StructLit:
+  case ExprKind::IncDec:
+  case ExprKind::Is: // not a constant, although both branches may be
+  case ExprKind::Error: return;
   }
   if (f.value) constants_[&e] = *f.value;
   else if (f.trap != Folded::Trap::None) reportConstantTrap(e.span, f.trap, text, t, lhs, rhs);

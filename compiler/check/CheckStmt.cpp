@@ -19,8 +19,20 @@ bool containsBreak(const Stmt &s) {
     auto &i = static_cast<const IfStmt &>(s);
     return containsBreak(*i.thenBlock) || (i.elseStmt && containsBreak(*i.elseStmt));
   }
-  default: return false;
+  case StmtKind::VarDecl:
+  case StmtKind::Expr:
+  case StmtKind::Assign:
+  case StmtKind::While:
+  case StmtKind::For:
+  case StmtKind::Continue:
+  case StmtKind::Pass:
+  case StmtKind::Fail:
+  case StmtKind::Return:
+  case StmtKind::Exit:
+  case StmtKind::Defer:
+  case StmtKind::Error: return false;
   }
+  return false; // not reached: the switch names every kind
 }
 } // namespace
 
@@ -359,8 +371,12 @@ bool Checker::terminates(const Stmt &s) const {
     // call statement does not terminate.
     return false;
   }
-  default: return false;
+  case StmtKind::VarDecl:
+  case StmtKind::Assign:
+  case StmtKind::Defer:
+  case StmtKind::Error: return false;
   }
+  return false; // not reached: the switch names every kind
 }
 
 void Checker::checkPass(PassStmt &s) {

@@ -39,7 +39,15 @@ void collectAssigned(const Stmt &s, std::set<std::string> &names) {
   case StmtKind::Defer:
     if (auto &body = static_cast<const DeferStmt &>(s).body) collectAssigned(*body, names);
     return;
-  default: return;
+  case StmtKind::VarDecl:
+  case StmtKind::Expr:
+  case StmtKind::Break:
+  case StmtKind::Continue:
+  case StmtKind::Pass:
+  case StmtKind::Fail:
+  case StmtKind::Return:
+  case StmtKind::Exit:
+  case StmtKind::Error: return;
   }
 }
 } // namespace

@@ -93,44 +93,32 @@ llvm::StructType *Lowerer::resultType(const Ty *value) {
   return llvm::StructType::get(ctx_, {b_.getInt1Ty(), b_.getInt32Ty(), llvmType(value)});
 }
 
-// Declarations of the runtime entry points the generated code calls.
-llvm::FunctionCallee Lowerer::runtime(const char *name) {
-  llvm::Type *i32 = b_.getInt32Ty(), *i64 = b_.getInt64Ty(), *ptr = b_.getPtrTy(), *v = b_.getVoidTy();
+// Declarations of the runtime entry points the generated code calls, from
+// their one list (npk/runtime_calls.def).
+llvm::FunctionCallee Lowerer::runtime(RuntimeFn which) {
+  llvm::Type *VOID = b_.getVoidTy(), *I32 = b_.getInt32Ty(), *I64 = b_.getInt64Ty(), *U64 = I64;
+  llvm::Type *F32 = b_.getFloatTy(), *F64 = b_.getDoubleTy(), *STRING = llvmType(types_->string());
+  llvm::Type *PTR = b_.getPtrTy(), *CPTR = PTR, *CSTR = PTR, *CSTRS = PTR, *I64P = PTR, *FAILSAFE = PTR;
   struct Sig {
     const char *name;
     llvm::Type *ret;
     std::vector<llvm::Type *> params;
     bool noreturn;
   };
+#define NPK_UNPAREN(...) __VA_ARGS__
+#define NPK_RUNTIME_CALL(name, ret, params, noreturn) {#name, ret, {NPK_UNPAREN params}, noreturn != 0},
   const Sig sigs[] = {
-      {"npk_alloc", ptr, {i64}, false},         {"npk_free", i32, {ptr}, false},
-      {"npk_wildx_alloc", ptr, {i64}, false},   {"npk_wildx_seal", i32, {ptr}, false},
-      {"npk_wildx_free", i32, {ptr}, false},    {"npk_set_failsafe", v, {ptr}, false},
-      {"npk_fail", v, {i32}, true},             {"npk_trap", v, {i32, ptr}, true},
-      {"npk_fail_at", v, {i32, ptr, ptr}, true}, {"npk_start", v, {}, false},
-      {"npk_trap_int_op", v, {i32, ptr, ptr, ptr, i64, i64, i32}, true},
-      {"npk_trap_cast_int", v, {ptr, ptr, i64, i32}, true},
-      {"npk_trap_cast_float", v, {ptr, ptr, b_.getDoubleTy(), i32}, true},
-      {"npk_exit", v, {i32}, true},             {"npk_print_str", v, {i32, ptr, i64}, false},
-      {"npk_print_i64", v, {i32, i64}, false},  {"npk_print_u64", v, {i32, i64}, false},
-      {"npk_print_f64", v, {i32, b_.getDoubleTy()}, false},
-      {"npk_print_f32", v, {i32, b_.getFloatTy()}, false}, {"npk_print_bool", v, {i32, i32}, false},
-      {"npk_jit_convert", ptr, {ptr, ptr, ptr}, false},
-      {"npk_set_args", v, {i32, ptr}, false},  {"npk_get_argc", i32, {}, false},
-      {"npk_get_argv", ptr, {i32, ptr, ptr}, false},
-      {"npk_print_ptr", v, {i32, ptr}, false},  {"npk_string_from_c", llvmType(types_->string()), {ptr}, false},
+#include "npk/runtime_calls.def"
   };
-  for (const Sig &s : sigs) {
-    if (std::string_view(s.name) != name) continue;
-    auto *fnTy = llvm::FunctionType::get(s.ret, s.params, false);
-    llvm::FunctionCallee callee = mod_->getOrInsertFunction(name, fnTy);
-    if (auto *fn = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
-      if (s.noreturn) fn->setDoesNotReturn();
-      fn->setDoesNotThrow();
-    }
-    return callee;
+#undef NPK_UNPAREN
+  const Sig &s = sigs[static_cast<size_t>(which)];
+  auto *fnTy = llvm::FunctionType::get(s.ret, s.params, false);
+  llvm::FunctionCallee callee = mod_->getOrInsertFunction(s.name, fnTy);
+  if (auto *fn = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+    if (s.noreturn) fn->setDoesNotReturn();
+    fn->setDoesNotThrow();
   }
-  llvm::report_fatal_error(llvm::Twine("npkc: unknown runtime function ") + name);
+  return callee;
 }
 
 // The LLVM signature behind a function type: a Nitpick function passes
@@ -250,13 +238,13 @@ void Lowerer::emitEntryPoint() {
   auto *cmain = llvm::Function::Create(mainTy, llvm::Function::ExternalLinkage, "main", mod_.get());
   enterGenerated(cmain, *syms_.main);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", cmain));
-  b_.CreateCall(runtime("npk_start"), {});
-  b_.CreateCall(runtime("npk_set_args"), {cmain->getArg(0), cmain->getArg(1)});
+  b_.CreateCall(runtime(RuntimeFn::npk_start), {});
+  b_.CreateCall(runtime(RuntimeFn::npk_set_args), {cmain->getArg(0), cmain->getArg(1)});
   if (llvm::Function *thunk = mod_->getFunction("npk_failsafe_entry"))
-    b_.CreateCall(runtime("npk_set_failsafe"), {thunk});
+    b_.CreateCall(runtime(RuntimeFn::npk_set_failsafe), {thunk});
   // `main` yields its status: 0 when it falls off its end, `X` for `return X;`.
   llvm::Value *r = b_.CreateCall(funcs_[syms_.main], {});
-  b_.CreateCall(runtime("npk_exit"), {b_.CreateExtractValue(r, 2, "status")});
+  b_.CreateCall(runtime(RuntimeFn::npk_exit), {b_.CreateExtractValue(r, 2, "status")});
   b_.CreateUnreachable();
 }
 

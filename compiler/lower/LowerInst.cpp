@@ -103,7 +103,7 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   }
   case nir::Op::Exit: {
     llvm::Value *status = in.operand == nir::kNoTemp ? b_.getInt32(0) : temp(in.operand, types_->int32());
-    b_.CreateCall(runtime("npk_exit"), {status});
+    b_.CreateCall(runtime(RuntimeFn::npk_exit), {status});
     b_.CreateUnreachable();
     return;
   }
@@ -145,7 +145,7 @@ void Lowerer::lowerLet(const nir::Inst &in) {
   llvm::Value *init = in.operand != nir::kNoTemp ? temp(in.operand) : zeroValue(b.ty);
   if (b.heapStruct) {
     llvm::Value *size = b_.getInt64(mod_->getDataLayout().getTypeAllocSize(valueTy));
-    llvm::Value *mem = b_.CreateCall(runtime("npk_alloc"), {size}, b.name + ".heap");
+    llvm::Value *mem = b_.CreateCall(runtime(RuntimeFn::npk_alloc), {size}, b.name + ".heap");
     b_.CreateStore(init, mem);
     b_.CreateStore(mem, slot);
   } else {
@@ -193,7 +193,7 @@ void Lowerer::emitRelease(const nir::Inst &a) {
   auto *release = llvm::BasicBlock::Create(ctx_, "release." + a.binding->name, fn_, done);
   b_.CreateCondBr(b_.CreateIsNotNull(ptr), release, done);
   b_.SetInsertPoint(release);
-  tagDrop(b_.CreateCall(runtime(a.dropKind == nir::DropKind::WildxFree ? "npk_wildx_free" : "npk_free"), {ptr}));
+  tagDrop(b_.CreateCall(runtime(a.dropKind == nir::DropKind::WildxFree ? RuntimeFn::npk_wildx_free : RuntimeFn::npk_free), {ptr}));
   b_.CreateBr(done);
   b_.SetInsertPoint(done);
 }

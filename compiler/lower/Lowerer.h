@@ -13,6 +13,12 @@
 
 namespace npk {
 
+// The runtime functions generated code calls (npk/runtime_calls.def).
+enum class RuntimeFn {
+#define NPK_RUNTIME_CALL(name, ret, params, noreturn) name,
+#include "npk/runtime_calls.def"
+};
+
 class Lowerer {
 public:
   Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program, const Symbols &syms,
@@ -24,7 +30,7 @@ public:
   llvm::Type *cType(const Ty *t);
   llvm::Constant *zeroValue(const Ty *t);
   llvm::StructType *resultType(const Ty *value);
-  llvm::FunctionCallee runtime(const char *name);
+  llvm::FunctionCallee runtime(RuntimeFn which);
   llvm::Function *declareFunc(FuncDecl &f);
   llvm::Function *declareExtern(ExternDecl &e);
   void lowerFunc(const nir::Func &f);

@@ -441,7 +441,18 @@ void CfgBuilder::expr(const Expr &e) {
     if (releases_ != before && ix.base) useAgain(*ix.base);
     return;
   }
-  default: break;
+  case ExprKind::IntLit:
+  case ExprKind::FloatLit:
+  case ExprKind::BoolLit:
+  case ExprKind::StringLit:
+  case ExprKind::Template:
+  case ExprKind::NullLit:
+  case ExprKind::Cast:
+  case ExprKind::Member:
+  case ExprKind::Raw:
+  case ExprKind::IncDec:
+  case ExprKind::Layout:
+  case ExprKind::Error: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { expr(child); });
 }

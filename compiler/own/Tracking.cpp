@@ -28,7 +28,8 @@ bool isBuiltinCall(const Expr *e, Builtin which) {
 
 bool isJitCompile(const Expr *e) {
   auto *call = as<CallExpr>(stripValueWrappers(e));
-  return call && call->calleeFullName().starts_with("Jit.compile_");
+  // Jit.compile_* and Jit.module_new: W^X code the runtime releases with wildx_free.
+  return call && (call->calleeFullName().starts_with("Jit.compile_") || call->calleeFullName() == "Jit.module_new");
 }
 
 bool isWild(const Binding &b) { return b.quals & (QualWild | QualWildx); }
@@ -92,7 +93,21 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f) {
       if (fi.value) visitValue(*fi.value, fi.name == "val" && handsOn ? keep : Keep{}, f);
     return;
   }
-  default: break;
+  case ExprKind::IntLit:
+  case ExprKind::FloatLit:
+  case ExprKind::BoolLit:
+  case ExprKind::StringLit:
+  case ExprKind::Template:
+  case ExprKind::NullLit:
+  case ExprKind::Name:
+  case ExprKind::Unary:
+  case ExprKind::Binary:
+  case ExprKind::Index:
+  case ExprKind::Member:
+  case ExprKind::Drop:
+  case ExprKind::IncDec:
+  case ExprKind::Layout:
+  case ExprKind::Error: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { visitValue(child, Keep{}, f); });
 }
@@ -305,7 +320,17 @@ void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f) {
       if (!a.compound && as<NameExpr>(a.target.get())) kept = a.value.get();
       break;
     }
-    default: break;
+    case StmtKind::Block:
+    case StmtKind::Expr:
+    case StmtKind::If:
+    case StmtKind::While:
+    case StmtKind::For:
+    case StmtKind::Break:
+    case StmtKind::Continue:
+    case StmtKind::Fail:
+    case StmtKind::Exit:
+    case StmtKind::Defer:
+    case StmtKind::Error: break;
     }
     forEachOwnExpr(st, [&](const Expr &root) { visitValue(root, Keep{&root == kept, nullptr}, f); });
   });

@@ -84,6 +84,7 @@ struct Module {
   uint32_t *offsets;  // code offset in the block
   unsigned char *staged;  // code bytes until the seal
   size_t staged_bytes, staged_capacity;
+  Builder *builder;       // the function builder's state (builder.cpp), made at the first npk_jit_begin
 };
 
 struct OffsetList {
@@ -130,6 +131,7 @@ const Module **g_module_set;  // capacity a power of two; null: empty, kGone: er
 size_t g_module_cap, g_module_used; // used counts erased entries too
 Module *g_quarantine[kModuleQuarantine];
 size_t g_quarantine_next;
+
 const Module *const kGone = reinterpret_cast<const Module *>(uintptr_t{1});
 
 size_t module_hash(const Module *m, size_t cap) {
@@ -691,6 +693,11 @@ bool module_known(const Module *m) {
 }
 
 void module_release(Module *m) {
+  // Standalone modules (compile_*) are never built into: their churn leaves
+  // the builder's caches alone.
+  if (!m->standalone) g_code_module_epoch.fetch_add(1, std::memory_order_acq_rel);
+  builder_destroy(m->builder);
+  m->builder = nullptr;
   free(m->fns);
   free(m->offsets);
   free(m->staged);
@@ -966,6 +973,8 @@ bool canonical(const char *s) {
 
 }  // namespace
 
+std::atomic<uint64_t> g_code_module_epoch{0};
+
 // ---- internal interface ----------------------------------------------------------
 
 int32_t code_free_pointer(void *p, const char *op) { return free_function(handle_of_pointer(p), op); }
@@ -975,6 +984,37 @@ int32_t code_check_pointer(const void *p, npk_jit_sig sig, const char *op, void 
   *entry = npk_jit_fn_lookup(f, sig);
   if (*entry != nullptr) return 0;
   return npk_jit_refuse(f, sig, op);
+}
+
+Builder **code_module_builder(npk_jit_module *module, int32_t *code) {
+  Module *m = reinterpret_cast<Module *>(module);
+  if (m == nullptr || !module_known(m) || m->standalone || m->freed) {
+    *code = NPK_ERR_JIT_MODULE;
+    return nullptr;
+  }
+  if (m->sealed) {
+    *code = NPK_ERR_JIT_SEALED;
+    return nullptr;
+  }
+  return &m->builder;
+}
+
+uint32_t code_module_next_offset(npk_jit_module *module) {
+  return static_cast<uint32_t>(reinterpret_cast<Module *>(module)->staged_bytes);
+}
+
+bool code_module_fn(npk_jit_module *module, npk_jit_fn f, uint32_t *offset, npk_jit_sig *sig) {
+  const Module *m = reinterpret_cast<const Module *>(module);
+  const char *reason = nullptr;
+  if (f == 0 || live_slot(f, &reason) == nullptr || g_slots[static_cast<uint32_t>(f)].module != m) return false;
+  for (uint32_t i = 0; i < m->count; ++i) {
+    if (m->fns[i] != f) continue;
+    if (!owned_in_state(m, i, kSlotAdded)) return false;
+    *offset = m->offsets[i];
+    *sig = key_sig(key_of(static_cast<uint32_t>(f)).load(std::memory_order_acquire));
+    return true;
+  }
+  return false;
 }
 
 npk_jit_sig code_sig_i32_i32(void) {
@@ -1114,13 +1154,26 @@ extern "C" npk_jit_fn npk_jit_module_add(npk_jit_module *module, const void *cod
   return module_add(m, code, len, sig, name, "jit_fn", g_fn_counter.fetch_add(1, std::memory_order_relaxed) + 1);
 }
 
+npk_jit_fn npkrt::code_module_add_checked(npk_jit_module *module, const void *code, size_t len, npk_jit_sig sig,
+                                         const char *name) {
+  if (len == 0 || len > kMaxModuleBytes) {
+    wildx_panic("jit_module_add", module, "code length out of range (1 byte to 4 MiB)");
+    return 0;
+  }
+  return module_add(reinterpret_cast<Module *>(module), code, len, sig, name, "jit_fn",
+                    g_fn_counter.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
 extern "C" int32_t npk_jit_module_seal(npk_jit_module *module) {
   static const char kOp[] = "jit_module_seal";
   Module *m = reinterpret_cast<Module *>(module);
   const char *reason = unsealed_module_refusal(m);
   if (reason == nullptr && (m->count == 0 || m->staged_bytes == 0)) reason = "module has no functions";
   if (reason == nullptr) reason = module_seal(m);
-  if (reason == nullptr) return 0;
+  if (reason == nullptr) {
+    g_code_module_epoch.fetch_add(1, std::memory_order_acq_rel);
+    return 0;
+  }
   wildx_panic(kOp, module, reason);
   return -1;
 }

@@ -9,6 +9,8 @@
 
 #include "npk/runtime.h"
 
+#include <atomic>
+
 namespace npkrt {
 
 /* A JIT function handle travels through Nitpick code as a `wildx int8->`
@@ -56,6 +58,38 @@ void *code_compile_standalone(const void *code, size_t len, npk_jit_sig sig, con
 
 /* The interned tag of "i32(i32,i32)". */
 npk_jit_sig code_sig_i32_i32(void);
+
+/* ---- for the function builder (builder.cpp) ---- */
+
+/* The builder's state of one module; its memory belongs to the module. */
+struct Builder;
+
+/* The module's builder field, after checking that `m` is a live module from
+ * npk_jit_module_new (a lookup in the module registry) and not sealed. NULL
+ * with *code set to NPK_ERR_JIT_MODULE or NPK_ERR_JIT_SEALED otherwise
+ * (prints nothing). */
+Builder **code_module_builder(npk_jit_module *m, int32_t *code);
+
+/* Bumped whenever a module from npk_jit_module_new is sealed or released:
+ * a pointer found live and unsealed stays so while this is unchanged, which
+ * lets the builder skip the registry lookup on every call. */
+extern std::atomic<uint64_t> g_code_module_epoch;
+
+/* Where in the module's code the next npk_jit_module_add puts its
+ * function (the offsets are kept by the seal, so calls between functions of
+ * one module can be relative). m must have passed code_module_builder. */
+uint32_t code_module_next_offset(npk_jit_module *m);
+
+/* Whether f is a live, not yet sealed function of module m; then its code
+ * offset (as code_module_next_offset counts) and signature. */
+bool code_module_fn(npk_jit_module *m, npk_jit_fn f, uint32_t *offset, npk_jit_sig *sig);
+
+/* npk_jit_module_add for a module that passed code_module_builder (no
+ * second registry lookup); the same refusals of the code itself. */
+npk_jit_fn code_module_add_checked(npk_jit_module *m, const void *code, size_t len, npk_jit_sig sig, const char *name);
+
+/* Frees a builder (NULL is fine); called when its module is released. */
+void builder_destroy(Builder *b);
 
 /* ---- test hooks ---- */
 

@@ -5,6 +5,7 @@
 #include "code_internal.h"
 #include "core_internal.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 
 #include <string.h>
@@ -110,4 +111,28 @@ extern "C" void *npk_jit_convert(void *p, const char *sig, const char *loc) {
            "compile_bytes code is tagged",
            target);
   npkrt::trap_with(NPK_ERR_JIT_CONVERT, loc, what);
+}
+
+extern "C" void *npk_jit_end_pointer(npk_jit_module *m, int32_t *err) {
+  npk_jit_fn f = npk_jit_end(m, err);
+  return f != 0 ? npkrt::pointer_of_handle(f) : nullptr;
+}
+
+extern "C" int32_t npk_jit_call_fn_pointer(npk_jit_module *m, void *callee) {
+  if (!npkrt::is_handle_pointer(callee)) {
+    npkrt::wildx_panic("jit_call_fn", callee, "not a function of a module (Jit.end's pointer)");
+    return -NPK_ERR_JIT_CALLEE;
+  }
+  return npk_jit_call_fn(m, npkrt::handle_of_pointer(callee));
+}
+
+extern "C" int32_t npk_jit_call_c_symbol(npk_jit_module *m, const char *name, const char *sig) {
+  void *addr = name != nullptr ? dlsym(RTLD_DEFAULT, name) : nullptr;
+  if (addr == nullptr) {
+    char what[160];
+    snprintf(what, sizeof what, "no C function named %s", name != nullptr ? name : "(null)");
+    npkrt::wildx_panic("jit_call_c", m, what);
+    return -NPK_ERR_JIT_CALLEE;
+  }
+  return npk_jit_call_c(m, addr, sig);
 }

@@ -296,6 +296,144 @@ npk_jit_fn npk_jit_module_add_bytes(npk_jit_module *m, const void *code, size_t 
  * line), NPK_ERR_JIT_ALLOC or NPK_ERR_JIT_INSTALL as for compile_add_i32. */
 void *npk_jit_compile_bytes(const void *code, int64_t len, const char *sig, int32_t *err);
 
+/* ---- function builder --------------------------------------------------- */
+/*
+ * Builds x86-64 code for one function at a time inside a module and adds it
+ * with npk_jit_module_add (sealed, tagged, named and freed like any module
+ * function). No writable pointer to code is ever handed out. Contract and
+ * examples: docs/runtime.md, "Builder".
+ *
+ * Values are int32 ids > 0 naming mutable virtual registers ("variables")
+ * of one type: NPK_JIT_TYPE_i32, _i64, _f64 or _ptr (npk/jit_ops.def). An
+ * id names its function: an id of another function (or any other number)
+ * is refused. Labels have ids of their own.
+ *
+ * Returns: calls that make a value or label return its id, or the NEGATED
+ * refusal code; the others return 0 or the (positive) refusal code. Codes
+ * are NPK_ERR_JIT_* from npk/jit_errors.def (210...). Each refusal prints
+ * exactly one "[WildX] panic: jit_<op>(<module>) rejected: <reason>" line.
+ * A refusal while a function is open poisons it: every later call on it
+ * returns the same code (and prints one line) until npk_jit_end, which then
+ * returns 0 with *err set and closes it; the module stays usable.
+ * (npk_jit_begin while a function is open is refused with
+ * NPK_ERR_JIT_OPEN, poisoned or not.) NULL,
+ * freed or foreign module pointers are refused (NPK_ERR_JIT_MODULE), a
+ * sealed module too (NPK_ERR_JIT_SEALED). One module is built by one thread
+ * at a time.
+ *
+ * Traps of generated code: add_trap/sub_trap/mul_trap overflow executes ud2
+ * (SIGILL); sdiv/srem/udiv/urem by zero and sdiv/srem of INT_MIN by -1 fault
+ * in the division (SIGFPE).
+ */
+enum {
+#define NPK_JIT_TYPE(name, number) NPK_JIT_TYPE_##name = number,
+#define NPK_JIT_MEM(name, number, bytes, is_signed, type) NPK_JIT_MEM_##name = number,
+#define NPK_JIT_OP(name, number, class) NPK_JIT_OP_##name = number,
+#include "npk/jit_ops.def"
+  NPK_JIT_MAX_PARAMS = 6
+};
+enum {
+#define NPK_JIT_ERROR(name, code, reason) NPK_ERR_JIT_##name = code,
+#include "npk/jit_errors.def"
+  NPK_ERR_JIT_LAST
+};
+
+/* Opens a function in m with signature `sig` ("ret(params)": ret is void,
+ * i32, i64, f64 or ptr; 0..6 params of i32, i64, f64, ptr; the canonical
+ * syntax of npk_jit_sig_intern) and name (copied; NULL or "" gives
+ * "jit_fn#N"). 0, or NPK_ERR_JIT_MODULE/SEALED, _OPEN (a function is open
+ * in m), _BAD_SIG, _COUNT (more than 6 parameters), _LIMIT (no memory),
+ * _UNSUPPORTED (a host other than x86-64). */
+int32_t npk_jit_begin(npk_jit_module *m, const char *sig, const char *name);
+
+/* The value of parameter `index` (0-based; the same id every call), or
+ * -NPK_ERR_JIT_COUNT when out of range. */
+int32_t npk_jit_param(npk_jit_module *m, int32_t index);
+
+/* A new variable holding a constant, of type i32, i64 or f64. */
+int32_t npk_jit_const_i32(npk_jit_module *m, int32_t value);
+int32_t npk_jit_const_i64(npk_jit_module *m, int64_t value);
+int32_t npk_jit_const_f64(npk_jit_module *m, double value);
+
+/* A new variable of `type` (NPK_JIT_TYPE_*), 0 (0.0, null) until set. */
+int32_t npk_jit_var(npk_jit_module *m, int32_t type);
+
+/* dst := src; both of one type (NPK_ERR_JIT_TYPE otherwise). */
+int32_t npk_jit_set(npk_jit_module *m, int32_t dst, int32_t src);
+
+/* A new variable := a `op` b, op one of NPK_JIT_OP_* (npk/jit_ops.def says
+ * the operand types of each class; add and sub also take ptr, i64 giving
+ * ptr). */
+int32_t npk_jit_op(npk_jit_module *m, int32_t op, int32_t a, int32_t b);
+
+/* A new variable := c != 0 ? a : b; c is i32, a and b of one type. */
+int32_t npk_jit_select(npk_jit_module *m, int32_t c, int32_t a, int32_t b);
+
+/* A new variable of `type` := value converted: i32 -> i64 sign-extends,
+ * i64 -> i32 truncates, i32/i64 -> f64 rounds, f64 -> i32/i64 truncates
+ * toward zero (out of range or NaN gives INT_MIN / INT64_MIN), i64 <-> ptr
+ * keeps the bits. Other pairs (and a type to itself) are NPK_ERR_JIT_TYPE. */
+int32_t npk_jit_cast(npk_jit_module *m, int32_t type, int32_t value);
+
+/* A new variable := the `mem` (NPK_JIT_MEM_*) at ptr + offset: i32 for the
+ * 8-, 16- and 32-bit kinds (sign- or zero-extended), i64, f64 or ptr. ptr
+ * must be of type ptr. Memory is not checked: a bad address faults. */
+int32_t npk_jit_load(npk_jit_module *m, int32_t mem, int32_t ptr, int32_t offset);
+
+/* Stores value (of the type npk_jit_load would give for `mem`; the 8- and
+ * 16-bit kinds keep its low bits) at ptr + offset. */
+int32_t npk_jit_store(npk_jit_module *m, int32_t mem, int32_t ptr, int32_t offset, int32_t value);
+
+/* A new label (id), placed later with npk_jit_place (once: a second place is
+ * NPK_ERR_JIT_LABEL_TWICE). Jumping to a label never placed is
+ * NPK_ERR_JIT_LABEL_UNPLACED at npk_jit_end. */
+int32_t npk_jit_label(npk_jit_module *m);
+int32_t npk_jit_place(npk_jit_module *m, int32_t label);
+int32_t npk_jit_jump(npk_jit_module *m, int32_t label);
+/* Jumps to label when cond (i32) != 0. */
+int32_t npk_jit_branch(npk_jit_module *m, int32_t cond, int32_t label);
+
+/* Pushes an argument of the next call (at most 6 pending). */
+int32_t npk_jit_arg(npk_jit_module *m, int32_t value);
+
+/* Calls with the pending arguments, which must match the callee's
+ * signature in number and types (NPK_ERR_JIT_COUNT, _TYPE). Returns the
+ * result's new variable, or 0 for a void callee.
+ * npk_jit_call_fn: a function of the same module added earlier and not yet
+ * sealed (NPK_ERR_JIT_CALLEE otherwise; calls to it trap (int3) once it is
+ * freed). npk_jit_call_self: the function being built (recursion).
+ * npk_jit_call_c: the C function at addr (non-NULL) with builder signature
+ * sig; variadic callees work (al holds the number of f64 arguments). */
+int32_t npk_jit_call_fn(npk_jit_module *m, npk_jit_fn callee);
+int32_t npk_jit_call_self(npk_jit_module *m);
+int32_t npk_jit_call_c(npk_jit_module *m, void *addr, const char *sig);
+
+/* Returns value (of the signature's return type) or nothing (void). */
+int32_t npk_jit_ret(npk_jit_module *m, int32_t value);
+int32_t npk_jit_ret_void(npk_jit_module *m);
+
+/* Finishes the open function: checks labels and that no path reaches the
+ * end without a return, allocates registers, encodes and adds the code to m
+ * (npk_jit_module_add). The handle, callable after npk_jit_module_seal; or 0
+ * with *err (may be NULL) set to the refusal code: NPK_ERR_JIT_NO_FUNCTION
+ * (nothing open, e.g. a second end), _LABEL_UNPLACED, _NO_RETURN, _LIMIT,
+ * _ADD (npk_jit_module_add refused; it printed the line) or the code
+ * that poisoned the function. The function is closed either way. */
+npk_jit_fn npk_jit_end(npk_jit_module *m, int32_t *err);
+
+/* The builder as jit.npk reaches it, where a function is a pointer (the
+ * handle pointer npk_wildx_free and npk_jit_convert take):
+ * npk_jit_end_pointer is npk_jit_end passing the handle as a pointer (NULL
+ * on a refusal); npk_jit_call_fn_pointer is npk_jit_call_fn of such a
+ * pointer (a pointer that is not one is -NPK_ERR_JIT_CALLEE with one panic
+ * line); npk_jit_call_c_symbol is npk_jit_call_c of the C function `name`
+ * as the dynamic linker finds it from the program (dlsym RTLD_DEFAULT: the
+ * program's libraries, e.g. libc's "abs"), -NPK_ERR_JIT_CALLEE with one
+ * panic line when there is none. */
+void *npk_jit_end_pointer(npk_jit_module *m, int32_t *err);
+int32_t npk_jit_call_fn_pointer(npk_jit_module *m, void *callee);
+int32_t npk_jit_call_c_symbol(npk_jit_module *m, const char *name, const char *sig);
+
 /* ---- wild heap ------------------------------------------------------- */
 
 /* n bytes of zeroed heap memory, or NULL (n < 0 or out of memory). */
