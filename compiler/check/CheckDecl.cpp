@@ -34,6 +34,13 @@ void Checker::run() {
 }
 
 void Checker::declareName(const std::string &name, Span at, Module &m) {
+  // `@sizeof`, `@alignof`, `@cast`, `@cast_unchecked` are one token each, so
+  // these names could never be taken as function values (LANGUAGE-2 A6).
+  if (name == "sizeof" || name == "alignof" || name == "cast" || name == "cast_unchecked") {
+    diags_.error(DiagId::Redefinition, at, "`" + name + "` is reserved for the intrinsic `@" + name + "`")
+        .withHelp("choose another name");
+    return;
+  }
   auto [it, fresh] = syms_.declaredIn.emplace(name, &m);
   if (fresh) syms_.firstDeclared[name] = at;
   if (fresh && !isBuiltinName(name)) return;

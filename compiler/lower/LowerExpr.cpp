@@ -80,6 +80,8 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
     if (e.ty->isFloat()) return llvm::ConstantFP::get(llvmType(e.ty), static_cast<double>(lit.value));
     return llvm::ConstantInt::get(llvmType(e.ty), lit.value);
   }
+  case ExprKind::Is: return lowerIs(static_cast<const IsExpr &>(e));
+  case ExprKind::Layout: return b_.getInt64(static_cast<const LayoutExpr &>(e).value);
   case ExprKind::FloatLit: return llvm::ConstantFP::get(llvmType(e.ty), static_cast<const FloatLitExpr &>(e).value);
   case ExprKind::BoolLit: return b_.getInt1(static_cast<const BoolLitExpr &>(e).value);
   case ExprKind::StringLit: return stringValue(static_cast<const StringLitExpr &>(e).value);
@@ -111,6 +113,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   }
   case ExprKind::StructLit: return lowerStructLit(static_cast<const StructLitExpr &>(e));
   case ExprKind::Template:
+  case ExprKind::IncDec: // refused by the checker (a statement, not a value)
   case ExprKind::Error: break;
   }
   llvm::report_fatal_error("npkc: unexpected expression in lowering");
@@ -258,6 +261,28 @@ llvm::Value *Lowerer::lowerLogical(const BinaryExpr &e) {
   return phi;
 }
 
+// `is (c) : a : b`: only the chosen branch runs.
+llvm::Value *Lowerer::lowerIs(const IsExpr &e) {
+  llvm::Value *c = lowerExpr(*e.cond);
+  auto *trueBB = newBlock("is.true");
+  auto *falseBB = newBlock("is.false");
+  auto *endBB = newBlock("is.end");
+  b_.CreateCondBr(c, trueBB, falseBB);
+  b_.SetInsertPoint(trueBB);
+  llvm::Value *a = lowerAs(*e.ifTrue, e.ty);
+  llvm::BasicBlock *trueEnd = b_.GetInsertBlock();
+  b_.CreateBr(endBB);
+  b_.SetInsertPoint(falseBB);
+  llvm::Value *b = lowerAs(*e.ifFalse, e.ty);
+  llvm::BasicBlock *falseEnd = b_.GetInsertBlock();
+  b_.CreateBr(endBB);
+  b_.SetInsertPoint(endBB);
+  llvm::PHINode *phi = b_.CreatePHI(llvmType(e.ty), 2);
+  phi->addIncoming(a, trueEnd);
+  phi->addIncoming(b, falseEnd);
+  return phi;
+}
+
 llvm::Value *Lowerer::lowerBinary(const BinaryExpr &e) {
   if (e.op == BinaryOp::And || e.op == BinaryOp::Or) return lowerLogical(e);
   const Ty *lt = e.lhs->ty, *rt = e.rhs->ty;
@@ -302,26 +327,12 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
   llvm::Type *toTy = llvmType(to);
   if (to->isFunc()) // JIT code: one checked lookup of its signature tag (LANGUAGE-2 A7.1)
     return b_.CreateCall(runtime(RuntimeFn::npk_jit_convert), {v, stringConstant(jitSignatureTag(to)), locString(e.span)});
+  if (e.unchecked && from->isNumeric() && to->isNumeric()) return castUnchecked(v, from, to);
   if (from->isPointerLike() && to->isPtr()) return v;
   if (from->isPtr() && to->isInt()) return b_.CreatePtrToInt(v, toTy);
   if (from->isInt() && to->isPtr()) return b_.CreateIntToPtr(v, toTy);
   if (from == types_->boolTy()) return to->isFloat() ? b_.CreateUIToFP(v, toTy) : b_.CreateZExt(v, toTy);
-  if (from->isIntLike() && to->isIntLike()) {
-    bool fromSigned = isSignedInt(from), toSigned = isSignedInt(to);
-    llvm::Value *r = fromSigned ? b_.CreateSExtOrTrunc(v, toTy) : b_.CreateZExtOrTrunc(v, toTy);
-    llvm::Value *back = toSigned ? b_.CreateSExtOrTrunc(r, v->getType()) : b_.CreateZExtOrTrunc(r, v->getType());
-    llvm::Value *bad = b_.CreateICmpNE(back, v);
-    if (fromSigned != toSigned) {
-      llvm::Value *neg = fromSigned ? b_.CreateICmpSLT(v, llvm::ConstantInt::get(v->getType(), 0))
-                                    : b_.CreateICmpSLT(r, llvm::ConstantInt::get(toTy, 0));
-      bad = b_.CreateOr(bad, neg);
-    }
-    emitTrapWith(bad, [&] {
-      b_.CreateCall(runtime(RuntimeFn::npk_trap_cast_int), {locString(e.span), stringConstant(to->str()), toInt64(v, from),
-                                                   b_.getInt32(fromSigned ? 1 : 0)});
-    });
-    return r;
-  }
+  if (from->isIntLike() && to->isIntLike()) return castIntChecked(v, from, to, e.span);
   if (from->isIntLike() && to->isFloat())
     return isSignedInt(from) ? b_.CreateSIToFP(v, toTy) : b_.CreateUIToFP(v, toTy);
   if (from->isFloat() && to->isFloat()) return b_.CreateFPCast(v, toTy);
@@ -342,6 +353,38 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
     return toSigned ? b_.CreateFPToSI(v, toTy) : b_.CreateFPToUI(v, toTy);
   }
   llvm::report_fatal_error("npkc: unexpected cast in lowering");
+}
+
+// `@cast_unchecked<to>(v)` between numbers (LANGUAGE-2 A6): integers are
+// truncated or extended by the source's signedness, floats to integers
+// saturate (NaN gives 0), to floats round to nearest.
+llvm::Value *Lowerer::castUnchecked(llvm::Value *v, const Ty *from, const Ty *to) {
+  llvm::Type *toTy = llvmType(to);
+  if (from->isInt() && to->isInt())
+    return isSignedInt(from) ? b_.CreateSExtOrTrunc(v, toTy) : b_.CreateZExtOrTrunc(v, toTy);
+  if (from->isInt()) return isSignedInt(from) ? b_.CreateSIToFP(v, toTy) : b_.CreateUIToFP(v, toTy);
+  if (to->isFloat()) return b_.CreateFPCast(v, toTy);
+  auto id = isSignedInt(to) ? llvm::Intrinsic::fptosi_sat : llvm::Intrinsic::fptoui_sat;
+  return b_.CreateIntrinsic(id, {toTy, v->getType()}, {v});
+}
+
+// An integer `v => to`: trap 103 (at `at`) unless the value fits.
+llvm::Value *Lowerer::castIntChecked(llvm::Value *v, const Ty *from, const Ty *to, Span at) {
+  llvm::Type *toTy = llvmType(to);
+  bool fromSigned = isSignedInt(from), toSigned = isSignedInt(to);
+  llvm::Value *r = fromSigned ? b_.CreateSExtOrTrunc(v, toTy) : b_.CreateZExtOrTrunc(v, toTy);
+  llvm::Value *back = toSigned ? b_.CreateSExtOrTrunc(r, v->getType()) : b_.CreateZExtOrTrunc(r, v->getType());
+  llvm::Value *bad = b_.CreateICmpNE(back, v);
+  if (fromSigned != toSigned) {
+    llvm::Value *neg = fromSigned ? b_.CreateICmpSLT(v, llvm::ConstantInt::get(v->getType(), 0))
+                                  : b_.CreateICmpSLT(r, llvm::ConstantInt::get(toTy, 0));
+    bad = b_.CreateOr(bad, neg);
+  }
+  emitTrapWith(bad, [&] {
+    b_.CreateCall(runtime(RuntimeFn::npk_trap_cast_int),
+                  {locString(at), stringConstant(to->str()), toInt64(v, from), b_.getInt32(fromSigned ? 1 : 0)});
+  });
+  return r;
 }
 
 llvm::Value *Lowerer::lowerMember(const MemberExpr &e) {

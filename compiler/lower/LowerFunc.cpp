@@ -260,7 +260,8 @@ void Lowerer::enterGenerated(llvm::Function *fn, const FuncDecl &f) {
 }
 
 // C `main`: starts the runtime (fault handlers), registers failsafe, runs
-// the program's main, exits 0 when it falls off its end.
+// the program's main, exits with the status it returns (0 when it falls off
+// its end).
 void Lowerer::emitEntryPoint() {
   if (!syms_.main) return;
   if (syms_.failsafe && syms_.failsafe->ret) {
@@ -279,8 +280,9 @@ void Lowerer::emitEntryPoint() {
   b_.CreateCall(runtime(RuntimeFn::npk_set_args), {cmain->getArg(0), cmain->getArg(1)});
   if (llvm::Function *thunk = mod_->getFunction("npk_failsafe_entry"))
     b_.CreateCall(runtime(RuntimeFn::npk_set_failsafe), {thunk});
-  b_.CreateCall(funcs_[syms_.main], {});
-  b_.CreateCall(runtime(RuntimeFn::npk_exit), {b_.getInt32(0)});
+  // `main` yields its status: 0 when it falls off its end, `X` for `return X;`.
+  llvm::Value *r = b_.CreateCall(funcs_[syms_.main], {});
+  b_.CreateCall(runtime(RuntimeFn::npk_exit), {b_.CreateExtractValue(r, 2, "status")});
   b_.CreateUnreachable();
 }
 

@@ -84,7 +84,14 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
     llvm::Value *result = nullptr;
     switch (in.leave) {
     case nir::ExitKind::Fail: {
-      llvm::Value *code = in.operand == nir::kNoTemp ? b_.getInt32(1) : temp(in.operand, types_->int32());
+      // Any integer code converts as `code => int32` (LANGUAGE-2 A8); one
+      // of a type int32 cannot hold every value of is checked.
+      const Ty *codeTy = in.operand == nir::kNoTemp ? nullptr : tempTys_[in.operand];
+      const Expr *codeExpr = in.stmt ? static_cast<const FailStmt *>(in.stmt)->code.get() : nullptr;
+      bool narrows = codeTy && codeTy->isInt() && (codeTy->bits > 32 || (!codeTy->isSigned && codeTy->bits == 32));
+      llvm::Value *code = in.operand == nir::kNoTemp ? b_.getInt32(1)
+                          : narrows && codeExpr ? castIntChecked(temp(in.operand), codeTy, types_->int32(), codeExpr->span)
+                                                : temp(in.operand, types_->int32());
       result = makeResult(func_->ret, b_.getTrue(), code, nullptr);
       break;
     }

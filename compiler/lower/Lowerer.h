@@ -76,6 +76,9 @@ public:
   bool returnsPlain(const FuncDecl &f) const { return plainReturn_.count(&f) != 0; }
   llvm::Value *funcValue(const FuncDecl &f);
   void emitResultThunks();
+  llvm::Value *lowerIs(const IsExpr &e);
+  llvm::Value *castIntChecked(llvm::Value *v, const Ty *from, const Ty *to, Span at);
+  llvm::Value *castUnchecked(llvm::Value *v, const Ty *from, const Ty *to);
   llvm::Value *lowerValueCall(const CallExpr &e);
   llvm::FunctionType *funcValueType(const Ty *fnTy);
   llvm::Value *lowerCall(const CallExpr &e);

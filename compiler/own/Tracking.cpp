@@ -69,6 +69,13 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f) {
     handOn(d.fallback);
     return;
   }
+  case ExprKind::Is: {
+    auto &i = static_cast<const IsExpr &>(e);
+    if (i.cond) visitValue(*i.cond, Keep{}, f);
+    handOn(i.ifTrue);
+    handOn(i.ifFalse);
+    return;
+  }
   case ExprKind::Cast:
     if (e.ty && e.ty->isPtr()) return handOn(static_cast<const CastExpr &>(e).operand);
     break;
@@ -92,6 +99,8 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f) {
   case ExprKind::Index:
   case ExprKind::Member:
   case ExprKind::Drop:
+  case ExprKind::IncDec:
+  case ExprKind::Layout:
   case ExprKind::Error: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { visitValue(child, Keep{}, f); });
@@ -351,6 +360,9 @@ void addPointerSources(const Expr *value, std::vector<const Binding *> &out) {
   } else if (auto *d = as<DefaultExpr>(value)) {
     addPointerSources(d->operand.get(), out);
     addPointerSources(d->fallback.get(), out);
+  } else if (auto *is = as<IsExpr>(value)) {
+    addPointerSources(is->ifTrue.get(), out);
+    addPointerSources(is->ifFalse.get(), out);
   } else if (auto *lit = as<StructLitExpr>(value)) {
     for (const FieldInit &f : lit->fields) addPointerSources(f.value.get(), out);
   } else if (auto *m = as<MemberExpr>(value); m && !m->throughPointer && m->target != MemberTarget::TypeMember) {

@@ -22,6 +22,38 @@ struct DepthGuard {
   ~DepthGuard() { depth = saved; }
 };
 
+// Whether `t` can begin an operand: after `x`, `--` followed by one is a
+// minus and a negation (`x--y` is `x - -y`), otherwise a decrement.
+bool startsOperand(Tok t) {
+  switch (t) {
+  case Tok::IntLit:
+  case Tok::FloatLit:
+  case Tok::StringLit:
+  case Tok::TemplateLit:
+  case Tok::Ident:
+  case Tok::LParen:
+  case Tok::Minus:
+  case Tok::MinusMinus:
+  case Tok::Bang:
+  case Tok::Tilde:
+  case Tok::At:
+  case Tok::LArrow:
+  case Tok::KwTrue:
+  case Tok::KwFalse:
+  case Tok::KwNull:
+  case Tok::KwNil:
+  case Tok::KwRaw:
+  case Tok::KwDrop:
+  case Tok::KwResult:
+  case Tok::AtSizeof:
+  case Tok::AtAlignof:
+  case Tok::AtCast:
+  case Tok::AtCastUnchecked:
+  case Tok::KwIs: return true;
+  default: return false;
+  }
+}
+
 std::string describeTok(const Token &t) {
   switch (t.kind) {
   case Tok::Eof: return "end of file";
@@ -717,7 +749,12 @@ StmtPtr Parser::parseStmt() {
   case Tok::KwPass: {
     advance();
     auto s = std::make_unique<PassStmt>(start);
-    if (!at(Tok::Semi)) s->value = parseExpr();
+    if (at(Tok::KwNil) && peekTok().kind == Tok::Semi) {
+      advance();
+      s->nil = true;
+    } else if (!at(Tok::Semi)) {
+      s->value = parseExpr();
+    }
     s->span = Span::cover(start, cur().span);
     if (!expect(Tok::Semi, "after `pass`")) syncStatement();
     return s;
@@ -919,6 +956,18 @@ StmtPtr Parser::parseSimpleStmt() {
     a->span = Span::cover(start, a->value->span);
     return a;
   }
+  if (auto *inc = as<IncDecExpr>(e.get())) {
+    // `x++;` / `x--;` (LANGUAGE-2 A8): `x += 1;` / `x -= 1;`.
+    auto a = std::make_unique<AssignStmt>(inc->span);
+    a->compound = true;
+    a->increment = true;
+    a->op = inc->decrement ? BinaryOp::Sub : BinaryOp::Add;
+    auto one = std::make_unique<IntLitExpr>(inc->opSpan);
+    one->value = 1;
+    a->value = std::move(one);
+    a->target = std::move(inc->operand);
+    return a;
+  }
   Span sp = e->span;
   return std::make_unique<ExprStmt>(sp, std::move(e));
 }
@@ -927,12 +976,20 @@ StmtPtr Parser::parseSimpleStmt() {
 
 ExprPtr Parser::errorExpr(Span s) { return std::make_unique<ErrorExpr>(s); }
 
-// expr = or-expr [ "?" or-expr ]
+// expr = or-expr [ ( "?" | "?!" ) or-expr ]
 ExprPtr Parser::parseExpr() {
   DepthGuard guard(depth_);
   if (tooDeep(cur().span, kSplitExpr)) return errorExpr(cur().span);
   ExprPtr e = parseBinary(0);
-  if (at(Tok::Question)) {
+  if (at(Tok::Question) || at(Tok::QuestionBang)) {
+    // `r ?! d` is `r ? d` (LANGUAGE-2 A8); without a default it is no
+    // shorthand for reaching failsafe, which `raw` is.
+    if (at(Tok::QuestionBang) && !startsOperand(peekTok().kind)) {
+      advance();
+      if (Diag *d = errorExpected("a default value after `?!`"))
+        d->withHelp("`raw " + std::string(sm_.text(e->span)) + "` reaches failsafe on error (§5)");
+      return errorExpr(e->span);
+    }
     advance();
     auto d = std::make_unique<DefaultExpr>(e->span);
     d->operand = std::move(e);
@@ -967,6 +1024,8 @@ ExprPtr Parser::parseBinary(int minPrec) {
   for (;;) {
     // `a<-1` lexes as `a` `<-` `1`; in operator position it means `a < -1`.
     if (at(Tok::LArrow)) splitCurrent(Tok::Lt, Tok::Minus, 1);
+    // `x--y` (parsePostfix left the `--`): `x - -y`.
+    if (at(Tok::MinusMinus)) splitCurrent(Tok::Minus, Tok::Minus, 1);
     const BinaryInfo *info = binaryInfo(cur().kind);
     if (!info || info->prec < minPrec) return lhs;
     Span opSpan = advance().span;
@@ -1016,6 +1075,7 @@ ExprPtr Parser::parseUnary() {
   static const std::pair<Tok, UnaryOp> kUnary[] = {{Tok::Minus, UnaryOp::Neg},  {Tok::Bang, UnaryOp::Not},
                                                    {Tok::Tilde, UnaryOp::BitNot}, {Tok::At, UnaryOp::AddrOf},
                                                    {Tok::LArrow, UnaryOp::Deref}};
+  if (at(Tok::MinusMinus)) splitCurrent(Tok::Minus, Tok::Minus, 1); // `--x` is `-(-x)`
   for (auto &[tok, op] : kUnary) {
     if (!at(tok)) continue;
     DepthGuard guard(depth_);
@@ -1028,11 +1088,21 @@ ExprPtr Parser::parseUnary() {
   return parsePostfix();
 }
 
-// postfix = primary { "(" [expr {"," expr}] ")" | "[" expr "]" | "." IDENT }
+// postfix = primary { "(" [expr {"," expr}] ")" | "[" expr "]" | "." IDENT } [ "++" | "--" ]
 ExprPtr Parser::parsePostfix() {
   DepthGuard chain(depth_, 0);
   ExprPtr e = parsePrimary();
   for (;;) {
+    if (at(Tok::PlusPlus) || (at(Tok::MinusMinus) && !startsOperand(peekTok().kind))) {
+      // Ends the chain: a statement takes it apart (parseSimpleStmt), and
+      // anywhere else the checker refuses it.
+      Token op = advance();
+      auto inc = std::make_unique<IncDecExpr>(Span::cover(e->span, op.span));
+      inc->operand = std::move(e);
+      inc->decrement = op.kind == Tok::MinusMinus;
+      inc->opSpan = op.span;
+      return inc;
+    }
     if (atAny({Tok::LParen, Tok::LBracket, Tok::Dot})) {
       ++depth_; // each call, index or member access is one level more
       if (tooDeep(cur().span, kSplitExpr)) return errorExpr(Span::cover(e->span, cur().span));
@@ -1136,6 +1206,62 @@ ExprPtr Parser::parsePrimary() {
   }
   case Tok::KwNull: {
     auto e = std::make_unique<NullLitExpr>(t.span);
+    advance();
+    return e;
+  }
+  case Tok::KwIs: {
+    // `is (c) : a : b` (LANGUAGE-2 A8): the false branch extends as far
+    // right as an expression goes.
+    DepthGuard guard(depth_);
+    auto e = std::make_unique<IsExpr>(t.span);
+    Span open = advance().span;
+    if (tooDeep(e->span, kSplitExpr)) return errorExpr(e->span);
+    open = cur().span;
+    if (!expect(Tok::LParen, "after `is`")) return errorExpr(e->span);
+    e->cond = parseExpr();
+    if (!expectClosing(Tok::RParen, "to close the `is` condition", open)) return errorExpr(e->span);
+    if (!expect(Tok::Colon, "before the value when the condition holds")) return errorExpr(e->span);
+    e->ifTrue = parseExpr();
+    if (!expect(Tok::Colon, "before the value when the condition fails")) return errorExpr(e->span);
+    e->ifFalse = parseExpr();
+    e->span = Span::cover(e->span, e->ifFalse->span);
+    return e;
+  }
+  case Tok::AtSizeof:
+  case Tok::AtAlignof: {
+    // `@sizeof(T)` / `@alignof(T)`: the operand is a type (LANGUAGE-2 A6).
+    auto e = std::make_unique<LayoutExpr>(t.span);
+    e->align = advance().kind == Tok::AtAlignof;
+    Span open = cur().span;
+    if (!expect(Tok::LParen, e->align ? "after `@alignof`" : "after `@sizeof`") || !parseType(e->type))
+      return errorExpr(e->span);
+    e->span = Span::cover(e->span, cur().span);
+    if (!expectClosing(Tok::RParen, "to close the type", open)) return errorExpr(e->span);
+    return e;
+  }
+  case Tok::AtCast:
+  case Tok::AtCastUnchecked: {
+    // `@cast<T>(e)` is `(e) => T`; `@cast_unchecked<T>(e)` converts without
+    // checks (LANGUAGE-2 A6).
+    auto c = std::make_unique<CastExpr>(t.span);
+    c->intrinsic = true;
+    c->unchecked = advance().kind == Tok::AtCastUnchecked;
+    const char *name = c->unchecked ? "after `@cast_unchecked`" : "after `@cast`";
+    if (!expect(Tok::Lt, name) || !parseType(c->target)) return errorExpr(c->span);
+    if (at(Tok::Shr)) splitCurrent(Tok::Gt, Tok::Gt, 1); // `@cast<Result<T>>`
+    if (!expect(Tok::Gt, "to close the target type")) return errorExpr(c->span);
+    Span open = cur().span;
+    if (!expect(Tok::LParen, "before the operand")) return errorExpr(c->span);
+    c->operand = parseExpr();
+    c->span = Span::cover(c->span, cur().span);
+    if (!expectClosing(Tok::RParen, "to close the operand", open)) return errorExpr(c->span);
+    return c;
+  }
+  case Tok::KwNil: {
+    // A type, not a value: the checker refuses the name (only `pass NIL;`
+    // spells it as one, LANGUAGE-2 A8).
+    auto e = std::make_unique<NameExpr>(t.span);
+    e->name = "NIL";
     advance();
     return e;
   }
