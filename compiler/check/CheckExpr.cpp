@@ -582,6 +582,9 @@ const Ty *Checker::checkMember(MemberExpr &e) {
       diags_.error(DiagId::InvalidOperation, e.span, "`.` on a pointer to `" +
                                                        (base->pointee ? base->pointee->str() : std::string("?")) +
                                                        "`, which is not a struct");
+    else if (base == types_.string()) // LANGUAGE.md §9
+      diags_.error(DiagId::Unsupported, e.memberSpan, "a string method or property (`." + e.member + "`) is not supported by npk")
+          .withHelp("a `string` is for printing and for C; pass it to a C function such as `strlen`");
     else
       diags_.error(DiagId::InvalidOperation, e.span, "`" + base->str() + "` has no fields");
     return types_.error();

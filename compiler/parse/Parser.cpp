@@ -210,9 +210,61 @@ Diag *Parser::errorExpected(std::string what) {
     if (const char *own = unsupportedPunct(cur().text, len); own && len == cur().text.size() && unsupported(cur().span, own))
       return nullptr;
     if (prev.kind == Tok::Ident && unsupported(prev.span, unsupportedWord(prev.text))) return nullptr;
+    if (lambdaAhead()) return nullptr;
   }
   Diag *d = errorAt(cur().span, DiagId::Expected, "expected " + what + ", found " + describeTok(cur()));
   return d;
+}
+
+// Lambdas and closures (LANGUAGE.md §9, LANGUAGE-2 A7) where an expression
+// goes wrong: `|a| a + 1` (or `|| e`) at the start of an expression, and a
+// literal `int32(int32:x) { ... }`, which reads as a call until the `:` of its
+// first typed parameter. Reports NPK-P005 at the construct's first token.
+bool Parser::lambdaAhead() {
+  if ((at(Tok::Pipe) || at(Tok::PipePipe)) && pos_ > 0) {
+    Tok before = tokens_[pos_ - 1].kind;
+    bool startsExpr = before == Tok::Assign || before == Tok::LParen || before == Tok::Comma || before == Tok::KwPass;
+    if (startsExpr) return unsupported(cur().span, "a closure (`|a| ...`)");
+  }
+  if (at(Tok::Colon) && pos_ >= 3 && tokens_[pos_ - 1].kind == Tok::Ident && peekTok().kind == Tok::Ident) {
+    // Back to the unmatched `(` of the argument list; its callee starts the literal.
+    int depth = 0;
+    for (size_t i = pos_ - 1; i > 0; --i) {
+      Tok k = tokens_[i].kind;
+      if (k == Tok::RParen) ++depth;
+      else if (k == Tok::LParen && depth-- == 0) {
+        if (tokens_[i - 1].kind != Tok::Ident) return false;
+        unsupported(Span::cover(tokens_[i - 1].span, tokens_[pos_ + 1].span), "a lambda literal (`int32(int32:x) { ... }`)");
+        skipLambdaRest();
+        return true;
+      } else if (k == Tok::Semi || k == Tok::LBrace || k == Tok::RBrace) {
+        return false;
+      }
+    }
+  }
+  return false;
+}
+
+// Past the rest of a lambda literal's parameter list and its `{ ... }` body,
+// so that parsing goes on after it (`apply(int32(int32:x) { ... }, 1)`).
+void Parser::skipLambdaRest() {
+  int depth = 1;
+  while (!at(Tok::Eof) && depth > 0) {
+    if (at(Tok::LParen)) ++depth;
+    else if (at(Tok::RParen)) --depth;
+    else if (at(Tok::Semi) || at(Tok::LBrace) || at(Tok::RBrace)) return;
+    if (depth > 0) advance();
+  }
+  if (!at(Tok::RParen)) return;
+  advance();
+  if (!at(Tok::LBrace)) return;
+  int braces = 0;
+  do {
+    if (at(Tok::LBrace)) ++braces;
+    else if (at(Tok::RBrace)) --braces;
+    advance();
+  } while (!at(Tok::Eof) && braces > 0);
+  panicking_ = false;
 }
 
 bool Parser::tooDeep(Span at, const char *help) {
