@@ -56,6 +56,7 @@ private:
   void checkMainAndFailsafe();
   const Ty *resolveType(const TypeExpr &t, bool inExtern);
   const Ty *resolveFuncType(const FuncTypeExpr &f);
+  bool crossesCBoundary(const Ty *t, Span at);
   bool visible(const Module &from, const std::string &name) const;
 
   // ---- statements (CheckStmt.cpp)
