@@ -74,10 +74,11 @@ bool WarningOptions::apply(std::string_view flag, std::string &suggestion) {
       enabled_[static_cast<size_t>(id)] = on;
       return true;
     }
-  std::vector<std::string_view> names = {"all", "error"};
+  std::vector<std::string_view> names = {"error"};
+  if (on) names.push_back("all"); // there is no -Wno-all
   for (DiagId id : allWarnings()) names.push_back(warningFlag(id));
   std::string close = closestName(name, names);
-  if (!close.empty()) suggestion = std::string(on || close == "all" ? "-W" : "-Wno-") + close;
+  if (!close.empty()) suggestion = std::string(on ? "-W" : "-Wno-") + close;
   return false;
 }
 

@@ -78,10 +78,11 @@ bool flushDiags(const SourceManager &sm, DiagEngine &diags, const Options &opts)
     return diags.hasErrors();
   }
   bool color = useColor(opts.color);
-  unsigned errors = 0, warnings = 0, promoted = 0;
+  unsigned errors = 0, warnings = 0;
+  bool promoted = false;
   for (const Diag *dp : ordered) {
     ++(dp->severity == Severity::Error ? errors : warnings);
-    promoted += dp->severity == Severity::Error && isWarning(dp->id);
+    promoted = promoted || (dp->severity == Severity::Error && isWarning(dp->id));
   }
   unsigned shown = 0;
   for (const Diag *dp : ordered) {
@@ -99,8 +100,8 @@ bool flushDiags(const SourceManager &sm, DiagEngine &diags, const Options &opts)
     std::string summary = warnings == 0  ? plural(errors, "error")
                           : errors == 0 ? plural(warnings, "warning")
                                         : plural(warnings, "warning") + " and " + plural(errors, "error");
-    if (promoted > 0) summary += " (" + plural(promoted, "warning") + " made errors by -Werror)";
-    std::fprintf(stderr, "%s generated.\n", summary.c_str());
+    std::fprintf(stderr, "%s generated%s.\n", summary.c_str(),
+                 promoted ? " (warnings are errors because of -Werror)" : "");
   }
   return diags.hasErrors();
 }
