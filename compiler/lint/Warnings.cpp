@@ -64,12 +64,17 @@ Uses collectUses(const BlockStmt &body) {
 
 // ---- NPK-W001 unused variable, NPK-W002 unused parameter, NPK-W005 unused wild
 
-// A `wild`/`wildx` pointer initialised by an allocation whose every use
-// releases it: nothing is stored through it, read from it or passed on.
+// A `wild`/`wildx` pointer initialised by `alloc`/`wildx_alloc` whose every
+// use releases it: nothing is stored through it, read from it or passed on.
+// Memory from a function that returns `wild` (a factory such as
+// `Jit.compile_*`) holds what the function made, and calling it may be the
+// point: it is not fresh memory, so it does not count.
 bool isUnusedWild(const VarDeclStmt &d, const Uses &u) {
   const Binding &b = d.binding;
   if (!(b.quals & (QualWild | QualWildx)) || !b.ty || !b.ty->isPtr() || !d.init) return false;
-  if (!own::allocatingCall(*d.init) || u.assigned.count(&b)) return false;
+  const CallExpr *alloc = own::allocatingCall(*d.init);
+  if (!alloc || (alloc->builtin != Builtin::Alloc && alloc->builtin != Builtin::WildxAlloc)) return false;
+  if (u.assigned.count(&b)) return false;
   auto reads = u.reads.find(&b), released = u.released.find(&b);
   unsigned r = reads == u.reads.end() ? 0 : reads->second;
   unsigned rel = released == u.released.end() ? 0 : released->second;
