@@ -246,7 +246,7 @@ int compile(const Options &opts) {
 
   nir::Module nirMod = nir::build(checker.symbols().allFuncs);           // NIR
   checkOwnership(sm, checker.symbols(), diags, nirMod);                 // ARIA-014/015/022, drops into NIR
-  if (!diags.hasErrors()) lintProgram(checker.symbols(), inStdlib(search), diags); // warnings
+  if (!diags.hasErrors()) lintProgram(checker, inStdlib(search), diags); // warnings
   if (flushDiags(sm, diags, opts)) return 1;
   if (opts.checkOnly) return 0;
   if (opts.emit == EmitKind::Nir) return writeText(out, nir::print(nirMod, program.main)) ? 0 : 1;

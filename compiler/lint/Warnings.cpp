@@ -5,6 +5,7 @@
 #include "lint/Warnings.h"
 
 #include "ast/Walk.h"
+#include "check/ConstEval.h"
 #include "own/Tracking.h"
 
 #include <string>
@@ -292,16 +293,46 @@ private:
   std::vector<std::vector<const Binding *>> scopes_;
 };
 
+// ---- NPK-W006 shift overflow
+
+// `l << r` on constants: the checker reports a shift amount out of range
+// (NPK-T011), but a shift in range that pushes set bits past the top of the
+// type wraps silently at run time (LANGUAGE.md §4: only `+ - * / %` trap).
+// A shift that loses no set bit is not reported even when a bit lands in
+// the sign bit (`1 << 31` in `int32` writes that bit), as in C compilers.
+void shiftOverflows(const Checker &checker, const BlockStmt &body, DiagEngine &diags) {
+  forEachExprIn(body, [&](const Expr &e) {
+    auto *b = as<BinaryExpr>(&e);
+    if (!b || b->op != BinaryOp::Shl || !b->ty || !b->ty->isInt()) return;
+    std::optional<__int128> l = checker.constantValue(*b->lhs), r = checker.constantValue(*b->rhs);
+    const Ty *t = b->ty;
+    if (!l || !r || *r < 0 || *r >= t->bits || *l == 0) return;
+    // |l| < 2^64 and r < 64, so the exact product fits in 127 bits.
+    __int128 exact = *l * (static_cast<__int128>(1) << static_cast<unsigned>(*r));
+    __int128 top = static_cast<__int128>(1) << t->bits;
+    bool lost = *l > 0 ? exact >= top : exact < -(top / 2);
+    if (!lost) return;
+    std::optional<__int128> wrapped = checker.constantValue(e);
+    std::string text = "`" + intText(*l) + " << " + intText(*r) + "`";
+    Diag &w = diags.warning(DiagId::ShiftOverflow, e.span,
+                            text + " shifts set bits out of `" + t->str() + "`" +
+                                (wrapped ? ": the result is " + intText(*wrapped) : std::string()));
+    w.withHelp("shift a wider type (a `" + std::string(t->isSigned ? "i64" : "u64") +
+               "` suffix on the left operand), or mask the left operand first");
+  });
+}
+
 } // namespace
 
-void lintProgram(const Symbols &syms, const std::function<bool(const Module &)> &skip, DiagEngine &diags) {
-  for (const FuncDecl *f : syms.allFuncs) {
+void lintProgram(const Checker &checker, const std::function<bool(const Module &)> &skip, DiagEngine &diags) {
+  for (const FuncDecl *f : checker.symbols().allFuncs) {
     if (!f->body || (f->module && skip(*f->module))) continue;
     Uses uses = collectUses(*f->body);
     unusedLocals(uses, diags);
     unusedParams(*f, uses, diags);
     if (diags.wants(DiagId::UnreachableCode)) unreachableIn(*f->body, diags);
     if (diags.wants(DiagId::Shadow)) ShadowCheck(diags).run(*f);
+    if (diags.wants(DiagId::ShiftOverflow)) shiftOverflows(checker, *f->body, diags);
   }
 }
 

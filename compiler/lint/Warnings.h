@@ -12,8 +12,8 @@
 
 namespace npk {
 
-// Reports the enabled warnings for every function of `syms` whose module
-// `skip` does not exclude (the driver skips the standard library).
-void lintProgram(const Symbols &syms, const std::function<bool(const Module &)> &skip, DiagEngine &diags);
+// Reports the enabled warnings for every function the checker saw whose
+// module `skip` does not exclude (the driver skips the standard library).
+void lintProgram(const Checker &checker, const std::function<bool(const Module &)> &skip, DiagEngine &diags);
 
 } // namespace npk
