@@ -101,10 +101,11 @@ void printHelp() {
           "  -Wno-<name>     turn it off\n"
           "  -Wall           turn on every warning that is on by default\n"
           "  -Werror         report warnings as errors: npkc exits with status 1\n"
-          "  -Wno-error      warnings stay warnings (the default)\n";
+          "  -Wno-error      warnings stay warnings (the default)\n"
+          "  the warnings by <name>, with their codes (on or off by default):\n";
   for (npk::DiagId id : npk::allWarnings()) {
     std::string name(npk::warningFlag(id));
-    std::string line = "  " + name;
+    std::string line = "    " + name;
     line += std::string(name.size() < 18 ? 18 - name.size() : 1, ' ');
     line += "[" + std::string(npk::diagCode(id)) + "] " + std::string(npk::diagTitle(id));
     line += npk::warningOnByDefault(id) ? " (on)\n" : " (off)\n";
