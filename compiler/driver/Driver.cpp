@@ -64,8 +64,9 @@ std::string plural(unsigned n, const char *what) {
 // Prints the diagnostics the phases added since the last call to stderr, in
 // source order, each once; returns true when there were errors. Text is
 // capped at kMaxShownDiags with a count line and a summary; JSON is one
-// object per diagnostic per line and nothing else. Warnings are printed with
-// the errors of the same phases, so they keep their source order.
+// object per diagnostic per line and nothing else. Diagnostics printed by an
+// earlier call are not printed again (warnings come before later phases'
+// errors, such as a failed link).
 bool flushDiags(const SourceManager &sm, DiagEngine &diags, const Options &opts) {
   std::vector<const Diag *> ordered = inSourceOrder(diags);
   diags.printed = diags.all().size();

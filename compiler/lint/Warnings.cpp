@@ -114,7 +114,8 @@ void unusedParams(const FuncDecl &f, const Uses &u, DiagEngine &diags) {
   for (auto &p : f.params) {
     const Binding &b = p->binding;
     if (unusedOnPurpose(b) || u.reads.count(&b)) continue;
-    diags.warning(DiagId::UnusedParameter, b.span, "parameter `" + b.name + "` of `" + f.name + "` is never read")
+    std::string func = f.typeBlock.empty() ? f.name : f.typeBlock + "." + f.name;
+    diags.warning(DiagId::UnusedParameter, b.span, "parameter `" + b.name + "` of `" + func + "` is never read")
         .withHelp("remove it, or name it `_" + b.name + "` if it is unused on purpose");
   }
 }
