@@ -106,6 +106,7 @@ void unusedLocals(const Uses &u, DiagEngine &diags) {
     Diag &w = diags.warning(DiagId::UnusedVariable, b.span,
                             "variable `" + b.name + "` is " + (assigned ? "assigned but never read" : "never read"));
     w.withHelp("remove it, or name it `_" + b.name + "` if it is unused on purpose");
+    if (!assigned) w.fix(b.span, "_" + b.name); // the name appears nowhere else
   }
 }
 
