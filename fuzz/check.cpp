@@ -2,10 +2,10 @@
 // runs it (driver/Driver.h, compile with checkOnly): loading (the input is
 // the main module's text; its imports come from the standard library of this
 // build tree), lexing, parsing, names and types, NIR and the ownership
-// checker, every warning (lint/) on, with the diagnostics printed. Nothing
-// is written. The status must
-// be 0 or 1, as `npkc check` promises. Run it with -close_fd_mask=2 to drop
-// the diagnostics (scripts/fuzz.sh does).
+// checker, and the warnings (lint/, every one on), with the diagnostics
+// printed. Nothing is written. The status must be 0 or 1, as `npkc check`
+// promises. Run it with -close_fd_mask=2 to drop the diagnostics
+// (scripts/fuzz.sh does).
 #include "driver/Driver.h"
 #include "compiler_thread.h"
 
