@@ -160,9 +160,8 @@ struct UnaryExpr : Expr {
 };
 
 enum class BinaryOp : uint8_t {
-  Add, Sub, Mul, Div, Rem, AddWrap, SubWrap, MulWrap,
-  Shl, Shr, BitAnd, BitOr, BitXor,
-  Lt, Le, Gt, Ge, Eq, Ne, And, Or
+#define BINARY_OP(Op, Spelling, Token, Precedence) Op,
+#include "ast/Operators.def"
 };
 struct BinaryExpr : Expr {
   BinaryOp op;
@@ -172,9 +171,13 @@ struct BinaryExpr : Expr {
       : Expr(ExprKind::Binary, s), op(o), lhs(std::move(l)), rhs(std::move(r)) {}
 };
 
+// `e => T`, also `@cast<T>(e)` (the same conversion, LANGUAGE-2 A6) and
+// `@cast_unchecked<T>(e)` (numbers convert without a range check).
 struct CastExpr : Expr {
   ExprPtr operand;
   TypeExpr target;
+  bool intrinsic = false; // written `@cast<T>(e)` or `@cast_unchecked<T>(e)`
+  bool unchecked = false; // `@cast_unchecked`
   CastExpr(Span s) : Expr(ExprKind::Cast, s) {}
 };
 
@@ -237,6 +240,31 @@ struct StructLitExpr : Expr {
   StructLitExpr(Span s) : Expr(ExprKind::StructLit, s) {}
 };
 
+// `is (cond) : a : b` (LANGUAGE-2 A8): `a` when `cond` holds, else `b`;
+// only the chosen branch is evaluated.
+struct IsExpr : Expr {
+  ExprPtr cond, ifTrue, ifFalse;
+  IsExpr(Span s) : Expr(ExprKind::Is, s) {}
+};
+
+// `@sizeof(T)` / `@alignof(T)` (LANGUAGE-2 A6): an `int64` constant.
+struct LayoutExpr : Expr {
+  bool align = false; // `@alignof`
+  TypeExpr type;
+  uint64_t value = 0; // set by the checker
+  LayoutExpr(Span s) : Expr(ExprKind::Layout, s) {}
+};
+
+// `x++` / `x--` where a value is expected: the increment is a statement
+// (LANGUAGE-2 A8), so the checker refuses this node (NPK-T008). As a
+// statement of its own the parser makes it an AssignStmt instead.
+struct IncDecExpr : Expr {
+  ExprPtr operand;
+  bool decrement = false;
+  Span opSpan;
+  IncDecExpr(Span s) : Expr(ExprKind::IncDec, s) {}
+};
+
 // Placeholder for an expression that failed to parse; silences follow-ons.
 struct ErrorExpr : Expr {
   ErrorExpr(Span s) : Expr(ExprKind::Error, s) {}
@@ -276,9 +304,12 @@ struct ExprStmt : Stmt {
 };
 
 // `target op= value`; op is nullopt-like via `compound == false`.
+// `x++;` / `x--;` are `x += 1;` / `x -= 1;` with `increment` set (the value
+// is the literal 1 at the operator).
 struct AssignStmt : Stmt {
   ExprPtr target, value;
   bool compound = false;
+  bool increment = false;
   BinaryOp op = BinaryOp::Add;
   AssignStmt(Span s) : Stmt(StmtKind::Assign, s) {}
 };
@@ -311,9 +342,10 @@ struct BreakStmt : Stmt {
 struct ContinueStmt : Stmt {
   ContinueStmt(Span s) : Stmt(StmtKind::Continue, s) {}
 };
-// `pass [expr];`
+// `pass [expr];`, or `pass NIL;` (LANGUAGE-2 A8: `pass;` in a `NIL` function).
 struct PassStmt : Stmt {
   ExprPtr value;
+  bool nil = false; // written `pass NIL;` (value is null)
   PassStmt(Span s) : Stmt(StmtKind::Pass, s) {}
 };
 struct FailStmt : Stmt {

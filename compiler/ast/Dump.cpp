@@ -3,8 +3,10 @@
 namespace npk {
 
 const char *binaryText(BinaryOp op) {
-  static const char *const names[] = {"+", "-", "*", "/", "%", "+%", "-%", "*%", "<<", ">>", "&",
-                                      "|", "^", "<", "<=", ">", ">=", "==", "!=", "&&", "||"};
+  static const char *const names[] = {
+#define BINARY_OP(Op, Spelling, Token, Precedence) Spelling,
+#include "ast/Operators.def"
+  };
   return names[static_cast<int>(op)];
 }
 
@@ -57,7 +59,8 @@ public:
     }
     case ExprKind::Cast: {
       auto *c = static_cast<const CastExpr *>(e);
-      return "(=> " + expr(c->operand.get()) + " " + typeText(c->target) + ")";
+      const char *op = c->unchecked ? "(@cast_unchecked " : c->intrinsic ? "(@cast " : "(=> ";
+      return op + expr(c->operand.get()) + " " + typeText(c->target) + ")";
     }
     case ExprKind::Call: {
       auto *c = static_cast<const CallExpr *>(e);
@@ -75,6 +78,18 @@ public:
     }
     case ExprKind::Raw: return "(raw " + expr(static_cast<const RawExpr *>(e)->operand.get()) + ")";
     case ExprKind::Drop: return "(drop " + expr(static_cast<const DropExpr *>(e)->operand.get()) + ")";
+    case ExprKind::Is: {
+      auto *i = static_cast<const IsExpr *>(e);
+      return "(is " + expr(i->cond.get()) + " " + expr(i->ifTrue.get()) + " " + expr(i->ifFalse.get()) + ")";
+    }
+    case ExprKind::Layout: {
+      auto *l = static_cast<const LayoutExpr *>(e);
+      return std::string(l->align ? "(@alignof " : "(@sizeof ") + typeText(l->type) + ")";
+    }
+    case ExprKind::IncDec: {
+      auto *i = static_cast<const IncDecExpr *>(e);
+      return "(" + expr(i->operand.get()) + (i->decrement ? "--)" : "++)");
+    }
     case ExprKind::Default: {
       auto *d = static_cast<const DefaultExpr *>(e);
       return "(? " + expr(d->operand.get()) + " " + expr(d->fallback.get()) + ")";
@@ -106,6 +121,10 @@ public:
     case StmtKind::Expr: line(d, "expr " + expr(static_cast<const ExprStmt *>(s)->expr.get())); return;
     case StmtKind::Assign: {
       auto *a = static_cast<const AssignStmt *>(s);
+      if (a->increment) {
+        line(d, std::string(a->op == BinaryOp::Sub ? "decrement " : "increment ") + expr(a->target.get()));
+        return;
+      }
       line(d, "assign" + std::string(a->compound ? binaryText(a->op) : "") + " " + expr(a->target.get()) + " " +
                   expr(a->value.get()));
       return;

@@ -31,6 +31,14 @@ void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f)
   case ExprKind::Member: visit(static_cast<const MemberExpr &>(e).base); return;
   case ExprKind::Raw: visit(static_cast<const RawExpr &>(e).operand); return;
   case ExprKind::Drop: visit(static_cast<const DropExpr &>(e).operand); return;
+  case ExprKind::IncDec: visit(static_cast<const IncDecExpr &>(e).operand); return;
+  case ExprKind::Is: {
+    auto &i = static_cast<const IsExpr &>(e);
+    visit(i.cond);
+    visit(i.ifTrue);
+    visit(i.ifFalse);
+    return;
+  }
   case ExprKind::Default: {
     auto &d = static_cast<const DefaultExpr &>(e);
     visit(d.operand);
@@ -48,6 +56,7 @@ void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f)
   case ExprKind::BoolLit:
   case ExprKind::StringLit:
   case ExprKind::NullLit:
+  case ExprKind::Layout:
   case ExprKind::Name:
   case ExprKind::Error: return;
   }

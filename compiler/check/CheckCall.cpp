@@ -145,6 +145,13 @@ const Ty *Checker::checkCall(CallExpr &e) {
       return checkBuiltinCall(e);
     }
     ExternDecl *x = nullptr;
+    if (n->name == "sizeof" || n->name == "alignof") {
+      // The reference's bare names (LANGUAGE-2 A6), which nothing may
+      // declare; the operand is a type, so it is not checked as an expression.
+      diags_.error(DiagId::UnknownName, n->span, "unknown function `" + n->name + "`")
+          .withHelp("the intrinsic is spelled `@" + n->name + "(T)`");
+      return types_.error();
+    }
     if (!resolveFunctionName(*n, f, x)) return fail();
     if (x) {
       e.ext = x;

@@ -19,6 +19,7 @@ void Checker::foldConstant(Expr &e, const Ty *t) {
   std::optional<__int128> lhs, rhs;
   switch (e.kind) {
   case ExprKind::IntLit: constants_[&e] = static_cast<__int128>(static_cast<IntLitExpr &>(e).value); return;
+  case ExprKind::Layout: constants_[&e] = static_cast<__int128>(static_cast<LayoutExpr &>(e).value); return;
   case ExprKind::Unary: {
     auto &u = static_cast<UnaryExpr &>(e);
     if (auto literal = literalValue(e)) { // `-128`: one literal, range-checked already
@@ -45,6 +46,10 @@ void Checker::foldConstant(Expr &e, const Ty *t) {
     auto &c = static_cast<CastExpr &>(e);
     rhs = constantValue(*c.operand);
     if (!rhs || !c.operand->ty || !c.operand->ty->isInt()) return;
+    if (c.unchecked) {
+      constants_[&e] = wrapToType(*rhs, t);
+      return;
+    }
     f = foldCast(*rhs, t);
     text = intText(*rhs) + " => " + t->str();
     break;
@@ -62,6 +67,8 @@ void Checker::foldConstant(Expr &e, const Ty *t) {
   case ExprKind::Drop:
   case ExprKind::Default:
   case ExprKind::StructLit:
+  case ExprKind::IncDec:
+  case ExprKind::Is: // not a constant, although both branches may be
   case ExprKind::Error: return;
   }
   if (f.value) constants_[&e] = *f.value;

@@ -34,6 +34,13 @@ void Checker::run() {
 }
 
 void Checker::declareName(const std::string &name, Span at, Module &m) {
+  // `@sizeof`, `@alignof`, `@cast`, `@cast_unchecked` are one token each, so
+  // these names could never be taken as function values (LANGUAGE-2 A6).
+  if (name == "sizeof" || name == "alignof" || name == "cast" || name == "cast_unchecked") {
+    diags_.error(DiagId::Redefinition, at, "`" + name + "` is reserved for the intrinsic `@" + name + "`")
+        .withHelp("choose another name");
+    return;
+  }
   auto [it, fresh] = syms_.declaredIn.emplace(name, &m);
   if (fresh) syms_.firstDeclared[name] = at;
   if (fresh && !isBuiltinName(name)) return;
@@ -101,15 +108,26 @@ bool Checker::visible(const Module &from, const std::string &name) const {
   return false;
 }
 
+// A Nitpick function value carries the Result ABI, which C cannot call
+// (LANGUAGE-2 A1.1, NPK-T016); an `extern (R)(P...)` value is a C function
+// pointer and crosses.
+bool Checker::crossesCBoundary(const Ty *t, Span at) {
+  if (!t->isFunc() || t->isExtern) return true;
+  diags_.error(DiagId::CBoundary, at, "a Nitpick function value `" + t->str() + "` cannot cross the C boundary")
+      .withHelp("C calls a C function: write the type as `extern " + t->str() + "` and pass an extern's or JIT code's value");
+  return false;
+}
+
 // `(R)(P...)` takes and passes Nitpick types; `extern (R)(P...)` is a C
 // function, so its types are those an extern declaration may have.
 const Ty *Checker::resolveFuncType(const FuncTypeExpr &f) {
   const Ty *ret = resolveType(f.ret, f.isExtern);
-  bool ok = !ret->isError();
+  bool ok = !ret->isError() && (!f.isExtern || crossesCBoundary(ret, f.ret.span));
   if (ok && ret->kind == TyKind::Void) ret = types_.nil();
   std::vector<const Ty *> params;
   for (size_t i = 0; i < f.params.size(); ++i) {
     const Ty *p = resolveType(f.params[i], f.isExtern);
+    if (f.isExtern && !crossesCBoundary(p, f.params[i].span)) p = types_.error();
     if (p->isError()) {
       ok = false;
       continue;
@@ -239,7 +257,11 @@ void Checker::resolveSignatures() {
     }
     for (auto &e : m->externs) {
       e->ret = resolveType(e->retType, true);
-      for (auto &p : e->params) e->paramTys.push_back(resolveType(p.type, true));
+      if (!crossesCBoundary(e->ret, e->retType.span)) e->ret = types_.error();
+      for (auto &p : e->params) {
+        const Ty *t = resolveType(p.type, true);
+        e->paramTys.push_back(crossesCBoundary(t, p.type.span) ? t : types_.error());
+      }
     }
     for (auto &f : m->funcs) resolveFunc(*f);
     for (auto &t : m->typeBlocks)

@@ -59,6 +59,19 @@ const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
   case ExprKind::Drop: t = checkDrop(static_cast<DropExpr &>(e)); break;
   case ExprKind::Default: t = checkDefault(static_cast<DefaultExpr &>(e)); break;
   case ExprKind::StructLit: t = checkStructLit(static_cast<StructLitExpr &>(e), expected); break;
+  case ExprKind::Layout: t = checkLayout(static_cast<LayoutExpr &>(e)); break;
+  case ExprKind::Is: t = checkIs(static_cast<IsExpr &>(e), expected); break;
+  case ExprKind::IncDec: {
+    auto &i = static_cast<IncDecExpr &>(e);
+    checkExpr(*i.operand);
+    std::string place = sourceText(i.operand->span);
+    const char *op = i.decrement ? "--" : "++";
+    diags_.error(DiagId::InvalidOperation, e.span, "`" + place + op + "` is a statement, not a value")
+        .withHelp("write `" + place + op + ";` on its own, then use `" + place + "`; or use `" + place +
+                  (i.decrement ? " - 1" : " + 1") + "` here");
+    t = types_.error();
+    break;
+  }
   case ExprKind::Error: t = types_.error(); break;
   }
   e.ty = t;
@@ -154,6 +167,11 @@ const Ty *Checker::checkFloatLit(FloatLitExpr &e, const Ty *expected) {
 }
 
 const Ty *Checker::checkName(NameExpr &e) {
+  if (e.name == "NIL") { // the keyword (no binding can have that name)
+    diags_.error(DiagId::TypeMismatch, e.span, "`NIL` is not a value")
+        .withHelp("`NIL` is the return type of a function that passes nothing; it ends with `pass;` or `pass NIL;`");
+    return types_.error();
+  }
   if (Binding *b = lookupLocal(e.name)) {
     e.target = NameTarget::Local;
     e.binding = b;
@@ -383,10 +401,86 @@ const Ty *Checker::checkBinary(BinaryExpr &e, const Ty *expected) {
                              : "arithmetic needs numbers");
 }
 
+// `is (c) : a : b` (LANGUAGE-2 A8): `c` is a `bool`; the branches need a
+// common type, as the operands of `+` do. Each branch sees what `c` proves
+// (`is (!r.is_error) : r.value : 0`).
+const Ty *Checker::checkIs(IsExpr &e, const Ty *expected) {
+  checkCondition(*e.cond, "`is` condition");
+  auto branch = [&](Expr &x, bool outcome, const Ty *hint) {
+    size_t mark = okResults_.size();
+    narrow(*e.cond, outcome);
+    const Ty *t = checkValue(x, hint);
+    okResults_.resize(mark);
+    return t;
+  };
+  auto isLiteral = [&](const Expr &x) { return literalValue(x).has_value() || as<NullLitExpr>(&x); };
+  const Ty *ta, *tb;
+  if (isLiteral(*e.ifTrue) && !isLiteral(*e.ifFalse)) { // `is (c) : 0 : n`: the literal takes n's type
+    tb = branch(*e.ifFalse, false, expected);
+    ta = branch(*e.ifTrue, true, tb->isError() ? expected : tb);
+  } else {
+    ta = branch(*e.ifTrue, true, expected);
+    tb = branch(*e.ifFalse, false, ta->isError() ? expected : ta);
+  }
+  if (ta->isError() || tb->isError() || e.cond->ty == nullptr || e.cond->ty->isError()) return types_.error();
+  if (convertible(tb, ta)) return ta;
+  if (convertible(ta, tb)) return tb;
+  Diag &d = diags_.error(DiagId::TypeMismatch, e.span,
+                         "the branches of `is` have different types, `" + ta->str() + "` and `" + tb->str() + "`");
+  if (ta->isNumeric() && tb->isNumeric())
+    d.withHelp("convert one of them: `" + sourceText(e.ifFalse->span) + " => " + ta->str() + "`");
+  else
+    d.withHelp("both branches need one type");
+  return types_.error();
+}
+
+// `@sizeof(T)`, `@alignof(T)` (LANGUAGE-2 A6): int64 constants of T's
+// System V layout.
+const Ty *Checker::checkLayout(LayoutExpr &e) {
+  const char *op = e.align ? "@alignof" : "@sizeof";
+  const TypeExpr &te = e.type;
+  if (!te.func && !te.resultOf && te.pointerDepth == 0) {
+    if (Binding *b = lookupLocal(te.name)) {
+      diags_.error(DiagId::InvalidOperation, te.span,
+                   std::string("`") + op + "` takes a type, and `" + te.name + "` is a binding")
+          .withHelp(std::string("name its type: `") + op + "(" + (b->ty ? b->ty->str() : std::string("int32")) + ")`");
+      return types_.error();
+    }
+  }
+  const Ty *t = resolveType(te, false);
+  if (t->isError()) return t;
+  uint64_t size = 0, align = 1;
+  std::string why;
+  if (!typeLayout(t, size, align, why)) {
+    if (why.empty()) return types_.error(); // a struct that holds itself: NPK-T018 says so
+    bool field = why.find(" of `") != std::string::npos;
+    diags_.error(DiagId::InvalidOperation, te.span,
+                 "`" + t->str() + "` has no stable layout" + (field ? ": " + why : std::string()))
+        .withHelp("`string`, `Result<T>` and `NIL` have no fixed size; a pointer to one has (`" + std::string(op) +
+                  "(int8->)`)");
+    return types_.error();
+  }
+  e.value = e.align ? align : size;
+  return types_.int64();
+}
+
 const Ty *Checker::checkCast(CastExpr &e) {
   const Ty *from = checkValue(*e.operand);
   const Ty *to = resolveType(e.target, false);
   if (from->isError() || to->isError()) return types_.error();
+  if (e.unchecked) {
+    // Exactly these conversions (LANGUAGE-2 A6): between integers and
+    // floats without a check, and pointers as with `=>`.
+    bool ok = (from->isNumeric() && to->isNumeric()) || (from->isPointerLike() && to->isPtr()) ||
+              (from->isPtr() && to->isInt() && to->bits == 64) || (from->isInt() && from->bits == 64 && to->isPtr());
+    if (!ok) {
+      diags_.error(DiagId::BadCast, e.span, "`@cast_unchecked` cannot convert `" + from->str() + "` to `" + to->str() + "`")
+          .withHelp("it converts between integers and floats, and pointers as `=>` does; use `=> " + to->str() +
+                    "` for other conversions");
+      return types_.error();
+    }
+    return to;
+  }
   if (to->isFunc()) return checkJitConversion(e, from, to);
   bool fromNum = from->isNumeric() || from->kind == TyKind::Tbb32 || from == types_.boolTy();
   bool toNum = to->isNumeric() || to->kind == TyKind::Tbb32;
@@ -488,6 +582,9 @@ const Ty *Checker::checkMember(MemberExpr &e) {
       diags_.error(DiagId::InvalidOperation, e.span, "`.` on a pointer to `" +
                                                        (base->pointee ? base->pointee->str() : std::string("?")) +
                                                        "`, which is not a struct");
+    else if (base == types_.string()) // LANGUAGE.md §9
+      diags_.error(DiagId::Unsupported, e.memberSpan, "a string method or property (`." + e.member + "`) is not supported by npk")
+          .withHelp("a `string` is for printing and for C; pass it to a C function such as `strlen`");
     else
       diags_.error(DiagId::InvalidOperation, e.span, "`" + base->str() + "` has no fields");
     return types_.error();
@@ -525,12 +622,16 @@ const Ty *Checker::checkRaw(RawExpr &e) {
   return t->resultValue();
 }
 
+// `drop e;` evaluates `e` and discards it, whatever its type (LANGUAGE-2
+// A8). A binding's name is refused: discarding it would release nothing,
+// though it reads as if it did.
 const Ty *Checker::checkDrop(DropExpr &e) {
   const Ty *t = checkExpr(*e.operand);
   if (t->isError()) return t;
-  if (!t->isResult()) {
+  auto *n = as<NameExpr>(e.operand.get());
+  if (!t->isResult() && n && n->binding) {
     diags_.error(DiagId::NotAResult, e.span, notAResultText("drop", t))
-        .withHelp("plain values of builtins and externs may be discarded without `drop`");
+        .withHelp("`drop` discards a value and releases nothing; use `free(" + n->name + ")`");
     return types_.error();
   }
   return types_.voidTy();

@@ -262,6 +262,14 @@ void Checker::checkAssign(AssignStmt &s) {
           .label(root->span, "borrowed with `$$i` here")
           .withHelp("take the parameter as `$$m " + root->ty->str() + ":" + root->name + "` to modify it");
   }
+  if (s.increment && !target->isInt()) {
+    diags_.error(DiagId::BadOperands, s.span,
+                 std::string("`") + (s.op == BinaryOp::Sub ? "--" : "++") + "` on `" + target->str() + "`")
+        .withHelp(target->isFloat() ? std::string("`++`/`--` need an integer; write `") + sourceText(s.target->span) +
+                                          (s.op == BinaryOp::Sub ? " -= 1.0;`" : " += 1.0;`")
+                                    : "`++`/`--` need an integer");
+    return;
+  }
   if (s.compound) {
     checkValue(*s.value, target);
     bool shift = s.op == BinaryOp::Shl || s.op == BinaryOp::Shr;
@@ -384,6 +392,11 @@ void Checker::checkPass(PassStmt &s) {
     return;
   }
   const Ty *ret = func_->ret;
+  if (s.nil && !ret->isNil() && !ret->isError()) {
+    diags_.error(DiagId::TypeMismatch, s.span, "`pass NIL;` in a function returning `" + ret->str() + "`")
+        .withHelp("`NIL` is a value only for a `NIL` function; write `pass <" + ret->str() + " value>;`");
+    return;
+  }
   if (!s.value) {
     if (!ret->isNil() && !ret->isError())
       diags_.error(DiagId::BadPass, s.span, "`pass;` without a value in a function returning `" + ret->str() + "`")
@@ -414,14 +427,24 @@ void Checker::checkFail(FailStmt &s) {
   }
   if (!s.code) return;
   const Ty *t = checkValue(*s.code, types_.int32());
-  if (!t->isError() && !t->isIntLike())
+  if (!t->isError() && !t->isIntLike()) {
     diags_.error(DiagId::TypeMismatch, s.code->span, "`fail` takes an integer error code, found `" + t->str() + "`")
         .withHelp("write `fail 1;`");
-  else
+  } else if (t->isInt() && !convertible(t, types_.int32())) {
+    // Any integer type (LANGUAGE-2 A8): `.error` stays `int32`, so the code
+    // converts as `code => int32`, a constant at compile time.
+    std::optional<__int128> v = constantValue(*s.code);
+    if (v && !fits(*v, types_.int32()))
+      diags_.error(DiagId::LiteralRange, s.code->span,
+                   "error code `" + intText(*v) + "` does not fit `int32` (range " + rangeText(types_.int32()) + ")")
+          .withHelp("`.error` is an `int32`; use a code in its range");
+  } else {
     coerce(*s.code, types_.int32(), "the error code");
+  }
 }
 
 void Checker::checkReturn(ReturnStmt &s) {
+  if (func_->isMain && !deferDepth_) return checkMainReturn(s);
   if (deferDepth_ || func_->isMain || func_->isFailsafe) {
     diags_.error(DiagId::BadPass, s.span,
                  deferDepth_ ? std::string("`return` inside a `defer` body") : "`return` in `" + func_->name + "`")
@@ -452,6 +475,18 @@ void Checker::checkReturn(ReturnStmt &s) {
     return;
   }
   coerce(*s.value, func_->ret, "the returned value");
+}
+
+// `return X;` in `main` (LANGUAGE-2 A8): the drops and defers of `main`
+// run, then the process ends with status `X`, an `int32`.
+void Checker::checkMainReturn(ReturnStmt &s) {
+  if (!s.value) {
+    diags_.error(DiagId::BadPass, s.span, "`return;` without a status in `main`")
+        .withHelp("write `return 0;`, or `exit 0;` to end at once without drops and defers");
+    return;
+  }
+  checkValue(*s.value, types_.int32());
+  coerce(*s.value, types_.int32(), "the status `main` returns");
 }
 
 void Checker::checkExit(ExitStmt &s) {

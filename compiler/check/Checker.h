@@ -56,6 +56,7 @@ private:
   void checkMainAndFailsafe();
   const Ty *resolveType(const TypeExpr &t, bool inExtern);
   const Ty *resolveFuncType(const FuncTypeExpr &f);
+  bool crossesCBoundary(const Ty *t, Span at);
   bool visible(const Module &from, const std::string &name) const;
 
   // ---- statements (CheckStmt.cpp)
@@ -68,6 +69,7 @@ private:
   void checkPass(PassStmt &s);
   void checkFail(FailStmt &s);
   void checkReturn(ReturnStmt &s);
+  void checkMainReturn(ReturnStmt &s);
   void checkExit(ExitStmt &s);
   void checkFailsafeStatus(const ExitStmt &s);
   void checkCondition(Expr &cond, const char *what);
@@ -87,6 +89,8 @@ private:
   const Ty *checkUnary(UnaryExpr &e, const Ty *expected);
   const Ty *checkBinary(BinaryExpr &e, const Ty *expected);
   const Ty *checkCast(CastExpr &e);
+  const Ty *checkLayout(LayoutExpr &e);
+  const Ty *checkIs(IsExpr &e, const Ty *expected);
   const Ty *checkIndex(IndexExpr &e);
   const Ty *checkMember(MemberExpr &e);
   const Ty *checkRaw(RawExpr &e);

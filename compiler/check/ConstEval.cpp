@@ -84,4 +84,13 @@ Folded foldUnary(UnaryOp op, __int128 v, const Ty *t) {
 
 Folded foldCast(__int128 v, const Ty *to) { return fitsType(v, to) ? value(v) : trap(Folded::Trap::CastRange); }
 
+__int128 wrapToType(__int128 v, const Ty *to) {
+  unsigned bits = to->kind == TyKind::Tbb32 ? 32 : to->bits;
+  unsigned __int128 mask = (static_cast<unsigned __int128>(1) << bits) - 1;
+  unsigned __int128 low = static_cast<unsigned __int128>(v) & mask; // v mod 2^bits
+  bool isSigned = to->kind == TyKind::Tbb32 || to->isSigned;
+  if (isSigned && (low >> (bits - 1)) & 1) return static_cast<__int128>(low) - (static_cast<__int128>(1) << bits);
+  return static_cast<__int128>(low);
+}
+
 } // namespace npk

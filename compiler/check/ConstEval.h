@@ -31,5 +31,8 @@ Folded foldBinary(BinaryOp op, __int128 l, __int128 r, const Ty *t);
 Folded foldUnary(UnaryOp op, __int128 v, const Ty *t);
 // `v => to` between integer types.
 Folded foldCast(__int128 v, const Ty *to);
+// `@cast_unchecked<to>(v)` between integer types: the two's complement bits
+// of `v` truncated or extended to `to`'s width, read in `to`'s signedness.
+__int128 wrapToType(__int128 v, const Ty *to);
 
 } // namespace npk

@@ -2,6 +2,8 @@
 
 #include "ast/AST.h"
 
+#include <algorithm>
+
 namespace npk {
 
 std::string Ty::str() const {
@@ -28,6 +30,52 @@ std::string Ty::str() const {
   }
   }
   return "<?>";
+}
+
+namespace {
+bool layoutOf(const Ty *t, uint64_t &size, uint64_t &align, std::string &why, std::vector<const StructDecl *> &open) {
+  switch (t->kind) {
+  case TyKind::Int:
+  case TyKind::Float: size = align = t->bits / 8; return true;
+  case TyKind::Bool: size = align = 1; return true;
+  case TyKind::Tbb32: size = align = 4; return true;
+  case TyKind::Ptr:
+  case TyKind::Null:
+  case TyKind::Func: size = align = 8; return true; // a function value is a code address
+  case TyKind::Struct: {
+    for (const StructDecl *d : open)
+      if (d == t->decl) return false; // a cycle, reported as NPK-T018
+    open.push_back(t->decl);
+    uint64_t offset = 0, largest = 1;
+    for (const FieldDecl &f : t->decl->fields) {
+      uint64_t fs = 0, fa = 1;
+      if (!f.ty || !layoutOf(f.ty, fs, fa, why, open)) {
+        if (!why.empty() && why.find(" of `") == std::string::npos)
+          why = "field `" + f.name + "` of `" + t->decl->name + "` is a `" + why + "`";
+        return false;
+      }
+      offset = (offset + fa - 1) / fa * fa;
+      offset += fs;
+      largest = std::max(largest, fa);
+    }
+    open.pop_back();
+    size = (offset + largest - 1) / largest * largest;
+    align = largest;
+    return true;
+  }
+  case TyKind::String:
+  case TyKind::Result:
+  case TyKind::Nil:
+  case TyKind::Void: why = t->str(); return false;
+  case TyKind::Error: return false;
+  }
+  return false;
+}
+} // namespace
+
+bool typeLayout(const Ty *t, uint64_t &size, uint64_t &align, std::string &why) {
+  std::vector<const StructDecl *> open;
+  return layoutOf(t, size, align, why, open);
 }
 
 std::string jitSignatureTag(const Ty *fn) {

@@ -46,6 +46,13 @@ struct Ty {
 // a part has no tag: only integers, flt32/flt64, pointers and a NIL return do.
 std::string jitSignatureTag(const Ty *fn);
 
+// The x86-64 System V size and alignment of a value of `t` (LANGUAGE-2 A6),
+// as C lays out the same fields. False for a type without a stable layout
+// (`string`, `Result<T>`, `NIL`, or a struct holding one); `why` then names
+// it (`string`, or `field `name` of `S` is a `string``). A struct on a cycle
+// of by-value fields (NPK-T018) has none either, with `why` empty.
+bool typeLayout(const Ty *t, uint64_t &size, uint64_t &align, std::string &why);
+
 class TypeContext {
 public:
   TypeContext();

@@ -4,9 +4,10 @@
 #include "driver/Emit.h"
 #include "driver/Modules.h"
 #include "lex/Lexer.h"
+#include "lint/Warnings.h"
 #include "lower/Lower.h"
 #include "nir/NIR.h"
-#include "lint/Warnings.h"
+#include "nir/Passes.h"
 #include "own/Ownership.h"
 
 #include <algorithm>
@@ -250,6 +251,7 @@ int compile(const Options &opts) {
   if (!diags.hasErrors()) lintProgram(checker, inStdlib(search), diags); // warnings
   if (flushDiags(sm, diags, opts)) return 1;
   if (opts.checkOnly) return 0;
+  nir::runPasses(nirMod);                                               // optimisations on NIR
   if (opts.emit == EmitKind::Nir) return writeText(out, nir::print(nirMod, program.main)) ? 0 : 1;
 
   llvm::LLVMContext ctx;

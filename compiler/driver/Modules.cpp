@@ -30,6 +30,14 @@ bool readFile(const std::string &path, std::string &out) {
 
 namespace {
 
+// A module whose public `Type:AutomaticRelease` block is the LANGUAGE.md §6.3
+// switch: importing it turns automatic release on in the importer.
+bool switchesOnAutomaticRelease(const Module &m) {
+  for (const auto &t : m.typeBlocks)
+    if (t->name == "AutomaticRelease" && t->isPub) return true;
+  return false;
+}
+
 // Offset of the first byte that does not belong to a well-formed UTF-8
 // sequence (no overlong forms, no surrogates, nothing above U+10FFFF), or
 // text.size() when all of it is UTF-8.
@@ -273,7 +281,9 @@ private:
           return;
         }
       }
-      if (u.resolved->name == "drop.npk") from.dropEnabled = true;
+      // drop.npk is known by what it declares (its `Type:AutomaticRelease`
+      // marker, stdlib/drop.npk), not by its file name.
+      if (switchesOnAutomaticRelease(*u.resolved)) from.dropEnabled = true;
       return;
     }
     Diag &d = diags_.error(DiagId::ModuleNotFound, u.pathSpan, "module `" + u.path + "` not found");

@@ -318,12 +318,28 @@ Token Lexer::lexTemplate(uint32_t begin) {
 }
 
 Token Lexer::lexPunct(uint32_t begin) {
+  // `@` immediately followed by one of the intrinsics' names is one token
+  // (LANGUAGE-2 A6); `@name` of anything else is `@` and a name.
+  if (peek() == '@' && isIdentStart(peek(1))) {
+    static const std::pair<std::string_view, Tok> kIntrinsics[] = {
+        {"sizeof", Tok::AtSizeof}, {"alignof", Tok::AtAlignof}, {"cast", Tok::AtCast},
+        {"cast_unchecked", Tok::AtCastUnchecked}};
+    uint32_t end = pos_ + 1;
+    while (end < end_ && isIdentChar(text_[end])) ++end;
+    std::string_view word = text_.substr(pos_ + 1, end - pos_ - 1);
+    for (auto &[name, kind] : kIntrinsics) {
+      if (word != name) continue;
+      pos_ = end;
+      return make(kind, begin);
+    }
+  }
   // Longest match first.
   static const std::pair<std::string_view, Tok> kPuncts[] = {
       {"<<=", Tok::ShlAssign}, {">>=", Tok::ShrAssign}, {"$$m", Tok::BorrowMut}, {"$$i", Tok::BorrowImm},
       {"->", Tok::Arrow},      {"<-", Tok::LArrow},     {"=>", Tok::FatArrow},   {".*", Tok::DotStar},
       {"+=", Tok::PlusAssign}, {"-=", Tok::MinusAssign}, {"*=", Tok::StarAssign}, {"/=", Tok::SlashAssign},
       {"%=", Tok::PercentAssign}, {"&=", Tok::AmpAssign}, {"|=", Tok::PipeAssign}, {"^=", Tok::CaretAssign},
+      {"?!", Tok::QuestionBang}, {"++", Tok::PlusPlus},   {"--", Tok::MinusMinus},
       {"+%", Tok::PlusWrap},   {"-%", Tok::MinusWrap},  {"*%", Tok::StarWrap},   {"<<", Tok::Shl},
       {">>", Tok::Shr},        {"<=", Tok::Le},         {">=", Tok::Ge},         {"==", Tok::EqEq},
       {"!=", Tok::NotEq},      {"&&", Tok::AmpAmp},     {"||", Tok::PipePipe},   {"(", Tok::LParen},

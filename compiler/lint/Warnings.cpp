@@ -33,12 +33,20 @@ Uses collectUses(const BlockStmt &body) {
   walkStmts(body, [&](const Stmt &s) {
     if (auto *d = as<VarDeclStmt>(&s)) u.locals.push_back(d);
     auto *assign = as<AssignStmt>(&s);
+    auto *exprStmt = as<ExprStmt>(&s);
     forEachOwnExpr(s, [&](const Expr &root) {
       // Storing into the bare name only writes the binding; `p[i] = v`,
       // `<-p = v` and `s.f = v` read it (a pointer to write through, or a
       // struct partly overwritten: counted as a read to stay on the safe side).
       if (assign && &root == assign->target.get()) {
         if (auto *n = as<NameExpr>(&root); n && n->binding) {
+          u.assigned.insert(n->binding);
+          return;
+        }
+      }
+      // `x++;` (only ever a statement) is `x += 1;`: it writes x.
+      if (auto *step = as<IncDecExpr>(&root); step && exprStmt) {
+        if (auto *n = as<NameExpr>(step->operand.get()); n && n->binding) {
           u.assigned.insert(n->binding);
           return;
         }

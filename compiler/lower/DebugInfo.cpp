@@ -102,7 +102,7 @@ static std::string sourceName(const FuncDecl &f) {
 }
 
 llvm::DISubroutineType *DebugInfo::signature(const FuncDecl &f) {
-  std::vector<llvm::Metadata *> types = {type(l_.types_->result(f.ret))};
+  std::vector<llvm::Metadata *> types = {l_.returnsPlain(f) ? type(f.ret) : type(l_.types_->result(f.ret))};
   for (auto &p : f.params) {
     llvm::DIType *t = type(p->binding.ty);
     if (p->binding.quals & (QualBorrowMut | QualBorrowImm)) t = types_->createPointerType(t, 64);

@@ -42,7 +42,7 @@ void Lowerer::emitTrapWith(llvm::Value *failCond, llvm::function_ref<void()> cal
 }
 
 void Lowerer::emitTrap(llvm::Value *failCond, int code, Span at) {
-  emitTrapWith(failCond, [&] { b_.CreateCall(runtime("npk_trap"), {b_.getInt32(code), locString(at)}); });
+  emitTrapWith(failCond, [&] { b_.CreateCall(runtime(RuntimeFn::npk_trap), {b_.getInt32(code), locString(at)}); });
 }
 
 // An integer value widened to int64 by its type's signedness (for messages).
@@ -80,6 +80,8 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
     if (e.ty->isFloat()) return llvm::ConstantFP::get(llvmType(e.ty), static_cast<double>(lit.value));
     return llvm::ConstantInt::get(llvmType(e.ty), lit.value);
   }
+  case ExprKind::Is: return lowerIs(static_cast<const IsExpr &>(e));
+  case ExprKind::Layout: return b_.getInt64(static_cast<const LayoutExpr &>(e).value);
   case ExprKind::FloatLit: return llvm::ConstantFP::get(llvmType(e.ty), static_cast<const FloatLitExpr &>(e).value);
   case ExprKind::BoolLit: return b_.getInt1(static_cast<const BoolLitExpr &>(e).value);
   case ExprKind::StringLit: return stringValue(static_cast<const StringLitExpr &>(e).value);
@@ -111,6 +113,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   }
   case ExprKind::StructLit: return lowerStructLit(static_cast<const StructLitExpr &>(e));
   case ExprKind::Template:
+  case ExprKind::IncDec: // refused by the checker (a statement, not a value)
   case ExprKind::Error: break;
   }
   llvm::report_fatal_error("npkc: unexpected expression in lowering");
@@ -129,7 +132,7 @@ llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy,
     std::string what = "the operand";
     if (auto *call = raw ? as<CallExpr>(raw->operand.get()) : nullptr) what = "call to `" + call->calleeFullName() + "`";
     else if (auto *name = raw ? as<NameExpr>(raw->operand.get()) : nullptr) what = "`" + name->name + "`";
-    b_.CreateCall(runtime("npk_fail_at"),
+    b_.CreateCall(runtime(RuntimeFn::npk_fail_at),
                   {b_.CreateExtractValue(result, 1), raw ? locString(raw->span) : locString(Span{}), stringConstant(what)});
     b_.CreateUnreachable();
     b_.SetInsertPoint(okBB);
@@ -163,7 +166,7 @@ llvm::Value *Lowerer::lowerUnary(const UnaryExpr &e) {
   case UnaryOp::Not: return b_.CreateNot(lowerExpr(*e.operand));
   case UnaryOp::BitNot: return b_.CreateNot(lowerAs(*e.operand, e.ty));
   case UnaryOp::AddrOf:
-    if (e.funcValue) return funcs_.at(e.funcValue);
+    if (e.funcValue) return funcValue(*e.funcValue);
     if (e.externValue) return declareExtern(*e.externValue);
     return lowerAddress(*e.operand);
   case UnaryOp::Deref: return b_.CreateLoad(llvmType(e.ty), lowerExpr(*e.operand));
@@ -189,7 +192,7 @@ llvm::Value *Lowerer::lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, co
     emitTrapWith(cond, [&] {
       int flags = (isSigned ? NPK_TRAP_LHS_SIGNED : 0) | (isSignedInt(rt) ? NPK_TRAP_RHS_SIGNED : 0) |
                   (negate ? NPK_TRAP_NEGATE : 0);
-      b_.CreateCall(runtime("npk_trap_int_op"),
+      b_.CreateCall(runtime(RuntimeFn::npk_trap_int_op),
                     {b_.getInt32(code), locString(at), stringConstant(binaryText(op)), stringConstant(t->str()),
                      toInt64(l, t), toInt64(r, rt), b_.getInt32(flags)});
     });
@@ -258,6 +261,28 @@ llvm::Value *Lowerer::lowerLogical(const BinaryExpr &e) {
   return phi;
 }
 
+// `is (c) : a : b`: only the chosen branch runs.
+llvm::Value *Lowerer::lowerIs(const IsExpr &e) {
+  llvm::Value *c = lowerExpr(*e.cond);
+  auto *trueBB = newBlock("is.true");
+  auto *falseBB = newBlock("is.false");
+  auto *endBB = newBlock("is.end");
+  b_.CreateCondBr(c, trueBB, falseBB);
+  b_.SetInsertPoint(trueBB);
+  llvm::Value *a = lowerAs(*e.ifTrue, e.ty);
+  llvm::BasicBlock *trueEnd = b_.GetInsertBlock();
+  b_.CreateBr(endBB);
+  b_.SetInsertPoint(falseBB);
+  llvm::Value *b = lowerAs(*e.ifFalse, e.ty);
+  llvm::BasicBlock *falseEnd = b_.GetInsertBlock();
+  b_.CreateBr(endBB);
+  b_.SetInsertPoint(endBB);
+  llvm::PHINode *phi = b_.CreatePHI(llvmType(e.ty), 2);
+  phi->addIncoming(a, trueEnd);
+  phi->addIncoming(b, falseEnd);
+  return phi;
+}
+
 llvm::Value *Lowerer::lowerBinary(const BinaryExpr &e) {
   if (e.op == BinaryOp::And || e.op == BinaryOp::Or) return lowerLogical(e);
   const Ty *lt = e.lhs->ty, *rt = e.rhs->ty;
@@ -301,27 +326,13 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
   llvm::Value *v = lowerExpr(*e.operand);
   llvm::Type *toTy = llvmType(to);
   if (to->isFunc()) // JIT code: one checked lookup of its signature tag (LANGUAGE-2 A7.1)
-    return b_.CreateCall(runtime("npk_jit_convert"), {v, stringConstant(jitSignatureTag(to)), locString(e.span)});
+    return b_.CreateCall(runtime(RuntimeFn::npk_jit_convert), {v, stringConstant(jitSignatureTag(to)), locString(e.span)});
+  if (e.unchecked && from->isNumeric() && to->isNumeric()) return castUnchecked(v, from, to);
   if (from->isPointerLike() && to->isPtr()) return v;
   if (from->isPtr() && to->isInt()) return b_.CreatePtrToInt(v, toTy);
   if (from->isInt() && to->isPtr()) return b_.CreateIntToPtr(v, toTy);
   if (from == types_->boolTy()) return to->isFloat() ? b_.CreateUIToFP(v, toTy) : b_.CreateZExt(v, toTy);
-  if (from->isIntLike() && to->isIntLike()) {
-    bool fromSigned = isSignedInt(from), toSigned = isSignedInt(to);
-    llvm::Value *r = fromSigned ? b_.CreateSExtOrTrunc(v, toTy) : b_.CreateZExtOrTrunc(v, toTy);
-    llvm::Value *back = toSigned ? b_.CreateSExtOrTrunc(r, v->getType()) : b_.CreateZExtOrTrunc(r, v->getType());
-    llvm::Value *bad = b_.CreateICmpNE(back, v);
-    if (fromSigned != toSigned) {
-      llvm::Value *neg = fromSigned ? b_.CreateICmpSLT(v, llvm::ConstantInt::get(v->getType(), 0))
-                                    : b_.CreateICmpSLT(r, llvm::ConstantInt::get(toTy, 0));
-      bad = b_.CreateOr(bad, neg);
-    }
-    emitTrapWith(bad, [&] {
-      b_.CreateCall(runtime("npk_trap_cast_int"), {locString(e.span), stringConstant(to->str()), toInt64(v, from),
-                                                   b_.getInt32(fromSigned ? 1 : 0)});
-    });
-    return r;
-  }
+  if (from->isIntLike() && to->isIntLike()) return castIntChecked(v, from, to, e.span);
   if (from->isIntLike() && to->isFloat())
     return isSignedInt(from) ? b_.CreateSIToFP(v, toTy) : b_.CreateUIToFP(v, toTy);
   if (from->isFloat() && to->isFloat()) return b_.CreateFPCast(v, toTy);
@@ -336,12 +347,44 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
                                  : b_.CreateFCmpOGT(d, llvm::ConstantFP::get(b_.getDoubleTy(), lo));
     llvm::Value *okHi = b_.CreateFCmpOLT(d, llvm::ConstantFP::get(b_.getDoubleTy(), hi));
     emitTrapWith(b_.CreateNot(b_.CreateAnd(okLo, okHi)), [&] {
-      b_.CreateCall(runtime("npk_trap_cast_float"), {locString(e.span), stringConstant(to->str()), d,
+      b_.CreateCall(runtime(RuntimeFn::npk_trap_cast_float), {locString(e.span), stringConstant(to->str()), d,
                                                      b_.getInt32(v->getType()->isFloatTy() ? 1 : 0)});
     });
     return toSigned ? b_.CreateFPToSI(v, toTy) : b_.CreateFPToUI(v, toTy);
   }
   llvm::report_fatal_error("npkc: unexpected cast in lowering");
+}
+
+// `@cast_unchecked<to>(v)` between numbers (LANGUAGE-2 A6): integers are
+// truncated or extended by the source's signedness, floats to integers
+// saturate (NaN gives 0), to floats round to nearest.
+llvm::Value *Lowerer::castUnchecked(llvm::Value *v, const Ty *from, const Ty *to) {
+  llvm::Type *toTy = llvmType(to);
+  if (from->isInt() && to->isInt())
+    return isSignedInt(from) ? b_.CreateSExtOrTrunc(v, toTy) : b_.CreateZExtOrTrunc(v, toTy);
+  if (from->isInt()) return isSignedInt(from) ? b_.CreateSIToFP(v, toTy) : b_.CreateUIToFP(v, toTy);
+  if (to->isFloat()) return b_.CreateFPCast(v, toTy);
+  auto id = isSignedInt(to) ? llvm::Intrinsic::fptosi_sat : llvm::Intrinsic::fptoui_sat;
+  return b_.CreateIntrinsic(id, {toTy, v->getType()}, {v});
+}
+
+// An integer `v => to`: trap 103 (at `at`) unless the value fits.
+llvm::Value *Lowerer::castIntChecked(llvm::Value *v, const Ty *from, const Ty *to, Span at) {
+  llvm::Type *toTy = llvmType(to);
+  bool fromSigned = isSignedInt(from), toSigned = isSignedInt(to);
+  llvm::Value *r = fromSigned ? b_.CreateSExtOrTrunc(v, toTy) : b_.CreateZExtOrTrunc(v, toTy);
+  llvm::Value *back = toSigned ? b_.CreateSExtOrTrunc(r, v->getType()) : b_.CreateZExtOrTrunc(r, v->getType());
+  llvm::Value *bad = b_.CreateICmpNE(back, v);
+  if (fromSigned != toSigned) {
+    llvm::Value *neg = fromSigned ? b_.CreateICmpSLT(v, llvm::ConstantInt::get(v->getType(), 0))
+                                  : b_.CreateICmpSLT(r, llvm::ConstantInt::get(toTy, 0));
+    bad = b_.CreateOr(bad, neg);
+  }
+  emitTrapWith(bad, [&] {
+    b_.CreateCall(runtime(RuntimeFn::npk_trap_cast_int),
+                  {locString(at), stringConstant(to->str()), toInt64(v, from), b_.getInt32(fromSigned ? 1 : 0)});
+  });
+  return r;
 }
 
 llvm::Value *Lowerer::lowerMember(const MemberExpr &e) {
@@ -409,7 +452,7 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
     noteRelease(e);
     if (e.ext->ret->isNil()) return nullptr;
     // A returned `const char*` is copied (NULL becomes "").
-    if (e.ext->ret == types_->string()) return b_.CreateCall(runtime("npk_string_from_c"), {call});
+    if (e.ext->ret == types_->string()) return b_.CreateCall(runtime(RuntimeFn::npk_string_from_c), {call});
     return call;
   }
   FuncDecl *f = e.func;
@@ -419,6 +462,9 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
     else args.push_back(lowerAs(*e.args[i], pb.ty));
   }
   llvm::Value *result = b_.CreateCall(funcs_.at(f), args);
+  // A callee that never fails returns its plain value: the Result it would
+  // have passed, which the optimiser sees through.
+  if (returnsPlain(*f)) result = makeResult(f->ret, b_.getFalse(), b_.getInt32(0), f->ret->isNil() ? nullptr : result);
   noteRelease(e);
   return result;
 }
@@ -441,7 +487,7 @@ llvm::Value *Lowerer::lowerValueCall(const CallExpr &e) {
   llvm::CallInst *call = b_.CreateCall(funcValueType(fnTy), callee, args);
   if (!fnTy->isExtern) return call;
   if (fnTy->funcRet()->isNil()) return nullptr;
-  if (fnTy->funcRet() == types_->string()) return b_.CreateCall(runtime("npk_string_from_c"), {call});
+  if (fnTy->funcRet() == types_->string()) return b_.CreateCall(runtime(RuntimeFn::npk_string_from_c), {call});
   return call;
 }
 
@@ -465,21 +511,21 @@ llvm::Value *Lowerer::lowerBuiltin(const CallExpr &e) {
   case Builtin::WildxAlloc: {
     llvm::Value *n = lowerExpr(*e.args[0]);
     n = isSignedInt(e.args[0]->ty) ? b_.CreateSExtOrTrunc(n, b_.getInt64Ty()) : b_.CreateZExtOrTrunc(n, b_.getInt64Ty());
-    result = b_.CreateCall(runtime(e.builtin == Builtin::Alloc ? "npk_alloc" : "npk_wildx_alloc"), {n});
+    result = b_.CreateCall(runtime(e.builtin == Builtin::Alloc ? RuntimeFn::npk_alloc : RuntimeFn::npk_wildx_alloc), {n});
     break;
   }
-  case Builtin::Free: result = b_.CreateCall(runtime("npk_free"), {pointerArg(*e.args[0])}); break;
-  case Builtin::WildxSeal: result = b_.CreateCall(runtime("npk_wildx_seal"), {pointerArg(*e.args[0])}); break;
-  case Builtin::WildxFree: result = b_.CreateCall(runtime("npk_wildx_free"), {pointerArg(*e.args[0])}); break;
+  case Builtin::Free: result = b_.CreateCall(runtime(RuntimeFn::npk_free), {pointerArg(*e.args[0])}); break;
+  case Builtin::WildxSeal: result = b_.CreateCall(runtime(RuntimeFn::npk_wildx_seal), {pointerArg(*e.args[0])}); break;
+  case Builtin::WildxFree: result = b_.CreateCall(runtime(RuntimeFn::npk_wildx_free), {pointerArg(*e.args[0])}); break;
   case Builtin::Print:
   case Builtin::Println:
   case Builtin::Eprint:
   case Builtin::Eprintln: return lowerPrint(e);
-  case Builtin::GetArgc: return b_.CreateCall(runtime("npk_get_argc"), {});
+  case Builtin::GetArgc: return b_.CreateCall(runtime(RuntimeFn::npk_get_argc), {});
   case Builtin::GetArgv: {
     // The runtime keeps argv for the whole process: the string is its bytes, not a copy.
     llvm::Value *len = allocas_.CreateAlloca(b_.getInt64Ty(), nullptr, "argv.len");
-    llvm::Value *bytes = b_.CreateCall(runtime("npk_get_argv"), {lowerAs(*e.args[0], types_->int32()), len, locString(e.span)});
+    llvm::Value *bytes = b_.CreateCall(runtime(RuntimeFn::npk_get_argv), {lowerAs(*e.args[0], types_->int32()), len, locString(e.span)});
     llvm::Value *str = llvm::UndefValue::get(llvmType(types_->string()));
     str = b_.CreateInsertValue(str, bytes, 0);
     return b_.CreateInsertValue(str, b_.CreateLoad(b_.getInt64Ty(), len), 1);
@@ -494,25 +540,25 @@ llvm::Value *Lowerer::lowerPrint(const CallExpr &e) {
   int stream = e.builtin == Builtin::Eprint || e.builtin == Builtin::Eprintln ? 2 : 1;
   llvm::Value *streamV = b_.getInt32(stream);
   auto printText = [&](const std::string &s) {
-    if (!s.empty()) b_.CreateCall(runtime("npk_print_str"), {streamV, stringConstant(s), b_.getInt64(s.size())});
+    if (!s.empty()) b_.CreateCall(runtime(RuntimeFn::npk_print_str), {streamV, stringConstant(s), b_.getInt64(s.size())});
   };
   auto printValue = [&](const Expr &x) {
     llvm::Value *v = lowerExpr(x);
     const Ty *t = x.ty;
     if (t == types_->string()) {
-      b_.CreateCall(runtime("npk_print_str"), {streamV, b_.CreateExtractValue(v, 0), b_.CreateExtractValue(v, 1)});
+      b_.CreateCall(runtime(RuntimeFn::npk_print_str), {streamV, b_.CreateExtractValue(v, 0), b_.CreateExtractValue(v, 1)});
     } else if (t->isIntLike()) {
       bool s = isSignedInt(t);
       llvm::Value *wide = s ? b_.CreateSExtOrTrunc(v, b_.getInt64Ty()) : b_.CreateZExtOrTrunc(v, b_.getInt64Ty());
-      b_.CreateCall(runtime(s ? "npk_print_i64" : "npk_print_u64"), {streamV, wide});
+      b_.CreateCall(runtime(s ? RuntimeFn::npk_print_i64 : RuntimeFn::npk_print_u64), {streamV, wide});
     } else if (t == types_->boolTy()) {
-      b_.CreateCall(runtime("npk_print_bool"), {streamV, b_.CreateZExt(v, b_.getInt32Ty())});
+      b_.CreateCall(runtime(RuntimeFn::npk_print_bool), {streamV, b_.CreateZExt(v, b_.getInt32Ty())});
     } else if (t->isFloat()) {
       // Each float type prints in its own precision (flt32 as a float).
       bool f32 = v->getType()->isFloatTy();
-      b_.CreateCall(runtime(f32 ? "npk_print_f32" : "npk_print_f64"), {streamV, v});
+      b_.CreateCall(runtime(f32 ? RuntimeFn::npk_print_f32 : RuntimeFn::npk_print_f64), {streamV, v});
     } else {
-      b_.CreateCall(runtime("npk_print_ptr"), {streamV, v});
+      b_.CreateCall(runtime(RuntimeFn::npk_print_ptr), {streamV, v});
     }
   };
   const Expr &arg = *e.args[0];

@@ -21,8 +21,11 @@ Lowerer::Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &progr
 
 std::unique_ptr<llvm::Module> Lowerer::run() {
   if (options_.debugInfo) debug_ = std::make_unique<DebugInfo>(*this, options_.optimized);
+  for (const nir::Func &f : nir_.funcs)
+    if (f.plainReturn) plainReturn_.insert(f.decl);
   for (FuncDecl *f : syms_.allFuncs) declareFunc(*f);
   for (const nir::Func &f : nir_.funcs) lowerFunc(f);
+  emitResultThunks();
   emitEntryPoint();
   if (debug_) debug_->finalize();
   return std::move(mod_);
@@ -93,44 +96,64 @@ llvm::StructType *Lowerer::resultType(const Ty *value) {
   return llvm::StructType::get(ctx_, {b_.getInt1Ty(), b_.getInt32Ty(), llvmType(value)});
 }
 
-// Declarations of the runtime entry points the generated code calls.
-llvm::FunctionCallee Lowerer::runtime(const char *name) {
-  llvm::Type *i32 = b_.getInt32Ty(), *i64 = b_.getInt64Ty(), *ptr = b_.getPtrTy(), *v = b_.getVoidTy();
+// Declarations of the runtime entry points the generated code calls, from
+// their one list (npk/runtime_calls.def).
+llvm::FunctionCallee Lowerer::runtime(RuntimeFn which) {
+  llvm::Type *VOID = b_.getVoidTy(), *I32 = b_.getInt32Ty(), *I64 = b_.getInt64Ty(), *U64 = I64;
+  llvm::Type *F32 = b_.getFloatTy(), *F64 = b_.getDoubleTy(), *STRING = llvmType(types_->string());
+  llvm::Type *PTR = b_.getPtrTy(), *CPTR = PTR, *CSTR = PTR, *CSTRS = PTR, *I64P = PTR, *FAILSAFE = PTR;
   struct Sig {
     const char *name;
     llvm::Type *ret;
     std::vector<llvm::Type *> params;
     bool noreturn;
   };
+#define NPK_UNPAREN(...) __VA_ARGS__
+#define NPK_RUNTIME_CALL(name, ret, params, noreturn) {#name, ret, {NPK_UNPAREN params}, noreturn != 0},
   const Sig sigs[] = {
-      {"npk_alloc", ptr, {i64}, false},         {"npk_free", i32, {ptr}, false},
-      {"npk_wildx_alloc", ptr, {i64}, false},   {"npk_wildx_seal", i32, {ptr}, false},
-      {"npk_wildx_free", i32, {ptr}, false},    {"npk_set_failsafe", v, {ptr}, false},
-      {"npk_fail", v, {i32}, true},             {"npk_trap", v, {i32, ptr}, true},
-      {"npk_fail_at", v, {i32, ptr, ptr}, true}, {"npk_start", v, {}, false},
-      {"npk_trap_int_op", v, {i32, ptr, ptr, ptr, i64, i64, i32}, true},
-      {"npk_trap_cast_int", v, {ptr, ptr, i64, i32}, true},
-      {"npk_trap_cast_float", v, {ptr, ptr, b_.getDoubleTy(), i32}, true},
-      {"npk_exit", v, {i32}, true},             {"npk_print_str", v, {i32, ptr, i64}, false},
-      {"npk_print_i64", v, {i32, i64}, false},  {"npk_print_u64", v, {i32, i64}, false},
-      {"npk_print_f64", v, {i32, b_.getDoubleTy()}, false},
-      {"npk_print_f32", v, {i32, b_.getFloatTy()}, false}, {"npk_print_bool", v, {i32, i32}, false},
-      {"npk_jit_convert", ptr, {ptr, ptr, ptr}, false},
-      {"npk_set_args", v, {i32, ptr}, false},  {"npk_get_argc", i32, {}, false},
-      {"npk_get_argv", ptr, {i32, ptr, ptr}, false},
-      {"npk_print_ptr", v, {i32, ptr}, false},  {"npk_string_from_c", llvmType(types_->string()), {ptr}, false},
+#include "npk/runtime_calls.def"
   };
-  for (const Sig &s : sigs) {
-    if (std::string_view(s.name) != name) continue;
-    auto *fnTy = llvm::FunctionType::get(s.ret, s.params, false);
-    llvm::FunctionCallee callee = mod_->getOrInsertFunction(name, fnTy);
-    if (auto *fn = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
-      if (s.noreturn) fn->setDoesNotReturn();
-      fn->setDoesNotThrow();
-    }
-    return callee;
+#undef NPK_UNPAREN
+  const Sig &s = sigs[static_cast<size_t>(which)];
+  auto *fnTy = llvm::FunctionType::get(s.ret, s.params, false);
+  llvm::FunctionCallee callee = mod_->getOrInsertFunction(s.name, fnTy);
+  if (auto *fn = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+    if (s.noreturn) fn->setDoesNotReturn();
+    fn->setDoesNotThrow();
   }
-  llvm::report_fatal_error(llvm::Twine("npkc: unknown runtime function ") + name);
+  return callee;
+}
+
+// The value `@f`: the function itself, or for a function that returns its
+// plain value a thunk with the Result ABI every function value has (its body
+// is emitted after every function, by emitResultThunks).
+llvm::Value *Lowerer::funcValue(const FuncDecl &f) {
+  if (!returnsPlain(f)) return funcs_.at(&f);
+  llvm::Function *&thunk = resultThunks_[&f];
+  if (thunk) return thunk;
+  std::vector<const Ty *> paramTys;
+  std::vector<uint8_t> quals;
+  for (auto &p : f.params) {
+    paramTys.push_back(p->binding.ty);
+    quals.push_back(p->binding.quals & ~QualFixed);
+  }
+  llvm::FunctionType *ty = funcValueType(types_->func(f.ret, paramTys, quals, false));
+  thunk = llvm::Function::Create(ty, llvm::Function::InternalLinkage, f.symbol + ".value", mod_.get());
+  thunk->addFnAttr(llvm::Attribute::NoUnwind);
+  thunkOrder_.push_back(&f);
+  return thunk;
+}
+
+void Lowerer::emitResultThunks() {
+  for (const FuncDecl *f : thunkOrder_) {
+    llvm::Function *thunk = resultThunks_.at(f);
+    enterGenerated(thunk, *f);
+    b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", thunk));
+    std::vector<llvm::Value *> args;
+    for (llvm::Argument &a : thunk->args()) args.push_back(&a);
+    llvm::Value *v = b_.CreateCall(funcs_.at(f), args);
+    b_.CreateRet(makeResult(f->ret, b_.getFalse(), b_.getInt32(0), f->ret->isNil() ? nullptr : v));
+  }
 }
 
 // The LLVM signature behind a function type: a Nitpick function passes
@@ -155,6 +178,9 @@ llvm::Function *Lowerer::declareFunc(FuncDecl &f) {
     quals.push_back(p->binding.quals & ~QualFixed);
   }
   llvm::FunctionType *fnTy = funcValueType(types_->func(f.ret, paramTys, quals, false));
+  // A function that never fails returns its value itself (nir/ResultElision.cpp).
+  if (returnsPlain(f))
+    fnTy = llvm::FunctionType::get(f.ret->isNil() ? b_.getVoidTy() : llvmType(f.ret), fnTy->params(), false);
   auto *fn = llvm::Function::Create(fnTy, llvm::Function::InternalLinkage, f.symbol, mod_.get());
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   for (size_t i = 0; i < f.params.size(); ++i) fn->getArg(static_cast<unsigned>(i))->setName(f.params[i]->binding.name);
@@ -234,7 +260,8 @@ void Lowerer::enterGenerated(llvm::Function *fn, const FuncDecl &f) {
 }
 
 // C `main`: starts the runtime (fault handlers), registers failsafe, runs
-// the program's main, exits 0 when it falls off its end.
+// the program's main, exits with the status it returns (0 when it falls off
+// its end).
 void Lowerer::emitEntryPoint() {
   if (!syms_.main) return;
   if (syms_.failsafe && syms_.failsafe->ret) {
@@ -249,12 +276,13 @@ void Lowerer::emitEntryPoint() {
   auto *cmain = llvm::Function::Create(mainTy, llvm::Function::ExternalLinkage, "main", mod_.get());
   enterGenerated(cmain, *syms_.main);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", cmain));
-  b_.CreateCall(runtime("npk_start"), {});
-  b_.CreateCall(runtime("npk_set_args"), {cmain->getArg(0), cmain->getArg(1)});
+  b_.CreateCall(runtime(RuntimeFn::npk_start), {});
+  b_.CreateCall(runtime(RuntimeFn::npk_set_args), {cmain->getArg(0), cmain->getArg(1)});
   if (llvm::Function *thunk = mod_->getFunction("npk_failsafe_entry"))
-    b_.CreateCall(runtime("npk_set_failsafe"), {thunk});
-  b_.CreateCall(funcs_[syms_.main], {});
-  b_.CreateCall(runtime("npk_exit"), {b_.getInt32(0)});
+    b_.CreateCall(runtime(RuntimeFn::npk_set_failsafe), {thunk});
+  // `main` yields its status: 0 when it falls off its end, `X` for `return X;`.
+  llvm::Value *r = b_.CreateCall(funcs_[syms_.main], {});
+  b_.CreateCall(runtime(RuntimeFn::npk_exit), {b_.CreateExtractValue(r, 2, "status")});
   b_.CreateUnreachable();
 }
 

@@ -76,10 +76,22 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   case nir::Op::Br: b_.CreateBr(blocks_[in.target]); return;
   case nir::Op::CondBr: b_.CreateCondBr(temp(in.operand), blocks_[in.target], blocks_[in.elseTarget]); return;
   case nir::Op::Ret: {
+    if (f.plainReturn) { // never a failure here (nir/ResultElision.cpp)
+      if (f.decl->ret->isNil()) b_.CreateRetVoid();
+      else b_.CreateRet(in.operand == nir::kNoTemp ? zeroValue(f.decl->ret) : temp(in.operand));
+      return;
+    }
     llvm::Value *result = nullptr;
     switch (in.leave) {
     case nir::ExitKind::Fail: {
-      llvm::Value *code = in.operand == nir::kNoTemp ? b_.getInt32(1) : temp(in.operand, types_->int32());
+      // Any integer code converts as `code => int32` (LANGUAGE-2 A8); one
+      // of a type int32 cannot hold every value of is checked.
+      const Ty *codeTy = in.operand == nir::kNoTemp ? nullptr : tempTys_[in.operand];
+      const Expr *codeExpr = in.stmt ? static_cast<const FailStmt *>(in.stmt)->code.get() : nullptr;
+      bool narrows = codeTy && codeTy->isInt() && (codeTy->bits > 32 || (!codeTy->isSigned && codeTy->bits == 32));
+      llvm::Value *code = in.operand == nir::kNoTemp ? b_.getInt32(1)
+                          : narrows && codeExpr ? castIntChecked(temp(in.operand), codeTy, types_->int32(), codeExpr->span)
+                                                : temp(in.operand, types_->int32());
       result = makeResult(func_->ret, b_.getTrue(), code, nullptr);
       break;
     }
@@ -96,12 +108,13 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   }
   case nir::Op::Exit: {
     llvm::Value *status = in.operand == nir::kNoTemp ? b_.getInt32(0) : temp(in.operand, types_->int32());
-    b_.CreateCall(runtime("npk_exit"), {status});
+    b_.CreateCall(runtime(RuntimeFn::npk_exit), {status});
     b_.CreateUnreachable();
     return;
   }
   case nir::Op::FallOff:
-    if (f.decl->ret->isNil() || f.decl->isMain) b_.CreateRet(makeResult(f.decl->ret, b_.getFalse(), b_.getInt32(0), nullptr));
+    if (f.plainReturn && f.decl->ret->isNil()) b_.CreateRetVoid();
+    else if (f.decl->ret->isNil() || f.decl->isMain) b_.CreateRet(makeResult(f.decl->ret, b_.getFalse(), b_.getInt32(0), nullptr));
     else b_.CreateUnreachable();
     return;
   case nir::Op::Unreachable: b_.CreateUnreachable(); return;
@@ -138,7 +151,7 @@ void Lowerer::lowerLet(const nir::Inst &in) {
   llvm::Value *init = in.operand != nir::kNoTemp ? temp(in.operand) : zeroValue(b.ty);
   if (b.heapStruct) {
     llvm::Value *size = b_.getInt64(mod_->getDataLayout().getTypeAllocSize(valueTy));
-    llvm::Value *mem = b_.CreateCall(runtime("npk_alloc"), {size}, b.name + ".heap");
+    llvm::Value *mem = b_.CreateCall(runtime(RuntimeFn::npk_alloc), {size}, b.name + ".heap");
     b_.CreateStore(init, mem);
     b_.CreateStore(mem, slot);
   } else {
@@ -186,7 +199,7 @@ void Lowerer::emitRelease(const nir::Inst &a) {
   auto *release = llvm::BasicBlock::Create(ctx_, "release." + a.binding->name, fn_, done);
   b_.CreateCondBr(b_.CreateIsNotNull(ptr), release, done);
   b_.SetInsertPoint(release);
-  tagDrop(b_.CreateCall(runtime(a.dropKind == nir::DropKind::WildxFree ? "npk_wildx_free" : "npk_free"), {ptr}));
+  tagDrop(b_.CreateCall(runtime(a.dropKind == nir::DropKind::WildxFree ? RuntimeFn::npk_wildx_free : RuntimeFn::npk_free), {ptr}));
   b_.CreateBr(done);
   b_.SetInsertPoint(done);
 }

@@ -9,9 +9,16 @@
 
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace npk {
+
+// The runtime functions generated code calls (npk/runtime_calls.def).
+enum class RuntimeFn {
+#define NPK_RUNTIME_CALL(name, ret, params, noreturn) name,
+#include "npk/runtime_calls.def"
+};
 
 class Lowerer {
 public:
@@ -24,7 +31,7 @@ public:
   llvm::Type *cType(const Ty *t);
   llvm::Constant *zeroValue(const Ty *t);
   llvm::StructType *resultType(const Ty *value);
-  llvm::FunctionCallee runtime(const char *name);
+  llvm::FunctionCallee runtime(RuntimeFn which);
   llvm::Function *declareFunc(FuncDecl &f);
   llvm::Function *declareExtern(ExternDecl &e);
   void lowerFunc(const nir::Func &f);
@@ -66,6 +73,12 @@ public:
   llvm::Value *lowerLogical(const BinaryExpr &e);
   llvm::Value *lowerUnary(const UnaryExpr &e);
   llvm::Value *lowerCast(const CastExpr &e);
+  bool returnsPlain(const FuncDecl &f) const { return plainReturn_.count(&f) != 0; }
+  llvm::Value *funcValue(const FuncDecl &f);
+  void emitResultThunks();
+  llvm::Value *lowerIs(const IsExpr &e);
+  llvm::Value *castIntChecked(llvm::Value *v, const Ty *from, const Ty *to, Span at);
+  llvm::Value *castUnchecked(llvm::Value *v, const Ty *from, const Ty *to);
   llvm::Value *lowerValueCall(const CallExpr &e);
   llvm::FunctionType *funcValueType(const Ty *fnTy);
   llvm::Value *lowerCall(const CallExpr &e);
@@ -93,6 +106,9 @@ public:
   llvm::IRBuilder<> b_;
 
   std::unordered_map<const FuncDecl *, llvm::Function *> funcs_;
+  std::unordered_set<const FuncDecl *> plainReturn_;             // nir::Func::plainReturn
+  std::unordered_map<const FuncDecl *, llvm::Function *> resultThunks_; // `@f` of a plain-return f
+  std::vector<const FuncDecl *> thunkOrder_;                            // resultThunks_ in creation order
   std::unordered_map<const ExternDecl *, llvm::Function *> externs_;
   std::unordered_map<const StructDecl *, llvm::StructType *> structs_;
   std::map<std::string, llvm::Constant *> strings_;

@@ -124,6 +124,7 @@ struct Func {
   std::vector<Block> blocks; // blocks[0] is the entry
   std::vector<ExitSite> sites;
   unsigned temps = 0;        // temporaries %0..%temps-1
+  bool plainReturn = false;  // never fails: returns its value without a Result (nir/ResultElision.cpp)
 };
 
 struct Module {

@@ -91,7 +91,8 @@ public:
     std::string params;
     for (auto &p : d.params)
       params += (params.empty() ? "" : ", ") + (p->binding.ty ? p->binding.ty->str() : "?") + ":" + p->binding.name;
-    std::string out = "func " + d.symbol + " = " + (d.ret ? d.ret->str() : "?") + "(" + params + ") {\n";
+    std::string out = "func " + d.symbol + " = " + (d.ret ? d.ret->str() : "?") + "(" + params + ")" +
+                      (f_.plainReturn ? " plain-return" : "") + " {\n";
     for (unsigned b = 0; b < f_.blocks.size(); ++b) {
       out += label(b) + ":" + (f_.blocks[b].dead ? " ; unreachable" : "") + "\n";
       for (const Inst &in : f_.blocks[b].insts) out += "  " + inst(in) + "\n";

@@ -3,6 +3,7 @@
 #include "check/Types.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace npk::own {
 
@@ -62,6 +63,7 @@ private:
   void call(const CallExpr &c);
   void structLit(const StructLitExpr &lit);
   void shortCircuit(const BinaryExpr &b);
+  void choice(const IsExpr &is, const std::function<void(const Expr &)> &onBranch);
   void withDefault(const DefaultExpr &d);
   void useAgain(const Expr &value);
 
@@ -364,6 +366,7 @@ void CfgBuilder::fieldStore(const Expr &place, const Expr *value, Span span) {
 // released.
 void CfgBuilder::moveOrEval(const Expr *value) {
   if (!value) return;
+  if (auto *is = as<IsExpr>(value)) return choice(*is, [&](const Expr &x) { moveOrEval(&x); });
   const TrackedBinding *tb = followed(value);
   if (tb && tb->owner && !tb->checked) { // a borrow owns nothing to move
     emit(EventKind::Use, value->span, tb->binding->id, value);
@@ -383,6 +386,8 @@ void CfgBuilder::moveOrEval(const Expr *value) {
 // A value that is bound, stored or passed by value: a struct local with a
 // destructor moves (§6.4); anything else is evaluated.
 void CfgBuilder::consume(const Expr &value, std::string movedTo) {
+  if (auto *is = as<IsExpr>(&value)) // the chosen branch's value moves on
+    return choice(*is, [&](const Expr &x) { consume(x, movedTo); });
   // `r.value` of a `Result<T>` binding hands on the value `r` holds.
   auto *member = as<MemberExpr>(&value);
   bool resultValue = member && member->target == MemberTarget::ResultValue;
@@ -419,6 +424,14 @@ void CfgBuilder::expr(const Expr &e) {
     if (d.operand && d.fallback) return withDefault(d);
     break;
   }
+  case ExprKind::Is: return choice(static_cast<const IsExpr &>(e), [&](const Expr &x) { expr(x); });
+  case ExprKind::Drop: {
+    // `drop v;` of a plain value runs its destructor (LANGUAGE-2 A8): the
+    // value moves into the `drop`, which a place that keeps it may not give.
+    auto &d = static_cast<const DropExpr &>(e);
+    if (d.operand && d.operand->ty && !d.operand->ty->isResult()) return consume(*d.operand, "into `drop`");
+    break;
+  }
   case ExprKind::Unary: addressOf(static_cast<const UnaryExpr &>(e)); break;
   case ExprKind::Index: {
     // The base is read first, and used to index after the index is evaluated.
@@ -437,7 +450,8 @@ void CfgBuilder::expr(const Expr &e) {
   case ExprKind::Cast:
   case ExprKind::Member:
   case ExprKind::Raw:
-  case ExprKind::Drop:
+  case ExprKind::IncDec:
+  case ExprKind::Layout:
   case ExprKind::Error: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { expr(child); });
@@ -523,6 +537,26 @@ void CfgBuilder::shortCircuit(const BinaryExpr &b) {
   cur_ = rhs;
   expr(*b.rhs);
   addEdge(cur_, join);
+  context_ = outer;
+  cur_ = join;
+}
+
+// `is (c) : a : b`: `a` runs on the true edge of `c`, `b` on the false one;
+// `onBranch` reads each (as an operand, or as a value that moves on).
+void CfgBuilder::choice(const IsExpr &is, const std::function<void(const Expr &)> &onBranch) {
+  expr(*is.cond);
+  Decision outer = context_;
+  unsigned from = cur_;
+  unsigned ifTrue = newBlock(Decision{is.cond.get(), true});
+  unsigned ifFalse = newBlock(Decision{is.cond.get(), false});
+  unsigned join = newBlock(outer);
+  branch(*is.cond, from, ifTrue, ifFalse);
+  for (bool value : {true, false}) {
+    context_ = Decision{is.cond.get(), value};
+    cur_ = value ? ifTrue : ifFalse;
+    onBranch(value ? *is.ifTrue : *is.ifFalse);
+    addEdge(cur_, join);
+  }
   context_ = outer;
   cur_ = join;
 }

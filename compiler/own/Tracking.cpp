@@ -26,12 +26,6 @@ bool isBuiltinCall(const Expr *e, Builtin which) {
   return call && call->builtin == which;
 }
 
-bool isJitCompile(const Expr *e) {
-  auto *call = as<CallExpr>(stripValueWrappers(e));
-  // Jit.compile_* and Jit.module_new: W^X code the runtime releases with wildx_free.
-  return call && (call->calleeFullName().starts_with("Jit.compile_") || call->calleeFullName() == "Jit.module_new");
-}
-
 bool isWild(const Binding &b) { return b.quals & (QualWild | QualWildx); }
 
 Family callFamily(const CallExpr &call) {
@@ -75,6 +69,13 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f) {
     handOn(d.fallback);
     return;
   }
+  case ExprKind::Is: {
+    auto &i = static_cast<const IsExpr &>(e);
+    if (i.cond) visitValue(*i.cond, Keep{}, f);
+    handOn(i.ifTrue);
+    handOn(i.ifFalse);
+    return;
+  }
   case ExprKind::Cast:
     if (e.ty && e.ty->isPtr()) return handOn(static_cast<const CastExpr &>(e).operand);
     break;
@@ -98,6 +99,8 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f) {
   case ExprKind::Index:
   case ExprKind::Member:
   case ExprKind::Drop:
+  case ExprKind::IncDec:
+  case ExprKind::Layout:
   case ExprKind::Error: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { visitValue(child, Keep{}, f); });
@@ -139,9 +142,13 @@ void addAutoDrops(const VarDeclStmt &decl, bool dropEnabled, TrackedBinding &tb)
   const Expr *init = decl.init.get();
   DropKind kind;
   if (b.heapStruct) kind = DropKind::Free;
-  else if ((b.quals & QualWildx) && (isBuiltinCall(init, Builtin::WildxAlloc) || isJitCompile(init)))
+  // The allocating call's declaration decides: a function declared to return
+  // `wildx` (Jit.compile_*, Jit.module_new, ...) or `wild` hands its caller an
+  // allocation of that family, released like the builtin's.
+  else if ((b.quals & QualWildx) && (isBuiltinCall(init, Builtin::WildxAlloc) || (wildResultQuals(*init) & QualWildx)))
     kind = DropKind::WildxFree;
-  else if ((b.quals & QualWild) && isBuiltinCall(init, Builtin::Alloc)) kind = DropKind::Free;
+  else if ((b.quals & QualWild) && (isBuiltinCall(init, Builtin::Alloc) || (wildResultQuals(*init) & QualWild)))
+    kind = DropKind::Free;
   else return;
   tb.autoDrops.push_back(dropOf(b, kind));
   tb.autoReleased = true;
@@ -284,7 +291,10 @@ uint8_t releasableFamilies(const CallExpr &call) {
   if (call.builtin == Builtin::Free) return FamilyWildHeap;
   if (call.builtin == Builtin::WildxFree) return FamilyWildx;
   if (call.ext) return FamilyC;
-  if (call.func && call.func->typeBlock == "Jit" && call.func->name == "free") return FamilyWildx;
+  // A deallocator with a body releases the family its owned parameter is
+  // declared with (Jit.free's `wildx`); one taking a plain pointer, any.
+  if (const Binding *owned = call.func ? ownedParam(*call.func) : nullptr)
+    if (Family f = qualifierFamily(owned->quals); f != FamilyNone) return f;
   return FamilyAny;
 }
 
@@ -350,6 +360,9 @@ void addPointerSources(const Expr *value, std::vector<const Binding *> &out) {
   } else if (auto *d = as<DefaultExpr>(value)) {
     addPointerSources(d->operand.get(), out);
     addPointerSources(d->fallback.get(), out);
+  } else if (auto *is = as<IsExpr>(value)) {
+    addPointerSources(is->ifTrue.get(), out);
+    addPointerSources(is->ifFalse.get(), out);
   } else if (auto *lit = as<StructLitExpr>(value)) {
     for (const FieldInit &f : lit->fields) addPointerSources(f.value.get(), out);
   } else if (auto *m = as<MemberExpr>(value); m && !m->throughPointer && m->target != MemberTarget::TypeMember) {

@@ -112,8 +112,9 @@ Family allocationFamily(const Expr &e);
 // The family a `wild`/`wildx` qualifier promises, or FamilyNone.
 Family qualifierFamily(uint8_t quals);
 // The families a deallocator call may release: builtin `free` the wild heap,
-// `wildx_free` and `Jit.free` W^X, an extern deallocator C, and a deallocator
-// with a body (a user wrapper) any.
+// `wildx_free` W^X, an extern deallocator C, and a deallocator with a body
+// the family of its owned parameter's qualifier (`Jit.free(wildx ...)` W^X;
+// any for a plain pointer parameter).
 uint8_t releasableFamilies(const CallExpr &call);
 // "wild-heap memory", "W^X memory", "C-heap memory".
 const char *familyText(Family f);

@@ -22,6 +22,38 @@ struct DepthGuard {
   ~DepthGuard() { depth = saved; }
 };
 
+// Whether `t` can begin an operand: after `x`, `--` followed by one is a
+// minus and a negation (`x--y` is `x - -y`), otherwise a decrement.
+bool startsOperand(Tok t) {
+  switch (t) {
+  case Tok::IntLit:
+  case Tok::FloatLit:
+  case Tok::StringLit:
+  case Tok::TemplateLit:
+  case Tok::Ident:
+  case Tok::LParen:
+  case Tok::Minus:
+  case Tok::MinusMinus:
+  case Tok::Bang:
+  case Tok::Tilde:
+  case Tok::At:
+  case Tok::LArrow:
+  case Tok::KwTrue:
+  case Tok::KwFalse:
+  case Tok::KwNull:
+  case Tok::KwNil:
+  case Tok::KwRaw:
+  case Tok::KwDrop:
+  case Tok::KwResult:
+  case Tok::AtSizeof:
+  case Tok::AtAlignof:
+  case Tok::AtCast:
+  case Tok::AtCastUnchecked:
+  case Tok::KwIs: return true;
+  default: return false;
+  }
+}
+
 std::string describeTok(const Token &t) {
   switch (t.kind) {
   case Tok::Eof: return "end of file";
@@ -178,9 +210,61 @@ Diag *Parser::errorExpected(std::string what) {
     if (const char *own = unsupportedPunct(cur().text, len); own && len == cur().text.size() && unsupported(cur().span, own))
       return nullptr;
     if (prev.kind == Tok::Ident && unsupported(prev.span, unsupportedWord(prev.text))) return nullptr;
+    if (lambdaAhead()) return nullptr;
   }
   Diag *d = errorAt(cur().span, DiagId::Expected, "expected " + what + ", found " + describeTok(cur()));
   return d;
+}
+
+// Lambdas and closures (LANGUAGE.md §9, LANGUAGE-2 A7) where an expression
+// goes wrong: `|a| a + 1` (or `|| e`) at the start of an expression, and a
+// literal `int32(int32:x) { ... }`, which reads as a call until the `:` of its
+// first typed parameter. Reports NPK-P005 at the construct's first token.
+bool Parser::lambdaAhead() {
+  if ((at(Tok::Pipe) || at(Tok::PipePipe)) && pos_ > 0) {
+    Tok before = tokens_[pos_ - 1].kind;
+    bool startsExpr = before == Tok::Assign || before == Tok::LParen || before == Tok::Comma || before == Tok::KwPass;
+    if (startsExpr) return unsupported(cur().span, "a closure (`|a| ...`)");
+  }
+  if (at(Tok::Colon) && pos_ >= 3 && tokens_[pos_ - 1].kind == Tok::Ident && peekTok().kind == Tok::Ident) {
+    // Back to the unmatched `(` of the argument list; its callee starts the literal.
+    int depth = 0;
+    for (size_t i = pos_ - 1; i > 0; --i) {
+      Tok k = tokens_[i].kind;
+      if (k == Tok::RParen) ++depth;
+      else if (k == Tok::LParen && depth-- == 0) {
+        if (tokens_[i - 1].kind != Tok::Ident) return false;
+        unsupported(Span::cover(tokens_[i - 1].span, tokens_[pos_ + 1].span), "a lambda literal (`int32(int32:x) { ... }`)");
+        skipLambdaRest();
+        return true;
+      } else if (k == Tok::Semi || k == Tok::LBrace || k == Tok::RBrace) {
+        return false;
+      }
+    }
+  }
+  return false;
+}
+
+// Past the rest of a lambda literal's parameter list and its `{ ... }` body,
+// so that parsing goes on after it (`apply(int32(int32:x) { ... }, 1)`).
+void Parser::skipLambdaRest() {
+  int depth = 1;
+  while (!at(Tok::Eof) && depth > 0) {
+    if (at(Tok::LParen)) ++depth;
+    else if (at(Tok::RParen)) --depth;
+    else if (at(Tok::Semi) || at(Tok::LBrace) || at(Tok::RBrace)) return;
+    if (depth > 0) advance();
+  }
+  if (!at(Tok::RParen)) return;
+  advance();
+  if (!at(Tok::LBrace)) return;
+  int braces = 0;
+  do {
+    if (at(Tok::LBrace)) ++braces;
+    else if (at(Tok::RBrace)) --braces;
+    advance();
+  } while (!at(Tok::Eof) && braces > 0);
+  panicking_ = false;
 }
 
 bool Parser::tooDeep(Span at, const char *help) {
@@ -717,7 +801,12 @@ StmtPtr Parser::parseStmt() {
   case Tok::KwPass: {
     advance();
     auto s = std::make_unique<PassStmt>(start);
-    if (!at(Tok::Semi)) s->value = parseExpr();
+    if (at(Tok::KwNil) && peekTok().kind == Tok::Semi) {
+      advance();
+      s->nil = true;
+    } else if (!at(Tok::Semi)) {
+      s->value = parseExpr();
+    }
     s->span = Span::cover(start, cur().span);
     if (!expect(Tok::Semi, "after `pass`")) syncStatement();
     return s;
@@ -897,10 +986,9 @@ StmtPtr Parser::parseSimpleStmt() {
   Span start = cur().span;
   ExprPtr e = parseExpr();
   static const std::pair<Tok, BinaryOp> kCompound[] = {
-      {Tok::PlusAssign, BinaryOp::Add},    {Tok::MinusAssign, BinaryOp::Sub}, {Tok::StarAssign, BinaryOp::Mul},
-      {Tok::SlashAssign, BinaryOp::Div},   {Tok::PercentAssign, BinaryOp::Rem}, {Tok::AmpAssign, BinaryOp::BitAnd},
-      {Tok::PipeAssign, BinaryOp::BitOr},  {Tok::CaretAssign, BinaryOp::BitXor}, {Tok::ShlAssign, BinaryOp::Shl},
-      {Tok::ShrAssign, BinaryOp::Shr}};
+#define COMPOUND_ASSIGN(Op, Token) {Tok::Token, BinaryOp::Op},
+#include "ast/Operators.def"
+  };
   if (at(Tok::Assign)) {
     advance();
     auto a = std::make_unique<AssignStmt>(start);
@@ -920,6 +1008,18 @@ StmtPtr Parser::parseSimpleStmt() {
     a->span = Span::cover(start, a->value->span);
     return a;
   }
+  if (auto *inc = as<IncDecExpr>(e.get())) {
+    // `x++;` / `x--;` (LANGUAGE-2 A8): `x += 1;` / `x -= 1;`.
+    auto a = std::make_unique<AssignStmt>(inc->span);
+    a->compound = true;
+    a->increment = true;
+    a->op = inc->decrement ? BinaryOp::Sub : BinaryOp::Add;
+    auto one = std::make_unique<IntLitExpr>(inc->opSpan);
+    one->value = 1;
+    a->value = std::move(one);
+    a->target = std::move(inc->operand);
+    return a;
+  }
   Span sp = e->span;
   return std::make_unique<ExprStmt>(sp, std::move(e));
 }
@@ -928,12 +1028,20 @@ StmtPtr Parser::parseSimpleStmt() {
 
 ExprPtr Parser::errorExpr(Span s) { return std::make_unique<ErrorExpr>(s); }
 
-// expr = or-expr [ "?" or-expr ]
+// expr = or-expr [ ( "?" | "?!" ) or-expr ]
 ExprPtr Parser::parseExpr() {
   DepthGuard guard(depth_);
   if (tooDeep(cur().span, kSplitExpr)) return errorExpr(cur().span);
   ExprPtr e = parseBinary(0);
-  if (at(Tok::Question)) {
+  if (at(Tok::Question) || at(Tok::QuestionBang)) {
+    // `r ?! d` is `r ? d` (LANGUAGE-2 A8); without a default it is no
+    // shorthand for reaching failsafe, which `raw` is.
+    if (at(Tok::QuestionBang) && !startsOperand(peekTok().kind)) {
+      advance();
+      if (Diag *d = errorExpected("a default value after `?!`"))
+        d->withHelp("`raw " + std::string(sm_.text(e->span)) + "` reaches failsafe on error (§5)");
+      return errorExpr(e->span);
+    }
     advance();
     auto d = std::make_unique<DefaultExpr>(e->span);
     d->operand = std::move(e);
@@ -951,13 +1059,8 @@ struct BinaryInfo {
   int prec; // higher binds tighter
 };
 constexpr BinaryInfo kBinary[] = {
-    {Tok::PipePipe, BinaryOp::Or, 1},   {Tok::AmpAmp, BinaryOp::And, 2},    {Tok::Pipe, BinaryOp::BitOr, 3},
-    {Tok::Caret, BinaryOp::BitXor, 4},  {Tok::Amp, BinaryOp::BitAnd, 5},    {Tok::EqEq, BinaryOp::Eq, 6},
-    {Tok::NotEq, BinaryOp::Ne, 6},      {Tok::Lt, BinaryOp::Lt, 7},         {Tok::Le, BinaryOp::Le, 7},
-    {Tok::Gt, BinaryOp::Gt, 7},         {Tok::Ge, BinaryOp::Ge, 7},         {Tok::Shl, BinaryOp::Shl, 8},
-    {Tok::Shr, BinaryOp::Shr, 8},       {Tok::Plus, BinaryOp::Add, 9},      {Tok::Minus, BinaryOp::Sub, 9},
-    {Tok::PlusWrap, BinaryOp::AddWrap, 9}, {Tok::MinusWrap, BinaryOp::SubWrap, 9}, {Tok::Star, BinaryOp::Mul, 10},
-    {Tok::Slash, BinaryOp::Div, 10},    {Tok::Percent, BinaryOp::Rem, 10},  {Tok::StarWrap, BinaryOp::MulWrap, 10},
+#define BINARY_OP(Op, Spelling, Token, Precedence) {Tok::Token, BinaryOp::Op, Precedence},
+#include "ast/Operators.def"
 };
 const BinaryInfo *binaryInfo(Tok t) {
   for (const BinaryInfo &b : kBinary)
@@ -973,6 +1076,8 @@ ExprPtr Parser::parseBinary(int minPrec) {
   for (;;) {
     // `a<-1` lexes as `a` `<-` `1`; in operator position it means `a < -1`.
     if (at(Tok::LArrow)) splitCurrent(Tok::Lt, Tok::Minus, 1);
+    // `x--y` (parsePostfix left the `--`): `x - -y`.
+    if (at(Tok::MinusMinus)) splitCurrent(Tok::Minus, Tok::Minus, 1);
     const BinaryInfo *info = binaryInfo(cur().kind);
     if (!info || info->prec < minPrec) return lhs;
     Span opSpan = advance().span;
@@ -1022,6 +1127,7 @@ ExprPtr Parser::parseUnary() {
   static const std::pair<Tok, UnaryOp> kUnary[] = {{Tok::Minus, UnaryOp::Neg},  {Tok::Bang, UnaryOp::Not},
                                                    {Tok::Tilde, UnaryOp::BitNot}, {Tok::At, UnaryOp::AddrOf},
                                                    {Tok::LArrow, UnaryOp::Deref}};
+  if (at(Tok::MinusMinus)) splitCurrent(Tok::Minus, Tok::Minus, 1); // `--x` is `-(-x)`
   for (auto &[tok, op] : kUnary) {
     if (!at(tok)) continue;
     DepthGuard guard(depth_);
@@ -1034,11 +1140,21 @@ ExprPtr Parser::parseUnary() {
   return parsePostfix();
 }
 
-// postfix = primary { "(" [expr {"," expr}] ")" | "[" expr "]" | "." IDENT }
+// postfix = primary { "(" [expr {"," expr}] ")" | "[" expr "]" | "." IDENT } [ "++" | "--" ]
 ExprPtr Parser::parsePostfix() {
   DepthGuard chain(depth_, 0);
   ExprPtr e = parsePrimary();
   for (;;) {
+    if (at(Tok::PlusPlus) || (at(Tok::MinusMinus) && !startsOperand(peekTok().kind))) {
+      // Ends the chain: a statement takes it apart (parseSimpleStmt), and
+      // anywhere else the checker refuses it.
+      Token op = advance();
+      auto inc = std::make_unique<IncDecExpr>(Span::cover(e->span, op.span));
+      inc->operand = std::move(e);
+      inc->decrement = op.kind == Tok::MinusMinus;
+      inc->opSpan = op.span;
+      return inc;
+    }
     if (atAny({Tok::LParen, Tok::LBracket, Tok::Dot})) {
       ++depth_; // each call, index or member access is one level more
       if (tooDeep(cur().span, kSplitExpr)) return errorExpr(Span::cover(e->span, cur().span));
@@ -1142,6 +1258,62 @@ ExprPtr Parser::parsePrimary() {
   }
   case Tok::KwNull: {
     auto e = std::make_unique<NullLitExpr>(t.span);
+    advance();
+    return e;
+  }
+  case Tok::KwIs: {
+    // `is (c) : a : b` (LANGUAGE-2 A8): the false branch extends as far
+    // right as an expression goes.
+    DepthGuard guard(depth_);
+    auto e = std::make_unique<IsExpr>(t.span);
+    Span open = advance().span;
+    if (tooDeep(e->span, kSplitExpr)) return errorExpr(e->span);
+    open = cur().span;
+    if (!expect(Tok::LParen, "after `is`")) return errorExpr(e->span);
+    e->cond = parseExpr();
+    if (!expectClosing(Tok::RParen, "to close the `is` condition", open)) return errorExpr(e->span);
+    if (!expect(Tok::Colon, "before the value when the condition holds")) return errorExpr(e->span);
+    e->ifTrue = parseExpr();
+    if (!expect(Tok::Colon, "before the value when the condition fails")) return errorExpr(e->span);
+    e->ifFalse = parseExpr();
+    e->span = Span::cover(e->span, e->ifFalse->span);
+    return e;
+  }
+  case Tok::AtSizeof:
+  case Tok::AtAlignof: {
+    // `@sizeof(T)` / `@alignof(T)`: the operand is a type (LANGUAGE-2 A6).
+    auto e = std::make_unique<LayoutExpr>(t.span);
+    e->align = advance().kind == Tok::AtAlignof;
+    Span open = cur().span;
+    if (!expect(Tok::LParen, e->align ? "after `@alignof`" : "after `@sizeof`") || !parseType(e->type))
+      return errorExpr(e->span);
+    e->span = Span::cover(e->span, cur().span);
+    if (!expectClosing(Tok::RParen, "to close the type", open)) return errorExpr(e->span);
+    return e;
+  }
+  case Tok::AtCast:
+  case Tok::AtCastUnchecked: {
+    // `@cast<T>(e)` is `(e) => T`; `@cast_unchecked<T>(e)` converts without
+    // checks (LANGUAGE-2 A6).
+    auto c = std::make_unique<CastExpr>(t.span);
+    c->intrinsic = true;
+    c->unchecked = advance().kind == Tok::AtCastUnchecked;
+    const char *name = c->unchecked ? "after `@cast_unchecked`" : "after `@cast`";
+    if (!expect(Tok::Lt, name) || !parseType(c->target)) return errorExpr(c->span);
+    if (at(Tok::Shr)) splitCurrent(Tok::Gt, Tok::Gt, 1); // `@cast<Result<T>>`
+    if (!expect(Tok::Gt, "to close the target type")) return errorExpr(c->span);
+    Span open = cur().span;
+    if (!expect(Tok::LParen, "before the operand")) return errorExpr(c->span);
+    c->operand = parseExpr();
+    c->span = Span::cover(c->span, cur().span);
+    if (!expectClosing(Tok::RParen, "to close the operand", open)) return errorExpr(c->span);
+    return c;
+  }
+  case Tok::KwNil: {
+    // A type, not a value: the checker refuses the name (only `pass NIL;`
+    // spells it as one, LANGUAGE-2 A8).
+    auto e = std::make_unique<NameExpr>(t.span);
+    e->name = "NIL";
     advance();
     return e;
   }

@@ -58,6 +58,8 @@ private:
   bool parseType(TypeExpr &out);
   bool parseFuncType(TypeExpr &out);
   bool atFuncTypeDecl() const;
+  bool lambdaAhead();
+  void skipLambdaRest();
   std::unique_ptr<Param> parseParam();
 
   // Statements.

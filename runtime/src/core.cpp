@@ -628,3 +628,42 @@ extern "C" const char *npk_get_argv(int32_t i, int64_t *len, const char *loc) {
   if (len != nullptr) *len = static_cast<int64_t>(strlen(arg));
   return arg;
 }
+
+// ---- the calls generated code makes --------------------------------------------
+//
+// npkc declares these from npk/runtime_calls.def; each must be declared in
+// npk/runtime.h exactly as that list says, or this file does not compile.
+namespace {
+#define VOID void
+#define I32 int32_t
+#define I64 int64_t
+#define U64 uint64_t
+#define F32 float
+#define F64 double
+#define PTR void *
+#define CPTR const void *
+#define CSTR const char *
+#define CSTRS char **
+#define I64P int64_t *
+#define STRING npk_string
+using FailsafeFn = int32_t (*)(int32_t);
+#define FAILSAFE FailsafeFn
+// A function pointer of exactly the listed type takes the function's address
+// only when the declaration matches (function pointers do not convert,
+// except by dropping `noreturn`, which clang counts as part of the type).
+#define NPK_RUNTIME_CALL(name, ret, params, noreturn) [[maybe_unused]] constexpr ret(*kListed_##name) params = &name;
+#include "npk/runtime_calls.def"
+#undef VOID
+#undef I32
+#undef I64
+#undef U64
+#undef F32
+#undef F64
+#undef PTR
+#undef CPTR
+#undef CSTR
+#undef CSTRS
+#undef I64P
+#undef STRING
+#undef FAILSAFE
+}  // namespace

@@ -65,6 +65,12 @@ TEST(Lexer, MinusOneIsUnaryMinusThenLiteral) {
   EXPECT_EQ(l.kinds(), (std::vector<Tok>{Tok::Minus, Tok::IntLit, Tok::Eof}));
 }
 
+TEST(Lexer, IncrementDecrementAndDefaultBangAreOneToken) {
+  Lexed l("x++ y-- a- -b ?!c");
+  EXPECT_EQ(l.kinds(), (std::vector<Tok>{Tok::Ident, Tok::PlusPlus, Tok::Ident, Tok::MinusMinus, Tok::Ident, Tok::Minus,
+                                         Tok::Minus, Tok::Ident, Tok::QuestionBang, Tok::Ident, Tok::Eof}));
+}
+
 TEST(Lexer, StringEscapesDecode) {
   Lexed l(R"("a\n\t\\\"\x41\u{e9}\0")");
   ASSERT_EQ(l.tokens[0].kind, Tok::StringLit);

@@ -96,6 +96,25 @@ TEST(OwnCfg, IfBuildsTwoDecidedEdgesAndAJoin) {
   EXPECT_EQ(countEvents(cfg, EventKind::Release, bindingId(cfg, "p")), 2u);
 }
 
+// `is (c) : a : b` (LANGUAGE-2 A8) branches like `if`: one release on each
+// decided edge, joined after the expression.
+TEST(OwnCfg, IsExpressionBuildsTwoDecidedEdgesAndAJoin) {
+  Checked c("func:buf_free = int32(wild int8->:p) { free(p); pass 0; };\n"
+            "func:f = int32(bool:c) {\n"
+            "    wild int8->:p = alloc(4);\n"
+            "    int32:r = is (c) : raw buf_free(p) : raw buf_free(p);\n"
+            "    pass r;\n"
+            "};\n"
+            "func:main = int32() { exit 0; };\n");
+  ASSERT_TRUE(c.clean());
+  Cfg cfg = buildCfg(c.func("f"));
+  size_t decided = std::count_if(cfg.edges.begin(), cfg.edges.end(), [](const Edge &e) { return e.branch.cond; });
+  EXPECT_EQ(decided, 2u);
+  auto isJoin = [](const CfgBlock &b) { return b.preds.size() == 2; };
+  EXPECT_EQ(std::count_if(cfg.blocks.begin(), cfg.blocks.end(), isJoin), 1);
+  EXPECT_EQ(countEvents(cfg, EventKind::Release, bindingId(cfg, "p")), 2u);
+}
+
 TEST(OwnCfg, ConstantTrueLoopHasNoExitEdge) {
   Checked c("func:main = int32() {\n"
             "    while (true) { exit 1; }\n"

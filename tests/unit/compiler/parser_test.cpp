@@ -165,6 +165,28 @@ TEST(Parser, LessThanNegativeIsSplit) {
   EXPECT_NE(as<UnaryExpr>(lt->rhs.get()), nullptr);
 }
 
+// `x--;` is a decrement statement; `x--y` stays `x - -y` and `--y` is `-(-y)`.
+TEST(Parser, DecrementOrMinusNegate) {
+  Parsed p("func:main = int32() { x--; c.n++; int32:d = x--y; int32:e = --y; exit 0; };");
+  ASSERT_FALSE(p.diags.hasErrors());
+  auto &stmts = p.mainBody().stmts;
+  for (int i : {0, 1}) {
+    auto *a = as<AssignStmt>(stmts[i].get());
+    ASSERT_NE(a, nullptr);
+    EXPECT_TRUE(a->increment);
+    EXPECT_EQ(a->op, i == 0 ? BinaryOp::Sub : BinaryOp::Add);
+  }
+  auto *sub = as<BinaryExpr>(as<VarDeclStmt>(stmts[2].get())->init.get());
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(sub->op, BinaryOp::Sub);
+  auto *neg = as<UnaryExpr>(sub->rhs.get());
+  ASSERT_NE(neg, nullptr);
+  EXPECT_EQ(neg->op, UnaryOp::Neg);
+  auto *outer = as<UnaryExpr>(as<VarDeclStmt>(stmts[3].get())->init.get());
+  ASSERT_NE(outer, nullptr);
+  EXPECT_NE(as<UnaryExpr>(outer->operand.get()), nullptr);
+}
+
 // Nesting up to the bound takes more stack than a default thread has: the
 // parser runs on the compiler's stack, as in npkc.
 TEST(Parser, DeepNestingIsAnErrorNotACrash) {
