@@ -4,8 +4,8 @@
 
 usage: gen_bindings.py SHAPE N [--c]
 
-shapes (each binding is released where it is declared, so every program
-compiles without diagnostics):
+shapes (each binding is used and released where it is declared, so every
+program compiles without diagnostics, warnings included):
   wild-ifs    N `wild` bindings, each declared and freed in its own `if`
   plain-ifs   the same with `int32` bindings: no ownership to follow
   wild-flat   N `wild` bindings at the top level of main, each followed by
@@ -22,14 +22,14 @@ LANGUAGES = {
     "npk": {
         "open": ["func:main = int32() {", "    int32:c = 1;"],
         "alloc": "wild int8->:p{i} = alloc(8);",
-        "free": "free(p{i});",
+        "free": "p{i}[0] = 1; free(p{i});",
         "plain": "int32:p{i} = {i}; c = c + p{i};",
         "close": ["    exit c;", "};"],
     },
     "c": {
         "open": ["#include <stdlib.h>", "int main(void) {", "    int c = 1;"],
         "alloc": "char *p{i} = malloc(8);",
-        "free": "free(p{i});",
+        "free": "p{i}[0] = 1; free(p{i});",
         "plain": "int p{i} = {i}; c = c + p{i};",
         "close": ["    return c;", "}"],
     },

@@ -2,9 +2,10 @@
 // runs it (driver/Driver.h, compile with checkOnly): loading (the input is
 // the main module's text; its imports come from the standard library of this
 // build tree), lexing, parsing, names and types, NIR and the ownership
-// checker, with the diagnostics printed. Nothing is written. The status must
-// be 0 or 1, as `npkc check` promises. Run it with -close_fd_mask=2 to drop
-// the diagnostics (scripts/fuzz.sh does).
+// checker, and the warnings (lint/, every one on), with the diagnostics
+// printed. Nothing is written. The status must be 0 or 1, as `npkc check`
+// promises. Run it with -close_fd_mask=2 to drop the diagnostics
+// (scripts/fuzz.sh does).
 #include "driver/Driver.h"
 #include "compiler_thread.h"
 
@@ -34,6 +35,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   opts.checkOnly = true;
   opts.color = npk::ColorMode::Never;
   opts.inputText = &text;
+  static const npk::WarningOptions everyWarning = [] {
+    npk::WarningOptions w;
+    std::string unused;
+    for (npk::DiagId id : npk::allWarnings()) w.apply("-W" + std::string(npk::warningFlag(id)), unused);
+    return w;
+  }();
+  opts.warnings = everyWarning;
   int status = -1;
   npk_fuzz::CompilerThread::get().run([&] { status = npk::compile(opts); });
   if (status != 0 && status != 1) {

@@ -21,8 +21,9 @@ ALLOWED = {
     "check": {"support", "diag", "lex", "ast"},
     "nir": {"support", "diag", "lex", "ast", "check"},
     "own": {"support", "diag", "lex", "ast", "check", "nir"},
+    "lint": {"support", "diag", "lex", "ast", "check", "nir", "own"},
     "lower": {"support", "diag", "lex", "ast", "check", "nir", "own"},
-    "driver": {"support", "diag", "lex", "ast", "parse", "check", "nir", "own", "lower"},
+    "driver": {"support", "diag", "lex", "ast", "parse", "check", "nir", "own", "lint", "lower"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z]+)/[^"]+"')

@@ -15,11 +15,22 @@ DOC = os.path.join(ROOT, "docs", "diagnostics.md")
 
 def entries():
     text = open(DEF).read()
+    string = r"\"(?:[^\"\\]|\\.)*\""
     # DIAG(Id, "CODE", "title", "explain" "explain" ...)
-    for m in re.finditer(r"^DIAG\((\w+),\s*(\"[^\"]*\"),\s*(\"(?:[^\"\\]|\\.)*\"),\s*((?:\s*\"(?:[^\"\\]|\\.)*\")+)\)", text, re.M):
-        code = ast.literal_eval(m.group(2))
-        title = ast.literal_eval(m.group(3))
-        explain = "".join(ast.literal_eval(s) for s in re.findall(r"\"(?:[^\"\\]|\\.)*\"", m.group(4)))
+    # WARN(Id, "CODE", "flag", on-by-default, "title", "explain" ...)
+    pattern = (r"^(DIAG|WARN)\((\w+),\s*(\"[^\"]*\"),\s*(?:(\"[^\"]*\"),\s*(true|false),\s*)?(" + string +
+               r"),\s*((?:\s*" + string + r")+)\)")
+    for m in re.finditer(pattern, text, re.M):
+        code = ast.literal_eval(m.group(3))
+        title = ast.literal_eval(m.group(6))
+        explain = "".join(ast.literal_eval(s) for s in re.findall(string, m.group(7)))
+        if m.group(1) == "WARN":
+            flag = ast.literal_eval(m.group(4))
+            # The same line as `npkc --explain` (warningLine in Diag.cpp).
+            if m.group(5) == "true":
+                explain = f"Warning, on by default; -Wno-{flag} turns it off.\n\n" + explain
+            else:
+                explain = f"Warning, off by default; -W{flag} turns it on.\n\n" + explain
         yield code, title, explain
 
 

@@ -9,16 +9,78 @@ namespace npk {
 namespace {
 struct DiagInfo {
   std::string_view code, title, explain;
+  std::string_view flag; // a warning's -W name; empty for an error
+  bool onByDefault = false;
 };
 constexpr DiagInfo kInfo[] = {
-#define DIAG(Id, Code, Title, Explain) {Code, Title, Explain},
+#define DIAG(Id, Code, Title, Explain) {Code, Title, Explain, {}, false},
+#define WARN(Id, Code, Flag, OnByDefault, Title, Explain) {Code, Title, Explain, Flag, OnByDefault},
 #include "diag/Diagnostics.def"
 #undef DIAG
 };
+constexpr size_t kDiagCount = sizeof kInfo / sizeof kInfo[0];
+
+const DiagInfo &info(DiagId id) { return kInfo[static_cast<size_t>(id)]; }
+
+// `--explain` and docs/diagnostics.md say how a warning is controlled.
+std::string warningLine(const DiagInfo &d) {
+  std::string flag(d.flag);
+  return d.onByDefault ? "Warning, on by default; -Wno-" + flag + " turns it off.\n\n"
+                       : "Warning, off by default; -W" + flag + " turns it on.\n\n";
+}
 } // namespace
 
-std::string_view diagCode(DiagId id) { return kInfo[static_cast<int>(id)].code; }
-std::string_view diagTitle(DiagId id) { return kInfo[static_cast<int>(id)].title; }
+std::string_view diagCode(DiagId id) { return info(id).code; }
+std::string_view diagTitle(DiagId id) { return info(id).title; }
+std::string_view warningFlag(DiagId id) { return info(id).flag; }
+bool isWarning(DiagId id) { return !info(id).flag.empty(); }
+bool warningOnByDefault(DiagId id) { return info(id).onByDefault; }
+
+const std::vector<DiagId> &allWarnings() {
+  static const std::vector<DiagId> warnings = [] {
+    std::vector<DiagId> out;
+    for (size_t i = 0; i < kDiagCount; ++i)
+      if (!kInfo[i].flag.empty()) out.push_back(static_cast<DiagId>(i));
+    return out;
+  }();
+  return warnings;
+}
+
+WarningOptions::WarningOptions() : enabled_(kDiagCount, false) {
+  for (DiagId id : allWarnings()) enabled_[static_cast<size_t>(id)] = warningOnByDefault(id);
+}
+
+bool WarningOptions::enabled(DiagId id) const { return enabled_[static_cast<size_t>(id)]; }
+
+bool WarningOptions::apply(std::string_view flag, std::string &suggestion) {
+  suggestion.clear();
+  if (flag == "-Wall") {
+    for (DiagId id : allWarnings())
+      if (warningOnByDefault(id)) enabled_[static_cast<size_t>(id)] = true;
+    return true;
+  }
+  if (flag == "-Werror" || flag == "-Wno-error") {
+    werror = flag == "-Werror";
+    return true;
+  }
+  bool on = true;
+  std::string_view name = flag.substr(flag.rfind("-W", 0) == 0 ? 2 : 0);
+  if (name.rfind("no-", 0) == 0) {
+    on = false;
+    name.remove_prefix(3);
+  }
+  for (DiagId id : allWarnings())
+    if (warningFlag(id) == name) {
+      enabled_[static_cast<size_t>(id)] = on;
+      return true;
+    }
+  std::vector<std::string_view> names = {"error"};
+  if (on) names.push_back("all"); // there is no -Wno-all
+  for (DiagId id : allWarnings()) names.push_back(warningFlag(id));
+  std::string close = closestName(name, names);
+  if (!close.empty()) suggestion = std::string(on ? "-W" : "-Wno-") + close;
+  return false;
+}
 
 std::string explainCode(std::string_view code) {
   auto sameIgnoringCase = [](std::string_view a, std::string_view b) {
@@ -26,9 +88,10 @@ std::string explainCode(std::string_view code) {
              return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
            });
   };
-  for (const DiagInfo &info : kInfo) {
-    if (sameIgnoringCase(info.code, code))
-      return std::string(info.code) + ": " + std::string(info.title) + "\n\n" + std::string(info.explain);
+  for (const DiagInfo &d : kInfo) {
+    if (sameIgnoringCase(d.code, code))
+      return std::string(d.code) + ": " + std::string(d.title) + "\n\n" +
+             (d.flag.empty() ? std::string() : warningLine(d)) + std::string(d.explain);
   }
   return {};
 }
@@ -76,6 +139,18 @@ Diag &DiagEngine::error(DiagId id, Span at, std::string message) {
   if (++errorCount_ == kErrorLimit)
     diags_.back().note("npkc stops after " + std::to_string(kErrorLimit) +
                        " errors; fix these and compile again to see the rest");
+  return diags_.back();
+}
+
+Diag &DiagEngine::warning(DiagId id, Span at, std::string message) {
+  if (warnings_.werror) return error(id, at, std::move(message)); // the renderer adds [-Werror,-W...]
+  Diag d;
+  d.id = id;
+  d.severity = Severity::Warning;
+  d.primary = at;
+  d.message = std::move(message);
+  diags_.push_back(std::move(d));
+  ++warningCount_;
   return diags_.back();
 }
 
@@ -154,7 +229,7 @@ void renderSnippet(std::string &out, const SourceManager &sm, Span s, char mark,
 
 std::string renderDiag(const SourceManager &sm, const Diag &d, bool color) {
   const char *bold = color ? "\x1b[1m" : "";
-  const char *red = color ? "\x1b[1;31m" : "";
+  const char *red = color ? (d.severity == Severity::Error ? "\x1b[1;31m" : "\x1b[1;35m") : "";
   const char *cyan = color ? "\x1b[1;36m" : "";
   const char *reset = color ? "\x1b[0m" : "";
   std::string out;
@@ -166,6 +241,9 @@ std::string renderDiag(const SourceManager &sm, const Diag &d, bool color) {
   out += reset;
   out += bold;
   out += "[" + std::string(diagCode(d.id)) + "] " + clip(d.message);
+  if (isWarning(d.id))
+    out += std::string(" [") + (d.severity == Severity::Error ? "-Werror," : "") + "-W" +
+           std::string(warningFlag(d.id)) + "]";
   out += reset;
   out += '\n';
   if (d.primary.valid()) renderSnippet(out, sm, d.primary, '^', d.primaryLabel);

@@ -53,6 +53,31 @@ struct Diag {
 
 std::string_view diagCode(DiagId id);
 std::string_view diagTitle(DiagId id);
+
+// ---- warnings (the WARN entries of Diagnostics.def)
+
+// The `-W` name of a warning (`unused-variable`); empty for an error.
+std::string_view warningFlag(DiagId id);
+bool isWarning(DiagId id);
+bool warningOnByDefault(DiagId id);
+// Every warning, in the order of Diagnostics.def.
+const std::vector<DiagId> &allWarnings();
+
+// Which warnings are reported and whether they are errors: the defaults,
+// changed by the command line's `-W` flags in order.
+class WarningOptions {
+public:
+  WarningOptions();
+  bool enabled(DiagId id) const;
+  // Applies one flag: `-Wall`, `-Werror`, `-Wno-error`, `-W<name>`,
+  // `-Wno-<name>`. False when the name is not a warning's; `suggestion` is
+  // then the closest flag (`-Wshadow`) or empty.
+  bool apply(std::string_view flag, std::string &suggestion);
+  bool werror = false;
+
+private:
+  std::vector<bool> enabled_; // by DiagId
+};
 // Long form for `npkc --explain CODE` (any letter case); empty when the code
 // is unknown.
 std::string explainCode(std::string_view code);
@@ -72,6 +97,12 @@ public:
   static constexpr unsigned kErrorLimit = 50;
 
   Diag &error(DiagId id, Span at, std::string message);
+  // Whether warning `id` is reported (WarningOptions); ask before warning().
+  bool wants(DiagId id) const { return warnings_.enabled(id); }
+  // A warning, or an error under -Werror (its severity says which).
+  Diag &warning(DiagId id, Span at, std::string message);
+  void setWarnings(const WarningOptions &w) { warnings_ = w; }
+  unsigned warningCount() const { return warningCount_; }
   bool limitReached() const { return errorCount_ >= kErrorLimit; }
   bool hasErrors() const { return errorCount_ > 0; }
   unsigned errorCount() const { return errorCount_; }
@@ -79,12 +110,20 @@ public:
   // Diagnostics are appended; ids keep pointers stable by index only.
   Diag &last() { return diags_.back(); }
 
+  // How many of all() the driver has printed (it prints each phase's new
+  // diagnostics once).
+  size_t printed = 0;
+
 private:
   std::vector<Diag> diags_;
   unsigned errorCount_ = 0;
+  unsigned warningCount_ = 0;
+  WarningOptions warnings_;
 };
 
-// Renders `file:line:col: error: [CODE] message`, the source line with a caret
+// Renders `file:line:col: error: [CODE] message` (a warning: `warning:` and
+// the message ends with ` [-Wflag]`, or ` [-Werror,-Wflag]` when -Werror made
+// it an error), the source line with a caret
 // under the primary span, labelled secondary spans, notes, help and fix-its.
 // Columns and carets count characters (UTF-8 code points), not bytes.
 std::string renderDiag(const SourceManager &sm, const Diag &d, bool color);

@@ -4,6 +4,7 @@
 #include "driver/Emit.h"
 #include "driver/Modules.h"
 #include "lex/Lexer.h"
+#include "lint/Warnings.h"
 #include "lower/Lower.h"
 #include "nir/NIR.h"
 #include "nir/Passes.h"
@@ -36,12 +37,14 @@ bool useColor(ColorMode mode) {
   return isatty(STDERR_FILENO) && (noColor == nullptr || noColor[0] == '\0');
 }
 
-// The diagnostics in source order: by file (in the order files first appear)
-// and position, whichever phase found them; ones without a location first.
+// The diagnostics not printed yet in source order: by file (in the order
+// files first appear) and position, whichever phase found them; ones without
+// a location first.
 std::vector<const Diag *> inSourceOrder(const DiagEngine &diags) {
   std::vector<const Diag *> out;
   std::vector<uint32_t> fileOrder;
-  for (const Diag &d : diags.all()) {
+  for (size_t i = diags.printed; i < diags.all().size(); ++i) {
+    const Diag &d = diags.all()[i];
     out.push_back(&d);
     if (d.primary.valid() && std::find(fileOrder.begin(), fileOrder.end(), d.primary.file) == fileOrder.end())
       fileOrder.push_back(d.primary.file);
@@ -55,11 +58,19 @@ std::vector<const Diag *> inSourceOrder(const DiagEngine &diags) {
   return out;
 }
 
-// Prints every diagnostic to stderr, in source order; returns true when
-// there were errors. Text is capped at kMaxShownDiags with a count line and a
-// summary; JSON is one object per diagnostic per line and nothing else.
-bool flushDiags(const SourceManager &sm, const DiagEngine &diags, const Options &opts) {
+std::string plural(unsigned n, const char *what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+// Prints the diagnostics the phases added since the last call to stderr, in
+// source order, each once; returns true when there were errors. Text is
+// capped at kMaxShownDiags with a count line and a summary; JSON is one
+// object per diagnostic per line and nothing else. Diagnostics printed by an
+// earlier call are not printed again (warnings come before later phases'
+// errors, such as a failed link).
+bool flushDiags(const SourceManager &sm, DiagEngine &diags, const Options &opts) {
   std::vector<const Diag *> ordered = inSourceOrder(diags);
+  diags.printed = diags.all().size();
   if (opts.diagFormat == DiagFormat::Json) {
     for (const Diag *dp : ordered) {
       const Diag &d = *dp;
@@ -69,18 +80,31 @@ bool flushDiags(const SourceManager &sm, const DiagEngine &diags, const Options 
     return diags.hasErrors();
   }
   bool color = useColor(opts.color);
+  unsigned errors = 0, warnings = 0;
+  bool promoted = false;
+  for (const Diag *dp : ordered) {
+    ++(dp->severity == Severity::Error ? errors : warnings);
+    promoted = promoted || (dp->severity == Severity::Error && isWarning(dp->id));
+  }
   unsigned shown = 0;
   for (const Diag *dp : ordered) {
     const Diag &d = *dp;
     if (shown++ == kMaxShownDiags) {
-      std::fprintf(stderr, "note: %u more errors not shown\n", diags.errorCount() - kMaxShownDiags);
+      size_t rest = ordered.size() - kMaxShownDiags;
+      bool onlyErrors = errors == ordered.size();
+      std::fprintf(stderr, "note: %zu more %s not shown\n", rest, onlyErrors ? "errors" : "diagnostics");
       break;
     }
     std::string text = renderDiag(sm, d, color);
     std::fwrite(text.data(), 1, text.size(), stderr);
   }
-  if (diags.hasErrors())
-    std::fprintf(stderr, "%u error%s generated.\n", diags.errorCount(), diags.errorCount() == 1 ? "" : "s");
+  if (errors > 0 || warnings > 0) {
+    std::string summary = warnings == 0  ? plural(errors, "error")
+                          : errors == 0 ? plural(warnings, "warning")
+                                        : plural(warnings, "warning") + " and " + plural(errors, "error");
+    std::fprintf(stderr, "%s generated%s.\n", summary.c_str(),
+                 promoted ? " (warnings are errors because of -Werror)" : "");
+  }
   return diags.hasErrors();
 }
 
@@ -162,11 +186,22 @@ bool refuseOverwrite(const Options &opts, const std::string &out, SourceManager 
   return true;
 }
 
+// Modules of the standard library get no warnings (like system headers in C):
+// the user cannot change them.
+std::function<bool(const Module &)> inStdlib(const ModuleSearch &search) {
+  std::error_code ec;
+  std::string dir = std::filesystem::weakly_canonical(search.stdlibDir, ec).string();
+  if (ec || dir.empty()) return [](const Module &) { return false; };
+  if (dir.back() != '/') dir += '/';
+  return [dir](const Module &m) { return m.path.rfind(dir, 0) == 0; };
+}
+
 } // namespace
 
 int compile(const Options &opts) {
   SourceManager sm;
   DiagEngine diags;
+  diags.setWarnings(opts.warnings);
   const std::string out = outputPath(opts);
   if (refuseOverwrite(opts, out, sm, diags)) {
     flushDiags(sm, diags, opts);
@@ -213,6 +248,7 @@ int compile(const Options &opts) {
 
   nir::Module nirMod = nir::build(checker.symbols().allFuncs);           // NIR
   checkOwnership(sm, checker.symbols(), diags, nirMod);                 // ARIA-014/015/022, drops into NIR
+  if (!diags.hasErrors()) lintProgram(checker, inStdlib(search), diags); // warnings
   if (flushDiags(sm, diags, opts)) return 1;
   if (opts.checkOnly) return 0;
   nir::runPasses(nirMod);                                               // optimisations on NIR

@@ -2,6 +2,8 @@
 // lower, emit, link. `--emit=<phase>` stops after a phase and prints its product.
 #pragma once
 
+#include "diag/Diag.h"
+
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@ struct Options {
   LinkInputs link;
   DiagFormat diagFormat = DiagFormat::Text;
   ColorMode color = ColorMode::Auto;
+  WarningOptions warnings; // -W flags
   // When set, intermediate files go here as `<stem>.o` (or `.s`) and
   // `<stem>.link.txt` instead of fresh temporary files.
   std::string tempDir;

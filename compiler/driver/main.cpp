@@ -23,9 +23,9 @@ const char *const kHelp =
     "npkc — the npk compiler for the Nitpick core language\n"
     "\n"
     "usage:\n"
-    "  npkc build FILE [-o OUT] [-O0|-O1|-O2|-O3] [-g|-g0] [-I DIR]... [--emit=KIND] [LINK...]\n"
-    "  npkc run FILE [-O0..-O3] [-g|-g0] [-I DIR]... [LINK...] [-- ARGS...]\n"
-    "  npkc check FILE [-I DIR]...\n"
+    "  npkc build FILE [-o OUT] [-O0|-O1|-O2|-O3] [-g|-g0] [-I DIR]... [-W...]... [--emit=KIND] [LINK...]\n"
+    "  npkc run FILE [-O0..-O3] [-g|-g0] [-I DIR]... [-W...]... [LINK...] [-- ARGS...]\n"
+    "  npkc check FILE [-I DIR]... [-W...]...\n"
     "  npkc FILE [-o OUT] [--emit-llvm]          (reference compiler spelling of `build`)\n"
     "  npkc --explain CODE                       (long explanation of a diagnostic;\n"
     "                                            any letter case: aria-014)\n"
@@ -81,13 +81,40 @@ const char *const kHelp =
     "                  extra objects, archives and shared libraries to link\n"
     "  A failed link is one NPK-E005 error naming the cause (an undefined\n"
     "  symbol, a missing library), not the linker's raw output.\n"
-    "\n"
+    "\n";
+
+// After the warnings, which the help lists from Diagnostics.def.
+const char *const kHelpTail =
     "environment:\n"
     "  NPK_PATH        colon-separated module directories\n"
     "  NO_COLOR        when set and not empty, --color=auto does not colour\n"
     "  TMPDIR          where `run` makes its npk-run-* directory (default /tmp)\n"
     "\n"
-    "exit status: 0 on success, 1 when any error was reported.\n";
+    "exit status: 0 on success, 1 when any error was reported (warnings do not\n"
+    "count unless -Werror).\n";
+
+void printHelp() {
+  std::string text = kHelp;
+  text += "warnings (build, run and check; flags apply in order, the last one wins;\n"
+          "warnings are reported for the program's modules, not the standard library):\n"
+          "  -W<name>        turn the warning on\n"
+          "  -Wno-<name>     turn it off\n"
+          "  -Wall           turn on every warning that is on by default\n"
+          "  -Werror         report warnings as errors: npkc exits with status 1\n"
+          "  -Wno-error      warnings stay warnings (the default)\n"
+          "  the warnings by <name>, with their codes (on or off by default):\n";
+  for (npk::DiagId id : npk::allWarnings()) {
+    std::string name(npk::warningFlag(id));
+    std::string line = "    " + name;
+    line += std::string(name.size() < 18 ? 18 - name.size() : 1, ' ');
+    line += "[" + std::string(npk::diagCode(id)) + "] " + std::string(npk::diagTitle(id));
+    line += npk::warningOnByDefault(id) ? " (on)\n" : " (off)\n";
+    text += line;
+  }
+  text += "\n";
+  text += kHelpTail;
+  std::fputs(text.c_str(), stdout);
+}
 
 int usageError(const std::string &msg) {
   std::fprintf(stderr, "npkc: error: %s\n(run `npkc --help` for usage)\n", msg.c_str());
@@ -132,7 +159,7 @@ int runCommand(const std::vector<std::string> &args) {
   std::string command = "build";
   size_t i = 0;
   if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    std::fputs(kHelp, stdout);
+    printHelp();
     return 0;
   }
   if (args[0] == "--version") {
@@ -189,6 +216,12 @@ int runCommand(const std::vector<std::string> &args) {
       (a[1] == 'l' ? opts.link.libs : opts.link.libDirs).push_back(a.substr(2));
     } else if (a.rfind("-Wl,", 0) == 0 && a.size() > 4) {
       opts.link.linkerArgs.push_back(a);
+    } else if (a.rfind("-W", 0) == 0) {
+      std::string suggestion;
+      if (!opts.warnings.apply(a, suggestion))
+        return usageError("unknown warning option `" + a + "`" +
+                          (suggestion.empty() ? "" : "; did you mean `" + suggestion + "`?") +
+                          " (see `npkc --help` for the warnings)");
     } else if (isLinkInput(a)) {
       opts.link.files.push_back(a);
     } else if (a.rfind("--diagnostics-format=", 0) == 0) {

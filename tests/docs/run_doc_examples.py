@@ -3,12 +3,13 @@
 
 - Every complete program shown in README.md, docs/*.md and docs/guide/*.md as
   a plain fenced block that starts with `use`, `func:`, `struct:` or `Type:`
-  must compile and exit 0.
+  must compile without warnings (`-Werror`) and exit 0.
 - Every block fenced as ```npk is a complete program, checked according to
   its info string:
-    ```npk                 `npkc run` exits 0
-    ```npk exit=N          `npkc run` exits N
+    ```npk                 `npkc run -Werror` exits 0 (no warnings)
+    ```npk exit=N          `npkc run -Werror` exits N
     ```npk error=CODE      `npkc check` exits 1 reporting CODE and no other code
+    ```npk warning=CODE    `npkc check` exits 0 reporting warning CODE and no other code
     ```npk env=VAR=VALUE   runs with VAR=VALUE in the environment (repeatable)
   A run block followed directly by an ```output block must print exactly
   that text on stdout.
@@ -23,17 +24,18 @@ import tempfile
 PLAIN = re.compile(r"```\n((?:use |func:|struct:|Type:).*?)```", re.S)
 TAGGED = re.compile(r"```npk([^\n]*)\n(.*?)```(?:\s*```output\n(.*?)```)?", re.S)
 CODE = re.compile(r"error: \[([A-Z]+-[A-Z]?[0-9]+)\]")
+WARNING = re.compile(r"warning: \[([A-Z]+-[A-Z]?[0-9]+)\]")
 
 
 def run_plain(npkc, path):
-    proc = subprocess.run([npkc, "run", path], capture_output=True, timeout=120)
+    proc = subprocess.run([npkc, "run", "-Werror", path], capture_output=True, timeout=120)
     if proc.returncode != 0:
         return f"exit {proc.returncode}\n{proc.stderr.decode(errors='replace')}"
     return None
 
 
 def run_tagged(npkc, path, info, expected_output):
-    opts = {"exit": "0", "error": None}
+    opts = {"exit": "0", "error": None, "warning": None}
     env = dict(os.environ)
     for word in info.split():
         key, _, value = word.partition("=")
@@ -51,7 +53,14 @@ def run_tagged(npkc, path, info, expected_output):
         if proc.returncode != 1 or codes != {opts["error"]}:
             return f"expected only {opts['error']}, got exit {proc.returncode} and {sorted(codes)}\n{stderr}"
         return None
-    proc = subprocess.run([npkc, "run", path], capture_output=True, timeout=120, env=env)
+    if opts["warning"]:
+        proc = subprocess.run([npkc, "check", path], capture_output=True, timeout=120, env=env)
+        stderr = proc.stderr.decode(errors="replace")
+        codes = set(CODE.findall(stderr)) | set(WARNING.findall(stderr))
+        if proc.returncode != 0 or codes != {opts["warning"]} or not WARNING.search(stderr):
+            return f"expected only warning {opts['warning']}, got exit {proc.returncode} and {sorted(codes)}\n{stderr}"
+        return None
+    proc = subprocess.run([npkc, "run", "-Werror", path], capture_output=True, timeout=120, env=env)
     stdout = proc.stdout.decode(errors="replace")
     if proc.returncode != int(opts["exit"]):
         return f"expected exit {opts['exit']}, got {proc.returncode}\n{proc.stderr.decode(errors='replace')}"

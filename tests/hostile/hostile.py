@@ -31,6 +31,11 @@ def program(body):
     return MAIN.format(body=body).encode()
 
 
+# Reads `x`, so that a program expected to compile cleanly has no unused
+# variable (a warning on stderr).
+READ_X = "\n    if (x < 0i32) { exit 1; }"
+
+
 def big_source(target_bytes):
     parts, size, i = [], 0, 0
     while size < target_bytes:
@@ -42,7 +47,7 @@ def big_source(target_bytes):
         parts.append(f)
         size += len(f)
         i += 1
-    parts.append(MAIN.format(body="    int32:r = raw f0(1i32, 2i32);"))
+    parts.append(MAIN.format(body="    int32:r = raw f0(1i32, 2i32);\n    if (r < 0i32) { exit 1; }"))
     return "".join(parts).encode()
 
 
@@ -108,7 +113,7 @@ def cases():
            {"m.npk": program("    int32:x = 1i32;\n    if (x == 1i32) { exit 0; }").replace(b"\n", b"\r\n")},
            "m.npk", "ok", None, 5, 256)
     yield ("utf8_bom",
-           {"m.npk": b"\xef\xbb\xbf" + program("    int32:x = 1i32;")},
+           {"m.npk": b"\xef\xbb\xbf" + program("    int32:x = 1i32;" + READ_X)},
            "m.npk", "ok", None, 5, 256)
     yield ("unterminated_comment_at_eof",
            {"m.npk": program("    int32:x = 1i32;") + b"/* never closed"},
@@ -119,7 +124,7 @@ def cases():
     yield ("module_imports_itself",
            {"m.npk": b'use "m.npk".*;\n' + program("    int32:x = 1i32;")},
            "m.npk", "error", None, 5, 256)
-    chain = {"m.npk": b'use "c1.npk".*;\n' + program("    int32:x = raw g1();")}
+    chain = {"m.npk": b'use "c1.npk".*;\n' + program("    int32:x = raw g1();" + READ_X)}
     for i in range(1, 1001):
         nxt = f'use "c{i + 1}.npk".*;\n' if i < 1000 else ""
         chain[f"c{i}.npk"] = (nxt + f"func:g{i} = int32() {{ pass {i}i32; }};\n").encode()
@@ -128,7 +133,7 @@ def cases():
            {"m.npk": b'use "lib".*;\n' + program("    int32:x = 1i32;"), "lib": None},
            "m.npk", "error", None, 5, 256)
     yield ("import_through_dotdot",
-           {"app/m.npk": b'use "../lib/util.npk".*;\n' + program("    int32:x = raw util();"),
+           {"app/m.npk": b'use "../lib/util.npk".*;\n' + program("    int32:x = raw util();" + READ_X),
             "lib/util.npk": b"func:util = int32() { pass 7i32; };\n"},
            "app/m.npk", "ok", None, 5, 256)
     yield ("random_bytes_10mb",
