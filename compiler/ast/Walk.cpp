@@ -140,4 +140,66 @@ void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f) {
   walkStmts(s, [&](const Stmt &st) { forEachOwnExpr(st, [&](const Expr &root) { walkExprs(root, f); }); });
 }
 
+bool breaksOutOfLoop(const Stmt &s) {
+  switch (s.kind) {
+  case StmtKind::Break: return true;
+  case StmtKind::Block:
+    for (auto &st : static_cast<const BlockStmt &>(s).stmts)
+      if (breaksOutOfLoop(*st)) return true;
+    return false;
+  case StmtKind::If: {
+    auto &i = static_cast<const IfStmt &>(s);
+    return breaksOutOfLoop(*i.thenBlock) || (i.elseStmt && breaksOutOfLoop(*i.elseStmt));
+  }
+  case StmtKind::VarDecl:
+  case StmtKind::Expr:
+  case StmtKind::Assign:
+  case StmtKind::While: // a `break` in a nested loop leaves that loop
+  case StmtKind::For:
+  case StmtKind::Continue:
+  case StmtKind::Pass:
+  case StmtKind::Fail:
+  case StmtKind::Return:
+  case StmtKind::Exit:
+  case StmtKind::Defer:
+  case StmtKind::Error: return false;
+  }
+  return false; // not reached: the switch names every kind
+}
+
+const Stmt *leavingStatement(const Stmt &s) {
+  switch (s.kind) {
+  case StmtKind::Break:
+  case StmtKind::Continue:
+  case StmtKind::Pass:
+  case StmtKind::Fail:
+  case StmtKind::Return:
+  case StmtKind::Exit: return &s;
+  case StmtKind::Block:
+    for (auto &st : static_cast<const BlockStmt &>(s).stmts)
+      if (const Stmt *jump = leavingStatement(*st)) return jump;
+    return nullptr;
+  case StmtKind::If: {
+    auto &i = static_cast<const IfStmt &>(s);
+    return i.elseStmt && leavingStatement(*i.thenBlock) && leavingStatement(*i.elseStmt) ? &s : nullptr;
+  }
+  case StmtKind::While: {
+    auto &w = static_cast<const WhileStmt &>(s);
+    auto *lit = as<BoolLitExpr>(w.cond.get());
+    return lit && lit->value && !breaksOutOfLoop(*w.body) ? &s : nullptr;
+  }
+  case StmtKind::For: {
+    auto &f = static_cast<const ForStmt &>(s);
+    return !f.cond && !breaksOutOfLoop(*f.body) ? &s : nullptr;
+  }
+  case StmtKind::VarDecl:
+  case StmtKind::Expr:
+  case StmtKind::Assign:
+  case StmtKind::Defer:
+  case StmtKind::Error: return nullptr;
+  }
+  return nullptr; // not reached: the switch names every kind
+}
+
+
 } // namespace npk

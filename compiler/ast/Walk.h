@@ -26,4 +26,14 @@ void walkExprs(const Expr &e, const std::function<void(const Expr &)> &f);
 // statements included.
 void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f);
 
+// Control flow read off the tree alone (the checker's NPK-R008 and
+// narrowing, the unreachable-code warning):
+// whether `s` holds a `break` of the loop whose body holds `s` (not one of a
+// nested loop);
+bool breaksOutOfLoop(const Stmt &s);
+// the statement that keeps control from falling through `s` to the next one
+// (a jump, possibly inside a nested block; an `if` whose branches all leave;
+// a loop that never ends), or null when `s` may fall through.
+const Stmt *leavingStatement(const Stmt &s);
+
 } // namespace npk

@@ -1,40 +1,12 @@
 #include "check/Checker.h"
+
+#include "ast/Walk.h"
 #include "check/ConstEval.h"
 
 #include <algorithm>
 #include <functional>
 
 namespace npk {
-
-namespace {
-// Whether a loop body contains a `break` for this loop (not a nested one).
-bool containsBreak(const Stmt &s) {
-  switch (s.kind) {
-  case StmtKind::Break: return true;
-  case StmtKind::Block:
-    for (auto &st : static_cast<const BlockStmt &>(s).stmts)
-      if (containsBreak(*st)) return true;
-    return false;
-  case StmtKind::If: {
-    auto &i = static_cast<const IfStmt &>(s);
-    return containsBreak(*i.thenBlock) || (i.elseStmt && containsBreak(*i.elseStmt));
-  }
-  case StmtKind::VarDecl:
-  case StmtKind::Expr:
-  case StmtKind::Assign:
-  case StmtKind::While:
-  case StmtKind::For:
-  case StmtKind::Continue:
-  case StmtKind::Pass:
-  case StmtKind::Fail:
-  case StmtKind::Return:
-  case StmtKind::Exit:
-  case StmtKind::Defer:
-  case StmtKind::Error: return false;
-  }
-  return false; // not reached: the switch names every kind
-}
-} // namespace
 
 Binding *Checker::lookupLocal(const std::string &name) {
   for (auto scope = scopes_.rbegin(); scope != scopes_.rend(); ++scope)
@@ -152,7 +124,7 @@ void Checker::checkLoopBody(const Expr *cond, BlockStmt &body, Stmt *step) {
   if (step) checkStmt(*step);
   --loopDepth_;
   okResults_.resize(mark);
-  if (cond && !containsBreak(body)) narrow(*cond, false);
+  if (cond && !breaksOutOfLoop(body)) narrow(*cond, false);
 }
 
 // Whether a value of type `t` contains a function value (itself, or a field
@@ -340,44 +312,7 @@ void Checker::checkCondition(Expr &cond, const char *what) {
 }
 
 // Whether control cannot fall through `s` to the next statement.
-bool Checker::terminates(const Stmt &s) const {
-  switch (s.kind) {
-  case StmtKind::Break:
-  case StmtKind::Continue:
-  case StmtKind::Pass:
-  case StmtKind::Fail:
-  case StmtKind::Return:
-  case StmtKind::Exit: return true;
-  case StmtKind::Block: {
-    for (auto &st : static_cast<const BlockStmt &>(s).stmts)
-      if (terminates(*st)) return true;
-    return false;
-  }
-  case StmtKind::If: {
-    auto &i = static_cast<const IfStmt &>(s);
-    return i.elseStmt && terminates(*i.thenBlock) && terminates(*i.elseStmt);
-  }
-  case StmtKind::While: {
-    auto &w = static_cast<const WhileStmt &>(s);
-    auto *lit = as<BoolLitExpr>(w.cond.get());
-    return lit && lit->value && !containsBreak(*w.body);
-  }
-  case StmtKind::For: {
-    auto &f = static_cast<const ForStmt &>(s);
-    return !f.cond && !containsBreak(*f.body);
-  }
-  case StmtKind::Expr: {
-    // `raw` of a call that can only fail never returns, but we cannot know; a
-    // call statement does not terminate.
-    return false;
-  }
-  case StmtKind::VarDecl:
-  case StmtKind::Assign:
-  case StmtKind::Defer:
-  case StmtKind::Error: return false;
-  }
-  return false; // not reached: the switch names every kind
-}
+bool Checker::terminates(const Stmt &s) const { return leavingStatement(s) != nullptr; }
 
 void Checker::checkPass(PassStmt &s) {
   if (deferDepth_) {

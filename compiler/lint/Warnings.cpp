@@ -131,71 +131,6 @@ void unusedParams(const FuncDecl &f, const Uses &u, DiagEngine &diags) {
 
 // ---- NPK-W003 unreachable code
 
-bool breaksOut(const Stmt &s) { // a `break` of the loop whose body holds `s`
-  switch (s.kind) {
-  case StmtKind::Break: return true;
-  case StmtKind::Block:
-    for (auto &st : static_cast<const BlockStmt &>(s).stmts)
-      if (breaksOut(*st)) return true;
-    return false;
-  case StmtKind::If: {
-    auto &i = static_cast<const IfStmt &>(s);
-    return breaksOut(*i.thenBlock) || (i.elseStmt && breaksOut(*i.elseStmt));
-  }
-  case StmtKind::VarDecl:
-  case StmtKind::Expr:
-  case StmtKind::Assign:
-  case StmtKind::While: // a `break` in a nested loop leaves that loop
-  case StmtKind::For:
-  case StmtKind::Continue:
-  case StmtKind::Pass:
-  case StmtKind::Fail:
-  case StmtKind::Return:
-  case StmtKind::Exit:
-  case StmtKind::Defer:
-  case StmtKind::Error: return false;
-  }
-  return false; // not reached: the switch names every kind
-}
-
-// The statement that keeps control from falling through `s` to the next
-// one (a jump, possibly inside a nested block; an `if` whose branches all
-// leave; a loop that never ends), or null when `s` may fall through. The
-// same rule as the checker's for a function's end (NPK-R008).
-const Stmt *leaves(const Stmt &s) {
-  switch (s.kind) {
-  case StmtKind::Break:
-  case StmtKind::Continue:
-  case StmtKind::Pass:
-  case StmtKind::Fail:
-  case StmtKind::Return:
-  case StmtKind::Exit: return &s;
-  case StmtKind::Block:
-    for (auto &st : static_cast<const BlockStmt &>(s).stmts)
-      if (const Stmt *jump = leaves(*st)) return jump;
-    return nullptr;
-  case StmtKind::If: {
-    auto &i = static_cast<const IfStmt &>(s);
-    return i.elseStmt && leaves(*i.thenBlock) && leaves(*i.elseStmt) ? &s : nullptr;
-  }
-  case StmtKind::While: {
-    auto &w = static_cast<const WhileStmt &>(s);
-    auto *lit = as<BoolLitExpr>(w.cond.get());
-    return lit && lit->value && !breaksOut(*w.body) ? &s : nullptr;
-  }
-  case StmtKind::For: {
-    auto &f = static_cast<const ForStmt &>(s);
-    return !f.cond && !breaksOut(*f.body) ? &s : nullptr;
-  }
-  case StmtKind::VarDecl:
-  case StmtKind::Expr:
-  case StmtKind::Assign:
-  case StmtKind::Defer:
-  case StmtKind::Error: return nullptr;
-  }
-  return nullptr; // not reached: the switch names every kind
-}
-
 std::string whyLeaves(const Stmt &jump) {
   switch (jump.kind) {
   case StmtKind::Exit: return "`exit` ends the program here";
@@ -228,7 +163,7 @@ void unreachableIn(const Stmt &s, DiagEngine &diags) {
   for (size_t i = 0; i < block->stmts.size(); ++i) {
     const Stmt &st = *block->stmts[i];
     unreachableIn(st, diags);
-    const Stmt *jump = leaves(st);
+    const Stmt *jump = leavingStatement(st);
     if (!jump || i + 1 == block->stmts.size()) continue;
     const Stmt &dead = *block->stmts[i + 1];
     Diag &w = diags.warning(DiagId::UnreachableCode, dead.span, "unreachable code");
