@@ -18,11 +18,11 @@ npk_sanitizer_logs "$build"
 # fork handlers hold more locks at once (64 heap shards and the registry) than
 # it can track, which is a check failure, not a race.
 export TSAN_OPTIONS="$common:halt_on_error=1:detect_deadlocks=0:die_after_fork=0"
-# runtime.seed_*: example programs compiled by npkc (not built here), run
-# single-threaded under MDWE; the ASan build runs them.
+# runtime.*_runs_under_mdwe: example programs compiled by npkc (not built
+# here), run single-threaded under MDWE; the ASan build runs them.
 # stress.fork_children_*: forks 300 children while threads churn; under TSan
 # about one run in eight has a child hang inside TSan's own runtime after
 # fork (also with the runtime of before the module registry), which TSan
 # does not support in threaded programs. The normal and ASan builds run it.
-(cd "$build" && ctest --output-on-failure -j "$jobs" -R '^(runtime|stress)\.' -E '^(runtime\.seed_|stress\.fork_children_)')
+(cd "$build" && ctest --output-on-failure -j "$jobs" -R '^(runtime|stress)\.' -E '^(runtime\.[a-z_]+_runs_under_mdwe|stress\.fork_children_)')
 npk_verdict "make tsan" $? "runtime and stress tests pass, no TSan findings" "$build/Testing/Temporary/LastTest.log"
