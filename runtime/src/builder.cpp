@@ -365,16 +365,24 @@ NPK_INLINE int32_t new_value(Builder *b, npk_jit_module *m, const char *op, uint
   return static_cast<int32_t>(b->nvals++);
 }
 
+// The instruction that makes a new value of `type` (its `d` set); null after
+// a refusal.
+NPK_INLINE Ins *add_value_ins(Builder *b, npk_jit_module *m, const char *op, Kind kind, uint8_t type) {
+  int32_t d = new_value(b, m, op, type);
+  if (d < 0) return nullptr;
+  Ins *in = add_ins(b, m, op, kind);
+  if (in != nullptr) in->d = d;
+  return in;
+}
+
 // Records `d := constant` (a new value) and returns its id.
 int32_t record_const(npk_jit_module *m, const char *op, uint8_t type, int64_t bits) {
   int32_t code;
   Builder *b = enter(m, op, &code);
   if (b == nullptr) return -code;
-  int32_t d = new_value(b, m, op, type);
-  if (d < 0) return -b->poison;
-  Ins *in = add_ins(b, m, op, kConst);
+  Ins *in = add_value_ins(b, m, op, kConst, type);
   if (in == nullptr) return -b->poison;
-  in->d = d;
+  const int32_t d = in->d;
   in->imm = bits;
   b->vals[d].konst = static_cast<int32_t>(b->nins - 1);
   write_here(b, d);
@@ -1467,11 +1475,9 @@ extern "C" int32_t npk_jit_var(npk_jit_module *m, int32_t type) {
     return -refuse(b, m, kOp, NPK_ERR_JIT_BAD_OP, detail);
   }
   // A variable is a constant zero that later sets overwrite.
-  int32_t d = new_value(b, m, kOp, static_cast<uint8_t>(type));
-  if (d < 0) return -b->poison;
-  Ins *in = add_ins(b, m, kOp, kConst);
+  Ins *in = add_value_ins(b, m, kOp, kConst, static_cast<uint8_t>(type));
   if (in == nullptr) return -b->poison;
-  in->d = d;
+  const int32_t d = in->d;
   b->vals[d].konst = static_cast<int32_t>(b->nins - 1);
   write_here(b, d);
   return make_id(b, d, false);
@@ -1516,10 +1522,9 @@ extern "C" int32_t npk_jit_op(npk_jit_module *m, int32_t op, int32_t a_id, int32
     snprintf(text, sizeof text, "%s: %s", op_info(op).name, what);
     return -type_refusal(b, m, kOp, text, b->vals[a].type, b->vals[c].type);
   }
-  int32_t d = new_value(b, m, kOp, type);
-  if (d < 0) return -b->poison;
-  Ins *in = add_ins(b, m, kOp, kArith);
+  Ins *in = add_value_ins(b, m, kOp, kArith, type);
   if (in == nullptr) return -b->poison;
+  const int32_t d = in->d;
   in->op = static_cast<uint8_t>(op);
   in->d = d;
   in->a = a;
@@ -1541,11 +1546,9 @@ extern "C" int32_t npk_jit_select(npk_jit_module *m, int32_t cond, int32_t a_id,
   if (v < 0) return -b->poison;
   if (b->vals[c].type != kI32) return -type_refusal(b, m, kOp, "condition must be i32 (cond, a)", b->vals[c].type, b->vals[a].type);
   if (b->vals[a].type != b->vals[v].type) return -type_refusal(b, m, kOp, "select needs one type (a, b)", b->vals[a].type, b->vals[v].type);
-  int32_t d = new_value(b, m, kOp, b->vals[a].type);
-  if (d < 0) return -b->poison;
-  Ins *in = add_ins(b, m, kOp, kSelect);
+  Ins *in = add_value_ins(b, m, kOp, kSelect, b->vals[a].type);
   if (in == nullptr) return -b->poison;
-  in->d = d;
+  const int32_t d = in->d;
   in->c = c;
   in->a = a;
   in->b = v;
@@ -1570,11 +1573,9 @@ extern "C" int32_t npk_jit_cast(npk_jit_module *m, int32_t type, int32_t value) 
   if (a < 0) return -b->poison;
   if (!convertible(static_cast<uint8_t>(type), b->vals[a].type))
     return -type_refusal(b, m, kOp, "no conversion (to, from)", type, b->vals[a].type);
-  int32_t d = new_value(b, m, kOp, static_cast<uint8_t>(type));
-  if (d < 0) return -b->poison;
-  Ins *in = add_ins(b, m, kOp, kConvert);
+  Ins *in = add_value_ins(b, m, kOp, kConvert, static_cast<uint8_t>(type));
   if (in == nullptr) return -b->poison;
-  in->d = d;
+  const int32_t d = in->d;
   in->a = a;
   read_here(b, a);
   write_here(b, d);
@@ -1595,10 +1596,9 @@ extern "C" int32_t npk_jit_load(npk_jit_module *m, int32_t mem, int32_t ptr, int
   int32_t a = value_index(b, m, kOp, ptr);
   if (a < 0) return -b->poison;
   if (b->vals[a].type != kPtr) return -type_refusal(b, m, kOp, "address must be ptr (address, loaded)", b->vals[a].type, mi.type);
-  int32_t d = new_value(b, m, kOp, mi.type);
-  if (d < 0) return -b->poison;
-  Ins *in = add_ins(b, m, kOp, kLoad);
+  Ins *in = add_value_ins(b, m, kOp, kLoad, mi.type);
   if (in == nullptr) return -b->poison;
+  const int32_t d = in->d;
   in->op = static_cast<uint8_t>(mem);
   in->d = d;
   in->a = a;
