@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,8 @@ struct Module {
   unsigned char *staged;  // code bytes until the seal
   size_t staged_bytes, staged_capacity;
   Builder *builder;       // the function builder's state (builder.cpp), made at the first npk_jit_begin
+  uint32_t busy;          // atomic_ref: held while a free retires handles of this module
+  Module *next_spare;     // standalone: the next in the shared pool
 };
 
 struct OffsetList {
@@ -131,6 +134,10 @@ const Module **g_module_set;  // capacity a power of two; null: empty, kGone: er
 size_t g_module_cap, g_module_used; // used counts erased entries too
 Module *g_quarantine[kModuleQuarantine];
 size_t g_quarantine_next;
+// Counts pointers leaving g_module_set (returned to malloc); a thread that
+// found a module in the set at count N knows it is still there while the
+// count is N (ThreadCache::known_module).
+std::atomic<uint64_t> g_module_evictions{0};
 
 const Module *const kGone = reinterpret_cast<const Module *>(uintptr_t{1});
 
@@ -179,8 +186,12 @@ bool module_insert(const Module *m) {
 
 OffsetList g_free_slots;  // under g_slot_lock
 std::atomic<uint64_t> g_page_table_changes{0};
-std::atomic<uint32_t> g_compile_counter{0};
-std::atomic<uint32_t> g_fn_counter{0};
+// Numbers of automatic names (compile_*#N, jit_fn#N): unique in the
+// process; each thread takes them in blocks, so a thread's functions are
+// numbered in order without an atomic operation per function.
+enum NumberCounter { kCompileNumbers = 0, kFnNumbers = 1 };
+std::atomic<uint32_t> g_number_counters[2];
+constexpr uint32_t kNumberBlock = 64;
 
 // ---- per-thread caches ---------------------------------------------------------
 
@@ -192,7 +203,20 @@ struct ThreadCache {
   uint32_t slots[kThreadCacheSlots];
   uint32_t slot_count;
   uint32_t shard;  // the memfd shard this thread's chunks come from
+  const Module *known_module;  // found in g_module_set at known_evictions
+  uint64_t known_evictions;
+  uint32_t number_next[2], number_end[2];  // per counter: a block of automatic-name numbers
+  Module *standalone[16];  // freed standalone modules for reuse
+  uint32_t standalone_count;
 };
+
+// Standalone modules (one per compile_* function) are never handed out as
+// pointers, so they are not in g_module_set and need no lock to make or
+// free. A freed one is kept for reuse (per thread, then in a shared pool)
+// and never returned to malloc: a racing free that read it from a stale
+// slot still reads a Module, and reuse keeps its buffers.
+pthread_mutex_t g_standalone_lock = PTHREAD_MUTEX_INITIALIZER;
+Module *g_standalone_pool;
 std::atomic<uint32_t> g_next_shard{0};
 
 thread_local ThreadCache *t_cache;
@@ -225,17 +249,46 @@ void flush_cache(void *raw) {
   pthread_mutex_lock(&g_slot_lock);
   for (uint32_t i = 0; i < cache->slot_count; ++i) list_push(&g_free_slots, cache->slots[i]);
   pthread_mutex_unlock(&g_slot_lock);
+  pthread_mutex_lock(&g_standalone_lock);
+  for (uint32_t i = 0; i < cache->standalone_count; ++i) {
+    cache->standalone[i]->next_spare = g_standalone_pool;
+    g_standalone_pool = cache->standalone[i];
+  }
+  pthread_mutex_unlock(&g_standalone_lock);
   free(cache);
 }
 
-ThreadCache *thread_cache() {
-  if (t_cache != nullptr) return t_cache;
+void ensure_init();
+
+__attribute__((noinline)) ThreadCache *new_thread_cache() {
+  ensure_init();  // g_cache_key
   ThreadCache *cache = static_cast<ThreadCache *>(calloc(1, sizeof(ThreadCache)));
   if (cache == nullptr) return nullptr;
   cache->shard = g_next_shard.fetch_add(1, std::memory_order_relaxed) % kShards;
   pthread_setspecific(g_cache_key, cache);
   t_cache = cache;
   return cache;
+}
+
+// The hot paths below (adding, freeing, numbering) inline this and the
+// fast halves of their helpers; the slow halves stay out of line.
+inline __attribute__((always_inline)) ThreadCache *thread_cache() {
+  ThreadCache *cache = t_cache;
+  return __builtin_expect(cache != nullptr, 1) ? cache : new_thread_cache();
+}
+
+__attribute__((noinline)) uint32_t next_number_block(ThreadCache *cache, NumberCounter which) {
+  if (cache == nullptr) return g_number_counters[which].fetch_add(1, std::memory_order_relaxed) + 1;
+  uint32_t first = g_number_counters[which].fetch_add(kNumberBlock, std::memory_order_relaxed) + 1;
+  cache->number_next[which] = first + 1;
+  cache->number_end[which] = first + kNumberBlock;
+  return first;
+}
+
+inline __attribute__((always_inline)) uint32_t next_number(NumberCounter which) {
+  ThreadCache *cache = thread_cache();
+  if (cache == nullptr || cache->number_next[which] == cache->number_end[which]) return next_number_block(cache, which);
+  return cache->number_next[which]++;
 }
 
 // ---- configuration and fork --------------------------------------------------
@@ -285,6 +338,7 @@ void ensure_init() { pthread_once(&g_once, init_once); }
 void before_fork() {
   pthread_mutex_lock(&g_module_lock);
   pthread_mutex_lock(&g_slot_lock);
+  pthread_mutex_lock(&g_standalone_lock);
   for (Arena &arena : g_arenas) pthread_mutex_lock(&arena.lock);
   jit_names_before_fork();
 }
@@ -292,6 +346,7 @@ void before_fork() {
 void after_fork_parent() {
   jit_names_after_fork(false);
   for (Arena &arena : g_arenas) pthread_mutex_unlock(&arena.lock);
+  pthread_mutex_unlock(&g_standalone_lock);
   pthread_mutex_unlock(&g_slot_lock);
   pthread_mutex_unlock(&g_module_lock);
 }
@@ -325,7 +380,11 @@ void after_fork_child() {
   }
   for (Arena &arena : g_arenas) pthread_mutex_init(&arena.lock, nullptr);
   pthread_mutex_init(&g_slot_lock, nullptr);
+  pthread_mutex_init(&g_standalone_lock, nullptr);
   pthread_mutex_init(&g_module_lock, nullptr);
+  // A module a thread of the parent was freeing at the fork stays usable.
+  for (size_t i = 0; i < g_module_cap; ++i)
+    if (g_module_set[i] != nullptr && g_module_set[i] != kGone) const_cast<Module *>(g_module_set[i])->busy = 0;
 }
 
 // ---- arenas ------------------------------------------------------------------
@@ -550,6 +609,8 @@ const unsigned char *traps() { return kTraps.bytes; }
 // Writes `bytes` trap bytes at block offset `at` (a multiple of the pattern).
 bool write_traps(Arena &arena, uint64_t at, size_t bytes) {
   const unsigned char *fill = traps();
+  if (arena.kind == kMemfd && bytes <= kTrapBytes)  // one pwrite: cheaper than a vector of one
+    return pwrite(shard_fd(arena, at), fill, bytes, shard_offset(arena, at)) == static_cast<ssize_t>(bytes);
   if (arena.kind == kMemfd) {
     struct iovec iov[64];
     while (bytes > 0) {
@@ -577,10 +638,10 @@ bool write_traps(Arena &arena, uint64_t at, size_t bytes) {
 // ---- slots ---------------------------------------------------------------------
 
 std::atomic_ref<uint64_t> key_of(uint32_t index) { return std::atomic_ref<uint64_t>(g_slots[index].key); }
+// A slot's owner; read by a free before it claims the handle.
+std::atomic_ref<Module *> module_of(uint32_t index) { return std::atomic_ref<Module *>(g_slots[index].module); }
 
-uint32_t take_slot() {
-  ThreadCache *cache = thread_cache();
-  if (cache != nullptr && cache->slot_count > 0) return cache->slots[--cache->slot_count];
+__attribute__((noinline)) uint32_t take_shared_slot() {
   pthread_mutex_lock(&g_slot_lock);
   uint32_t index = 0;
   if (g_free_slots.count > 0) {
@@ -594,18 +655,28 @@ uint32_t take_slot() {
   return index;
 }
 
+inline __attribute__((always_inline)) uint32_t take_slot() {
+  ThreadCache *cache = thread_cache();
+  if (cache != nullptr && cache->slot_count > 0) return cache->slots[--cache->slot_count];
+  return take_shared_slot();
+}
+
 // Returns a slot whose generation was already advanced; a slot whose
 // generation is used up is retired, so no handle is ever accepted twice.
-void give_slot(uint32_t index) {
+__attribute__((noinline)) void give_shared_slot(uint32_t index) {
+  pthread_mutex_lock(&g_slot_lock);
+  list_push(&g_free_slots, index);
+  pthread_mutex_unlock(&g_slot_lock);
+}
+
+inline __attribute__((always_inline)) void give_slot(uint32_t index) {
   if (key_gen(key_of(index).load(std::memory_order_relaxed)) >= kMaxGeneration) return;
   ThreadCache *cache = thread_cache();
   if (cache != nullptr && cache->slot_count < kThreadCacheSlots) {
     cache->slots[cache->slot_count++] = index;
     return;
   }
-  pthread_mutex_lock(&g_slot_lock);
-  list_push(&g_free_slots, index);
-  pthread_mutex_unlock(&g_slot_lock);
+  give_shared_slot(index);
 }
 
 // Ends a handle's life: the generation moves on, the state is free.
@@ -685,17 +756,70 @@ Module *module_create() {
 }
 
 // Whether `m` came from module_create and is not yet returned to malloc.
-bool module_known(const Module *m) {
+// The calling thread remembers the last module it found, so building a
+// module takes the lock once rather than once per call.
+__attribute__((noinline)) bool module_found(ThreadCache *cache, const Module *m, uint64_t evictions) {
   pthread_mutex_lock(&g_module_lock);
   bool known = m != kGone && module_slot(m) != nullptr;
   pthread_mutex_unlock(&g_module_lock);
+  if (known && cache != nullptr) {
+    cache->known_module = m;
+    cache->known_evictions = evictions;
+  }
   return known;
+}
+
+inline __attribute__((always_inline)) bool module_known(const Module *m) {
+  ThreadCache *cache = thread_cache();
+  uint64_t evictions = g_module_evictions.load(std::memory_order_acquire);
+  if (cache != nullptr && m != nullptr && cache->known_module == m && cache->known_evictions == evictions) return true;
+  return module_found(cache, m, evictions);
+}
+
+Module *standalone_take() {
+  ThreadCache *cache = thread_cache();
+  Module *m = nullptr;
+  if (cache != nullptr && cache->standalone_count > 0) {
+    m = cache->standalone[--cache->standalone_count];
+  } else {
+    pthread_mutex_lock(&g_standalone_lock);
+    m = g_standalone_pool;
+    if (m != nullptr) g_standalone_pool = m->next_spare;
+    pthread_mutex_unlock(&g_standalone_lock);
+  }
+  if (m == nullptr) m = static_cast<Module *>(calloc(1, sizeof(Module)));
+  if (m == nullptr) return nullptr;
+  Module reused = *m;
+  memset(static_cast<void *>(m), 0, sizeof *m);
+  m->fns = reused.fns;
+  m->offsets = reused.offsets;
+  m->capacity = reused.capacity;
+  m->staged = reused.staged;
+  m->staged_capacity = reused.staged_capacity;
+  m->standalone = true;
+  return m;
+}
+
+void standalone_give(Module *m) {
+  m->count = 0;
+  m->staged_bytes = 0;
+  m->freed = true;
+  ThreadCache *cache = thread_cache();
+  if (cache != nullptr && cache->standalone_count < sizeof cache->standalone / sizeof cache->standalone[0]) {
+    cache->standalone[cache->standalone_count++] = m;
+    return;
+  }
+  pthread_mutex_lock(&g_standalone_lock);
+  m->next_spare = g_standalone_pool;
+  g_standalone_pool = m;
+  pthread_mutex_unlock(&g_standalone_lock);
 }
 
 void module_release(Module *m) {
   // Standalone modules (compile_*) are never built into: their churn leaves
   // the builder's caches alone.
-  if (!m->standalone) g_code_module_epoch.fetch_add(1, std::memory_order_acq_rel);
+  if (m->standalone) return standalone_give(m);
+  g_code_module_epoch.fetch_add(1, std::memory_order_acq_rel);
   builder_destroy(m->builder);
   m->builder = nullptr;
   free(m->fns);
@@ -710,7 +834,10 @@ void module_release(Module *m) {
   Module *oldest = g_quarantine[g_quarantine_next];
   g_quarantine[g_quarantine_next] = m;
   g_quarantine_next = (g_quarantine_next + 1) % kModuleQuarantine;
-  if (const Module **slot = oldest != nullptr ? module_slot(oldest) : nullptr) *slot = kGone;
+  if (const Module **slot = oldest != nullptr ? module_slot(oldest) : nullptr) {
+    *slot = kGone;
+    g_module_evictions.fetch_add(1, std::memory_order_acq_rel);
+  }
   pthread_mutex_unlock(&g_module_lock);
   free(oldest);
 }
@@ -758,11 +885,14 @@ npk_jit_fn module_add(Module *m, const void *code, size_t len, npk_jit_sig sig, 
     wildx_panic("jit_module_add", m, "no free function slot");
     return 0;
   }
-  memcpy(m->staged + m->staged_bytes, code, len);
-  memcpy(m->staged + m->staged_bytes + len, traps(), padded - len);  // padding traps
+  // Padding traps: the last kFnAlign bytes are traps first (one store),
+  // then the code goes over their front.
+  unsigned char *to = m->staged + m->staged_bytes;
+  memcpy(to + padded - kFnAlign, traps(), kFnAlign);
+  memcpy(to, code, len);
   Slot &slot = g_slots[index];
   slot.entry = nullptr;
-  slot.module = m;
+  module_of(index).store(m, std::memory_order_relaxed);
   slot.size = static_cast<uint32_t>(len);
   (void)prefix;
   slot.number = number;
@@ -850,9 +980,11 @@ const char *module_seal(Module *m) {
     g_slots[index].entry = at + m->offsets[i];
     key_of(index).store(make_key(key_gen(key), key_sig(key), kSlotSealed), std::memory_order_release);
   }
-  free(m->staged);
-  m->staged = nullptr;
-  m->staged_capacity = 0;
+  if (!m->standalone) {  // a standalone module keeps its buffer for reuse
+    free(m->staged);
+    m->staged = nullptr;
+    m->staged_capacity = 0;
+  }
   return nullptr;
 }
 
@@ -900,41 +1032,60 @@ bool trap_function(Module *m, const Slot &slot) {
 
 void drop_slot(uint32_t index) {
   g_slots[index].entry = nullptr;
-  g_slots[index].module = nullptr;
-  if (g_names != nullptr) {
+  module_of(index).store(nullptr, std::memory_order_relaxed);
+  if (g_names != nullptr && g_names[index] != nullptr) {
     free(g_names[index]);
     g_names[index] = nullptr;
   }
   give_slot(index);
 }
 
+// A module's lock: held by npk_jit_module_free while it retires the
+// module's handles, and by a free of one of its functions from claiming the
+// handle until the code is trapped and the slot returned, so the two never
+// both retire a handle and a function's trap bytes never land in a block
+// the module already gave back. Contended only by racing frees.
+void lock_module(Module *m) {
+  std::atomic_ref<uint32_t> busy(m->busy);
+  while (busy.exchange(1, std::memory_order_acquire) != 0) sched_yield();
+}
+void unlock_module(Module *m) { std::atomic_ref<uint32_t>(m->busy).store(0, std::memory_order_release); }
+
 int32_t free_function(npk_jit_fn f, const char *op) {
   ensure_init();
   const char *reason = nullptr;
   Slot *slot = live_slot(f, &reason);
-  if (slot == nullptr) {
-    wildx_panic(op, pointer_of_handle(f), reason);
+  uint32_t index = static_cast<uint32_t>(f);
+  // The owner of a handle seen live: the slot's module cannot change while
+  // the handle's generation lasts, and a freed module stays allocated (the
+  // quarantine), so reading it is safe even if the handle dies meanwhile.
+  Module *m = slot != nullptr ? module_of(index).load(std::memory_order_relaxed) : nullptr;
+  if (slot == nullptr || m == nullptr) {
+    wildx_panic(op, pointer_of_handle(f), slot == nullptr ? reason : "function was already freed");
     return -1;
   }
-  uint32_t index = static_cast<uint32_t>(f);
+  bool locked = !m->standalone;  // standalone modules are freed only through their function
+  if (locked) lock_module(m);
   uint64_t key = key_of(index).load(std::memory_order_acquire);
   // Claim the slot: a racing free of the same handle loses here.
   if (key_gen(key) != static_cast<uint32_t>(f >> 32) || key_state(key) == kSlotFree ||
       !key_of(index).compare_exchange_strong(key, make_key(key_gen(key) + 1, 0, kSlotFree),
                                              std::memory_order_acq_rel)) {
+    if (locked) unlock_module(m);
     wildx_panic(op, pointer_of_handle(f), "function was already freed");
     return -1;
   }
-  Module *m = slot->module;
   bool was_sealed = key_state(key) == kSlotSealed || key_state(key) == kSlotInherited;
   bool ok = m->standalone ? release_block(m) : !was_sealed || trap_function(m, *slot);
   if (!ok) {
     key_of(index).store(key, std::memory_order_release);
+    if (locked) unlock_module(m);
     wildx_panic(op, pointer_of_handle(f), "the OS refused to overwrite the code");
     return -1;
   }
   if (m->standalone) module_release(m);
   drop_slot(index);
+  if (locked) unlock_module(m);
   return 0;
 }
 
@@ -1151,7 +1302,7 @@ extern "C" npk_jit_fn npk_jit_module_add(npk_jit_module *module, const void *cod
     wildx_panic(kOp, module, reason);
     return 0;
   }
-  return module_add(m, code, len, sig, name, "jit_fn", g_fn_counter.fetch_add(1, std::memory_order_relaxed) + 1);
+  return module_add(m, code, len, sig, name, "jit_fn", next_number(kFnNumbers));
 }
 
 npk_jit_fn npkrt::code_module_add_checked(npk_jit_module *module, const void *code, size_t len, npk_jit_sig sig,
@@ -1161,7 +1312,7 @@ npk_jit_fn npkrt::code_module_add_checked(npk_jit_module *module, const void *co
     return 0;
   }
   return module_add(reinterpret_cast<Module *>(module), code, len, sig, name, "jit_fn",
-                    g_fn_counter.fetch_add(1, std::memory_order_relaxed) + 1);
+                    next_number(kFnNumbers));
 }
 
 extern "C" int32_t npk_jit_module_seal(npk_jit_module *module) {
@@ -1196,24 +1347,27 @@ extern "C" int32_t npk_jit_module_free(npk_jit_module *module) {
     wildx_panic(kOp, module, "not a module from npk_jit_module_new");
     return -1;
   }
+  lock_module(m);
   if (m->freed) {
+    unlock_module(m);
     wildx_panic(kOp, module, "module was already freed");
     return -1;
   }
-  // Every handle dies first, so no checked call starts into code being trapped.
+  m->freed = true;
+  // Every handle dies first, so no checked call starts into code being
+  // trapped. Frees of single functions wait for the lock, so plain stores
+  // retire the handles.
   for (uint32_t i = 0; i < m->count; ++i) {
     npk_jit_fn f = m->fns[i];
     uint32_t index = static_cast<uint32_t>(f);
-    uint64_t key = key_of(index).load(std::memory_order_acquire);
+    uint64_t key = key_of(index).load(std::memory_order_relaxed);
     if (key_gen(key) != static_cast<uint32_t>(f >> 32) || key_state(key) == kSlotFree) continue;
-    if (!key_of(index).compare_exchange_strong(key, make_key(key_gen(key) + 1, 0, kSlotFree),
-                                               std::memory_order_acq_rel))
-      continue;
+    key_of(index).store(make_key(key_gen(key) + 1, 0, kSlotFree), std::memory_order_release);
     drop_slot(index);
   }
+  unlock_module(m);
   // A block the OS would not let us overwrite stays out of the arena for good.
   if (m->sealed) release_block(m);
-  m->freed = true;
   module_release(m);
   return 0;
 }
@@ -1280,12 +1434,11 @@ void *npkrt::code_compile_standalone(const void *code, size_t len, npk_jit_sig s
                                      const char *op, int32_t *err) {
   *err = 0;
   ensure_init();
-  Module *m = sig == 0 ? nullptr : module_create();
+  Module *m = sig == 0 ? nullptr : standalone_take();
   if (m == nullptr) {
     *err = NPK_ERR_JIT_ALLOC;
     return nullptr;
   }
-  m->standalone = true;
   m->auto_prefix = prefix;
   npk_jit_fn f = module_add(m, code, len, sig, nullptr, prefix, number);
   if (f == 0) {
@@ -1298,7 +1451,7 @@ void *npkrt::code_compile_standalone(const void *code, size_t len, npk_jit_sig s
     wildx_panic(op, nullptr, reason);
     uint32_t index = static_cast<uint32_t>(f);
     retire_key(index);
-    g_slots[index].module = nullptr;
+    module_of(index).store(nullptr, std::memory_order_relaxed);
     give_slot(index);
     module_release(m);
     *err = strcmp(reason, "the OS refused to install the code") == 0 ? NPK_ERR_JIT_INSTALL : NPK_ERR_JIT_ALLOC;
@@ -1311,6 +1464,6 @@ extern "C" void *npk_jit_compile_add_i32(int32_t *err) {
   int32_t ignored = 0;
   if (err == nullptr) err = &ignored;
   return code_compile_standalone(kAddI32, sizeof kAddI32, code_sig_i32_i32(), "compile_add_i32",
-                                 g_compile_counter.fetch_add(1, std::memory_order_relaxed) + 1,
+                                 next_number(kCompileNumbers),
                                  "jit_compile_add_i32", err);
 }

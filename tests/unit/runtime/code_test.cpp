@@ -9,9 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "code_internal.h"
@@ -357,6 +361,93 @@ TEST_P(CodeBackend, StaleHandleAfterReuseIsRefusedEveryTime) {
     EXPECT_EQ(err, PanicLine("jit_call", stale, "function was already freed (its slot now holds another function)"));
   }
   EXPECT_EQ(npk_wildx_free(fresh), 0);
+}
+
+// A thread remembers the last module it found; that must not outlive the
+// module's return to malloc (after the quarantine of 256 freed modules).
+TEST_P(CodeBackend, ModulePointerIsRefusedAfterItLeavesTheQuarantine) {
+  npk_jit_module *m = npk_jit_module_new();
+  ASSERT_NE(npk_jit_module_add(m, kAdd, sizeof kAdd, add_, nullptr), 0u);  // this thread now knows m
+  ASSERT_EQ(npk_jit_module_free(m), 0);
+  std::vector<npk_jit_module *> later;
+  for (int i = 0; i < 300; ++i) later.push_back(npk_jit_module_new());
+  for (npk_jit_module *other : later) ASSERT_EQ(npk_jit_module_free(other), 0);
+  // m left the set; no live module has its address (all later ones are freed).
+  std::string err = StderrOf([&] { EXPECT_EQ(npk_jit_module_add(m, kAdd, sizeof kAdd, add_, nullptr), 0u); });
+  EXPECT_NE(err.find("rejected: not a module from npk_jit_module_new\n"), std::string::npos) << err;
+  err = StderrOf([&] { EXPECT_EQ(npk_jit_module_free(m), -1); });
+  EXPECT_NE(err.find("rejected: not a module from npk_jit_module_new\n"), std::string::npos) << err;
+}
+
+// npk_jit_fn_free of a module's functions racing npk_jit_module_free of the
+// module: each handle is retired once (its slot is never handed out twice)
+// and every function freed either way ends refused.
+TEST_P(CodeBackend, RacingFreesOfAModuleAndItsFunctionsRetireEachHandleOnce) {
+  constexpr int kRounds = 200, kFunctions = 32;
+  int refused_total = 0;
+  std::string err = StderrOf([&] {
+    for (int round = 0; round < kRounds; ++round) {
+      npk_jit_module *m = npk_jit_module_new();
+      std::vector<npk_jit_fn> fns;
+      for (int i = 0; i < kFunctions; ++i) fns.push_back(npk_jit_module_add(m, kAdd, sizeof kAdd, add_, nullptr));
+      ASSERT_EQ(npk_jit_module_seal(m), 0);
+      std::atomic<int> go{0};
+      int freed_one = 0, refused = 0;
+      std::thread singles([&] {
+        while (go.load() == 0) {
+        }
+        for (npk_jit_fn f : fns) (npk_jit_fn_free(f) == 0 ? freed_one : refused)++;
+      });
+      std::thread whole([&] {
+        while (go.load() == 0) {
+        }
+        EXPECT_EQ(npk_jit_module_free(m), 0);
+      });
+      go.store(1);
+      singles.join();
+      whole.join();
+      EXPECT_EQ(freed_one + refused, kFunctions);
+      refused_total += refused;
+      for (npk_jit_fn f : fns) EXPECT_EQ(npk_jit_fn_lookup(f, add_), nullptr);
+    }
+  });
+  EXPECT_EQ(static_cast<int>(std::count(err.begin(), err.end(), '\n')), refused_total);
+  // A slot given back twice would now be handed out twice.
+  npk_jit_module *big = npk_jit_module_new();
+  std::set<uint32_t> slots;
+  for (int i = 0; i < kRounds * kFunctions / 4; ++i) {
+    npk_jit_fn f = npk_jit_module_add(big, kAdd, sizeof kAdd, add_, nullptr);
+    ASSERT_NE(f, 0u);
+    EXPECT_TRUE(slots.insert(static_cast<uint32_t>(f)).second) << "slot " << static_cast<uint32_t>(f) << " twice";
+  }
+  ASSERT_EQ(npk_jit_module_seal(big), 0);
+  EXPECT_EQ(npk_jit_module_free(big), 0);
+}
+
+// Automatic names are numbered without a shared counter per function: the
+// numbers are unique in the process and in order within a thread.
+TEST_P(CodeBackend, AutomaticNamesAreUniqueAcrossThreadsAndInOrderWithinOne) {
+  constexpr int kThreads = 3, kEach = 150;
+  std::vector<std::vector<long>> numbers(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        void *p = npk_jit_compile_add_i32(nullptr);
+        ASSERT_NE(p, nullptr);
+        std::string name = npk_jit_fn_name(npkrt::handle_of_pointer(p));
+        ASSERT_EQ(name.rfind("compile_add_i32#", 0), 0u) << name;
+        numbers[t].push_back(std::stol(name.substr(strlen("compile_add_i32#"))));
+        ASSERT_EQ(npk_wildx_free(p), 0);
+      }
+    });
+  for (std::thread &t : threads) t.join();
+  std::set<long> all;
+  for (const std::vector<long> &mine : numbers) {
+    EXPECT_TRUE(std::is_sorted(mine.begin(), mine.end()));
+    for (long n : mine) EXPECT_TRUE(all.insert(n).second) << "compile_add_i32#" << n << " twice";
+  }
+  EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kEach));
 }
 
 TEST_P(CodeBackend, SteadyStateLifecyclesChangeNoPageTablesOnMemfd) {
