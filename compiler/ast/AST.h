@@ -247,6 +247,14 @@ struct IsExpr : Expr {
   IsExpr(Span s) : Expr(ExprKind::Is, s) {}
 };
 
+// `$`: the counter of the innermost enclosing `loop`/`till` (the checker
+// resolves it; a forward declaration: LoopStmt is a statement).
+struct LoopStmt;
+struct CounterExpr : Expr {
+  const LoopStmt *loop = nullptr;
+  CounterExpr(Span s) : Expr(ExprKind::Counter, s) {}
+};
+
 // `@sizeof(T)` / `@alignof(T)` (LANGUAGE-2 A6): an `int64` constant.
 struct LayoutExpr : Expr {
   bool align = false; // `@alignof`
@@ -321,9 +329,14 @@ struct IfStmt : Stmt {
   IfStmt(Span s) : Stmt(StmtKind::If, s) {}
 };
 
+// `while (c) body`, or `when (c) body then T end E` (LANGUAGE-2 A4): T runs
+// when `c` turns false after at least one round, E when `c` is false at the
+// first test or the body ends with `break`.
 struct WhileStmt : Stmt {
   ExprPtr cond;
   std::unique_ptr<BlockStmt> body;
+  bool when = false;
+  std::unique_ptr<BlockStmt> thenBlock, endBlock; // `when` only; each may be null
   WhileStmt(Span s) : Stmt(StmtKind::While, s) {}
 };
 
@@ -334,6 +347,17 @@ struct ForStmt : Stmt {
   StmtPtr step;
   std::unique_ptr<BlockStmt> body;
   ForStmt(Span s) : Stmt(StmtKind::For, s) {}
+};
+
+// `loop(start, limit, step) body` and `till(limit, step) body` (LANGUAGE-2
+// A4): the operands are evaluated once; `$` counts from start towards the
+// exclusive limit by step in either direction. `till` has no start (0).
+struct LoopStmt : Stmt {
+  ExprPtr start; // null for `till`
+  ExprPtr limit, step;
+  std::unique_ptr<BlockStmt> body;
+  const Ty *counterTy = nullptr; // the counter's type (checker)
+  LoopStmt(Span s) : Stmt(StmtKind::Loop, s) {}
 };
 
 struct BreakStmt : Stmt {

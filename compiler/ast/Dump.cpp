@@ -47,6 +47,7 @@ public:
       return s + ")";
     }
     case ExprKind::NullLit: return "NULL";
+    case ExprKind::Counter: return "$";
     case ExprKind::Name: return static_cast<const NameExpr *>(e)->name;
     case ExprKind::Unary: {
       auto *u = static_cast<const UnaryExpr *>(e);
@@ -141,8 +142,23 @@ public:
     }
     case StmtKind::While: {
       auto *w = static_cast<const WhileStmt *>(s);
-      line(d, "while " + expr(w->cond.get()));
+      line(d, (w->when ? "when " : "while ") + expr(w->cond.get()));
       stmt(w->body.get(), d + 1);
+      if (w->thenBlock) {
+        line(d, "then");
+        stmt(w->thenBlock.get(), d + 1);
+      }
+      if (w->endBlock) {
+        line(d, "end");
+        stmt(w->endBlock.get(), d + 1);
+      }
+      return;
+    }
+    case StmtKind::Loop: {
+      auto *l = static_cast<const LoopStmt *>(s);
+      line(d, "loop " + (l->start ? expr(l->start.get()) : std::string("0")) + " " + expr(l->limit.get()) + " " +
+                  expr(l->step.get()));
+      stmt(l->body.get(), d + 1);
       return;
     }
     case StmtKind::For: {

@@ -57,6 +57,7 @@ void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f)
   case ExprKind::StringLit:
   case ExprKind::NullLit:
   case ExprKind::Layout:
+  case ExprKind::Counter:
   case ExprKind::Name:
   case ExprKind::Error: return;
   }
@@ -76,7 +77,14 @@ void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f)
     visit(i.elseStmt.get());
     return;
   }
-  case StmtKind::While: visit(static_cast<const WhileStmt &>(s).body.get()); return;
+  case StmtKind::While: {
+    auto &w = static_cast<const WhileStmt &>(s);
+    visit(w.body.get());
+    visit(w.thenBlock.get());
+    visit(w.endBlock.get());
+    return;
+  }
+  case StmtKind::Loop: visit(static_cast<const LoopStmt &>(s).body.get()); return;
   case StmtKind::For: {
     auto &fs = static_cast<const ForStmt &>(s);
     visit(fs.init.get());
@@ -114,6 +122,13 @@ void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f) {
   case StmtKind::If: visit(static_cast<const IfStmt &>(s).cond); return;
   case StmtKind::While: visit(static_cast<const WhileStmt &>(s).cond); return;
   case StmtKind::For: visit(static_cast<const ForStmt &>(s).cond); return;
+  case StmtKind::Loop: { // evaluated once, left to right, before the first round
+    auto &l = static_cast<const LoopStmt &>(s);
+    visit(l.start);
+    visit(l.limit);
+    visit(l.step);
+    return;
+  }
   case StmtKind::Pass: visit(static_cast<const PassStmt &>(s).value); return;
   case StmtKind::Fail: visit(static_cast<const FailStmt &>(s).code); return;
   case StmtKind::Return: visit(static_cast<const ReturnStmt &>(s).value); return;
@@ -151,11 +166,15 @@ bool breaksOutOfLoop(const Stmt &s) {
     auto &i = static_cast<const IfStmt &>(s);
     return breaksOutOfLoop(*i.thenBlock) || (i.elseStmt && breaksOutOfLoop(*i.elseStmt));
   }
+  case StmtKind::While: { // a `break` in the body leaves that loop; in `then`/`end`, the enclosing one
+    auto &w = static_cast<const WhileStmt &>(s);
+    return (w.thenBlock && breaksOutOfLoop(*w.thenBlock)) || (w.endBlock && breaksOutOfLoop(*w.endBlock));
+  }
   case StmtKind::VarDecl:
   case StmtKind::Expr:
   case StmtKind::Assign:
-  case StmtKind::While: // a `break` in a nested loop leaves that loop
-  case StmtKind::For:
+  case StmtKind::For: // a `break` in a nested loop leaves that loop
+  case StmtKind::Loop:
   case StmtKind::Continue:
   case StmtKind::Pass:
   case StmtKind::Fail:
@@ -186,8 +205,9 @@ const Stmt *leavingStatement(const Stmt &s) {
   case StmtKind::While: {
     auto &w = static_cast<const WhileStmt &>(s);
     auto *lit = as<BoolLitExpr>(w.cond.get());
-    return lit && lit->value && !breaksOutOfLoop(*w.body) ? &s : nullptr;
+    return lit && lit->value && w.body && !breaksOutOfLoop(*w.body) ? &s : nullptr;
   }
+  case StmtKind::Loop: return nullptr; // always ends
   case StmtKind::For: {
     auto &f = static_cast<const ForStmt &>(s);
     return !f.cond && !breaksOutOfLoop(*f.body) ? &s : nullptr;

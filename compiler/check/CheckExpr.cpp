@@ -61,6 +61,7 @@ const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
   case ExprKind::StructLit: t = checkStructLit(static_cast<StructLitExpr &>(e), expected); break;
   case ExprKind::Layout: t = checkLayout(static_cast<LayoutExpr &>(e)); break;
   case ExprKind::Is: t = checkIs(static_cast<IsExpr &>(e), expected); break;
+  case ExprKind::Counter: t = checkCounter(static_cast<CounterExpr &>(e)); break;
   case ExprKind::IncDec: {
     auto &i = static_cast<IncDecExpr &>(e);
     checkExpr(*i.operand);

@@ -69,6 +69,7 @@ void Checker::checkStmt(Stmt &s) {
   case StmtKind::If: return checkIf(static_cast<IfStmt &>(s));
   case StmtKind::While: {
     auto &w = static_cast<WhileStmt &>(s);
+    if (w.when) return checkWhen(w);
     forgetAssignedIn(s); // the condition runs again after the body
     checkCondition(*w.cond, "`while` condition");
     checkLoopBody(w.cond.get(), *w.body, nullptr);
@@ -85,12 +86,14 @@ void Checker::checkStmt(Stmt &s) {
     popScope();
     return;
   }
+  case StmtKind::Loop: return checkCountedLoop(static_cast<LoopStmt &>(s));
   case StmtKind::Break:
   case StmtKind::Continue:
     if (loopDepth_ == 0)
       diags_.error(DiagId::BadControl, s.span,
                    std::string("`") + (s.kind == StmtKind::Break ? "break" : "continue") + "` outside a loop")
-          .withHelp(deferDepth_ ? "a `defer` body cannot jump out of its block" : "use it inside `while` or `for`");
+          .withHelp(deferDepth_ ? "a `defer` body cannot jump out of its block"
+                                : "use it inside `while`, `for`, `loop`, `till` or `when`");
     return;
   case StmtKind::Pass: return checkPass(static_cast<PassStmt &>(s));
   case StmtKind::Fail: return checkFail(static_cast<FailStmt &>(s));
@@ -125,6 +128,89 @@ void Checker::checkLoopBody(const Expr *cond, BlockStmt &body, Stmt *step) {
   --loopDepth_;
   okResults_.resize(mark);
   if (cond && !breaksOutOfLoop(body)) narrow(*cond, false);
+}
+
+// `when (c) B then T end E` (LANGUAGE-2 A4): B is a loop body; T and E run
+// after the loop, outside it (their `break`/`continue` act on the enclosing
+// loop). What the condition proves ends with the statement: T and E may
+// assign, and E also runs after a `break`.
+void Checker::checkWhen(WhileStmt &w) {
+  size_t mark = okResults_.size();
+  forgetAssignedIn(w);
+  checkCondition(*w.cond, "`when` condition");
+  checkLoopBody(w.cond.get(), *w.body, nullptr);
+  if (w.thenBlock) checkBlock(*w.thenBlock);
+  if (w.endBlock) checkBlock(*w.endBlock);
+  okResults_.resize(mark);
+}
+
+namespace {
+// An unsuffixed integer literal (or its negation): it takes the type the
+// other operands give it.
+bool adaptableLiteral(const Expr &e) {
+  if (auto *u = as<UnaryExpr>(&e); u && u->op == UnaryOp::Neg && u->operand) return adaptableLiteral(*u->operand);
+  auto *lit = as<IntLitExpr>(&e);
+  return lit && lit->suffix == IntSuffix::None;
+}
+} // namespace
+
+// `loop(start, limit, step)` / `till(limit, step)` (LANGUAGE-2 A4): integer
+// operands with a common type (the counter's), a positive step.
+void Checker::checkCountedLoop(LoopStmt &l) {
+  const char *word = l.start ? "`loop`" : "`till`";
+  std::vector<Expr *> operands;
+  if (l.start) operands.push_back(l.start.get());
+  operands.push_back(l.limit.get());
+  operands.push_back(l.step.get());
+  const Ty *common = nullptr;
+  bool ok = true;
+  auto unify = [&](Expr &e, const Ty *t) {
+    if (t->isError()) {
+      ok = false;
+      return;
+    }
+    if (!t->isInt()) {
+      diags_.error(DiagId::TypeMismatch, e.span,
+                   std::string(word) + " operand `" + sourceText(e.span) + "` has type `" + t->str() +
+                       "`, not an integer type")
+          .withHelp("the start, limit and step of a counted loop are integers");
+      ok = false;
+      return;
+    }
+    if (!common || convertible(common, t)) common = t;
+    else if (!convertible(t, common)) {
+      diags_.error(DiagId::TypeMismatch, e.span,
+                   std::string(word) + " operands have no common type: `" + common->str() + "` and `" + t->str() + "`")
+          .withHelp("convert one explicitly, e.g. `" + sourceText(e.span) + " => " + common->str() + "`");
+      ok = false;
+    }
+  };
+  for (Expr *e : operands)
+    if (!adaptableLiteral(*e)) unify(*e, checkValue(*e, nullptr));
+  if (!common) common = types_.int32();
+  for (Expr *e : operands)
+    if (adaptableLiteral(*e)) unify(*e, checkValue(*e, common));
+  if (ok) {
+    if (auto step = constantValue(*l.step); step && *step <= 0)
+      diags_.error(DiagId::LiteralRange, l.step->span,
+                   std::string(word) + " step `" + sourceText(l.step->span) + "` is not positive")
+          .withHelp("the step is a positive magnitude; the loop counts down by itself when start > limit");
+  }
+  l.counterTy = ok ? common : types_.error();
+  forgetAssignedIn(*l.body); // the body runs again after its assignments
+  countedLoops_.push_back(&l);
+  checkLoopBody(nullptr, *l.body, nullptr);
+  countedLoops_.pop_back();
+}
+
+const Ty *Checker::checkCounter(CounterExpr &e) {
+  if (countedLoops_.empty()) {
+    diags_.error(DiagId::UnknownName, e.span, "`$` outside a `loop` or `till`")
+        .withHelp("`$` is the counter of the innermost enclosing `loop`/`till`; `while`, `for` and `when` have none");
+    return types_.error();
+  }
+  e.loop = countedLoops_.back();
+  return countedLoops_.back()->counterTy;
 }
 
 // Whether a value of type `t` contains a function value (itself, or a field
@@ -212,6 +298,13 @@ void Checker::checkExprStmt(ExprStmt &s) {
 void Checker::checkAssign(AssignStmt &s) {
   const Ty *target = checkExpr(*s.target);
   if (target->isError()) {
+    checkExpr(*s.value);
+    return;
+  }
+  if (as<CounterExpr>(s.target.get())) {
+    diags_.error(DiagId::NotAssignable, s.target->span, "`$` is read-only")
+        .withHelp("it is the loop's counter; copy it first: `int64:i = $;`");
+    checkExpr(*s.target);
     checkExpr(*s.value);
     return;
   }

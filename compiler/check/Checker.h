@@ -144,6 +144,9 @@ private:
   void forget(const Binding *b);
   void forgetAssignedIn(const Stmt &region);
   void checkLoopBody(const Expr *cond, BlockStmt &body, Stmt *step);
+  void checkCountedLoop(LoopStmt &l);
+  void checkWhen(WhileStmt &w);
+  const Ty *checkCounter(CounterExpr &e);
   const Binding *storageRoot(const Expr &e) const;
 
   std::string sourceText(Span s) const { return std::string(sm_.text(s)); }
@@ -166,6 +169,7 @@ private:
   std::vector<const Binding *> okResults_; // Result bindings known not to be errors here
   std::unordered_map<const Expr *, __int128> constants_; // folded integer constants
   int loopDepth_ = 0;
+  std::vector<LoopStmt *> countedLoops_; // enclosing `loop`/`till` statements, innermost last (`$`)
   int deferDepth_ = 0;
 };
 

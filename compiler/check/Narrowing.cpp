@@ -6,6 +6,7 @@
 // region that may run again after an assignment — a loop body, a deferred
 // block — starts without the facts its assignments could break.
 #include "check/Checker.h"
+#include "ast/Walk.h"
 
 #include <set>
 
@@ -28,7 +29,8 @@ void collectAssigned(const Stmt &s, std::set<std::string> &names) {
     if (i.elseStmt) collectAssigned(*i.elseStmt, names);
     return;
   }
-  case StmtKind::While: return collectAssigned(*static_cast<const WhileStmt &>(s).body, names);
+  case StmtKind::While:
+  case StmtKind::Loop: forEachChildStmt(s, [&](const Stmt &child) { collectAssigned(child, names); }); return;
   case StmtKind::For: {
     auto &f = static_cast<const ForStmt &>(s);
     if (f.init) collectAssigned(*f.init, names);

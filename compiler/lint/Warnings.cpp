@@ -142,6 +142,7 @@ std::string whyLeaves(const Stmt &jump) {
   case StmtKind::If: return "every branch of this `if` leaves the block";
   case StmtKind::While:
   case StmtKind::For: return "this loop has no `break`: it ends only by leaving the function";
+  case StmtKind::Loop: return "control leaves the block here"; // not reached: a counted loop always ends
   case StmtKind::Block:
   case StmtKind::VarDecl:
   case StmtKind::Expr:
@@ -205,6 +206,7 @@ private:
     case StmtKind::Assign:
     case StmtKind::If:
     case StmtKind::While:
+    case StmtKind::Loop:
     case StmtKind::Break:
     case StmtKind::Continue:
     case StmtKind::Pass:

@@ -82,6 +82,10 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   }
   case ExprKind::Is: return lowerIs(static_cast<const IsExpr &>(e));
   case ExprKind::Layout: return b_.getInt64(static_cast<const LayoutExpr &>(e).value);
+  case ExprKind::Counter: {
+    const Counted &c = counted_.at(static_cast<const CounterExpr &>(e).loop);
+    return b_.CreateLoad(llvmType(e.ty), c.counter, "$");
+  }
   case ExprKind::FloatLit: return llvm::ConstantFP::get(llvmType(e.ty), static_cast<const FloatLitExpr &>(e).value);
   case ExprKind::BoolLit: return b_.getInt1(static_cast<const BoolLitExpr &>(e).value);
   case ExprKind::StringLit: return stringValue(static_cast<const StringLitExpr &>(e).value);

@@ -235,6 +235,7 @@ void Lowerer::lowerFunc(const nir::Func &nf) {
   fn_ = funcs_.at(&f);
   slots_.clear();
   dropFlags_.clear();
+  counted_.clear();
   dropCount_ = 0;
   if (debug_) debug_->beginFunction(f, fn_);
   b_.SetCurrentDebugLocation({}); // each NIR instruction sets its own

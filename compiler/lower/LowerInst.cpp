@@ -6,6 +6,8 @@
 
 #include "own/Tracking.h"
 
+#include <npk/runtime.h>
+
 namespace npk {
 
 bool Lowerer::terminated() const { return b_.GetInsertBlock()->getTerminator() != nullptr; }
@@ -73,6 +75,24 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   case nir::Op::Flag: return setDropFlag(*in.binding, in.flagValue);
   case nir::Op::ScopeExit:
   case nir::Op::ScopeEnd: return; // markers for the ownership phase and drop elaboration
+  case nir::Op::CountInit: return lowerCountInit(in);
+  case nir::Op::CountStep: { // the counter moves only if a round follows: it never passes the limit
+    const Counted &c = counted_.at(static_cast<const LoopStmt *>(in.stmt));
+    llvm::Type *t = llvmType(in.ty);
+    llvm::Value *left = b_.CreateSub(b_.CreateLoad(t, c.left), llvm::ConstantInt::get(t, 1));
+    b_.CreateStore(left, c.left);
+    llvm::Value *cur = b_.CreateLoad(t, c.counter);
+    llvm::Value *more = b_.CreateICmpNE(left, llvm::ConstantInt::get(t, 0));
+    b_.CreateStore(b_.CreateSelect(more, b_.CreateAdd(cur, b_.CreateLoad(t, c.delta)), cur), c.counter);
+    return;
+  }
+  case nir::Op::CountBr: {
+    const Counted &c = counted_.at(static_cast<const LoopStmt *>(in.stmt));
+    llvm::Type *t = llvmType(in.ty);
+    llvm::Value *more = b_.CreateICmpNE(b_.CreateLoad(t, c.left), llvm::ConstantInt::get(t, 0));
+    b_.CreateCondBr(more, blocks_[in.target], blocks_[in.elseTarget]);
+    return;
+  }
   case nir::Op::Br: b_.CreateBr(blocks_[in.target]); return;
   case nir::Op::CondBr: b_.CreateCondBr(temp(in.operand), blocks_[in.target], blocks_[in.elseTarget]); return;
   case nir::Op::Ret: {
@@ -119,6 +139,37 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
     return;
   case nir::Op::Unreachable: b_.CreateUnreachable(); return;
   }
+}
+
+// `loop(start, limit, step)` (LANGUAGE-2 A4): a step that is not positive is
+// trap 105; the body runs ceil(|limit - start| / step) times, counted in the
+// counter's width as unsigned (the distance always fits), so `$` counts up
+// or down towards the exclusive limit and never overflows.
+void Lowerer::lowerCountInit(const nir::Inst &in) {
+  const Ty *ty = in.ty;
+  llvm::Type *t = llvmType(ty);
+  llvm::Value *zero = llvm::ConstantInt::get(t, 0);
+  llvm::Value *start = in.counts[0] == nir::kNoTemp ? zero : temp(in.counts[0]);
+  llvm::Value *limit = temp(in.counts[1]);
+  llvm::Value *step = temp(in.counts[2]);
+  emitTrap(ty->isSigned ? b_.CreateICmpSLE(step, zero) : b_.CreateICmpEQ(step, zero), NPK_ERR_LOOP_STEP,
+           static_cast<const LoopStmt *>(in.stmt)->step->span);
+  llvm::Value *up = ty->isSigned ? b_.CreateICmpSLE(start, limit) : b_.CreateICmpULE(start, limit);
+  llvm::Value *distance = b_.CreateSelect(up, b_.CreateSub(limit, start), b_.CreateSub(start, limit));
+  llvm::Value *rounds = b_.CreateAdd(b_.CreateUDiv(distance, step),
+                                     b_.CreateZExt(b_.CreateICmpNE(b_.CreateURem(distance, step), zero), t));
+  // One set of slots per loop, also when a defer body holding it is expanded
+  // at several exits.
+  auto [it, fresh] = counted_.try_emplace(static_cast<const LoopStmt *>(in.stmt));
+  Counted &c = it->second;
+  if (fresh) {
+    c.counter = allocas_.CreateAlloca(t, nullptr, "loop.counter");
+    c.left = allocas_.CreateAlloca(t, nullptr, "loop.left");
+    c.delta = allocas_.CreateAlloca(t, nullptr, "loop.delta");
+  }
+  b_.CreateStore(start, c.counter);
+  b_.CreateStore(rounds, c.left);
+  b_.CreateStore(b_.CreateSelect(up, step, b_.CreateNeg(step)), c.delta);
 }
 
 void Lowerer::lowerParam(const nir::Inst &in) {

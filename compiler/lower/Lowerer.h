@@ -124,6 +124,13 @@ public:
   const std::vector<std::pair<const Expr *, const Binding *>> *clears_ = nullptr; // of the instruction lowered
   std::unordered_map<const Binding *, llvm::Value *> slots_;     // alloca (or borrowed pointer)
   std::unordered_map<const Binding *, llvm::Value *> dropFlags_; // i1 allocas
+  // A `loop`/`till`'s state: `$`, the rounds left (unsigned), and what `$`
+  // moves by (step, or its negation counting down).
+  struct Counted {
+    llvm::Value *counter, *left, *delta; // allocas
+  };
+  std::unordered_map<const LoopStmt *, Counted> counted_;
+  void lowerCountInit(const nir::Inst &in);
   llvm::MDNode *dropTag_ = nullptr; // while a NIR drop is lowered
   unsigned dropCount_ = 0;
 

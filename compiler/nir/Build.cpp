@@ -63,6 +63,8 @@ private:
   void ifStmt(const IfStmt &s);
   void whileStmt(const WhileStmt &s);
   void forStmt(const ForStmt &s);
+  void whenStmt(const WhileStmt &s);
+  void loopStmt(const LoopStmt &s);
   void jump(const Stmt &s);
   void leave(const Stmt &s, ExitKind kind, Temp value, const Ty *ty);
 
@@ -180,7 +182,11 @@ void Builder::stmt(const Stmt &s) {
   }
   case StmtKind::Assign: return assign(static_cast<const AssignStmt &>(s));
   case StmtKind::If: return ifStmt(static_cast<const IfStmt &>(s));
-  case StmtKind::While: return whileStmt(static_cast<const WhileStmt &>(s));
+  case StmtKind::While: {
+    auto &w = static_cast<const WhileStmt &>(s);
+    return w.when ? whenStmt(w) : whileStmt(w);
+  }
+  case StmtKind::Loop: return loopStmt(static_cast<const LoopStmt &>(s));
   case StmtKind::For: return forStmt(static_cast<const ForStmt &>(s));
   case StmtKind::Break:
   case StmtKind::Continue: return jump(s);
@@ -357,6 +363,91 @@ void Builder::forStmt(const ForStmt &s) {
   if (s.step) detached(*s.step);
   if (!terminated_) branch(head, s.step ? s.step->span : endOf(*s.body), &s, true);
   context_ = outer;
+  cur_ = exit;
+  terminated_ = false;
+}
+
+// `when (c) B then T end E`: the first test decides between B and E; after
+// each round of B the test decides between B and T. `break` in B goes to E;
+// T and E run outside the loop.
+void Builder::whenStmt(const WhileStmt &s) {
+  if (!s.cond || !s.body) return;
+  Decision outer = context_;
+  unsigned first = newBlock("when.first", outer);
+  unsigned body = newBlock("when.body", Decision{s.cond.get(), true});
+  unsigned again = newBlock("when.cond", outer);
+  unsigned thenB = newBlock("when.then", Decision{s.cond.get(), false});
+  unsigned endB = newBlock("when.else", outer);
+  unsigned join = newBlock("when.end", outer);
+  branch(first, s.span, &s);
+  cur_ = first;
+  terminated_ = false;
+  condBranch(*s.cond, eval(*s.cond, nullptr, &s, Use::Operand), body, endB);
+  loops_.push_back(Loop{endB, again, frames_.size(), &s, true});
+  context_ = Decision{s.cond.get(), true};
+  cur_ = body;
+  terminated_ = false;
+  block(*s.body);
+  if (!terminated_) branch(again, endOf(*s.body), &s, true);
+  loops_.pop_back();
+  context_ = outer;
+  cur_ = again;
+  terminated_ = false;
+  condBranch(*s.cond, eval(*s.cond, nullptr, &s, Use::Operand), body, thenB);
+  for (auto [at, part] : {std::pair{thenB, s.thenBlock.get()}, std::pair{endB, s.endBlock.get()}}) {
+    context_ = at == thenB ? Decision{s.cond.get(), false} : outer;
+    cur_ = at;
+    terminated_ = false;
+    if (part) block(*part);
+    if (!terminated_) branch(join, part ? endOf(*part) : s.span);
+  }
+  context_ = outer;
+  cur_ = join;
+  terminated_ = false;
+}
+
+// `loop(start, limit, step)` / `till(limit, step)`: the operands once, left to
+// right, then `count.init`; the head tests the rounds left, `continue` goes
+// to the step.
+void Builder::loopStmt(const LoopStmt &s) {
+  if (!s.limit || !s.step || !s.body) return;
+  Temp start = s.start ? eval(*s.start, s.counterTy, &s, Use::Operand) : kNoTemp;
+  Temp limit = eval(*s.limit, s.counterTy, &s, Use::Operand);
+  Temp stepBy = eval(*s.step, s.counterTy, &s, Use::Operand);
+  Inst &init = add(Op::CountInit, s.span);
+  init.stmt = &s;
+  init.ty = s.counterTy;
+  init.counts[0] = start;
+  init.counts[1] = limit;
+  init.counts[2] = stepBy;
+  Decision outer = context_;
+  unsigned head = newBlock("loop.cond", outer);
+  unsigned body = newBlock("loop.body", outer);
+  unsigned step = newBlock("loop.step", outer);
+  unsigned exit = newBlock("loop.end", outer);
+  branch(head, s.span, &s);
+  cur_ = head;
+  terminated_ = false;
+  Inst test;
+  test.op = Op::CountBr;
+  test.span = s.span;
+  test.stmt = &s;
+  test.ty = s.counterTy;
+  test.target = body;
+  test.elseTarget = exit;
+  terminate(test);
+  loops_.push_back(Loop{exit, step, frames_.size(), &s, false});
+  cur_ = body;
+  terminated_ = false;
+  block(*s.body);
+  if (!terminated_) branch(step, endOf(*s.body));
+  loops_.pop_back();
+  cur_ = step;
+  terminated_ = false;
+  Inst &next = add(Op::CountStep, s.span);
+  next.stmt = &s;
+  next.ty = s.counterTy;
+  branch(head, endOf(*s.body), &s, true);
   cur_ = exit;
   terminated_ = false;
 }

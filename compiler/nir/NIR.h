@@ -66,6 +66,7 @@ struct Inst {
   Temp result = kNoTemp;           // Eval: the temporary it defines
   Use use = Use::Operand;          // Eval: what the statement does with the value
   Temp operand = kNoTemp;          // Let, Store, CondBr, Ret, Exit: the value used
+  Temp counts[3] = {kNoTemp, kNoTemp, kNoTemp}; // CountInit: start (none: `till`, 0), limit, step
   const Expr *expr = nullptr;      // Eval: the expression; Store, Update: the target place
   const Expr *value = nullptr;     // Store: the stored value's expression; Update: the value (evaluated in place)
   const Stmt *stmt = nullptr;      // the statement it comes from (Eval of a statement, Ret, Exit, Store)

@@ -73,6 +73,11 @@ public:
     case Op::Flag: return r + " " + in.binding->name + " = " + (in.flagValue ? "true" : "false");
     case Op::ScopeExit:
     case Op::ScopeEnd: return r + " " + site(in.site);
+    case Op::CountInit:
+      return r + " " + (in.counts[0] == kNoTemp ? std::string("0") : temp(in.counts[0])) + ", " + temp(in.counts[1]) +
+             ", " + temp(in.counts[2]) + typeSuffix(in.ty);
+    case Op::CountStep: return r;
+    case Op::CountBr: return r + " " + label(in.target) + ", " + label(in.elseTarget);
     case Op::Br:
       r += " " + label(in.target);
       if (in.loopBack) r += " loop-back";

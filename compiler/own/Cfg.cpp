@@ -249,6 +249,12 @@ void CfgBuilder::inst(const nir::Inst &in) {
     return;
   }
   case nir::Op::CondBr: return branch(*in.expr, cur_, in.target, in.elseTarget);
+  case nir::Op::CountBr: // a counted loop may run no round
+    addEdge(cur_, in.target);
+    addEdge(cur_, in.elseTarget);
+    return;
+  case nir::Op::CountInit:
+  case nir::Op::CountStep: return; // integers only
   case nir::Op::Drop:
   case nir::Op::Flag:
   case nir::Op::Ret:
@@ -452,6 +458,7 @@ void CfgBuilder::expr(const Expr &e) {
   case ExprKind::Raw:
   case ExprKind::IncDec:
   case ExprKind::Layout:
+  case ExprKind::Counter:
   case ExprKind::Error: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { expr(child); });

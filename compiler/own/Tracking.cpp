@@ -101,6 +101,7 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f) {
   case ExprKind::Drop:
   case ExprKind::IncDec:
   case ExprKind::Layout:
+  case ExprKind::Counter:
   case ExprKind::Error: break;
   }
   forEachChildExpr(e, [&](const Expr &child) { visitValue(child, Keep{}, f); });
@@ -326,6 +327,7 @@ void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f) {
     case StmtKind::If:
     case StmtKind::While:
     case StmtKind::For:
+    case StmtKind::Loop:
     case StmtKind::Break:
     case StmtKind::Continue:
     case StmtKind::Fail:

@@ -213,7 +213,18 @@ Diag *Parser::errorExpected(std::string what) {
     if (lambdaAhead()) return nullptr;
   }
   Diag *d = errorAt(cur().span, DiagId::Expected, "expected " + what + ", found " + describeTok(cur()));
+  if (d && what.find("name") != std::string::npos && isKeyword(cur().kind))
+    d->withHelp("`" + std::string(cur().text) + "` is a keyword; choose another name");
   return d;
+}
+
+bool Parser::isKeyword(Tok k) {
+  switch (k) {
+#define KEYWORD(Name, Text) case Tok::Name:
+#include "lex/Tokens.def"
+    return true;
+  default: return false;
+  }
 }
 
 // Lambdas and closures (LANGUAGE.md §9, LANGUAGE-2 A7) where an expression
@@ -776,7 +787,8 @@ void Parser::rejectBlockSemi() {
       .fix(semi, "");
 }
 
-// stmt = block | if-stmt | while-stmt | for-stmt | defer-stmt | "break" ";" | "continue" ";"
+// stmt = block | if-stmt | while-stmt | when-stmt | for-stmt | loop-stmt | till-stmt | defer-stmt
+//      | "break" ";" | "continue" ";"
 //      | "pass" [expr] ";" | "fail" expr ";" | "return" [expr] ";" | "exit" expr ";"
 //      | simple-stmt ";"
 StmtPtr Parser::parseStmt() {
@@ -788,13 +800,20 @@ StmtPtr Parser::parseStmt() {
     return b;
   }
   case Tok::KwIf: return parseIf();
-  case Tok::KwWhile: return parseWhile();
+  case Tok::KwWhile:
+  case Tok::KwWhen: return parseWhile();
   case Tok::KwFor: return parseFor();
+  case Tok::KwLoop:
+  case Tok::KwTill: return parseLoop();
   case Tok::KwDefer: return parseDefer();
   case Tok::KwBreak:
   case Tok::KwContinue: {
     bool isBreak = advance().kind == Tok::KwBreak;
     StmtPtr s = isBreak ? StmtPtr(std::make_unique<BreakStmt>(start)) : StmtPtr(std::make_unique<ContinueStmt>(start));
+    if (at(Tok::LParen) && unsupported(cur().span, "a loop label (`break(name);`)")) { // LANGUAGE-2 A4
+      syncStatement();
+      return s;
+    }
     if (!expect(Tok::Semi, isBreak ? "after `break`" : "after `continue`")) syncStatement();
     return s;
   }
@@ -890,17 +909,56 @@ StmtPtr Parser::parseIf() {
 }
 
 // while-stmt = "while" "(" expr ")" block
+// when-stmt = "when" "(" expr ")" block [ "then" block ] [ "end" block ]
+// (`then` and `end` are words only here, so `Jit.end` stays a name.)
 StmtPtr Parser::parseWhile() {
-  auto s = std::make_unique<WhileStmt>(advance().span);
-  if (!expect(Tok::LParen, "after `while`")) {
+  auto s = std::make_unique<WhileStmt>(cur().span);
+  s->when = advance().kind == Tok::KwWhen;
+  const char *word = s->when ? "`when`" : "`while`";
+  if (!expect(Tok::LParen, (std::string("after ") + word).c_str())) {
     syncStatement();
     return std::make_unique<ErrorStmt>(s->span);
   }
   s->cond = parseExpr();
-  if (!expect(Tok::RParen, "to close the `while` condition")) {
+  if (!expect(Tok::RParen, (std::string("to close the ") + word + " condition").c_str())) {
     syncStatement();
     return std::make_unique<ErrorStmt>(s->span);
   }
+  s->body = parseBlock();
+  if (s->when && atWord("then")) {
+    advance();
+    s->thenBlock = parseBlock();
+  }
+  if (s->when && atWord("end")) {
+    advance();
+    s->endBlock = parseBlock();
+  }
+  rejectBlockSemi();
+  return s;
+}
+
+bool Parser::atWord(std::string_view word) const { return at(Tok::Ident) && cur().text == word; }
+
+// loop-stmt = "loop" "(" expr "," expr "," expr ")" block
+// till-stmt = "till" "(" expr "," expr ")" block
+StmtPtr Parser::parseLoop() {
+  auto s = std::make_unique<LoopStmt>(cur().span);
+  bool till = advance().kind == Tok::KwTill;
+  const char *word = till ? "`till`" : "`loop`";
+  auto fail = [&] {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  };
+  if (!expect(Tok::LParen, (std::string("after ") + word).c_str())) return fail();
+  if (!till) {
+    s->start = parseExpr();
+    if (!expect(Tok::Comma, "after the start of `loop(start, limit, step)`")) return fail();
+  }
+  s->limit = parseExpr();
+  if (!expect(Tok::Comma, till ? "after the limit of `till(limit, step)`" : "after the limit of `loop(start, limit, step)`"))
+    return fail();
+  s->step = parseExpr();
+  if (!expect(Tok::RParen, (std::string("to close the ") + word + " header").c_str())) return fail();
   s->body = parseBlock();
   rejectBlockSemi();
   return s;
@@ -1258,6 +1316,11 @@ ExprPtr Parser::parsePrimary() {
   }
   case Tok::KwNull: {
     auto e = std::make_unique<NullLitExpr>(t.span);
+    advance();
+    return e;
+  }
+  case Tok::Dollar: {
+    auto e = std::make_unique<CounterExpr>(t.span);
     advance();
     return e;
   }

@@ -68,6 +68,9 @@ private:
   StmtPtr parseIf();
   StmtPtr parseWhile();
   StmtPtr parseFor();
+  StmtPtr parseLoop();
+  bool atWord(std::string_view word) const;
+  static bool isKeyword(Tok k);
   StmtPtr parseDefer();
   StmtPtr parseSimpleStmt();
   StmtPtr parseVarDecl();

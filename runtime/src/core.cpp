@@ -210,6 +210,7 @@ const char *trap_description(int32_t code) {
     case NPK_ERR_DIV_ZERO: return "division by zero";
     case NPK_ERR_CAST_RANGE: return "value out of range for cast";
     case NPK_ERR_INDEX: return "index out of bounds";
+    case NPK_ERR_LOOP_STEP: return "loop step is not positive";
     case NPK_ERR_JIT_ALLOC: return "JIT page allocation failed";
     case NPK_ERR_JIT_INSTALL: return "JIT code install failed";
     case NPK_ERR_JIT_SEAL: return "JIT page seal failed";

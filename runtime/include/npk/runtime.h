@@ -453,6 +453,7 @@ enum {
   NPK_ERR_DIV_ZERO = 102,    /* integer / or % by zero (or INT_MIN / -1, INT_MIN % -1) */
   NPK_ERR_CAST_RANGE = 103,  /* `expr => T` value does not fit T */
   NPK_ERR_INDEX = 104,       /* index out of bounds (get_argv) */
+  NPK_ERR_LOOP_STEP = 105,   /* `loop`/`till` step is not positive */
   NPK_ERR_JIT_ALLOC = 201,   /* Jit.compile_*: wildx_alloc returned NULL */
   NPK_ERR_JIT_INSTALL = 202, /* Jit.compile_*: installing code failed */
   NPK_ERR_JIT_SEAL = 203,    /* Jit.compile_*: sealing failed */
