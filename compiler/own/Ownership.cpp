@@ -501,6 +501,24 @@ Diag FunctionReport::borrowedParamDiag(const Finding &f) const {
 Diag FunctionReport::movedDiag(const Finding &f) const {
   std::string name = quoted(f.binding);
   Origin moved = trace(f.block, f.index, f.binding, kMoved);
+  // `defer { free(p); } ... pass p;` (LANGUAGE-2 A9): `p` is moved out by
+  // the exit whose defer bodies then free it, so the caller would receive
+  // freed memory. Reported at the `pass` as a use after free.
+  const Span exit = f.runsAt;
+  bool inDefer = exit.valid() && !(exit.file == f.primary.file && exit.begin == f.primary.begin);
+  if (inDefer && moved.event && moved.event->span.file == exit.file && moved.event->span.begin >= exit.begin &&
+      moved.event->span.end <= exit.end) {
+    Diag d;
+    d.id = DiagId::UseAfterFree;
+    d.primary = moved.event->span;
+    d.primaryLabel = "passed out here";
+    d.message = name + " is passed out after a `defer` frees it";
+    d.label(f.primary, "freed here, by a `defer` that runs after the value is taken");
+    d.note("the caller would receive freed memory: `pass` takes the value first, then the defers run");
+    d.withHelp("pass out an allocation that nothing frees here: remove the release from the `defer`, or free " +
+               name + " only on the paths that do not pass it out");
+    return d;
+  }
   Diag d = afterMoveDiag(f, moved, "freed here", "the allocation moved here", name + " gave its allocation away ");
   d.message = name + " is freed after its allocation moved to another binding";
   d.withHelp("release the allocation once, through the binding that owns it now");
