@@ -71,18 +71,34 @@ std::string optimizeModule(llvm::Module &m, int optLevel) {
   return {};
 }
 
-std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assembly, int optLevel) {
+std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assembly, int optLevel,
+                            bool &writeFailed) {
+  writeFailed = false;
   std::string error;
   auto tm = makeTargetMachine(error, optLevel);
   if (!tm) return error;
   std::error_code ec;
   llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
-  if (ec) return "cannot write `" + path + "`: " + ec.message();
-  llvm::legacy::PassManager pm;
-  auto kind = assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
-  if (tm->addPassesToEmitFile(pm, out, nullptr, kind)) return "the target cannot emit this file type";
-  pm.run(m);
-  out.flush();
+  if (ec) {
+    writeFailed = true;
+    return "cannot write `" + path + "`: " + ec.message();
+  }
+  {
+    // The pass manager's streamer writes its last bytes when it is destroyed,
+    // so it goes before `out` is closed.
+    llvm::legacy::PassManager pm;
+    auto kind = assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
+    if (tm->addPassesToEmitFile(pm, out, nullptr, kind)) return "the target cannot emit this file type";
+    pm.run(m);
+  }
+  out.close();
+  if (out.has_error()) {
+    // Reported as a diagnostic, not by LLVM's fatal error when `out` is destroyed.
+    ec = out.error();
+    out.clear_error();
+    writeFailed = true;
+    return "cannot write `" + path + "`: " + ec.message();
+  }
   return {};
 }
 
