@@ -207,7 +207,7 @@ int runCommand(const std::vector<std::string> &args) {
       opts.debugInfo = a == "-g";
     } else if (a.rfind("--emit=", 0) == 0) {
       if (!parseEmit(a.substr(7), opts.emit))
-        return usageError("unknown --emit kind `" + a.substr(7) + "` (tokens, ast, llvm, asm, obj, exe)");
+        return usageError("unknown --emit kind `" + a.substr(7) + "` (tokens, ast, nir, llvm, asm, obj, exe)");
     } else if (a == "-l" || a == "-L") {
       if (++i == args.size() || args[i].empty())
         return usageError(a + (a == "-l" ? " needs a library name" : " needs a directory"));
@@ -254,7 +254,7 @@ int runCommand(const std::vector<std::string> &args) {
                       "without --emit other than exe)");
   if ((opts.emit == npk::EmitKind::Obj || opts.emit == npk::EmitKind::Exe) && opts.output == "-")
     return usageError("an object file or executable is written to a file; `-o -` (stdout) is for "
-                      "--emit=tokens, ast, llvm and asm");
+                      "--emit=tokens, ast, nir, llvm and asm");
   if (command == "run") {
     if (opts.emit != npk::EmitKind::Exe) return usageError("`run` does not take --emit");
     return npk::compileAndRun(opts, programArgs);
