@@ -11,6 +11,10 @@
     ```npk error=CODE      `npkc check` exits 1 reporting CODE and no other code
     ```npk warning=CODE    `npkc check` exits 0 reporting warning CODE and no other code
     ```npk env=VAR=VALUE   runs with VAR=VALUE in the environment (repeatable)
+    ```npk flag=-WOPT      passes the npkc option -WOPT too (repeatable; -W
+                           options only, as the guide's warning examples use)
+    ```npk arg=WORD        runs the program with WORD as an argument
+                           (`npkc run FILE -- WORD...`; repeatable, in order)
   A run block followed directly by an ```output block must print exactly
   that text on stdout.
 - The guide's pages (GUIDE below) exist and each shows at least one ```npk
@@ -47,30 +51,36 @@ def run_plain(npkc, path):
 def run_tagged(npkc, path, info, expected_output):
     opts = {"exit": "0", "error": None, "warning": None}
     env = dict(os.environ)
+    flags, args = [], []
     for word in info.split():
         key, _, value = word.partition("=")
         if key == "env":
             name, _, val = value.partition("=")
             env[name] = val
+        elif key == "flag" and value.startswith("-W"):
+            flags.append(value)
+        elif key == "arg":
+            args.append(value)
         elif key in opts:
             opts[key] = value
         else:
             return f"unknown info word `{word}`"
     if opts["error"]:
-        proc = subprocess.run([npkc, "check", path], capture_output=True, timeout=120, env=env)
+        proc = subprocess.run([npkc, "check", *flags, path], capture_output=True, timeout=120, env=env)
         stderr = proc.stderr.decode(errors="replace")
         codes = set(CODE.findall(stderr))
         if proc.returncode != 1 or codes != {opts["error"]}:
             return f"expected only {opts['error']}, got exit {proc.returncode} and {sorted(codes)}\n{stderr}"
         return None
     if opts["warning"]:
-        proc = subprocess.run([npkc, "check", path], capture_output=True, timeout=120, env=env)
+        proc = subprocess.run([npkc, "check", *flags, path], capture_output=True, timeout=120, env=env)
         stderr = proc.stderr.decode(errors="replace")
         codes = set(CODE.findall(stderr)) | set(WARNING.findall(stderr))
         if proc.returncode != 0 or codes != {opts["warning"]} or not WARNING.search(stderr):
             return f"expected only warning {opts['warning']}, got exit {proc.returncode} and {sorted(codes)}\n{stderr}"
         return None
-    proc = subprocess.run([npkc, "run", "-Werror", path], capture_output=True, timeout=120, env=env)
+    proc = subprocess.run([npkc, "run", "-Werror", *flags, path, "--", *args], capture_output=True, timeout=120,
+                          env=env)
     stdout = proc.stdout.decode(errors="replace")
     if proc.returncode != int(opts["exit"]):
         return f"expected exit {opts['exit']}, got {proc.returncode}\n{proc.stderr.decode(errors='replace')}"
