@@ -158,6 +158,12 @@ int runCommand(const std::vector<std::string> &args) {
   if (args.empty()) return usageError("no input file");
   std::string command = "build";
   size_t i = 0;
+  // --help, --version and --explain CODE stand alone: a word after them
+  // would be silently ignored.
+  if ((args[0] == "--help" || args[0] == "-h" || args[0] == "help" || args[0] == "--version") && args.size() > 1)
+    return usageError("`" + args[0] + "` takes no other arguments (found `" + args[1] + "`)");
+  if (args[0] == "--explain" && args.size() > 2)
+    return usageError("--explain takes one diagnostic code (found `" + args[2] + "` after `" + args[1] + "`)");
   if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     printHelp();
     return 0;
