@@ -17,8 +17,10 @@
 #include <llvm/Support/Path.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <unistd.h>
@@ -110,17 +112,31 @@ bool flushDiags(const SourceManager &sm, DiagEngine &diags, const Options &opts)
 
 bool writesStdout(const std::string &path) { return path.empty() || path == "-"; }
 
-// Writes text to `path`, or stdout when path is empty or "-".
-bool writeText(const std::string &path, const std::string &text) {
+// Writes text to `path`, or stdout when path is empty or "-". A failure
+// (a missing directory, a full disk, a closed pipe) is one NPK-E001 naming the
+// output: the exit status alone would not say why nothing was written.
+bool writeText(const std::string &path, const std::string &text, DiagEngine &diags) {
+  std::string problem, help = "check that the output's directory exists and is writable, and that the disk has room";
   if (writesStdout(path)) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    return true;
+    size_t written = std::fwrite(text.data(), 1, text.size(), stdout);
+    if ((written != text.size() || std::fflush(stdout) != 0) && std::ferror(stdout)) {
+      problem = "cannot write to standard output: " + std::string(std::strerror(errno));
+      help = "check where standard output goes (a full disk, a closed file), or name a file with `-o OUT`";
+    }
+  } else {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(path, ec);
+    if (!ec) {
+      out << text;
+      out.close();
+      ec = out.error();
+      out.clear_error(); // reported below, not by LLVM's fatal error in the destructor
+    }
+    if (ec) problem = "cannot write `" + path + "`: " + ec.message();
   }
-  std::error_code ec;
-  llvm::raw_fd_ostream out(path, ec);
-  if (ec) return false;
-  out << text;
-  return true;
+  if (problem.empty()) return true;
+  diags.error(DiagId::IoError, Span{}, problem).withHelp(help);
+  return false;
 }
 
 std::string dumpTokens(const SourceManager &sm, uint32_t fileId, DiagEngine &diags) {
@@ -226,7 +242,9 @@ int compile(const Options &opts) {
     uint32_t id = sm.add(opts.input, std::move(text));
     std::string tokens = dumpTokens(sm, id, diags);
     if (flushDiags(sm, diags, opts)) return 1;
-    return writeText(out, tokens) ? 0 : 1;
+    bool written = writeText(out, tokens, diags);
+    flushDiags(sm, diags, opts);
+    return written ? 0 : 1;
   }
 
   Program program;
@@ -237,7 +255,9 @@ int compile(const Options &opts) {
     std::string ast;
     for (auto &m : program.modules)
       if (m->isMain) ast += dumpModule(*m);
-    return writeText(out, ast) ? 0 : 1;
+    bool written = writeText(out, ast, diags);
+    flushDiags(sm, diags, opts);
+    return written ? 0 : 1;
   }
   if (flushDiags(sm, diags, opts)) return 1;
 
@@ -252,7 +272,11 @@ int compile(const Options &opts) {
   if (flushDiags(sm, diags, opts)) return 1;
   if (opts.checkOnly) return 0;
   nir::runPasses(nirMod);                                               // optimisations on NIR
-  if (opts.emit == EmitKind::Nir) return writeText(out, nir::print(nirMod, program.main)) ? 0 : 1;
+  if (opts.emit == EmitKind::Nir) {
+    bool written = writeText(out, nir::print(nirMod, program.main), diags);
+    flushDiags(sm, diags, opts);
+    return written ? 0 : 1;
+  }
 
   llvm::LLVMContext ctx;
   auto target = std::make_unique<llvm::Module>(program.main ? program.main->name : "npk", ctx);
@@ -276,7 +300,9 @@ int compile(const Options &opts) {
     std::string ir;
     llvm::raw_string_ostream os(ir);
     mod->print(os, nullptr);
-    return writeText(out, ir) ? 0 : 1;
+    bool written = writeText(out, ir, diags);
+    flushDiags(sm, diags, opts);
+    return written ? 0 : 1;
   }
   bool assembly = opts.emit == EmitKind::Asm;
   std::string objPath = out;
@@ -288,11 +314,15 @@ int compile(const Options &opts) {
       llvm::sys::fs::createTemporaryFile("npkc", assembly ? "s" : "o", tmpObj);
     objPath = std::string(tmpObj);
   }
-  error = emitMachineCode(*mod, objPath, assembly, opts.optLevel);      // object code
+  bool writeFailed = false;
+  error = emitMachineCode(*mod, objPath, assembly, opts.optLevel, writeFailed); // object code
   if (error.empty() && assembly && !tmpObj.empty()) {
     std::string text;
     readFile(objPath, text);
-    writeText("-", text);
+    llvm::sys::fs::remove(tmpObj);
+    bool written = writeText("-", text, diags);
+    flushDiags(sm, diags, opts);
+    return written ? 0 : 1;
   }
   if (error.empty() && opts.emit == EmitKind::Exe) {
     std::string linkLog = opts.tempDir.empty() ? "" : opts.tempDir + "/" + defaultOutput(opts.input, ".link.txt");
@@ -307,7 +337,9 @@ int compile(const Options &opts) {
   }
   if (!tmpObj.empty()) llvm::sys::fs::remove(tmpObj);
   if (!error.empty()) {
-    diags.error(DiagId::ToolFailed, Span{}, error);
+    Diag &d = diags.error(writeFailed ? DiagId::IoError : DiagId::ToolFailed, Span{}, error);
+    if (writeFailed)
+      d.withHelp("check that the output's directory exists and is writable, and that the disk has room");
     flushDiags(sm, diags, opts);
     return 1;
   }

@@ -71,18 +71,34 @@ std::string optimizeModule(llvm::Module &m, int optLevel) {
   return {};
 }
 
-std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assembly, int optLevel) {
+std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assembly, int optLevel,
+                            bool &writeFailed) {
+  writeFailed = false;
   std::string error;
   auto tm = makeTargetMachine(error, optLevel);
   if (!tm) return error;
   std::error_code ec;
   llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
-  if (ec) return "cannot write `" + path + "`: " + ec.message();
-  llvm::legacy::PassManager pm;
-  auto kind = assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
-  if (tm->addPassesToEmitFile(pm, out, nullptr, kind)) return "the target cannot emit this file type";
-  pm.run(m);
-  out.flush();
+  if (ec) {
+    writeFailed = true;
+    return "cannot write `" + path + "`: " + ec.message();
+  }
+  {
+    // The pass manager's streamer writes its last bytes when it is destroyed,
+    // so it goes before `out` is closed.
+    llvm::legacy::PassManager pm;
+    auto kind = assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
+    if (tm->addPassesToEmitFile(pm, out, nullptr, kind)) return "the target cannot emit this file type";
+    pm.run(m);
+  }
+  out.close();
+  if (out.has_error()) {
+    // Reported as a diagnostic, not by LLVM's fatal error when `out` is destroyed.
+    ec = out.error();
+    out.clear_error();
+    writeFailed = true;
+    return "cannot write `" + path + "`: " + ec.message();
+  }
   return {};
 }
 
@@ -106,6 +122,7 @@ std::string quoted(const std::string &line, size_t from) {
 // Reads the causes a GNU ld, gold, lld or mold report gives into `why`.
 void summariseLinkerOutput(const std::string &text, LinkFailure &why) {
   std::vector<std::string> undefined, missingLibs, other;
+  std::string noLinker; // the C compiler driver found no system linker to run
   auto addOnce = [](std::vector<std::string> &list, const std::string &item) {
     if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(item);
   };
@@ -126,8 +143,13 @@ void summariseLinkerOutput(const std::string &text, LinkFailure &why) {
       std::string lib = line.substr(line.find("-l", at) + 2);
       lib = lib.substr(0, lib.find_first_of(": "));
       addOnce(missingLibs, lib);
+    } else if (line.find("cannot find") != std::string::npos &&
+               (line.find("collect2:") != std::string::npos || line.find("linker") != std::string::npos)) {
+      // gcc's collect2 (`cannot find 'ld'`) or clang (`cannot find linker`):
+      // the driver is there but the linker it runs is not.
+      noLinker = line;
     } else if (!line.empty() && line.find(": in function ") == std::string::npos && // context of a cause
-               line.find("collect2:") == std::string::npos &&
+               line.find("compilation terminated") == std::string::npos &&
                line.find("linker command failed") == std::string::npos &&
                line.find("ld returned") == std::string::npos) {
       addOnce(other, line);
@@ -141,6 +163,10 @@ void summariseLinkerOutput(const std::string &text, LinkFailure &why) {
                   (undefined.size() > 1 ? " and " + std::to_string(undefined.size() - 1) + " more" : "");
     why.help = "an `extern func` needs the library or object file that defines it: add `-l NAME` (with "
                "`-L DIR` when it is not in a system directory) or name the `.o`/`.a` file on the command line";
+  } else if (!noLinker.empty()) {
+    why.message = "linking failed: the C compiler found no system linker (`ld`) to run";
+    why.notes.push_back("linker: " + noLinker);
+    why.help = "install the binutils package (it provides `ld`), or put the directory that holds `ld` on PATH";
   } else if (!missingLibs.empty()) {
     why.message = "linking failed: library `" + missingLibs.front() + "` not found";
     why.help = "check the name (`-l m` links libm.so or libm.a), or add the directory that holds it with `-L DIR`";

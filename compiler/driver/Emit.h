@@ -13,9 +13,12 @@ namespace npk {
 // Sets the host target triple and data layout on a fresh module.
 std::string configureTarget(llvm::Module &m);
 // Optimises (when optLevel > 0) and writes assembly or an object file.
-// Returns an empty string on success, or the reason it failed.
+// Returns an empty string on success, or the reason it failed;
+// `writeFailed` tells a file that could not be written (opened, filled or
+// closed) from a target that cannot emit.
 std::string optimizeModule(llvm::Module &m, int optLevel);
-std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assembly, int optLevel);
+std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assembly, int optLevel,
+                            bool &writeFailed);
 // Why a link failed, summarised from the linker's output: the message names
 // the first cause, notes list every cause (or the linker's own lines when
 // none is recognised) and the command, help says what to change.

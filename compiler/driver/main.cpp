@@ -40,7 +40,7 @@ const char *const kHelp =
     "          after `npkc: compilation failed` if FILE does not compile; the\n"
     "          temporary directory (under TMPDIR) is removed on every path, and\n"
     "          SIGINT/SIGTERM sent to npkc is passed on to the program\n"
-    "  check   report diagnostics only; produce nothing (no -o)\n"
+    "  check   report diagnostics only; produce nothing (no -o, no --emit)\n"
     "  A first word that is not a command, an option, a `.npk` name or an\n"
     "  existing file is an unknown command.\n"
     "\n"
@@ -158,6 +158,12 @@ int runCommand(const std::vector<std::string> &args) {
   if (args.empty()) return usageError("no input file");
   std::string command = "build";
   size_t i = 0;
+  // --help, --version and --explain CODE stand alone: a word after them
+  // would be silently ignored.
+  if ((args[0] == "--help" || args[0] == "-h" || args[0] == "help" || args[0] == "--version") && args.size() > 1)
+    return usageError("`" + args[0] + "` takes no other arguments (found `" + args[1] + "`)");
+  if (args[0] == "--explain" && args.size() > 2)
+    return usageError("--explain takes one diagnostic code (found `" + args[2] + "` after `" + args[1] + "`)");
   if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     printHelp();
     return 0;
@@ -184,6 +190,7 @@ int runCommand(const std::vector<std::string> &args) {
   opts.checkOnly = command == "check";
   opts.debugInfo = command == "run";
   std::vector<std::string> programArgs;
+  bool emitGiven = false;
   for (; i < args.size(); ++i) {
     const std::string &a = args[i];
     if (a == "--") {
@@ -206,8 +213,9 @@ int runCommand(const std::vector<std::string> &args) {
     } else if (a == "-g" || a == "-g0") {
       opts.debugInfo = a == "-g";
     } else if (a.rfind("--emit=", 0) == 0) {
+      emitGiven = true;
       if (!parseEmit(a.substr(7), opts.emit))
-        return usageError("unknown --emit kind `" + a.substr(7) + "` (tokens, ast, llvm, asm, obj, exe)");
+        return usageError("unknown --emit kind `" + a.substr(7) + "` (tokens, ast, nir, llvm, asm, obj, exe)");
     } else if (a == "-l" || a == "-L") {
       if (++i == args.size() || args[i].empty())
         return usageError(a + (a == "-l" ? " needs a library name" : " needs a directory"));
@@ -235,6 +243,7 @@ int runCommand(const std::vector<std::string> &args) {
       else if (v == "never") opts.color = npk::ColorMode::Never;
       else return usageError("unknown --color `" + v + "` (auto, always, never)");
     } else if (a == "--emit-llvm") {
+      emitGiven = true;
       opts.emit = npk::EmitKind::Llvm;
     } else if (a == "--help" || a == "--version") {
       return usageError("`" + a + "` must come first");
@@ -247,6 +256,8 @@ int runCommand(const std::vector<std::string> &args) {
     }
   }
   if (opts.input.empty()) return usageError("no input file");
+  // Like -o: `check` produces nothing, so an --emit would be silently ignored.
+  if (opts.checkOnly && emitGiven) return usageError("`check` produces no output, so it does not take --emit");
   const npk::LinkInputs &link = opts.link;
   if ((opts.checkOnly || opts.emit != npk::EmitKind::Exe) &&
       !(link.libs.empty() && link.libDirs.empty() && link.linkerArgs.empty() && link.files.empty()))
@@ -254,7 +265,7 @@ int runCommand(const std::vector<std::string> &args) {
                       "without --emit other than exe)");
   if ((opts.emit == npk::EmitKind::Obj || opts.emit == npk::EmitKind::Exe) && opts.output == "-")
     return usageError("an object file or executable is written to a file; `-o -` (stdout) is for "
-                      "--emit=tokens, ast, llvm and asm");
+                      "--emit=tokens, ast, nir, llvm and asm");
   if (command == "run") {
     if (opts.emit != npk::EmitKind::Exe) return usageError("`run` does not take --emit");
     return npk::compileAndRun(opts, programArgs);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """gdb debugs a program built with `npkc build -g`.
 
-usage: gdb_session.py NPKC FILECHECK PROGRAM.npk WORKDIR
+usage: gdb_session.py NPKC FILECHECK PROGRAM.npk WORKDIR [GUIDE.md]
 
 Builds PROGRAM with -g and runs a gdb batch session: breakpoints on the
 source lines marked `// BREAK` and `// BREAK-INNER` (the program's file) and
@@ -11,10 +11,15 @@ matches the session against the CHECK lines of PROGRAM, with BREAK,
 BREAK_INNER and BREAK_MODULE defined as the marked lines. The same
 program built with -g0 is the near miss (prefix NODEBUG): gdb has no source
 lines to break on. Built with -g -O2 (prefix OPT), the backtrace still names
-the Nitpick functions, inlined ones included. Exits 77 (skipped) with a message when gdb is absent.
+the Nitpick functions, inlined ones included. With GUIDE (the getting-started
+page), its gdb example is replayed too: the program saved as `walk.npk`, the
+`npkc build` and `gdb` commands shown after it, and the transcript shown
+after those, which must appear in gdb's output in order (addresses aside).
+Exits 77 (skipped) with a message when gdb is absent.
 """
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -42,8 +47,47 @@ def filecheck(filecheck_bin, program, text, prefix, defines):
     return run.returncode == 0
 
 
+def guide_example(npkc, guide, work):
+    """Replays the guide's gdb example; returns the problems found."""
+    text = open(guide, encoding="utf-8").read()
+    saved = re.search(r"Saved as `(\w+\.npk)`:\s*```sh\n(.*?)```\s*```\n(.*?)```", text, re.S)
+    blocks = re.findall(r"```npk\n(.*?)```", text[:saved.start()], re.S) if saved else []
+    if not blocks:
+        return [f"{guide}: no gdb example (a ```npk block, `Saved as NAME.npk:`, a ```sh block, a transcript)"]
+    source = blocks[-1]
+    name, commands, transcript = saved.groups()
+    os.makedirs(work, exist_ok=True)
+    with open(os.path.join(work, name), "w", encoding="utf-8") as f:
+        f.write(source)
+    out = ""
+    for line in commands.strip().splitlines():
+        words = shlex.split(line, comments=True)
+        if words[0] == "npkc":
+            build = subprocess.run([os.path.abspath(npkc)] + words[1:], cwd=work, capture_output=True, text=True)
+            if build.returncode != 0:
+                return [f"`{line}` failed:\n{build.stderr}"]
+        elif words[0] == "gdb":
+            exe = os.path.join(work, words[-1])
+            out = gdb_session(exe, [words[i + 1] for i, w in enumerate(words) if w == "-ex"])
+        else:
+            return [f"{guide}: unexpected command `{line}` in the gdb example"]
+    print(f"---- gdb session of the guide's example\n{out}")
+    address = re.compile(r"0x[0-9a-f]+")
+    got = [address.sub("0x_", l.rstrip()) for l in out.splitlines()]
+    at = 0
+    for want in transcript.strip().splitlines():
+        want = address.sub("0x_", want.rstrip())
+        while at < len(got) and got[at] != want:
+            at += 1
+        if at == len(got):
+            return [f"{guide}: the gdb transcript's line `{want}` is not in gdb's output (in order)"]
+        at += 1
+    return []
+
+
 def main():
     npkc, filecheck_bin, program, work = sys.argv[1:5]
+    guide = sys.argv[5] if len(sys.argv) > 5 else None
     if shutil.which("gdb") is None:
         print("skipped: gdb is not installed (scripts/install-deps.sh installs it)")
         return 77
@@ -83,6 +127,10 @@ def main():
         out = gdb_session(exe, commands)
         print(f"---- gdb session, built with {flag}\n{out}")
         ok = filecheck(filecheck_bin, program, out, prefix, defines) and ok
+    if guide:
+        for problem in guide_example(npkc, guide, os.path.join(work, "guide")):
+            print("FAIL:", problem)
+            ok = False
     return 0 if ok else 1
 
 
