@@ -360,6 +360,43 @@ struct LoopStmt : Stmt {
   LoopStmt(Span s) : Stmt(StmtKind::Loop, s) {}
 };
 
+// One arm of a `pick` (LANGUAGE-2 A3): `[label:] (pattern) { body }`. The
+// pattern is `*`, a constant `lo`, or a range `lo..hi` / `lo...hi`.
+struct PickArm {
+  Span span;      // the pattern, `(` to `)`
+  std::string label;
+  Span labelSpan; // invalid without a label
+  bool wildcard = false;
+  ExprPtr lo, hi; // hi: ranges only
+  bool exclusive = false; // `lo...hi`
+  std::unique_ptr<BlockStmt> body;
+  // Set by the checker: the values this arm is tested for, those no earlier
+  // arm matches (inclusive, disjoint, ascending; bool: 0 false, 1 true),
+  // and whether a `fall` enters it.
+  std::vector<std::pair<__int128, __int128>> matches;
+  bool fallenInto = false;
+};
+
+// `pick (selector) { arm, ... }` (LANGUAGE-2 A3): the selector is evaluated
+// once, the first arm whose pattern matches runs, then control goes on after
+// the `pick`.
+struct PickStmt : Stmt {
+  ExprPtr selector;
+  std::vector<PickArm> arms;
+  const Ty *selectorTy = nullptr; // checker: an integer type or bool; null if in error
+  PickStmt(Span s) : Stmt(StmtKind::Pick, s) {}
+};
+
+// `fall label;`: leaves the arm and enters a later arm of the innermost
+// `pick` without testing its pattern.
+struct FallStmt : Stmt {
+  std::string label;
+  Span labelSpan;
+  const PickStmt *pick = nullptr; // checker: the target is pick->arms[arm]
+  size_t arm = 0;
+  FallStmt(Span s) : Stmt(StmtKind::Fall, s) {}
+};
+
 struct BreakStmt : Stmt {
   BreakStmt(Span s) : Stmt(StmtKind::Break, s) {}
 };

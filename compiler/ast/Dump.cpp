@@ -169,6 +169,18 @@ public:
       stmt(f->body.get(), d + 1);
       return;
     }
+    case StmtKind::Pick: {
+      auto *p = static_cast<const PickStmt *>(s);
+      line(d, "pick " + expr(p->selector.get()));
+      for (const PickArm &arm : p->arms) {
+        std::string pattern = arm.wildcard ? "*" : expr(arm.lo.get());
+        if (arm.hi) pattern += (arm.exclusive ? "..." : "..") + expr(arm.hi.get());
+        line(d + 1, "arm " + (arm.label.empty() ? std::string() : arm.label + ": ") + "(" + pattern + ")");
+        stmt(arm.body.get(), d + 2);
+      }
+      return;
+    }
+    case StmtKind::Fall: line(d, "fall " + static_cast<const FallStmt *>(s)->label); return;
     case StmtKind::Break: line(d, "break"); return;
     case StmtKind::Continue: line(d, "continue"); return;
     case StmtKind::Pass: {

@@ -85,6 +85,9 @@ void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f)
     return;
   }
   case StmtKind::Loop: visit(static_cast<const LoopStmt &>(s).body.get()); return;
+  case StmtKind::Pick:
+    for (const PickArm &arm : static_cast<const PickStmt &>(s).arms) visit(arm.body.get());
+    return;
   case StmtKind::For: {
     auto &fs = static_cast<const ForStmt &>(s);
     visit(fs.init.get());
@@ -98,6 +101,7 @@ void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f)
   case StmtKind::Assign:
   case StmtKind::Break:
   case StmtKind::Continue:
+  case StmtKind::Fall:
   case StmtKind::Pass:
   case StmtKind::Fail:
   case StmtKind::Return:
@@ -129,6 +133,8 @@ void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f) {
     visit(l.step);
     return;
   }
+  // Patterns are constants: they are never evaluated.
+  case StmtKind::Pick: visit(static_cast<const PickStmt &>(s).selector); return;
   case StmtKind::Pass: visit(static_cast<const PassStmt &>(s).value); return;
   case StmtKind::Fail: visit(static_cast<const FailStmt &>(s).code); return;
   case StmtKind::Return: visit(static_cast<const ReturnStmt &>(s).value); return;
@@ -136,6 +142,7 @@ void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f) {
   case StmtKind::Block:
   case StmtKind::Break:
   case StmtKind::Continue:
+  case StmtKind::Fall:
   case StmtKind::Defer:
   case StmtKind::Error: return;
   }
@@ -170,9 +177,14 @@ bool breaksOutOfLoop(const Stmt &s) {
     auto &w = static_cast<const WhileStmt &>(s);
     return (w.thenBlock && breaksOutOfLoop(*w.thenBlock)) || (w.endBlock && breaksOutOfLoop(*w.endBlock));
   }
+  case StmtKind::Pick: // not a loop: a `break` in an arm leaves the enclosing loop
+    for (const PickArm &arm : static_cast<const PickStmt &>(s).arms)
+      if (arm.body && breaksOutOfLoop(*arm.body)) return true;
+    return false;
   case StmtKind::VarDecl:
   case StmtKind::Expr:
   case StmtKind::Assign:
+  case StmtKind::Fall:
   case StmtKind::For: // a `break` in a nested loop leaves that loop
   case StmtKind::Loop:
   case StmtKind::Continue:
@@ -193,7 +205,8 @@ const Stmt *leavingStatement(const Stmt &s) {
   case StmtKind::Pass:
   case StmtKind::Fail:
   case StmtKind::Return:
-  case StmtKind::Exit: return &s;
+  case StmtKind::Exit:
+  case StmtKind::Fall: return &s;
   case StmtKind::Block:
     for (auto &st : static_cast<const BlockStmt &>(s).stmts)
       if (const Stmt *jump = leavingStatement(*st)) return jump;
@@ -208,6 +221,14 @@ const Stmt *leavingStatement(const Stmt &s) {
     return lit && lit->value && w.body && !breaksOutOfLoop(*w.body) ? &s : nullptr;
   }
   case StmtKind::Loop: return nullptr; // always ends
+  case StmtKind::Pick: {
+    // Every arm leaves, or falls into a later arm, which leaves too (the
+    // checker rejects a non-exhaustive `pick`, so some arm always runs).
+    auto &p = static_cast<const PickStmt &>(s);
+    for (const PickArm &arm : p.arms)
+      if (!arm.body || !leavingStatement(*arm.body)) return nullptr;
+    return p.arms.empty() ? nullptr : &s;
+  }
   case StmtKind::For: {
     auto &f = static_cast<const ForStmt &>(s);
     return !f.cond && !breaksOutOfLoop(*f.body) ? &s : nullptr;

@@ -31,6 +31,7 @@ void Checker::checkFunc(FuncDecl &f) {
   okResults_.clear();
   loopDepth_ = 0;
   deferDepth_ = 0;
+  picks_.clear();
   pushScope();
   for (auto &p : f.params) declareLocal(p->binding);
   checkBlock(*f.body);
@@ -87,6 +88,8 @@ void Checker::checkStmt(Stmt &s) {
     return;
   }
   case StmtKind::Loop: return checkCountedLoop(static_cast<LoopStmt &>(s));
+  case StmtKind::Pick: return checkPick(static_cast<PickStmt &>(s));
+  case StmtKind::Fall: return checkFall(static_cast<FallStmt &>(s));
   case StmtKind::Break:
   case StmtKind::Continue:
     if (loopDepth_ == 0)
@@ -103,6 +106,8 @@ void Checker::checkStmt(Stmt &s) {
     auto &d = static_cast<DeferStmt &>(s);
     int savedLoop = loopDepth_;
     loopDepth_ = 0;
+    std::vector<PickFrame> savedPicks = std::move(picks_); // nor fall out of it
+    picks_.clear();
     ++deferDepth_;
     // The body runs when the block is left, after any later assignment.
     std::vector<const Binding *> savedOk = okResults_;
@@ -111,6 +116,7 @@ void Checker::checkStmt(Stmt &s) {
     okResults_ = std::move(savedOk);
     --deferDepth_;
     loopDepth_ = savedLoop;
+    picks_ = std::move(savedPicks);
     return;
   }
   case StmtKind::Error: return;

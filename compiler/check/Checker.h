@@ -147,6 +147,10 @@ private:
   void checkCountedLoop(LoopStmt &l);
   void checkWhen(WhileStmt &w);
   const Ty *checkCounter(CounterExpr &e);
+  void checkPick(PickStmt &p);
+  void checkFall(FallStmt &f);
+  std::optional<__int128> patternValue(Expr &e, const Ty *t);
+  std::optional<bool> boolConstant(const Expr &e) const;
   const Binding *storageRoot(const Expr &e) const;
 
   std::string sourceText(Span s) const { return std::string(sm_.text(s)); }
@@ -171,6 +175,13 @@ private:
   int loopDepth_ = 0;
   std::vector<LoopStmt *> countedLoops_; // enclosing `loop`/`till` statements, innermost last (`$`)
   int deferDepth_ = 0;
+  // Enclosing `pick` statements, innermost last, with the arm being checked
+  // (`fall`).
+  struct PickFrame {
+    PickStmt *pick = nullptr;
+    size_t arm = 0;
+  };
+  std::vector<PickFrame> picks_;
 };
 
 } // namespace npk

@@ -30,7 +30,8 @@ void collectAssigned(const Stmt &s, std::set<std::string> &names) {
     return;
   }
   case StmtKind::While:
-  case StmtKind::Loop: forEachChildStmt(s, [&](const Stmt &child) { collectAssigned(child, names); }); return;
+  case StmtKind::Loop:
+  case StmtKind::Pick: forEachChildStmt(s, [&](const Stmt &child) { collectAssigned(child, names); }); return;
   case StmtKind::For: {
     auto &f = static_cast<const ForStmt &>(s);
     if (f.init) collectAssigned(*f.init, names);
@@ -45,6 +46,7 @@ void collectAssigned(const Stmt &s, std::set<std::string> &names) {
   case StmtKind::Expr:
   case StmtKind::Break:
   case StmtKind::Continue:
+  case StmtKind::Fall:
   case StmtKind::Pass:
   case StmtKind::Fail:
   case StmtKind::Return:

@@ -335,7 +335,7 @@ Token Lexer::lexPunct(uint32_t begin) {
   }
   // Longest match first.
   static const std::pair<std::string_view, Tok> kPuncts[] = {
-      {"<<=", Tok::ShlAssign}, {">>=", Tok::ShrAssign}, {"$$m", Tok::BorrowMut}, {"$$i", Tok::BorrowImm}, {"$", Tok::Dollar},
+      {"...", Tok::DotDotDot}, {"..", Tok::DotDot}, {"<<=", Tok::ShlAssign}, {">>=", Tok::ShrAssign}, {"$$m", Tok::BorrowMut}, {"$$i", Tok::BorrowImm}, {"$", Tok::Dollar},
       {"->", Tok::Arrow},      {"<-", Tok::LArrow},     {"=>", Tok::FatArrow},   {".*", Tok::DotStar},
       {"+=", Tok::PlusAssign}, {"-=", Tok::MinusAssign}, {"*=", Tok::StarAssign}, {"/=", Tok::SlashAssign},
       {"%=", Tok::PercentAssign}, {"&=", Tok::AmpAssign}, {"|=", Tok::PipeAssign}, {"^=", Tok::CaretAssign},

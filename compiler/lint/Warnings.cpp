@@ -140,6 +140,8 @@ std::string whyLeaves(const Stmt &jump) {
   case StmtKind::Break: return "`break` leaves the loop here";
   case StmtKind::Continue: return "`continue` goes to the loop's next round here";
   case StmtKind::If: return "every branch of this `if` leaves the block";
+  case StmtKind::Pick: return "every arm of this `pick` leaves the block";
+  case StmtKind::Fall: return "`fall` goes to another arm of the `pick` here";
   case StmtKind::While:
   case StmtKind::For: return "this loop has no `break`: it ends only by leaving the function";
   case StmtKind::Loop: return "control leaves the block here"; // not reached: a counted loop always ends
@@ -207,6 +209,8 @@ private:
     case StmtKind::If:
     case StmtKind::While:
     case StmtKind::Loop:
+    case StmtKind::Pick:
+    case StmtKind::Fall:
     case StmtKind::Break:
     case StmtKind::Continue:
     case StmtKind::Pass:

@@ -93,6 +93,7 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
     b_.CreateCondBr(more, blocks_[in.target], blocks_[in.elseTarget]);
     return;
   }
+  case nir::Op::Switch: return lowerSwitch(in);
   case nir::Op::Br: b_.CreateBr(blocks_[in.target]); return;
   case nir::Op::CondBr: b_.CreateCondBr(temp(in.operand), blocks_[in.target], blocks_[in.elseTarget]); return;
   case nir::Op::Ret: {
@@ -139,6 +140,41 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
     return;
   case nir::Op::Unreachable: b_.CreateUnreachable(); return;
   }
+}
+
+// A `pick`'s `switch`: small cases become LLVM `switch` cases; a range of
+// more values is one unsigned comparison (`v - lo <= hi - lo`) ahead of it.
+// The cases are disjoint, so their order does not matter. Without an
+// `else`, the cases hold every value and the default is unreachable.
+void Lowerer::lowerSwitch(const nir::Inst &in) {
+  constexpr __int128 kMaxExpanded = 16; // values a range may spread into cases
+  llvm::Value *v = temp(in.operand);
+  auto *t = llvm::cast<llvm::IntegerType>(v->getType());
+  unsigned width = t->getBitWidth();
+  auto constant = [&](__int128 x) {
+    uint64_t bits = static_cast<uint64_t>(static_cast<unsigned __int128>(x));
+    if (width < 64) bits &= (uint64_t{1} << width) - 1;
+    return llvm::ConstantInt::get(t, bits);
+  };
+  for (const nir::SwitchCase &c : in.cases) {
+    if (c.hi - c.lo < kMaxExpanded) continue;
+    llvm::BasicBlock *next = llvm::BasicBlock::Create(ctx_, "pick.test", fn_, anchor_);
+    llvm::Value *inRange = b_.CreateICmpULE(b_.CreateSub(v, constant(c.lo)), constant(c.hi - c.lo));
+    b_.CreateCondBr(inRange, blocks_[c.target], next);
+    b_.SetInsertPoint(next);
+  }
+  llvm::BasicBlock *otherwise = nullptr;
+  if (in.exhaustive) {
+    otherwise = llvm::BasicBlock::Create(ctx_, "pick.none", fn_, anchor_);
+    llvm::IRBuilder<> none(otherwise);
+    none.CreateUnreachable();
+  } else {
+    otherwise = blocks_[in.elseTarget];
+  }
+  llvm::SwitchInst *sw = b_.CreateSwitch(v, otherwise);
+  for (const nir::SwitchCase &c : in.cases)
+    if (c.hi - c.lo < kMaxExpanded)
+      for (__int128 x = c.lo; x <= c.hi; ++x) sw->addCase(constant(x), blocks_[c.target]);
 }
 
 // `loop(start, limit, step)` (LANGUAGE-2 A4): a step that is not positive is

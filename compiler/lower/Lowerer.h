@@ -131,6 +131,7 @@ public:
   };
   std::unordered_map<const LoopStmt *, Counted> counted_;
   void lowerCountInit(const nir::Inst &in);
+  void lowerSwitch(const nir::Inst &in);
   llvm::MDNode *dropTag_ = nullptr; // while a NIR drop is lowered
   unsigned dropCount_ = 0;
 

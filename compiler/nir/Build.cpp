@@ -42,6 +42,11 @@ private:
     const Stmt *stmt;
     bool continueIsBack; // `while`: continue jumps straight back to the condition
   };
+  struct Pick {
+    const PickStmt *stmt;
+    std::vector<unsigned> arms; // each arm's body block
+    size_t frameDepth;          // frames outside the arms' bodies
+  };
 
   // ---- blocks and instructions
   unsigned newBlock(const char *name, Decision context);
@@ -65,6 +70,8 @@ private:
   void forStmt(const ForStmt &s);
   void whenStmt(const WhileStmt &s);
   void loopStmt(const LoopStmt &s);
+  void pickStmt(const PickStmt &s);
+  void fall(const FallStmt &s);
   void jump(const Stmt &s);
   void leave(const Stmt &s, ExitKind kind, Temp value, const Ty *ty);
 
@@ -80,6 +87,7 @@ private:
   Decision context_;
   std::vector<Frame> frames_;
   std::vector<Loop> loops_;
+  std::vector<Pick> picks_;
 };
 
 Func Builder::build() {
@@ -187,6 +195,8 @@ void Builder::stmt(const Stmt &s) {
     return w.when ? whenStmt(w) : whileStmt(w);
   }
   case StmtKind::Loop: return loopStmt(static_cast<const LoopStmt &>(s));
+  case StmtKind::Pick: return pickStmt(static_cast<const PickStmt &>(s));
+  case StmtKind::Fall: return fall(static_cast<const FallStmt &>(s));
   case StmtKind::For: return forStmt(static_cast<const ForStmt &>(s));
   case StmtKind::Break:
   case StmtKind::Continue: return jump(s);
@@ -452,6 +462,67 @@ void Builder::loopStmt(const LoopStmt &s) {
   terminated_ = false;
 }
 
+// `pick (v) { arms }`: the selector once into a temporary, then one
+// `switch` to the arms' bodies: each case holds the values an arm is tested
+// for that no earlier arm matches, so the cases are disjoint and the first
+// matching arm wins. `(*)` is the `else`; without it the cases cover the
+// selector's type. An arm of a `bool` selector that one value reaches is
+// built under that decision, unless a `fall` enters it too.
+void Builder::pickStmt(const PickStmt &s) {
+  if (!s.selector || !s.selectorTy) return;
+  Temp v = eval(*s.selector, s.selectorTy, &s, Use::Operand);
+  Decision outer = context_;
+  bool isBool = !s.selectorTy->isInt();
+  std::vector<Decision> contexts;
+  Pick pick{&s, {}, frames_.size()};
+  for (const PickArm &arm : s.arms) {
+    Decision d = outer;
+    if (isBool && !arm.fallenInto && arm.matches.size() == 1 && arm.matches[0].first == arm.matches[0].second)
+      d = Decision{s.selector.get(), arm.matches[0].first != 0};
+    contexts.push_back(d);
+    pick.arms.push_back(newBlock(arm.wildcard ? "pick.else" : "pick.arm", d));
+  }
+  unsigned join = newBlock("pick.end", outer);
+  Inst sw;
+  sw.op = Op::Switch;
+  sw.span = s.selector->span;
+  sw.stmt = &s;
+  sw.expr = s.selector.get();
+  sw.operand = v;
+  sw.ty = s.selectorTy;
+  sw.exhaustive = true;
+  for (size_t i = 0; i < s.arms.size(); ++i) {
+    if (s.arms[i].wildcard) {
+      sw.exhaustive = false;
+      sw.elseTarget = pick.arms[i];
+      continue;
+    }
+    for (auto [lo, hi] : s.arms[i].matches) sw.cases.push_back(SwitchCase{lo, hi, pick.arms[i]});
+  }
+  terminate(sw);
+  picks_.push_back(pick);
+  for (size_t i = 0; i < s.arms.size(); ++i) {
+    context_ = contexts[i];
+    cur_ = pick.arms[i];
+    terminated_ = false;
+    if (s.arms[i].body) block(*s.arms[i].body);
+    if (!terminated_) branch(join, s.arms[i].body ? endOf(*s.arms[i].body) : s.span);
+  }
+  picks_.pop_back();
+  context_ = outer;
+  cur_ = join;
+  terminated_ = false;
+}
+
+// `fall L;`: the drops and defers of the arm's scopes, as for `break`, then
+// the jump into L's body.
+void Builder::fall(const FallStmt &s) {
+  if (picks_.empty() || picks_.back().stmt != s.pick) return;
+  Pick pick = picks_.back(); // a copy: a defer body with a `pick` in it grows picks_
+  leaveScopes(ExitKind::Fall, &s, nullptr, s.span, pick.frameDepth, true);
+  branch(pick.arms[s.arm], s.span);
+}
+
 // `break` / `continue`: the drops and defers of the loop body's scopes, then
 // the jump.
 void Builder::jump(const Stmt &s) {
@@ -516,12 +587,15 @@ void Builder::leaveScopes(ExitKind kind, const Stmt *exitStmt, const BlockStmt *
 void Builder::runDefers(size_t downTo) {
   std::vector<Loop> outerLoops = std::move(loops_);
   loops_.clear();
+  std::vector<Pick> outerPicks = std::move(picks_);
+  picks_.clear();
   for (size_t i = frames_.size(); i-- > downTo;) {
     std::vector<const DeferStmt *> defers = frames_[i].defers; // building may grow frames_
     for (auto d = defers.rbegin(); d != defers.rend(); ++d)
       if ((*d)->body) detached(*(*d)->body);
   }
   loops_ = std::move(outerLoops);
+  picks_ = std::move(outerPicks);
 }
 
 } // namespace

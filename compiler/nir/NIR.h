@@ -44,7 +44,7 @@ enum class DropKind : uint8_t {
 };
 
 // The kinds of scope exit (see NIR.h's header comment).
-enum class ExitKind : uint8_t { BlockEnd, FunctionEnd, Detached, Pass, Fail, Return, Exit, Break, Continue };
+enum class ExitKind : uint8_t { BlockEnd, FunctionEnd, Detached, Pass, Fail, Return, Exit, Break, Continue, Fall };
 
 // What the statement does with an `eval`'s value.
 enum class Use : uint8_t {
@@ -57,6 +57,13 @@ enum class Use : uint8_t {
 
 using Temp = unsigned;
 constexpr Temp kNoTemp = ~0u;
+
+// One case of a `switch`: the operand's values lo..hi (inclusive; a bool is
+// 0/1) go to `target`. The cases of one `switch` are disjoint.
+struct SwitchCase {
+  __int128 lo = 0, hi = 0;
+  unsigned target = 0;
+};
 
 struct Inst {
   Op op = Op::Eval;
@@ -83,6 +90,8 @@ struct Inst {
   unsigned site = 0;               // ScopeExit, ScopeEnd: index into Func::sites
   // Terminators
   unsigned target = 0, elseTarget = 0; // Br / CondBr successors (block indices)
+  std::vector<SwitchCase> cases;       // Switch (expr: the selector, operand: its value)
+  bool exhaustive = false;             // Switch: the cases hold every value; elseTarget is unused
   ExitKind leave = ExitKind::Pass;     // Ret: which statement returns
   const Stmt *loop = nullptr;          // Br, CondBr: the loop whose entry or back edge this is
   bool loopBack = false;               // Br: from the end of an iteration (or `continue`) to the next

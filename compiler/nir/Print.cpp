@@ -2,6 +2,8 @@
 // instruction a line. Expressions print as `--emit=ast` prints them.
 #include "nir/NIR.h"
 
+#include "check/ConstEval.h"
+
 #include "ast/Program.h"
 #include "check/Types.h"
 
@@ -20,6 +22,7 @@ const char *exitText(ExitKind k) {
   case ExitKind::Exit: return "exit";
   case ExitKind::Break: return "break";
   case ExitKind::Continue: return "continue";
+  case ExitKind::Fall: return "fall";
   }
   return "?";
 }
@@ -83,6 +86,14 @@ public:
       if (in.loopBack) r += " loop-back";
       return r;
     case Op::CondBr: return r + " " + temp(in.operand) + ", " + label(in.target) + ", " + label(in.elseTarget);
+    case Op::Switch: {
+      bool isBool = in.ty && !in.ty->isInt();
+      auto value = [&](__int128 v) { return isBool ? std::string(v ? "true" : "false") : intText(v); };
+      r += " " + temp(in.operand) + typeSuffix(in.ty);
+      for (const SwitchCase &c : in.cases)
+        r += " [" + value(c.lo) + (c.hi != c.lo ? ".." + value(c.hi) : "") + " -> " + label(c.target) + "]";
+      return r + (in.exhaustive ? " exhaustive" : " else " + label(in.elseTarget));
+    }
     case Op::Ret: return r + " " + exitText(in.leave) + " " + temp(in.operand);
     case Op::Exit: return r + " " + temp(in.operand);
     case Op::FallOff:

@@ -39,6 +39,7 @@ private:
   unsigned newBlock(Decision context);
   unsigned addEdge(unsigned from, unsigned to);
   void branch(const Expr &cond, unsigned from, unsigned ifTrue, unsigned ifFalse);
+  void switchEdges(const nir::Inst &in);
   void collectNull(const Expr &cond, bool value, std::vector<unsigned> &out) const;
   void emit(EventKind kind, Span span, unsigned binding, const Expr *expr);
   void emitSite(EventKind kind, Span span, unsigned site);
@@ -124,6 +125,40 @@ void CfgBuilder::branch(const Expr &cond, unsigned from, unsigned ifTrue, unsign
   }
 }
 
+// A `pick`: one edge per arm the selector can reach. With a `bool`
+// selector, an edge that one value takes is that decision of the selector,
+// like a branch of `if`.
+void CfgBuilder::switchEdges(const nir::Inst &in) {
+  bool isBool = in.ty && !in.ty->isInt();
+  std::vector<unsigned> targets;
+  std::vector<std::vector<std::pair<__int128, __int128>>> values; // per target
+  auto reach = [&](unsigned target, __int128 lo, __int128 hi) {
+    size_t i = std::find(targets.begin(), targets.end(), target) - targets.begin();
+    if (i == targets.size()) {
+      targets.push_back(target);
+      values.emplace_back();
+    }
+    values[i].push_back({lo, hi});
+  };
+  for (const nir::SwitchCase &c : in.cases) reach(c.target, c.lo, c.hi);
+  if (!in.exhaustive) {
+    // The `else` takes the values no case holds: with a `bool` selector,
+    // the one value left, if one is.
+    bool holds[2] = {false, false};
+    for (const nir::SwitchCase &c : in.cases)
+      for (int b = 0; b <= 1; ++b) holds[b] |= c.lo <= b && b <= c.hi;
+    if (isBool && holds[0] != holds[1]) reach(in.elseTarget, holds[0] ? 1 : 0, holds[0] ? 1 : 0);
+    else reach(in.elseTarget, 0, 1);
+  }
+  for (size_t i = 0; i < targets.size(); ++i) {
+    unsigned id = addEdge(cur_, targets[i]);
+    if (!isBool || values[i].size() != 1 || values[i][0].first != values[i][0].second) continue;
+    bool value = values[i][0].first != 0;
+    cfg_.edges[id].branch = Decision{in.expr, value};
+    collectNull(*in.expr, value, cfg_.edges[id].knownNull);
+  }
+}
+
 // Bindings that are NULL whenever `cond` evaluates to `value`.
 void CfgBuilder::collectNull(const Expr &cond, bool value, std::vector<unsigned> &out) const {
   if (auto *u = as<UnaryExpr>(&cond); u && u->op == UnaryOp::Not && u->operand)
@@ -183,6 +218,7 @@ void CfgBuilder::site(unsigned index) {
   case nir::ExitKind::Exit: site.kind = SiteKind::Exit; break;
   case nir::ExitKind::Break: site.kind = SiteKind::Break; break;
   case nir::ExitKind::Continue: site.kind = SiteKind::Continue; break;
+  case nir::ExitKind::Fall: site.kind = SiteKind::Fall; break;
   }
   site.stmt = ns.stmt;
   site.block = ns.block;
@@ -253,6 +289,7 @@ void CfgBuilder::inst(const nir::Inst &in) {
     addEdge(cur_, in.target);
     addEdge(cur_, in.elseTarget);
     return;
+  case nir::Op::Switch: return switchEdges(in);
   case nir::Op::CountInit:
   case nir::Op::CountStep: return; // integers only
   case nir::Op::Drop:

@@ -56,7 +56,7 @@ struct Event {
   bool afterExit = false;
 };
 
-enum class SiteKind : uint8_t { BlockEnd, FunctionEnd, Detached, Pass, Fail, Return, Exit, Break, Continue };
+enum class SiteKind : uint8_t { BlockEnd, FunctionEnd, Detached, Pass, Fail, Return, Exit, Break, Continue, Fall };
 
 // A way out of one or more scopes.
 struct ExitSite {

@@ -274,6 +274,7 @@ std::string FunctionReport::leakWhere(const Finding &f) const {
   case SiteKind::Exit: return "when the program exits here";
   case SiteKind::Break:
   case SiteKind::Continue: return "when the loop body is left here";
+  case SiteKind::Fall: return "when the arm is left here";
   case SiteKind::Pass:
   case SiteKind::Fail:
   case SiteKind::Return: break;

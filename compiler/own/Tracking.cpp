@@ -328,6 +328,8 @@ void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f) {
     case StmtKind::While:
     case StmtKind::For:
     case StmtKind::Loop:
+    case StmtKind::Pick:
+    case StmtKind::Fall:
     case StmtKind::Break:
     case StmtKind::Continue:
     case StmtKind::Fail:

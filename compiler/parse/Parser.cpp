@@ -787,8 +787,8 @@ void Parser::rejectBlockSemi() {
       .fix(semi, "");
 }
 
-// stmt = block | if-stmt | while-stmt | when-stmt | for-stmt | loop-stmt | till-stmt | defer-stmt
-//      | "break" ";" | "continue" ";"
+// stmt = block | if-stmt | while-stmt | when-stmt | for-stmt | loop-stmt | till-stmt | pick-stmt
+//      | defer-stmt | "break" ";" | "continue" ";" | "fall" name ";"
 //      | "pass" [expr] ";" | "fail" expr ";" | "return" [expr] ";" | "exit" expr ";"
 //      | simple-stmt ";"
 StmtPtr Parser::parseStmt() {
@@ -805,6 +805,22 @@ StmtPtr Parser::parseStmt() {
   case Tok::KwFor: return parseFor();
   case Tok::KwLoop:
   case Tok::KwTill: return parseLoop();
+  case Tok::KwPick: return parsePick();
+  case Tok::KwFall: {
+    advance();
+    auto s = std::make_unique<FallStmt>(start);
+    if (at(Tok::Ident)) {
+      s->label = std::string(cur().text);
+      s->labelSpan = advance().span;
+    } else {
+      errorExpected("the label of an arm after `fall`");
+      syncStatement();
+      return std::make_unique<ErrorStmt>(start);
+    }
+    s->span = Span::cover(start, s->labelSpan);
+    if (!expect(Tok::Semi, "after `fall label`")) syncStatement();
+    return s;
+  }
   case Tok::KwDefer: return parseDefer();
   case Tok::KwBreak:
   case Tok::KwContinue: {
@@ -933,6 +949,89 @@ StmtPtr Parser::parseWhile() {
     advance();
     s->endBlock = parseBlock();
   }
+  rejectBlockSemi();
+  return s;
+}
+
+// pick-stmt = "pick" "(" expr ")" "{" arm { "," arm } [ "," ] "}"
+// arm = [ name ":" ] "(" pattern ")" block
+// pattern = "*" | expr | expr ".." expr | expr "..." expr
+// The patterns of the wider language (struct patterns, `(ERR)`, `(unknown)`,
+// `(!)`, comparisons such as `(< 10)`) are NPK-P005 at their first token.
+StmtPtr Parser::parsePick() {
+  auto s = std::make_unique<PickStmt>(advance().span);
+  DepthGuard guard(depth_);
+  auto fail = [&] {
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  };
+  if (!expect(Tok::LParen, "after `pick`")) return fail();
+  s->selector = parseExpr();
+  if (!expect(Tok::RParen, "to close the `pick` selector")) return fail();
+  Span open = cur().span;
+  if (!expect(Tok::LBrace, "to start the arms of `pick`")) return fail();
+  // After a mistake inside the braces: past the `pick`'s closing `}`.
+  auto skipArms = [&] {
+    int nest = 0;
+    while (!at(Tok::Eof)) {
+      if (at(Tok::LBrace)) ++nest;
+      if (at(Tok::RBrace) && nest-- == 0) {
+        advance();
+        break;
+      }
+      advance();
+    }
+    panicking_ = false;
+    return std::make_unique<ErrorStmt>(s->span);
+  };
+  while (true) {
+    PickArm arm;
+    if (at(Tok::Ident) && peekTok().kind == Tok::Colon) {
+      arm.label = std::string(cur().text);
+      arm.labelSpan = advance().span;
+      advance();
+    }
+    Span lparen = cur().span;
+    if (!expect(Tok::LParen, "to start a `pick` arm's pattern")) return skipArms();
+    const char *outside = nullptr;
+    if (atAny({Tok::Lt, Tok::Le, Tok::Gt, Tok::Ge, Tok::EqEq, Tok::NotEq}))
+      outside = "a comparison pattern (`(< 10)`)";
+    else if (at(Tok::Bang) && peekTok().kind == Tok::RParen) outside = "the pattern `(!)`";
+    else if (atWord("ERR") && peekTok().kind == Tok::RParen) outside = "the pattern `(ERR)`";
+    else if (atWord("unknown") && peekTok().kind == Tok::RParen) outside = "the pattern `(unknown)`";
+    else if (at(Tok::Ident) && peekTok().kind == Tok::LBrace) outside = "a struct pattern (`(Point{ x, y })`)";
+    if (outside) {
+      unsupported(cur().span, outside);
+      return skipArms();
+    }
+    if (at(Tok::Star) && peekTok().kind == Tok::RParen) {
+      arm.wildcard = true;
+      advance();
+    } else {
+      arm.lo = parseExpr();
+      if (at(Tok::DotDot) || at(Tok::DotDotDot)) {
+        arm.exclusive = advance().kind == Tok::DotDotDot;
+        arm.hi = parseExpr();
+      }
+    }
+    arm.span = Span::cover(lparen, cur().span);
+    if (!expect(Tok::RParen, "to close the `pick` pattern")) return skipArms();
+    if (!at(Tok::LBrace)) {
+      errorExpected("`{` to start the arm's body");
+      return skipArms();
+    }
+    arm.body = parseBlock();
+    s->arms.push_back(std::move(arm));
+    if (accept(Tok::Comma)) {
+      if (at(Tok::RBrace)) break; // a trailing comma
+      continue;
+    }
+    if (at(Tok::RBrace)) break;
+    if (Diag *d = errorExpected("`,` between `pick` arms or `}` to close the `pick`"))
+      d->note("to match this `{`", open);
+    return skipArms();
+  }
+  advance(); // `}`
   rejectBlockSemi();
   return s;
 }

@@ -69,6 +69,7 @@ private:
   StmtPtr parseWhile();
   StmtPtr parseFor();
   StmtPtr parseLoop();
+  StmtPtr parsePick();
   bool atWord(std::string_view word) const;
   static bool isKeyword(Tok k);
   StmtPtr parseDefer();
