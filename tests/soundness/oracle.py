@@ -20,7 +20,7 @@ Two ways to get there, with the same verdicts:
   without it, one program at a time: `npkc check`, `npkc build`, run.
 
 usage: oracle.py NPKC [COUNT] [--seed START] [--jobs N] [--batch TOOL]
-                 [--batch-size N] [--timeout S] [--keep DIR]
+                 [--batch-size N] [--timeout S] [--keep DIR] [--progress N]
                  [--programs FILE... [--expect-unsound]]
 --programs judges the given files instead of generated programs;
 --expect-unsound then passes only when every one is accepted and judged
@@ -105,9 +105,11 @@ def read(path):
         return ""
 
 
-def judge_batch(npkc, tool, items, tmp, timeout):
-    """A batch of (label, source): one npk_soundness_batch process, one
-    executable. Returns [(label, verdict, detail)]."""
+def judge_batch(npkc, tool, labels, source, tmp, timeout):
+    """A batch of programs (source(label) is each one's text): one
+    npk_soundness_batch process, one executable. Returns [(label, verdict,
+    detail)]."""
+    items = [(label, source(label)) for label in labels]
     bdir = tempfile.mkdtemp(dir=tmp, prefix="batch")
     files = []
     for i, (_, source) in enumerate(items):
@@ -165,6 +167,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--timeout", type=int, default=30, help="seconds an accepted program may run")
     ap.add_argument("--keep", default="")
+    ap.add_argument("--progress", type=int, default=0, help="print the counts every N batches (programs)")
     ap.add_argument("--programs", nargs="+", default=[], help="judge these files instead of generated programs")
     ap.add_argument("--expect-unsound", action="store_true")
     args = ap.parse_args()
@@ -185,13 +188,14 @@ def main():
         with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
             if args.batch:
                 size = max(1, args.batch_size)
-                futures = [pool.submit(judge_batch, args.npkc, args.batch,
-                                       [(label, source(label)) for label in labels[k:k + size]], tmp, args.timeout)
+                futures = [pool.submit(judge_batch, args.npkc, args.batch, labels[k:k + size], source, tmp,
+                                       args.timeout)
                            for k in range(0, len(labels), size)]
             else:
                 futures = [pool.submit(lambda label: [(label,) + judge_one(args.npkc, label, source(label), tmp,
                                                                           args.timeout)], label)
                            for label in labels]
+            done = 0
             for fut in concurrent.futures.as_completed(futures):
                 for label, verdict, detail in fut.result():
                     counts[verdict] += 1
@@ -205,6 +209,10 @@ def main():
                             name = os.path.basename(label) if args.programs else f"g{label}.npk"
                             with open(os.path.join(args.keep, name), "w") as f:
                                 f.write(source(label))
+                done += 1
+                if args.progress and done % args.progress == 0:
+                    print(f"  ... {sum(counts.values())} judged, {counts['unsound']} unsound, "
+                          f"{counts['compiler']} compiler failures", flush=True)
 
     total = sum(counts.values())
     print(f"soundness oracle: {what}")
