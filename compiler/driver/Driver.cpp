@@ -296,6 +296,7 @@ int compile(const Options &opts) {
     flushDiags(sm, diags, opts);
     return 1;
   }
+  if (opts.beforeEmit) opts.beforeEmit(*mod);
   if (opts.emit == EmitKind::Llvm) {
     std::string ir;
     llvm::raw_string_ostream os(ir);

@@ -4,8 +4,13 @@
 
 #include "diag/Diag.h"
 
+#include <functional>
 #include <string>
 #include <vector>
+
+namespace llvm {
+class Module;
+}
 
 namespace npk {
 
@@ -41,6 +46,9 @@ struct Options {
   // When set, the main module's source (taken by compile, checked like a
   // file's): `input` only names it. No file is read for the main module.
   std::string *inputText = nullptr;
+  // Test hook (the soundness oracle's batch builder, tests/soundness): when
+  // set, called with the optimised LLVM module before it is written.
+  std::function<void(llvm::Module &)> beforeEmit;
 };
 
 // Compiles according to `opts`; prints diagnostics; returns the process exit
