@@ -69,6 +69,11 @@ private:
   void whileStmt(const WhileStmt &s);
   void forStmt(const ForStmt &s);
   void whenStmt(const WhileStmt &s);
+  // The body of loop `s` in block `bodyBlock`: `break` goes to `breakTo`,
+  // `continue` and the end of a round to `continueTo` (a back edge when
+  // `continueIsBack`).
+  void loopRounds(const Stmt &s, const BlockStmt &body, unsigned bodyBlock, Decision inBody, unsigned breakTo,
+                  unsigned continueTo, bool continueIsBack);
   void loopStmt(const LoopStmt &s);
   void pickStmt(const PickStmt &s);
   void fall(const FallStmt &s);
@@ -320,6 +325,17 @@ void Builder::ifStmt(const IfStmt &s) {
   terminated_ = false;
 }
 
+void Builder::loopRounds(const Stmt &s, const BlockStmt &body, unsigned bodyBlock, Decision inBody,
+                         unsigned breakTo, unsigned continueTo, bool continueIsBack) {
+  loops_.push_back(Loop{breakTo, continueTo, frames_.size(), &s, continueIsBack});
+  context_ = inBody;
+  cur_ = bodyBlock;
+  terminated_ = false;
+  block(body);
+  if (!terminated_) branch(continueTo, endOf(body), continueIsBack ? &s : nullptr, continueIsBack);
+  loops_.pop_back();
+}
+
 void Builder::whileStmt(const WhileStmt &s) {
   if (!s.cond || !s.body) return;
   Decision outer = context_;
@@ -331,13 +347,7 @@ void Builder::whileStmt(const WhileStmt &s) {
   terminated_ = false;
   Temp c = eval(*s.cond, nullptr, &s, Use::Operand);
   condBranch(*s.cond, c, body, exit);
-  loops_.push_back(Loop{exit, head, frames_.size(), &s, true});
-  context_ = Decision{s.cond.get(), true};
-  cur_ = body;
-  terminated_ = false;
-  block(*s.body);
-  if (!terminated_) branch(head, endOf(*s.body), &s, true);
-  loops_.pop_back();
+  loopRounds(s, *s.body, body, Decision{s.cond.get(), true}, exit, head, true);
   context_ = outer;
   cur_ = exit;
   terminated_ = false;
@@ -361,13 +371,7 @@ void Builder::forStmt(const ForStmt &s) {
   } else {
     branch(body, s.span);
   }
-  loops_.push_back(Loop{exit, step, frames_.size(), &s, false});
-  context_ = inBody;
-  cur_ = body;
-  terminated_ = false;
-  block(*s.body);
-  if (!terminated_) branch(step, endOf(*s.body));
-  loops_.pop_back();
+  loopRounds(s, *s.body, body, inBody, exit, step, false);
   cur_ = step;
   terminated_ = false;
   if (s.step) detached(*s.step);
@@ -393,13 +397,7 @@ void Builder::whenStmt(const WhileStmt &s) {
   cur_ = first;
   terminated_ = false;
   condBranch(*s.cond, eval(*s.cond, nullptr, &s, Use::Operand), body, endB);
-  loops_.push_back(Loop{endB, again, frames_.size(), &s, true});
-  context_ = Decision{s.cond.get(), true};
-  cur_ = body;
-  terminated_ = false;
-  block(*s.body);
-  if (!terminated_) branch(again, endOf(*s.body), &s, true);
-  loops_.pop_back();
+  loopRounds(s, *s.body, body, Decision{s.cond.get(), true}, endB, again, true);
   context_ = outer;
   cur_ = again;
   terminated_ = false;
@@ -446,12 +444,8 @@ void Builder::loopStmt(const LoopStmt &s) {
   test.target = body;
   test.elseTarget = exit;
   terminate(test);
-  loops_.push_back(Loop{exit, step, frames_.size(), &s, false});
-  cur_ = body;
-  terminated_ = false;
-  block(*s.body);
-  if (!terminated_) branch(step, endOf(*s.body));
-  loops_.pop_back();
+  loopRounds(s, *s.body, body, outer, exit, step, false);
+  context_ = outer;
   cur_ = step;
   terminated_ = false;
   Inst &next = add(Op::CountStep, s.span);
