@@ -21,6 +21,21 @@
 
 #include <atomic>
 
+// LeakSanitizer does not scan mmap'd memory, and the slot and name tables
+// are mmap'd: what only they point to (a module, a name) would be reported
+// as leaked when a program exits with live code, which it may. Sanitizer
+// builds register them as roots.
+#if defined(__SANITIZE_ADDRESS__)
+#define NPK_LSAN_ROOTS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NPK_LSAN_ROOTS 1
+#endif
+#endif
+#ifdef NPK_LSAN_ROOTS
+#include <sanitizer/lsan_interface.h>
+#endif
+
 extern "C" {
 npk_jit_slot_table npk_jit_slots = {nullptr, 0};
 }
@@ -312,6 +327,9 @@ void init_once() {
   void *table = mmap(nullptr, size_t{kMaxSlots} * sizeof(Slot), PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (table != MAP_FAILED) {
+#ifdef NPK_LSAN_ROOTS
+    __lsan_register_root_region(table, size_t{kMaxSlots} * sizeof(Slot));
+#endif
     g_slots = static_cast<Slot *>(table);
     npk_jit_slots.slots = reinterpret_cast<npk_jit_slot_entry *>(g_slots);
     // Slot 0 is never handed out: handle 0 is invalid.
@@ -319,7 +337,12 @@ void init_once() {
   }
   void *names = mmap(nullptr, size_t{kMaxSlots} * sizeof(char *), PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (names != MAP_FAILED) g_names = static_cast<char **>(names);
+  if (names != MAP_FAILED) {
+#ifdef NPK_LSAN_ROOTS
+    __lsan_register_root_region(names, size_t{kMaxSlots} * sizeof(char *));
+#endif
+    g_names = static_cast<char **>(names);
+  }
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   // The backend: NPK_JIT_BACKEND, else memfd when the kernel allows it.
   const char *chosen = getenv("NPK_JIT_BACKEND");
