@@ -100,33 +100,26 @@ std::optional<bool> Checker::boolConstant(const Expr &e) const {
 std::optional<__int128> Checker::patternValue(Expr &e, const Ty *t) {
   const Ty *pt = checkValue(e, t);
   if (pt->isError()) return std::nullopt;
-  if (!t->isInt()) { // bool
-    if (pt != types_.boolTy()) {
-      diags_.error(DiagId::TypeMismatch, e.span,
-                   "pattern `" + sourceText(e.span) + "` has type `" + pt->str() + "`, the selector `bool`")
-          .withHelp("a `bool` selector takes the arms `(true)` and `(false)`");
-      return std::nullopt;
-    }
-    std::optional<bool> v = boolConstant(e);
-    if (!v) {
-      diags_.error(DiagId::ConstantExpr, e.span, "pattern `" + sourceText(e.span) + "` is not a constant expression")
-          .withHelp("a pattern is a value known at compile time: `(true)` or `(false)`");
-      return std::nullopt;
-    }
-    return *v ? 1 : 0;
-  }
-  if (!pt->isInt()) {
+  auto wrongType = [&](const char *help) {
     diags_.error(DiagId::TypeMismatch, e.span,
                  "pattern `" + sourceText(e.span) + "` has type `" + pt->str() + "`, the selector `" + t->str() + "`")
-        .withHelp("the patterns of a `pick` are constants of the selector's type");
+        .withHelp(help);
     return std::nullopt;
-  }
-  std::optional<__int128> v = constantValue(e);
-  if (!v) {
+  };
+  auto notConstant = [&](const char *help) {
     diags_.error(DiagId::ConstantExpr, e.span, "pattern `" + sourceText(e.span) + "` is not a constant expression")
-        .withHelp("a pattern is built from literals and operators on them; compare run-time values with `if`");
+        .withHelp(help);
     return std::nullopt;
+  };
+  if (!t->isInt()) { // bool
+    if (pt != types_.boolTy()) return wrongType("a `bool` selector takes the arms `(true)` and `(false)`");
+    std::optional<bool> v = boolConstant(e);
+    if (!v) return notConstant("a pattern is a value known at compile time: `(true)` or `(false)`");
+    return *v ? 1 : 0;
   }
+  if (!pt->isInt()) return wrongType("the patterns of a `pick` are constants of the selector's type");
+  std::optional<__int128> v = constantValue(e);
+  if (!v) return notConstant("a pattern is built from literals and operators on them; compare run-time values with `if`");
   if (!fits(*v, t)) {
     diags_.error(DiagId::LiteralRange, e.span,
                  "pattern `" + sourceText(e.span) + "` (" + intText(*v) + ") is out of range for the `" + t->str() +
