@@ -74,8 +74,11 @@ struct Binding {
   const Ty *ty = nullptr;
   bool isParam = false;
   bool heapStruct = false; // `wild S:x = S{...}`: storage lives on the wild heap
+  bool isConst = false;    // `const` (LANGUAGE-2 A5): a compile-time value; also QualFixed
   unsigned id = 0;         // dense per function, for dataflow
 };
+
+struct GlobalDecl;
 
 // ---- expressions -----------------------------------------------------------------
 
@@ -125,7 +128,7 @@ struct NullLitExpr : Expr {
 };
 
 // What a bare or dotted name refers to after checking.
-enum class NameTarget : uint8_t { Unresolved, Local, Func, Extern, Builtin, TypeBlock };
+enum class NameTarget : uint8_t { Unresolved, Local, Global, Func, Extern, Builtin, TypeBlock };
 
 enum class Builtin : uint8_t {
   None,
@@ -142,7 +145,8 @@ Builtin builtinNamed(std::string_view name);
 struct NameExpr : Expr {
   std::string name;
   NameTarget target = NameTarget::Unresolved;
-  Binding *binding = nullptr;
+  Binding *binding = nullptr;  // a local or parameter
+  GlobalDecl *global = nullptr; // a module-level binding (LANGUAGE-2 A5)
   FuncDecl *func = nullptr;
   ExternDecl *ext = nullptr;
   Builtin builtin = Builtin::None;
@@ -490,6 +494,35 @@ struct StructDecl {
   FuncDecl *dropFn = nullptr; // impl:Drop:for:Name, if any
 };
 
+// A value computed at compile time (LANGUAGE-2 A5): what a module-level
+// binding holds before `main` runs. The checker computes it once; the
+// lowering turns it into static data of the binding's type.
+struct ConstValue {
+  enum class Kind : uint8_t { Zero, Int, Float, Bool, String, Null, Aggregate, Func } kind = Kind::Zero;
+  __int128 i = 0;
+  double f = 0;
+  std::string s;
+  std::vector<ConstValue> elems;  // Aggregate: a struct's fields in declaration order
+  FuncDecl *func = nullptr;       // Func: `@f`
+  ExternDecl *ext = nullptr;      // Func: `@e` of an extern
+};
+
+// `[pub] [const | fixed] T:name [= expr];` at the top level (LANGUAGE-2 A5).
+struct GlobalDecl {
+  enum class Kind : uint8_t { Var, Fixed, Const };
+  Span span;
+  Kind kind = Kind::Var;
+  bool isPub = false;
+  std::unique_ptr<VarDeclStmt> decl; // type, name, qualifiers as written, initializer
+  Module *module = nullptr;
+  // Set by the checker.
+  enum class State : uint8_t { Unchecked, Checking, Done } state = State::Unchecked;
+  ConstValue value;
+  std::string symbol; // the name of its static storage (not a C symbol)
+  const std::string &name() const { return decl->binding.name; }
+  const Ty *ty() const { return decl->binding.ty; }
+};
+
 struct TypeBlockDecl {
   Span span;
   Span nameSpan;
@@ -527,6 +560,7 @@ struct Module {
   std::vector<std::unique_ptr<TypeBlockDecl>> typeBlocks;
   std::vector<std::unique_ptr<FuncDecl>> funcs;
   std::vector<std::unique_ptr<ImplDecl>> impls;
+  std::vector<std::unique_ptr<GlobalDecl>> globals;
 };
 
 // Downcast helpers: `as<CallExpr>(e)` is null when the kind differs.

@@ -115,7 +115,8 @@ public:
       return;
     case StmtKind::VarDecl: {
       auto *v = static_cast<const VarDeclStmt *>(s);
-      line(d, "let " + qualifierText(v->binding.quals) + typeText(v->type) + ":" + v->binding.name +
+      line(d, "let " + (v->binding.isConst ? std::string("const ") : qualifierText(v->binding.quals)) +
+                  typeText(v->type) + ":" + v->binding.name +
                   (v->init ? " = " + expr(v->init.get()) : ""));
       return;
     }
@@ -232,6 +233,13 @@ std::string dumpModule(const Module &m) {
   for (auto &i : m.impls) {
     d.line(1, "impl " + i->trait + " for " + i->target);
     for (auto &f : i->methods) d.func(*f, 2);
+  }
+  for (auto &g : m.globals) {
+    static const char *const kKind[] = {"global ", "global fixed ", "global const "};
+    const VarDeclStmt &v = *g->decl;
+    d.line(1, std::string(g->isPub ? "pub " : "") + kKind[static_cast<int>(g->kind)] +
+                  qualifierText(v.binding.quals & ~QualFixed) + typeText(v.type) + ":" + v.binding.name +
+                  (v.init ? " = " + d.expr(v.init.get()) : ""));
   }
   for (auto &f : m.funcs) d.func(*f, 1);
   return d.out;

@@ -138,7 +138,7 @@ const Ty *Checker::checkCall(CallExpr &e) {
   FuncDecl *f = nullptr;
   auto *n = as<NameExpr>(e.callee.get());
   auto *m = as<MemberExpr>(e.callee.get());
-  if (n && !lookupLocal(n->name)) {
+  if (n && !lookupLocal(n->name) && !syms_.globals.count(n->name)) {
     if (Builtin b = builtinNamed(n->name); b != Builtin::None) {
       e.builtin = n->builtin = b;
       n->target = NameTarget::Builtin;

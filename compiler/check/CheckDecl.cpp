@@ -18,9 +18,11 @@ bool isBuiltinName(const std::string &n) {
 void Checker::run() {
   for (auto &m : program_.modules) collect(*m);
   resolveSignatures();
+  resolveGlobals();
   checkStructCycles();
   for (auto &m : program_.modules) checkImpls(*m);
   checkMainAndFailsafe();
+  checkGlobals();
   for (auto &m : program_.modules) {
     module_ = m.get();
     for (auto &f : m->funcs) checkFunc(*f);
@@ -91,6 +93,7 @@ void Checker::collect(Module &m) {
             .withHelp("rename one of them");
     }
   }
+  collectGlobals(m);
   for (auto &i : m.impls)
     for (auto &f : i->methods) {
       f->module = &m;

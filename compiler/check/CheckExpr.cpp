@@ -176,8 +176,12 @@ const Ty *Checker::checkName(NameExpr &e) {
   if (Binding *b = lookupLocal(e.name)) {
     e.target = NameTarget::Local;
     e.binding = b;
+    if (b->isConst)
+      if (auto it = constLocals_.find(b); it != constLocals_.end() && it->second.kind == ConstValue::Kind::Int)
+        constants_[&e] = it->second.i;
     return b->ty ? b->ty : types_.error();
   }
+  if (auto g = syms_.globals.find(e.name); g != syms_.globals.end()) return checkGlobalName(e, *g->second);
   if (syms_.funcs.count(e.name) || syms_.externs.count(e.name)) {
     diags_.error(DiagId::InvalidOperation, e.span, "function `" + e.name + "` used as a value")
         .withHelp("take its function value with `@" + e.name + "`, or call it: `" + e.name + "(...)`");
@@ -255,6 +259,12 @@ const Ty *Checker::checkUnary(UnaryExpr &e, const Ty *expected) {
     if (const Ty *fn = checkFuncValue(e)) return fn;
     const Ty *t = checkValue(*e.operand);
     if (t->isError()) return t;
+    if (auto *n = as<NameExpr>(e.operand.get());
+        n && ((n->binding && n->binding->isConst) || (n->global && n->global->kind == GlobalDecl::Kind::Const))) {
+      diags_.error(DiagId::InvalidOperation, e.span, "cannot take the address of `const` `" + n->name + "`")
+          .withHelp("a `const` is a value without storage; declare it `fixed` to take its address");
+      return types_.error();
+    }
     if (!isLvalue(*e.operand)) {
       diags_.error(DiagId::InvalidOperation, e.span, "cannot take the address of this expression")
           .withHelp("`@` applies to bindings, fields and `p[i]`");
@@ -283,7 +293,7 @@ const Ty *Checker::checkFuncValue(UnaryExpr &e) {
   FuncDecl *f = nullptr;
   ExternDecl *x = nullptr;
   if (auto *n = as<NameExpr>(e.operand.get())) {
-    if (lookupLocal(n->name)) return nullptr;
+    if (lookupLocal(n->name) || syms_.globals.count(n->name)) return nullptr;
     if (builtinNamed(n->name) != Builtin::None) {
       diags_.error(DiagId::InvalidOperation, e.span, "builtin `" + n->name + "` has no function value")
           .withHelp("call it directly, or wrap it in a function and take that one's value");
@@ -741,7 +751,7 @@ const Ty *Checker::checkTemplate(TemplateExpr &e) {
 }
 
 bool isLvalue(const Expr &e) {
-  if (auto *n = as<NameExpr>(&e)) return n->binding != nullptr;
+  if (auto *n = as<NameExpr>(&e)) return n->binding != nullptr || n->global != nullptr;
   if (as<IndexExpr>(&e)) return true;
   if (auto *u = as<UnaryExpr>(&e)) return u->op == UnaryOp::Deref;
   if (auto *m = as<MemberExpr>(&e)) return m->target == MemberTarget::Field && (m->throughPointer || isLvalue(*m->base));

@@ -65,6 +65,16 @@ constexpr size_t kMissingListed = 8;
 // bools, and comparisons of integer constants.
 std::optional<bool> Checker::boolConstant(const Expr &e) const {
   if (auto *lit = as<BoolLitExpr>(&e)) return lit->value;
+  if (auto *n = as<NameExpr>(&e)) { // a `const`, or a top-level `fixed` (LANGUAGE-2 A5)
+    const ConstValue *v = nullptr;
+    if (n->global && n->global->kind != GlobalDecl::Kind::Var) v = &n->global->value;
+    else if (auto it = n->binding && n->binding->isConst ? constLocals_.find(n->binding) : constLocals_.end();
+             it != constLocals_.end())
+      v = &it->second;
+    if (v && v->kind == ConstValue::Kind::Bool) return v->i != 0;
+    if (v && v->kind == ConstValue::Kind::Zero) return false;
+    return std::nullopt;
+  }
   if (auto *u = as<UnaryExpr>(&e); u && u->op == UnaryOp::Not && u->operand) {
     if (auto v = boolConstant(*u->operand)) return !*v;
     return std::nullopt;

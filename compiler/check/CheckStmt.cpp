@@ -269,9 +269,18 @@ void Checker::checkVarDecl(VarDeclStmt &s) {
                      "expected `" + b.ty->str() + "`, found `" + t->str() + "`")
             .withHelp("a `Result<T>` binding takes a call of a function that passes `T`");
     } else {
+      unsigned errors = diags_.errorCount();
       checkValue(*s.init, b.ty);
       coerce(*s.init, b.ty, "the initializer");
+      if (b.isConst && !b.ty->isError() && !s.init->ty->isError() && diags_.errorCount() == errors) {
+        const Expr *why = nullptr;
+        if (auto v = constValue(*s.init, b.ty, why)) constLocals_[&b] = std::move(*v);
+        else if (why) reportNotConstant(*why, "the value of `const` `" + b.name + "`");
+      }
     }
+  } else if (b.isConst) {
+    diags_.error(DiagId::ConstantExpr, b.span, "`const` `" + b.name + "` needs a value")
+        .withHelp("write `const " + b.ty->str() + ":" + b.name + " = ...;`, or declare it without `const`");
   } else if (b.heapStruct) {
     diags_.error(DiagId::TypeMismatch, b.span, "a `wild` struct binding needs an initializer")
         .withHelp("write `wild " + b.ty->str() + ":" + b.name + " = " + b.ty->str() + "{ ... };`");
@@ -322,12 +331,15 @@ void Checker::checkAssign(AssignStmt &s) {
   }
   if (const Binding *root = storageRoot(*s.target)) {
     bool whole = as<NameExpr>(s.target.get()) != nullptr;
-    if (root->quals & QualFixed)
+    if (root->quals & QualFixed) {
+      std::string word = root->isConst ? "const" : "fixed";
       diags_.error(DiagId::AssignFixed, s.span,
-                   whole ? "cannot assign twice to `fixed` binding `" + root->name + "`"
-                         : "cannot assign to a field of `fixed` binding `" + root->name + "`")
-          .label(root->span, "declared `fixed` here")
-          .withHelp("remove `fixed` from the declaration if it must change");
+                   whole ? (root->isConst ? "cannot assign to `const` binding `" : "cannot assign twice to `fixed` binding `") +
+                                 root->name + "`"
+                         : "cannot assign to a field of `" + word + "` binding `" + root->name + "`")
+          .label(root->span, "declared `" + word + "` here")
+          .withHelp("remove `" + word + "` from the declaration if it must change");
+    }
     else if (root->quals & QualBorrowImm)
       diags_.error(DiagId::AssignFixed, s.span, "cannot assign through read-only borrow `" + root->name + "`")
           .label(root->span, "borrowed with `$$i` here")
@@ -377,7 +389,7 @@ void Checker::checkAssign(AssignStmt &s) {
 // The binding whose own storage an lvalue writes into: `x`, `x.f.g`. Writes
 // through pointers (`p[i]`, `<-p`, `p.f` on a pointer) change other storage.
 const Binding *Checker::storageRoot(const Expr &e) const {
-  if (auto *n = as<NameExpr>(&e)) return n->binding;
+  if (auto *n = as<NameExpr>(&e)) return n->global ? &n->global->decl->binding : n->binding;
   if (auto *m = as<MemberExpr>(&e); m && !m->throughPointer) return storageRoot(*m->base);
   return nullptr;
 }

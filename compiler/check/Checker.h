@@ -25,6 +25,7 @@ struct Symbols {
   std::map<std::string, std::map<std::string, FuncDecl *>> typeBlocks; // block -> member -> func
   std::map<std::string, ExternDecl *> externs;
   std::map<std::string, StructDecl *> structs;
+  std::map<std::string, GlobalDecl *> globals; // module-level bindings (LANGUAGE-2 A5)
   std::map<std::string, Module *> declaredIn; // any top-level name -> module
   std::map<std::string, Span> firstDeclared;  // any top-level name -> its first declaration's name
   FuncDecl *main = nullptr;
@@ -58,6 +59,18 @@ private:
   const Ty *resolveFuncType(const FuncTypeExpr &f);
   bool crossesCBoundary(const Ty *t, Span at);
   bool visible(const Module &from, const std::string &name) const;
+
+  // ---- module-level bindings and constants (CheckGlobal.cpp)
+  void collectGlobals(Module &m);
+  void resolveGlobals();
+  void checkGlobals();
+  void checkGlobal(GlobalDecl &g);
+  void reportGlobalCycle(GlobalDecl &g, Span use);
+  const Ty *checkGlobalName(NameExpr &e, GlobalDecl &g);
+  void reportNotConstant(const Expr &why, const std::string &what);
+  std::optional<ConstValue> constValue(const Expr &e, const Ty *t, const Expr *&why);
+  std::optional<double> floatConstant(const Expr &e, const Expr *&why);
+  const Expr *firstNonConstant(const Expr &e) const;
 
   // ---- statements (CheckStmt.cpp)
   void checkFunc(FuncDecl &f);
@@ -172,6 +185,8 @@ private:
   std::vector<std::unordered_map<std::string, ScopeEntry>> scopes_;
   std::vector<const Binding *> okResults_; // Result bindings known not to be errors here
   std::unordered_map<const Expr *, __int128> constants_; // folded integer constants
+  std::unordered_map<const Binding *, ConstValue> constLocals_; // the values of local `const` bindings
+  std::vector<GlobalDecl *> globalsInProgress_; // initializers being checked, outermost first (cycles)
   int loopDepth_ = 0;
   std::vector<LoopStmt *> countedLoops_; // enclosing `loop`/`till` statements, innermost last (`$`)
   int deferDepth_ = 0;

@@ -47,8 +47,18 @@ llvm::DIBuilder &DebugInfo::unitOf(const Module &m) {
   llvm::DIBuilder &b = *builder;
   units_[&m] = std::move(builder);
   if (!types_) types_ = &b;
-  b.createCompileUnit(llvm::dwarf::DW_LANG_C, file(m.fileId), "npkc " NPK_VERSION, optimized_, "", 0);
+  compileUnits_[&m] =
+      b.createCompileUnit(llvm::dwarf::DW_LANG_C, file(m.fileId), "npkc " NPK_VERSION, optimized_, "", 0);
   return b;
+}
+
+void DebugInfo::declareGlobal(const GlobalDecl &g, llvm::GlobalVariable *var) {
+  llvm::DIBuilder &b = unitOf(*g.module);
+  llvm::DIType *t = g.ty() ? type(g.ty()) : nullptr;
+  if (!t) return;
+  llvm::DIFile *f = file(g.module->fileId);
+  var->addDebugInfo(b.createGlobalVariableExpression(compileUnits_.at(g.module), g.name(), "", f,
+                                                     lineOf(g.decl->binding.span), t, true));
 }
 
 unsigned DebugInfo::lineOf(Span s) const { return s.valid() ? l_.sm_.lineCol(s.file, s.begin).line : 0; }

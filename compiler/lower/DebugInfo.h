@@ -24,6 +24,7 @@ namespace npk {
 class Lowerer;
 struct Binding;
 struct FuncDecl;
+struct GlobalDecl;
 struct Module;
 struct Stmt;
 struct Ty;
@@ -48,6 +49,8 @@ public:
   // `argNo` is the parameter's 1-based position, 0 for a local.
   void declareVariable(const Binding &b, llvm::Value *storage, bool indirect, unsigned argNo,
                        llvm::BasicBlock *entry);
+  // Declares the module-level binding `g` as living in `var`.
+  void declareGlobal(const GlobalDecl &g, llvm::GlobalVariable *var);
   // Resolves every unit; call once after the last function.
   void finalize();
 
@@ -69,6 +72,7 @@ private:
   Lowerer &l_;
   bool optimized_;
   std::map<const Module *, std::unique_ptr<llvm::DIBuilder>> units_; // one DIBuilder per compile unit
+  std::map<const Module *, llvm::DICompileUnit *> compileUnits_;
   llvm::DIBuilder *types_ = nullptr; // the first unit's builder, which builds the shared types
   std::unordered_map<uint32_t, llvm::DIFile *> files_;
   std::unordered_map<const Ty *, llvm::DIType *> typeCache_;

@@ -4,6 +4,7 @@
 
 #include "npk/runtime.h"
 
+#include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/MDBuilder.h>
 
@@ -56,8 +57,15 @@ llvm::Value *Lowerer::bindingAddress(const Binding &b) {
   return slot;
 }
 
+// Whether the lvalue `e` lies in a `fixed` global's read-only storage.
+bool Lowerer::readOnlyGlobal(const Expr &e) {
+  if (auto *n = as<NameExpr>(&e)) return n->global && n->global->kind != GlobalDecl::Kind::Var;
+  if (auto *m = as<MemberExpr>(&e); m && !m->throughPointer) return readOnlyGlobal(*m->base);
+  return false;
+}
+
 llvm::Value *Lowerer::lowerAddress(const Expr &e) {
-  if (auto *n = as<NameExpr>(&e)) return bindingAddress(*n->binding);
+  if (auto *n = as<NameExpr>(&e)) return n->global ? globals_.at(n->global) : bindingAddress(*n->binding);
   if (auto *idx = as<IndexExpr>(&e)) {
     llvm::Value *base = lowerExpr(*idx->base);
     llvm::Value *i = lowerExpr(*idx->index);
@@ -92,7 +100,9 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   case ExprKind::NullLit: return llvm::ConstantPointerNull::get(b_.getPtrTy());
   case ExprKind::Name: {
     auto &n = static_cast<const NameExpr &>(e);
-    llvm::Value *v = b_.CreateLoad(llvmType(e.ty), bindingAddress(*n.binding), n.name);
+    // `const` and `fixed` globals hold the value the checker computed.
+    if (n.global && n.global->kind != GlobalDecl::Kind::Var) return constant(n.global->value, e.ty);
+    llvm::Value *v = b_.CreateLoad(llvmType(e.ty), lowerAddress(n), n.name);
     noteRelease(e); // a struct value that moves from here no longer owns its destructor
     return v;
   }
@@ -172,6 +182,13 @@ llvm::Value *Lowerer::lowerUnary(const UnaryExpr &e) {
   case UnaryOp::AddrOf:
     if (e.funcValue) return funcValue(*e.funcValue);
     if (e.externValue) return declareExtern(*e.externValue);
+    if (readOnlyGlobal(*e.operand)) {
+      // An empty asm statement returns the address unchanged, and LLVM no
+      // longer knows it points to constant memory (defineGlobal).
+      auto *launder = llvm::InlineAsm::get(llvm::FunctionType::get(b_.getPtrTy(), {b_.getPtrTy()}, false), "",
+                                           "=r,0", false);
+      return b_.CreateCall(launder, {lowerAddress(*e.operand)});
+    }
     return lowerAddress(*e.operand);
   case UnaryOp::Deref: return b_.CreateLoad(llvmType(e.ty), lowerExpr(*e.operand));
   }

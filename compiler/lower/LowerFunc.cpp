@@ -24,6 +24,8 @@ std::unique_ptr<llvm::Module> Lowerer::run() {
   for (const nir::Func &f : nir_.funcs)
     if (f.plainReturn) plainReturn_.insert(f.decl);
   for (FuncDecl *f : syms_.allFuncs) declareFunc(*f);
+  for (auto &m : program_.modules)
+    for (auto &g : m->globals) defineGlobal(*g);
   for (const nir::Func &f : nir_.funcs) lowerFunc(f);
   emitResultThunks();
   emitEntryPoint();
@@ -64,6 +66,42 @@ llvm::Type *Lowerer::llvmType(const Ty *t) {
   case TyKind::Error: return b_.getVoidTy();
   }
   return b_.getVoidTy();
+}
+
+// A module-level binding (LANGUAGE-2 A5): static storage holding the value
+// the checker computed. `const` and `fixed` storage is read-only data, so a
+// write through `@` of a `fixed` global faults. Internal linkage: globals are
+// not C symbols.
+// A write through `@` of a `fixed` global must reach the hardware and fault;
+// lowerUnary hides where such a pointer comes from (launderPointer), because
+// the optimiser may delete a store it can see going to constant memory.
+void Lowerer::defineGlobal(const GlobalDecl &g) {
+  const Ty *t = g.ty();
+  auto *var = new llvm::GlobalVariable(*mod_, llvmType(t), g.kind != GlobalDecl::Kind::Var,
+                                       llvm::GlobalValue::InternalLinkage, constant(g.value, t), g.symbol);
+  globals_[&g] = var;
+  if (debug_) debug_->declareGlobal(g, var);
+}
+
+llvm::Constant *Lowerer::constant(const ConstValue &v, const Ty *t) {
+  switch (v.kind) {
+  case ConstValue::Kind::Zero: return zeroValue(t);
+  case ConstValue::Kind::Int:
+    return llvm::ConstantInt::get(llvmType(t), llvm::APInt(t->kind == TyKind::Tbb32 ? 32 : t->bits,
+                                                           static_cast<uint64_t>(v.i), t->isSigned));
+  case ConstValue::Kind::Float: return llvm::ConstantFP::get(llvmType(t), v.f);
+  case ConstValue::Kind::Bool: return b_.getInt1(v.i != 0);
+  case ConstValue::Kind::String: return stringValue(v.s);
+  case ConstValue::Kind::Null: return llvm::ConstantPointerNull::get(b_.getPtrTy());
+  case ConstValue::Kind::Aggregate: {
+    std::vector<llvm::Constant *> fields;
+    for (size_t i = 0; i < t->decl->fields.size(); ++i) fields.push_back(constant(v.elems[i], t->decl->fields[i].ty));
+    return llvm::ConstantStruct::get(llvm::cast<llvm::StructType>(llvmType(t)), fields);
+  }
+  case ConstValue::Kind::Func:
+    return v.func ? llvm::cast<llvm::Constant>(funcValue(*v.func)) : declareExtern(*v.ext);
+  }
+  return zeroValue(t);
 }
 
 // The value a binding without an initializer holds: zero, NULL, false, and

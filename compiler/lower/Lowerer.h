@@ -30,6 +30,8 @@ public:
   llvm::Type *llvmType(const Ty *t);
   llvm::Type *cType(const Ty *t);
   llvm::Constant *zeroValue(const Ty *t);
+  void defineGlobal(const GlobalDecl &g);
+  llvm::Constant *constant(const ConstValue &v, const Ty *t);
   llvm::StructType *resultType(const Ty *value);
   llvm::FunctionCallee runtime(RuntimeFn which);
   llvm::Function *declareFunc(FuncDecl &f);
@@ -64,6 +66,7 @@ public:
   llvm::Value *lowerAs(const Expr &e, const Ty *target); // value converted to target
   llvm::Value *convert(llvm::Value *v, const Ty *from, const Ty *to);
   llvm::Value *lowerAddress(const Expr &e);             // address of an lvalue
+  static bool readOnlyGlobal(const Expr &e);
   llvm::Value *bindingAddress(const Binding &b);        // storage of the binding's value
   llvm::Value *lowerBinary(const BinaryExpr &e);
   // `rt` is the type of r when it differs from t (a shift amount); `negate`
@@ -110,6 +113,7 @@ public:
   std::unordered_map<const FuncDecl *, llvm::Function *> resultThunks_; // `@f` of a plain-return f
   std::vector<const FuncDecl *> thunkOrder_;                            // resultThunks_ in creation order
   std::unordered_map<const ExternDecl *, llvm::Function *> externs_;
+  std::unordered_map<const GlobalDecl *, llvm::GlobalVariable *> globals_;
   std::unordered_map<const StructDecl *, llvm::StructType *> structs_;
   std::map<std::string, llvm::Constant *> strings_;
 

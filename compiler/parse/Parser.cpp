@@ -373,9 +373,26 @@ void Parser::parseDecl(Module &m) {
     syncDecl();
     return;
   }
+  if (atVarDeclStart() || atAny({Tok::BorrowMut, Tok::BorrowImm})) return parseGlobal(m, isPub);
   if (Diag *d = errorAt(cur().span, DiagId::ExpectedDecl, "expected a declaration, found " + describeTok(cur())))
     d->withHelp("top-level code goes inside a function, e.g. `func:main = int32() { ... };`");
   syncDecl();
+}
+
+// global = [ "const" ] qualifiers type ":" IDENT [ "=" expr ] ";"   (LANGUAGE-2 A5)
+// The checker decides what the qualifiers and the initializer may be.
+void Parser::parseGlobal(Module &m, bool isPub) {
+  auto g = std::make_unique<GlobalDecl>();
+  g->span = cur().span;
+  g->isPub = isPub;
+  StmtPtr decl = parseVarDecl();
+  if (!decl) return syncDecl();
+  g->decl.reset(static_cast<VarDeclStmt *>(decl.release()));
+  const Binding &b = g->decl->binding;
+  g->kind = b.isConst ? GlobalDecl::Kind::Const : (b.quals & QualFixed) ? GlobalDecl::Kind::Fixed : GlobalDecl::Kind::Var;
+  g->span = Span::cover(g->span, g->decl->span);
+  if (!expect(Tok::Semi, "after the declaration")) return syncDecl();
+  m.globals.push_back(std::move(g));
 }
 
 // use-decl = "use" STRING ".*" ";"
@@ -1109,7 +1126,7 @@ StmtPtr Parser::parseDefer() {
 }
 
 bool Parser::atVarDeclStart() const {
-  if (atAny({Tok::KwFixed, Tok::KwWild, Tok::KwWildx, Tok::KwExtern})) return true;
+  if (atAny({Tok::KwConst, Tok::KwFixed, Tok::KwWild, Tok::KwWildx, Tok::KwExtern})) return true;
   if (at(Tok::LParen)) return atFuncTypeDecl();
   if (at(Tok::KwResult)) return peekTok().kind == Tok::Lt;
   if (at(Tok::Question)) return peekTok().kind == Tok::Arrow || peekTok().kind == Tok::Star;
@@ -1120,10 +1137,24 @@ bool Parser::atVarDeclStart() const {
   return false;
 }
 
-// var-decl = qualifiers type ":" IDENT [ "=" expr ]
+// var-decl = ( "const" | qualifiers ) type ":" IDENT [ "=" expr ]
 StmtPtr Parser::parseVarDecl() {
   auto s = std::make_unique<VarDeclStmt>(cur().span);
-  s->binding.quals = parseQualifiers();
+  if (at(Tok::KwConst)) {
+    // A compile-time value (LANGUAGE-2 A5): immutable like `fixed`.
+    Span constSpan = advance().span;
+    if (parseQualifiers() != QualNone) {
+      if (Diag *d = errorAt(Span::cover(constSpan, tokens_[pos_ - 1].span), DiagId::Expected,
+                            "`const` takes no other qualifier"))
+        d->withHelp("a `const` is a value known at compile time; write `const " +
+                    std::string(cur().text) + ":name = ...;`");
+      return nullptr;
+    }
+    s->binding.isConst = true;
+    s->binding.quals = QualFixed;
+  } else {
+    s->binding.quals = parseQualifiers();
+  }
   if (!parseType(s->type)) return nullptr;
   if (!expect(Tok::Colon, "between the type and the binding name")) return nullptr;
   if (!at(Tok::Ident)) {

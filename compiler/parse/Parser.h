@@ -75,6 +75,7 @@ private:
   StmtPtr parseDefer();
   StmtPtr parseSimpleStmt();
   StmtPtr parseVarDecl();
+  void parseGlobal(Module &m, bool isPub);
   bool atVarDeclStart() const;
   void rejectBlockSemi();
 

@@ -113,7 +113,7 @@ def main():
             "print total", "print n.v", "print *n", "print head.next.v", "bt",
             "delete 1",
             "continue",
-            "print t", "info locals",
+            "print t", "info locals", "print visits", "print UNIT",
             "kill",
         ]),
         ("-g -O2", "OPT", [f"break {name}:{lines['BREAK']}", "run", "bt"]),

@@ -136,6 +136,17 @@ def cases():
            {"app/m.npk": b'use "../lib/util.npk".*;\n' + program("    int32:x = raw util();" + READ_X),
             "lib/util.npk": b"func:util = int32() { pass 7i32; };\n"},
            "app/m.npk", "ok", None, 5, 256)
+    # Module-level constants, each defined by the next: a chain the checker
+    # orders without recursion, and a cycle it follows only so far.
+    consts = 100_000
+    chain_src = "".join(f"const int64:C{i} = C{i + 1} +% 1;\n" for i in range(consts - 1))
+    yield ("constant_chain_100k",
+           {"m.npk": (chain_src + f"const int64:C{consts - 1} = 0;\n").encode() +
+            program("    if (C0 != 99999) { exit 1; }")},
+           "m.npk", "ok", None, 30, 1024)
+    yield ("constant_cycle_100k",
+           {"m.npk": (chain_src + f"const int64:C{consts - 1} = C0;\n").encode() + program("    int32:x = 1i32;")},
+           "m.npk", "error", "NPK-T011", 30, 1024)
     yield ("random_bytes_10mb",
            {"m.npk": random_bytes(10 << 20, 20261202)},
            "m.npk", "error", None, 10, 512)
