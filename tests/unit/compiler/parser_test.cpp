@@ -150,8 +150,25 @@ TEST(Parser, SemicolonAfterStatementBlock) {
 }
 
 TEST(Parser, StatementAtTopLevel) {
-  Parsed p("int32:x = 1;\nfunc:main = int32() { exit 0; };\n");
+  Parsed p("x = 1;\nfunc:main = int32() { exit 0; };\n");
   EXPECT_EQ(p.ids(), std::vector<DiagId>{DiagId::ExpectedDecl});
+  EXPECT_EQ(p.module.funcs.size(), 1u);
+}
+
+TEST(Parser, TopLevelBindings) {
+  // LANGUAGE-2 A5: the kind comes from `const`/`fixed`; the checker judges
+  // the rest (a `wild` global is parsed, then refused there).
+  Parsed p("int32:x = 1;\nconst int64:K = 2;\npub fixed string:S;\nwild int8->:w;\n"
+           "func:main = int32() { exit 0; };\n");
+  EXPECT_TRUE(p.ids().empty());
+  ASSERT_EQ(p.module.globals.size(), 4u);
+  EXPECT_EQ(p.module.globals[0]->kind, GlobalDecl::Kind::Var);
+  EXPECT_EQ(p.module.globals[1]->kind, GlobalDecl::Kind::Const);
+  EXPECT_TRUE(p.module.globals[1]->decl->binding.isConst);
+  EXPECT_EQ(p.module.globals[2]->kind, GlobalDecl::Kind::Fixed);
+  EXPECT_TRUE(p.module.globals[2]->isPub);
+  EXPECT_EQ(p.module.globals[2]->decl->init, nullptr);
+  EXPECT_EQ(p.module.globals[3]->decl->binding.quals, QualWild);
   EXPECT_EQ(p.module.funcs.size(), 1u);
 }
 
