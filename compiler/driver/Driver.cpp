@@ -12,6 +12,7 @@
 
 #include <algorithm>
 
+#include <llvm/ADT/ScopeExit.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/Path.h>
@@ -247,7 +248,19 @@ int compile(const Options &opts) {
     return written ? 0 : 1;
   }
 
-  Program program;
+  // What the phases build; left to the process's exit unless freeMemory.
+  struct State {
+    Program program;
+    TypeContext types;
+    nir::Module nir;
+    llvm::LLVMContext ctx;
+    std::unique_ptr<llvm::Module> mod; // after ctx: destroyed first
+  };
+  auto state = std::make_unique<State>();
+  auto keep = llvm::make_scope_exit([&] {
+    if (!opts.freeMemory) (void)state.release();
+  });
+  Program &program = state->program;
   ModuleSearch search{opts.includeDirs, defaultStdlibDir()};
   loadProgram(opts.input, search, sm, diags, program, opts.inputText); // lex + parse + modules
   if (opts.emit == EmitKind::Ast && !diags.hasErrors()) {
@@ -261,12 +274,12 @@ int compile(const Options &opts) {
   }
   if (flushDiags(sm, diags, opts)) return 1;
 
-  TypeContext types;
+  TypeContext &types = state->types;
   Checker checker(sm, program, types, diags);
   checker.run();                                                        // names, types, results
   if (flushDiags(sm, diags, opts)) return 1;
 
-  nir::Module nirMod = nir::build(checker.symbols().allFuncs);           // NIR
+  nir::Module &nirMod = state->nir = nir::build(checker.symbols().allFuncs); // NIR
   checkOwnership(sm, checker.symbols(), diags, nirMod);                 // ARIA-014/015/022, drops into NIR
   if (!diags.hasErrors()) lintProgram(checker, inStdlib(search), diags); // warnings
   if (flushDiags(sm, diags, opts)) return 1;
@@ -278,15 +291,14 @@ int compile(const Options &opts) {
     return written ? 0 : 1;
   }
 
-  llvm::LLVMContext ctx;
-  auto target = std::make_unique<llvm::Module>(program.main ? program.main->name : "npk", ctx);
+  auto target = std::make_unique<llvm::Module>(program.main ? program.main->name : "npk", state->ctx);
   configureTarget(*target);
   LowerOptions lowering{opts.debugInfo, opts.optLevel > 0};
-  std::unique_ptr<llvm::Module> mod =
+  std::unique_ptr<llvm::Module> &mod = state->mod =
       lowerProgram(std::move(target), sm, program, checker.symbols(), nirMod, types, lowering); // LLVM IR
   std::string verifyErrors;
   llvm::raw_string_ostream verifyOut(verifyErrors);
-  if (llvm::verifyModule(*mod, &verifyOut)) {
+  if (opts.verifyIR && llvm::verifyModule(*mod, &verifyOut)) {
     std::fprintf(stderr, "npkc: internal error: invalid LLVM IR for %s\n%s", opts.input.c_str(), verifyErrors.c_str());
     return 70;
   }

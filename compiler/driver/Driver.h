@@ -49,6 +49,14 @@ struct Options {
   // Test hook (the soundness oracle's batch builder, tests/soundness): when
   // set, called with the optimised LLVM module before it is written.
   std::function<void(llvm::Module &)> beforeEmit;
+  // false: the compiler's data (tree, NIR, LLVM module) is left to the
+  // process's exit instead of being freed piece by piece (the command line
+  // does so; an in-process caller keeps the default).
+  bool freeMemory = true;
+  // Check the generated LLVM IR before optimising it (an internal-error check:
+  // exit status 70). The command line turns it on in debug builds and with
+  // NPK_VERIFY_IR=1, which the test suite sets.
+  bool verifyIR = true;
 };
 
 // Compiles according to `opts`; prints diagnostics; returns the process exit

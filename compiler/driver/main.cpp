@@ -14,6 +14,23 @@
 #include <string>
 #include <vector>
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+#ifdef NDEBUG
+constexpr bool kDebugBuild = false;
+#else
+constexpr bool kDebugBuild = true;
+#endif
+
 #ifndef NPK_VERSION
 #define NPK_VERSION "0.0.0"
 #endif
@@ -89,6 +106,9 @@ const char *const kHelpTail =
     "environment:\n"
     "  NPK_PATH        colon-separated module directories\n"
     "  NO_COLOR        when set and not empty, --color=auto does not colour\n"
+    "  NPK_VERIFY_IR   when set and not 0, check the generated LLVM IR before\n"
+    "                  optimising it (an internal check, exit status 70 on a\n"
+    "                  finding; always on in debug builds and in the tests)\n"
     "  TMPDIR          where `run` makes its npk-run-* directory (default /tmp)\n"
     "\n"
     "exit status: 0 on success, 1 when any error was reported (warnings do not\n"
@@ -189,6 +209,11 @@ int runCommand(const std::vector<std::string> &args) {
   }
   npk::Options opts;
   opts.checkOnly = command == "check";
+  // The process ends after one compilation: freeing its data piece by piece
+  // would be wasted work, except under LeakSanitizer, which must see none.
+  opts.freeMemory = kSanitized;
+  const char *verify = std::getenv("NPK_VERIFY_IR");
+  opts.verifyIR = kDebugBuild || (verify && *verify && std::strcmp(verify, "0") != 0);
   opts.debugInfo = command == "run";
   std::vector<std::string> programArgs;
   bool emitGiven = false;

@@ -10,7 +10,7 @@ bool isContinuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0
 
 uint32_t SourceFile::continuationsUpTo(uint32_t offset) const {
   offset = std::min<uint32_t>(offset, static_cast<uint32_t>(text.size()));
-  if (continuationsBefore.empty()) return 0; // empty text
+  if (continuations == 0) return 0; // ASCII (or empty) text
   uint32_t block = std::min<uint32_t>(offset / kCountStride, static_cast<uint32_t>(continuationsBefore.size() - 1));
   uint32_t count = continuationsBefore[block];
   for (uint32_t i = block * kCountStride; i < offset; ++i)
@@ -33,6 +33,7 @@ uint32_t SourceManager::add(std::string path, std::string text) {
     if (i % SourceFile::kCountStride == 0) f.continuationsBefore.push_back(continuations);
     if (isContinuation(f.text[i])) ++continuations;
   }
+  f.continuations = continuations;
   files_.push_back(std::move(f));
   return static_cast<uint32_t>(files_.size());
 }

@@ -34,8 +34,9 @@ struct SourceFile {
   std::vector<uint32_t> lineStarts;
   // UTF-8 continuation bytes before offset i * kCountStride, for columns
   // counted in characters without scanning a whole (possibly huge) line.
-  static constexpr uint32_t kCountStride = 4096;
+  static constexpr uint32_t kCountStride = 256;
   std::vector<uint32_t> continuationsBefore;
+  uint32_t continuations = 0; // in the whole text (0: ASCII, every column is its byte)
   uint32_t continuationsUpTo(uint32_t offset) const;
 };
 

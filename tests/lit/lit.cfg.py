@@ -26,6 +26,8 @@ config.environment["PATH"] = os.pathsep.join([config.llvm_tools_dir, config.envi
 for var in ("NPK_PATH", "NPK_WILDX_QUOTA", "NPK_WILDX_GUARD", "NPK_WILDX_AUDIT", "NPK_WILDX_VERIFY"):
     config.environment.pop(var, None)
 config.environment["NO_COLOR"] = "1"
+# The compiler checks the LLVM IR it generates (off by default in release builds).
+config.environment["NPK_VERIFY_IR"] = "1"
 
 # Tests of npkc working without its own large stack limit the address space
 # (`ulimit -v 300000`) so that the stack cannot be reserved. Builds that cannot
