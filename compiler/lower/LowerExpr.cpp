@@ -100,6 +100,8 @@ llvm::Value *Lowerer::arrayElement(const IndexExpr &e) {
     bad = b_.CreateICmpUGE(i, llvm::ConstantInt::get(iTy, arrayTy->length)); // a negative index reads as huge
   else if (isSigned)
     bad = b_.CreateICmpSLT(i, llvm::ConstantInt::get(iTy, 0));
+  if (auto *known = llvm::dyn_cast_or_null<llvm::ConstantInt>(bad); known && known->isZero())
+    bad = nullptr; // a constant index in range (the checker refused any other constant)
   if (bad) {
     emitTrapWith(bad, [&] {
       b_.CreateCall(runtime(RuntimeFn::npk_trap_index),
