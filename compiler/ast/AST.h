@@ -33,6 +33,23 @@ constexpr int kMaxTreeDepth = 10000;
 
 // ---- syntactic types -------------------------------------------------------------
 
+// The base of every expression node (declared before the types: an array
+// type's size is an expression).
+enum class ExprKind : uint8_t {
+#define EXPR(Kind) Kind,
+#include "ast/AST.def"
+};
+
+struct Expr {
+  ExprKind kind;
+  Span span;
+  const Ty *ty = nullptr; // set by the checker
+  explicit Expr(ExprKind k, Span s) : kind(k), span(s) {}
+  virtual ~Expr() = default;
+};
+using ExprPtr = std::unique_ptr<Expr>;
+
+
 struct FuncTypeExpr;
 
 // `int8->`, `?->`, `Result<int32>`, `Pair`, C-style `int8*` / `?*` in externs,
@@ -44,6 +61,11 @@ struct TypeExpr {
   bool cStyle = false;                // written with `*` (extern signatures)
   std::unique_ptr<TypeExpr> resultOf; // for Result<T>
   std::unique_ptr<FuncTypeExpr> func; // for a function type
+  // `T[N]` (LANGUAGE-2 A2): `elementOf` is T and `arraySize` the constant
+  // expression N; `name` is empty. `pointerDepth` then counts the `->`
+  // after the brackets (a pointer to the array).
+  std::unique_ptr<TypeExpr> elementOf;
+  ExprPtr arraySize;
 };
 
 // `[extern] (R)(P, ...)` (LANGUAGE-2 A7): each parameter a type with qualifiers.
@@ -82,19 +104,6 @@ struct GlobalDecl;
 
 // ---- expressions -----------------------------------------------------------------
 
-enum class ExprKind : uint8_t {
-#define EXPR(Kind) Kind,
-#include "ast/AST.def"
-};
-
-struct Expr {
-  ExprKind kind;
-  Span span;
-  const Ty *ty = nullptr; // set by the checker
-  explicit Expr(ExprKind k, Span s) : kind(k), span(s) {}
-  virtual ~Expr() = default;
-};
-using ExprPtr = std::unique_ptr<Expr>;
 
 struct IntLitExpr : Expr {
   uint64_t value = 0;
@@ -205,7 +214,7 @@ struct IndexExpr : Expr {
   IndexExpr(Span s) : Expr(ExprKind::Index, s) {}
 };
 
-enum class MemberTarget : uint8_t { Unresolved, Field, ResultIsError, ResultValue, ResultError, TypeMember };
+enum class MemberTarget : uint8_t { Unresolved, Field, ResultIsError, ResultValue, ResultError, TypeMember, ArrayLength };
 struct MemberExpr : Expr {
   ExprPtr base;
   std::string member;
@@ -235,6 +244,13 @@ struct FieldInit {
   std::string name;
   ExprPtr value;
 };
+// `[e0, e1, ...]` (LANGUAGE-2 A2): only where a `T[N]` is expected, which
+// gives it its type.
+struct ArrayLitExpr : Expr {
+  std::vector<ExprPtr> elements;
+  ArrayLitExpr(Span s) : Expr(ExprKind::ArrayLit, s) {}
+};
+
 // `Name{ f: e, ... }`, also `Result{ val: v, err: e, is_error: b }`.
 struct StructLitExpr : Expr {
   std::string name;
@@ -465,6 +481,7 @@ struct FuncDecl {
 struct ExternParam {
   TypeExpr type;
   std::string name;
+  bool isConst = false; // `const T*`: C does not write through it (a `fixed` array may decay to it)
 };
 struct ExternDecl {
   Span span;

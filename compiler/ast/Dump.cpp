@@ -19,6 +19,15 @@ std::string typeText(const TypeExpr &t) {
       s += (i ? ", " : "") + qualifierText(t.func->quals[i]) + typeText(t.func->params[i]);
     return s + ")";
   }
+  if (t.elementOf) { // `int32[2][3]`: the outer size first
+    const TypeExpr *inner = &t;
+    std::string dims;
+    for (; inner->elementOf && !(inner != &t && inner->pointerDepth); inner = inner->elementOf.get())
+      dims += "[" + (inner->arraySize ? exprText(*inner->arraySize) : std::string("?")) + "]";
+    std::string s = typeText(*inner) + dims;
+    for (int i = 0; i < t.pointerDepth; ++i) s += t.cStyle ? "*" : "->";
+    return s;
+  }
   std::string s = t.name == "Result" && t.resultOf ? "Result<" + typeText(*t.resultOf) + ">" : t.name;
   for (int i = 0; i < t.pointerDepth; ++i) s += t.cStyle ? "*" : "->";
   return s;
@@ -99,6 +108,11 @@ public:
       auto *s = static_cast<const StructLitExpr *>(e);
       std::string r = "(struct " + s->name;
       for (auto &f : s->fields) r += " " + f.name + ":" + expr(f.value.get());
+      return r + ")";
+    }
+    case ExprKind::ArrayLit: {
+      std::string r = "(array";
+      for (auto &el : static_cast<const ArrayLitExpr *>(e)->elements) r += " " + expr(el.get());
       return r + ")";
     }
     case ExprKind::Error: return "<error>";

@@ -51,6 +51,9 @@ void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f)
   case ExprKind::Template:
     for (const TemplatePart &p : static_cast<const TemplateExpr &>(e).parts) visit(p.expr);
     return;
+  case ExprKind::ArrayLit:
+    for (const ExprPtr &el : static_cast<const ArrayLitExpr &>(e).elements) visit(el);
+    return;
   case ExprKind::IntLit:
   case ExprKind::FloatLit:
   case ExprKind::BoolLit:

@@ -156,7 +156,7 @@ const Ty *Checker::checkCall(CallExpr &e) {
     if (x) {
       e.ext = x;
       checkArgs(e, x->paramTys, std::vector<uint8_t>(x->paramTys.size(), QualNone), "extern `" + x->name + "`",
-                x->nameSpan);
+                x->nameSpan, x);
       checkCStringLiterals(e, *x);
       return x->ret;
     }
@@ -207,8 +207,41 @@ const Ty *Checker::checkValueCall(CallExpr &e) {
   return types_.result(t->funcRet());
 }
 
+// LANGUAGE-2 A1.3: at an extern call, an array binding or field passed to a
+// `T*` or `?*` parameter passes the address of its element 0 (no copy, so C
+// may fill it); a `fixed` array (or a `$$i` one) only to `const T*`. True
+// when `arg` is such an array (reported or accepted); the lowering sees an
+// array argument for a pointer parameter and passes its address.
+bool Checker::checkArrayDecay(Expr &arg, const Ty *param, bool constParam, const std::string &what) {
+  const Ty *t = checkValue(arg, param);
+  if (t->isError() || param->isError()) return true;
+  if (!t->isArray() || !param->isPtr()) {
+    coerce(arg, param, what.c_str());
+    return true;
+  }
+  if (param->pointee && param->pointee != t->element()) {
+    diags_.error(DiagId::TypeMismatch, arg.span,
+                 "expected `" + param->str() + "` for " + what + ", found an array of `" + t->element()->str() + "`")
+        .withHelp("an array decays to a pointer to its element type `" + t->element()->str() + "*` (or `?*`)");
+    return true;
+  }
+  if (!isLvalue(arg)) {
+    diags_.error(DiagId::InvalidOperation, arg.span, "only an array binding or field decays to a pointer")
+        .withHelp("bind the array first: `" + t->str() + ":buf = ...;`, then pass `buf`");
+    return true;
+  }
+  const Binding *root = storageRoot(arg);
+  if (!constParam && root && (root->quals & (QualFixed | QualBorrowImm)))
+    diags_.error(DiagId::AssignFixed, arg.span,
+                 std::string(root->quals & QualFixed ? "`fixed` array `" : "read-only borrowed array `") + root->name +
+                     "` passed to a pointer C may write through")
+        .label(root->span, "declared here")
+        .withHelp("declare the parameter `const " + t->element()->str() + "*` if C only reads it");
+  return true;
+}
+
 void Checker::checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,
-                        const std::string &what, Span declaredAt) {
+                        const std::string &what, Span declaredAt, const ExternDecl *ext) {
   if (e.args.size() != params.size()) {
     diags_.error(DiagId::ArgCount, e.span,
                  what + " takes " + std::to_string(params.size()) + " argument" + (params.size() == 1 ? "" : "s") +
@@ -238,8 +271,13 @@ void Checker::checkArgs(CallExpr &e, const std::vector<const Ty *> &params, cons
             .withHelp("pass it to a `$$i` parameter, or make the binding mutable");
       continue;
     }
+    std::string argWhat = "argument " + std::to_string(i + 1) + " of " + what;
+    if (ext && params[i]->isPtr()) {
+      checkArrayDecay(arg, params[i], ext->params[i].isConst, argWhat);
+      continue;
+    }
     checkValue(arg, params[i]);
-    coerce(arg, params[i], ("argument " + std::to_string(i + 1) + " of " + what).c_str());
+    coerce(arg, params[i], argWhat.c_str());
   }
 }
 

@@ -54,6 +54,10 @@ void Checker::foldConstant(Expr &e, const Ty *t) {
     text = intText(*rhs) + " => " + t->str();
     break;
   }
+  case ExprKind::Member: // `a.length` of an array `T[N]` is N (LANGUAGE-2 A2)
+    if (auto &m = static_cast<MemberExpr &>(e); m.target == MemberTarget::ArrayLength)
+      constants_[&e] = static_cast<__int128>(m.base->ty->length);
+    return;
   case ExprKind::FloatLit:
   case ExprKind::BoolLit:
   case ExprKind::StringLit:
@@ -61,8 +65,8 @@ void Checker::foldConstant(Expr &e, const Ty *t) {
   case ExprKind::NullLit:
   case ExprKind::Name:
   case ExprKind::Call:
+  case ExprKind::ArrayLit:
   case ExprKind::Index:
-  case ExprKind::Member:
   case ExprKind::Raw:
   case ExprKind::Drop:
   case ExprKind::Default:

@@ -162,7 +162,10 @@ const Ty *Checker::resolveType(const TypeExpr &t, bool inExtern) {
   }
   if (t.func) return resolveFuncType(*t.func);
   const Ty *base = nullptr;
-  if (t.name == "Result") {
+  if (t.elementOf) {
+    base = resolveArrayType(t, inExtern);
+    if (base->isError()) return base;
+  } else if (t.name == "Result") {
     if (inExtern) {
       diags_.error(DiagId::TypeMismatch, t.span, "extern functions cannot take or return `Result`")
           .withHelp("use the plain C type");
@@ -214,6 +217,49 @@ const Ty *Checker::resolveType(const TypeExpr &t, bool inExtern) {
   return base;
 }
 
+// `T[N]` (LANGUAGE-2 A2): T any type that has values except `Result`; N
+// an integer constant expression in 1..2^31-1, folded by the checker's one
+// constant folder (CheckConst.cpp).
+const Ty *Checker::resolveArrayType(const TypeExpr &t, bool inExtern) {
+  const Ty *element = resolveType(*t.elementOf, inExtern);
+  const Ty *sizeTy = checkValue(*t.arraySize, types_.int64());
+  if (element->isError() || sizeTy->isError()) return types_.error();
+  if (inExtern) {
+    diags_.error(DiagId::CBoundary, t.span, "an array `" + element->str() + "[...]` cannot cross the C boundary by value")
+        .withHelp("declare the parameter as a pointer `" + element->str() + "*`; an array binding passed to it "
+                  "passes the address of its element 0");
+    return types_.error();
+  }
+  if (element->isNil() || element->isResult()) {
+    diags_.error(DiagId::TypeMismatch, t.elementOf->span, "an array cannot hold `" + element->str() + "`")
+        .withHelp(element->isResult() ? "store the plain value: `" + element->resultValue()->str() + "[...]`"
+                                      : "`NIL` has no values");
+    return types_.error();
+  }
+  std::string size = sourceText(t.arraySize->span);
+  if (!sizeTy->isInt()) {
+    diags_.error(DiagId::ArraySize, t.arraySize->span, "array size `" + size + "` has type `" + sizeTy->str() +
+                                                           "`, not an integer type")
+        .withHelp("the size is an integer constant, e.g. `" + element->str() + "[16]`");
+    return types_.error();
+  }
+  std::optional<__int128> n = constantValue(*t.arraySize);
+  if (!n) {
+    diags_.error(DiagId::ArraySize, t.arraySize->span, "array size `" + size + "` is not a constant expression")
+        .withHelp("the size is fixed at compile time; for a size known only at run time use `alloc(n * @sizeof(" +
+                  element->str() + "))`");
+    return types_.error();
+  }
+  constexpr __int128 kMaxLength = (__int128{1} << 31) - 1;
+  if (*n < 1 || *n > kMaxLength) {
+    diags_.error(DiagId::ArraySize, t.arraySize->span,
+                 "array size " + intText(*n) + " is out of range (1.." + intText(kMaxLength) + ")")
+        .withHelp(*n < 1 ? "an array holds at least one element" : "allocate a larger buffer with `alloc`");
+    return types_.error();
+  }
+  return types_.array(element, static_cast<uint64_t>(*n));
+}
+
 void Checker::resolveFunc(FuncDecl &f) {
   f.ret = resolveType(f.retType, false);
   if (f.ret->isResult()) {
@@ -231,10 +277,14 @@ void Checker::resolveFunc(FuncDecl &f) {
     p->binding.ty = resolveType(p->type, false);
     p->binding.id = id++;
     uint8_t q = p->binding.quals;
-    if ((q & (QualBorrowMut | QualBorrowImm)) && !p->binding.ty->isStruct() && !p->binding.ty->isError())
-      diags_.error(DiagId::TypeMismatch, p->binding.span, "borrows `$$m`/`$$i` pass structs by reference")
+    if ((q & (QualBorrowMut | QualBorrowImm)) && !p->binding.ty->isStruct() && !p->binding.ty->isArray() &&
+        !p->binding.ty->isError())
+      diags_.error(DiagId::TypeMismatch, p->binding.span, "borrows `$$m`/`$$i` pass structs and arrays by reference")
           .withHelp("remove the borrow qualifier for a scalar parameter");
-    if ((q & (QualWild | QualWildx)) && !p->binding.ty->isPtr() && !p->binding.ty->isError())
+    if ((q & (QualWild | QualWildx)) && p->binding.ty->isArray())
+      diags_.error(DiagId::Unsupported, p->binding.span, "a `wild`/`wildx` array binding is not supported by npk")
+          .withHelp("the ownership checker follows bindings, not elements; allocate with `alloc(N * @sizeof(T))`");
+    else if ((q & (QualWild | QualWildx)) && !p->binding.ty->isPtr() && !p->binding.ty->isError())
       diags_.error(DiagId::TypeMismatch, p->binding.span, "a `wild`/`wildx` parameter must be a pointer")
           .withHelp("write `wildx int8->:" + p->binding.name + "`");
     if (p->binding.ty->isNil() || p->binding.ty->isResult())
@@ -300,14 +350,15 @@ void Checker::checkStructCycles() {
         continue;
       }
       const FieldDecl &fd = top.decl->fields[top.nextField++];
-      if (!fd.ty || !fd.ty->isStruct()) continue;
-      auto it = index.find(fd.ty->decl);
+      const Ty *held = fd.ty ? innermostElement(fd.ty) : nullptr; // an array of S holds S by value
+      if (!held || !held->isStruct()) continue;
+      auto it = index.find(held->decl);
       if (it == index.end()) continue;
       if (state[it->second] == Unseen) {
         state[it->second] = OnPath;
-        path.push_back({fd.ty->decl, 0});
+        path.push_back({held->decl, 0});
       } else if (state[it->second] == OnPath) {
-        auto from = std::find_if(path.begin(), path.end(), [&](const StructPathStep &p) { return p.decl == fd.ty->decl; });
+        auto from = std::find_if(path.begin(), path.end(), [&](const StructPathStep &p) { return p.decl == held->decl; });
         std::vector<StructPathStep> cycle(from, path.end());
         reportStructCycle(cycle, index);
       }
@@ -332,9 +383,11 @@ void Checker::reportStructCycle(std::vector<StructPathStep> cycle,
                          "struct `" + cycle.front().decl->name + "` contains itself by value: " + names);
   for (size_t i = 1; i < cycle.size(); ++i) {
     const FieldDecl &f = fieldOf(cycle[i]);
-    d.note("`" + cycle[i].decl->name + "` holds `" + f.ty->decl->name + "` by value in field `" + f.name + "`", f.span);
+    d.note("`" + cycle[i].decl->name + "` holds `" + innermostElement(f.ty)->decl->name + "` by value in field `" +
+               f.name + "`",
+           f.span);
   }
-  std::string held = head.ty->decl->name;
+  std::string held = innermostElement(head.ty)->decl->name;
   d.withHelp("store a pointer (`" + held + "->`) instead: `" + held + "->:" + head.name + "`");
 }
 

@@ -59,6 +59,7 @@ const Ty *Checker::checkExpr(Expr &e, const Ty *expected) {
   case ExprKind::Drop: t = checkDrop(static_cast<DropExpr &>(e)); break;
   case ExprKind::Default: t = checkDefault(static_cast<DefaultExpr &>(e)); break;
   case ExprKind::StructLit: t = checkStructLit(static_cast<StructLitExpr &>(e), expected); break;
+  case ExprKind::ArrayLit: t = checkArrayLit(static_cast<ArrayLitExpr &>(e), expected); break;
   case ExprKind::Layout: t = checkLayout(static_cast<LayoutExpr &>(e)); break;
   case ExprKind::Is: t = checkIs(static_cast<IsExpr &>(e), expected); break;
   case ExprKind::Counter: t = checkCounter(static_cast<CounterExpr &>(e)); break;
@@ -127,6 +128,11 @@ void Checker::coerce(Expr &e, const Ty *target, const char *context) {
     d.withHelp("convert explicitly: `" + sourceText(e.span) + " => " + target->str() + "`");
   else if (from->isPtr() && target->isPtr())
     d.withHelp("pointer types differ; cast with `=> " + target->str() + "` if that is intended");
+  else if (from->isArray() && target->isPtr()) // no decay outside extern calls (LANGUAGE-2 A2)
+    d.withHelp("an array does not decay to a pointer; pass the address of its first element: `@" +
+               sourceText(e.span) + "[0]`");
+  else if (from->isArray() && target->isArray())
+    d.withHelp("an array copies only into an array of the same element type and length");
 }
 
 const Ty *Checker::checkIntLit(IntLitExpr &e, const Ty *expected) {
@@ -263,6 +269,12 @@ const Ty *Checker::checkUnary(UnaryExpr &e, const Ty *expected) {
         n && ((n->binding && n->binding->isConst) || (n->global && n->global->kind == GlobalDecl::Kind::Const))) {
       diags_.error(DiagId::InvalidOperation, e.span, "cannot take the address of `const` `" + n->name + "`")
           .withHelp("a `const` is a value without storage; declare it `fixed` to take its address");
+      return types_.error();
+    }
+    if (t->isArray()) { // LANGUAGE-2 A2: the address of an element, never of the whole array
+      std::string a = sourceText(e.operand->span);
+      diags_.error(DiagId::InvalidOperation, e.span, "`@" + a + "` takes the address of a whole array `" + t->str() + "`")
+          .withHelp("take the address of an element: `@" + a + "[0]`");
       return types_.error();
     }
     if (!isLvalue(*e.operand)) {
@@ -536,6 +548,15 @@ const Ty *Checker::checkIndex(IndexExpr &e) {
   const Ty *base = checkValue(*e.base);
   const Ty *idx = checkValue(*e.index, types_.int64());
   if (base->isError() || idx->isError()) return types_.error();
+  if (base->isArray()) { // LANGUAGE-2 A2: any integer type, checked against N in its own type
+    if (!idx->isInt()) {
+      diags_.error(DiagId::TypeMismatch, e.index->span, "index has type `" + idx->str() + "`, not an integer")
+          .withHelp("index an array with an integer: `" + sourceText(e.base->span) + "[0]`");
+      return types_.error();
+    }
+    checkConstantIndex(e, base);
+    return base->element();
+  }
   if (!base->isPtr() || !base->pointee) {
     diags_.error(DiagId::InvalidOperation, e.base->span, "cannot index a value of type `" + base->str() + "`")
         .withHelp(base->isPtr() ? "cast the untyped pointer to a typed one: `(p => int8->)[i]`"
@@ -547,6 +568,18 @@ const Ty *Checker::checkIndex(IndexExpr &e) {
     return types_.error();
   }
   return base->pointee;
+}
+
+// A constant index out of `0..N-1` is NPK-T013.
+void Checker::checkConstantIndex(IndexExpr &e, const Ty *array) {
+  std::optional<__int128> i = constantValue(*e.index);
+  if (!i || (*i >= 0 && *i < static_cast<__int128>(array->length))) return;
+  diags_.error(DiagId::IndexOutOfBounds, e.index->span,
+               "index " + intText(*i) + " is out of bounds for `" + array->str() + "` (0.." +
+                   std::to_string(array->length - 1) + ")")
+      .withHelp("`" + sourceText(e.base->span) + "` has " + std::to_string(array->length) + " element" +
+                (array->length == 1 ? "" : "s") + "; the last is `" + sourceText(e.base->span) + "[" +
+                std::to_string(array->length - 1) + "]`");
 }
 
 const Ty *Checker::checkMember(MemberExpr &e) {
@@ -581,6 +614,15 @@ const Ty *Checker::checkMember(MemberExpr &e) {
     }
     diags_.error(DiagId::UnknownMember, e.memberSpan, "`Result` has no member `" + e.member + "`")
         .withHelp("a `Result` has `.is_error`, `.value` and `.error`");
+    return types_.error();
+  }
+  if (base->isArray()) { // `a.length` (LANGUAGE-2 A2): the outer dimension, an int64 constant
+    if (e.member == "length") {
+      e.target = MemberTarget::ArrayLength;
+      return types_.int64();
+    }
+    diags_.error(DiagId::UnknownMember, e.memberSpan, "an array has no member `" + e.member + "`")
+        .withHelp("an array `" + base->str() + "` has `.length` and its elements `" + sourceText(e.base->span) + "[i]`");
     return types_.error();
   }
   const Ty *structTy = base;
@@ -737,6 +779,34 @@ const Ty *Checker::checkStructLit(StructLitExpr &e, const Ty *expected) {
   return sd->ty;
 }
 
+// `[e0, ...]` (LANGUAGE-2 A2): exactly N elements, each converted to T as
+// an initializer is; the expected `T[N]` gives the literal its type.
+const Ty *Checker::checkArrayLit(ArrayLitExpr &e, const Ty *expected) {
+  if (!expected || !expected->isArray()) {
+    diags_.error(DiagId::TypeMismatch, e.span,
+                 expected && !expected->isError() ? "an array literal where `" + expected->str() + "` is expected"
+                                                  : "an array literal needs a place that expects an array `T[N]`")
+        .withHelp("use it as the initializer, assigned value, argument, field or passed value of an array: "
+                  "`int32[3]:a = [1, 2, 3];`");
+    return types_.error();
+  }
+  const Ty *element = expected->element();
+  if (e.elements.size() != expected->length) {
+    diags_.error(DiagId::ArraySize, e.span,
+                 "array literal has " + std::to_string(e.elements.size()) + " element" +
+                     (e.elements.size() == 1 ? "" : "s") + ", `" + expected->str() + "` needs " +
+                     std::to_string(expected->length))
+        .withHelp("give exactly " + std::to_string(expected->length) + " elements, or change the array's length");
+    for (auto &el : e.elements) checkValue(*el, element);
+    return types_.error();
+  }
+  for (size_t i = 0; i < e.elements.size(); ++i) {
+    checkValue(*e.elements[i], element);
+    coerce(*e.elements[i], element, ("element " + std::to_string(i) + " of the array literal").c_str());
+  }
+  return expected;
+}
+
 const Ty *Checker::checkTemplate(TemplateExpr &e) {
   for (auto &part : e.parts) {
     if (!part.expr) continue;
@@ -752,7 +822,8 @@ const Ty *Checker::checkTemplate(TemplateExpr &e) {
 
 bool isLvalue(const Expr &e) {
   if (auto *n = as<NameExpr>(&e)) return n->binding != nullptr || n->global != nullptr;
-  if (as<IndexExpr>(&e)) return true;
+  if (auto *i = as<IndexExpr>(&e)) // `p[i]` is storage; an array's element is when the array is
+    return !(i->base->ty && i->base->ty->isArray()) || isLvalue(*i->base);
   if (auto *u = as<UnaryExpr>(&e)) return u->op == UnaryOp::Deref;
   if (auto *m = as<MemberExpr>(&e)) return m->target == MemberTarget::Field && (m->throughPointer || isLvalue(*m->base));
   return false;

@@ -226,6 +226,7 @@ bool Checker::holdsFuncValue(const Ty *t, std::string &path) {
   std::vector<const StructDecl *> onPath;
   std::function<bool(const Ty *, std::string &)> walk = [&](const Ty *ty, std::string &at) {
     if (ty->isFunc()) return true;
+    if (ty->isArray()) return walk(ty->element(), at);
     if (!ty->isStruct() || std::find(onPath.begin(), onPath.end(), ty->decl) != onPath.end()) return false;
     onPath.push_back(ty->decl);
     for (const FieldDecl &f : ty->decl->fields) {
@@ -250,7 +251,14 @@ void Checker::checkVarDecl(VarDeclStmt &s) {
     b.ty = types_.error();
   }
   bool wild = b.quals & (QualWild | QualWildx);
-  if (wild && b.ty->isStruct()) {
+  if (b.ty->isArray()) checkLocalArray(s);
+  if (wild && b.ty->isArray()) {
+    // LANGUAGE-2 A2: the checker follows bindings, not elements.
+    diags_.error(DiagId::Unsupported, s.type.span,
+                 std::string("a `") + (b.quals & QualWildx ? "wildx" : "wild") + "` array binding is not supported by npk")
+        .withHelp("allocate the elements instead: `wild " + b.ty->element()->str() + "->:" + b.name + " = alloc(" +
+                  std::to_string(b.ty->length) + " * @sizeof(" + b.ty->element()->str() + "));`");
+  } else if (wild && b.ty->isStruct()) {
     if (b.quals & QualWildx)
       diags_.error(DiagId::TypeMismatch, s.type.span, "`wildx` memory holds code, not structs")
           .withHelp("use `wild " + b.ty->str() + ":" + b.name + "` for a heap struct");
@@ -295,6 +303,32 @@ void Checker::checkVarDecl(VarDeclStmt &s) {
   declareLocal(b);
 }
 
+// A local array lives on the stack: at most 1 MiB each (LANGUAGE-2 A2).
+void Checker::checkLocalArray(const VarDeclStmt &s) {
+  constexpr uint64_t kMaxLocalBytes = uint64_t{1} << 20;
+  const Ty *t = s.binding.ty;
+  // The bytes of a value; a `string` (no C layout) is its 16-byte {bytes, length}.
+  std::function<uint64_t(const Ty *)> bytes = [&](const Ty *ty) -> uint64_t {
+    uint64_t size = 0, align = 1;
+    std::string why;
+    if (typeLayout(ty, size, align, why)) return size;
+    if (ty->isArray()) return ty->length * bytes(ty->element());
+    if (ty->isStruct()) {
+      uint64_t sum = 0;
+      for (const FieldDecl &f : ty->decl->fields) sum += f.ty ? bytes(f.ty) : 0;
+      return sum;
+    }
+    return 16;
+  };
+  uint64_t size = bytes(t);
+  if (size <= kMaxLocalBytes) return;
+  diags_.error(DiagId::ArraySize, s.type.span,
+               "local array `" + s.binding.name + "` of type `" + t->str() + "` takes " + std::to_string(size) +
+                   " bytes, more than 1 MiB")
+      .withHelp("allocate it on the heap: `wild " + t->element()->str() + "->:" + s.binding.name + " = alloc(" +
+                std::to_string(t->length) + " * @sizeof(" + t->element()->str() + "));`");
+}
+
 void Checker::checkExprStmt(ExprStmt &s) {
   const Ty *t = checkExpr(*s.expr);
   if (t->isResult()) {
@@ -331,12 +365,13 @@ void Checker::checkAssign(AssignStmt &s) {
   }
   if (const Binding *root = storageRoot(*s.target)) {
     bool whole = as<NameExpr>(s.target.get()) != nullptr;
+    const char *part = as<IndexExpr>(s.target.get()) ? "an element" : "a field";
     if (root->quals & QualFixed) {
       std::string word = root->isConst ? "const" : "fixed";
       diags_.error(DiagId::AssignFixed, s.span,
                    whole ? (root->isConst ? "cannot assign to `const` binding `" : "cannot assign twice to `fixed` binding `") +
                                  root->name + "`"
-                         : "cannot assign to a field of `" + word + "` binding `" + root->name + "`")
+                         : "cannot assign to " + std::string(part) + " of `" + word + "` binding `" + root->name + "`")
           .label(root->span, "declared `" + word + "` here")
           .withHelp("remove `" + word + "` from the declaration if it must change");
     }
@@ -391,6 +426,7 @@ void Checker::checkAssign(AssignStmt &s) {
 const Binding *Checker::storageRoot(const Expr &e) const {
   if (auto *n = as<NameExpr>(&e)) return n->global ? &n->global->decl->binding : n->binding;
   if (auto *m = as<MemberExpr>(&e); m && !m->throughPointer) return storageRoot(*m->base);
+  if (auto *i = as<IndexExpr>(&e); i && i->base->ty && i->base->ty->isArray()) return storageRoot(*i->base);
   return nullptr;
 }
 

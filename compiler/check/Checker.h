@@ -57,6 +57,7 @@ private:
   void checkMainAndFailsafe();
   const Ty *resolveType(const TypeExpr &t, bool inExtern);
   const Ty *resolveFuncType(const FuncTypeExpr &f);
+  const Ty *resolveArrayType(const TypeExpr &t, bool inExtern);
   bool crossesCBoundary(const Ty *t, Span at);
   bool visible(const Module &from, const std::string &name) const;
 
@@ -77,6 +78,7 @@ private:
   void checkBlock(BlockStmt &b);
   void checkStmt(Stmt &s);
   void checkVarDecl(VarDeclStmt &s);
+  void checkLocalArray(const VarDeclStmt &s);
   void checkAssign(AssignStmt &s);
   void checkIf(IfStmt &s);
   void checkPass(PassStmt &s);
@@ -110,6 +112,8 @@ private:
   const Ty *checkDrop(DropExpr &e);
   const Ty *checkDefault(DefaultExpr &e);
   const Ty *checkStructLit(StructLitExpr &e, const Ty *expected);
+  const Ty *checkArrayLit(ArrayLitExpr &e, const Ty *expected);
+  void checkConstantIndex(IndexExpr &e, const Ty *array);
   const Ty *checkTemplate(TemplateExpr &e);
   std::optional<__int128> literalValue(const Expr &e) const;
   bool fits(__int128 v, const Ty *t) const;
@@ -139,7 +143,8 @@ private:
   const Ty *checkCall(CallExpr &e);
   const Ty *checkBuiltinCall(CallExpr &e);
   void checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,
-                 const std::string &what, Span declaredAt);
+                 const std::string &what, Span declaredAt, const ExternDecl *ext = nullptr);
+  bool checkArrayDecay(Expr &arg, const Ty *param, bool constParam, const std::string &what);
   void checkCStringLiterals(const CallExpr &e, const ExternDecl &x);
   FuncDecl *lookupMember(const std::string &block, const std::string &member, Span at);
 

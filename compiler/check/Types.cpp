@@ -17,6 +17,12 @@ std::string Ty::str() const {
   case TyKind::Ptr: return (pointee ? pointee->str() : std::string("?")) + "->";
   case TyKind::Struct: return decl->name;
   case TyKind::Result: return "Result<" + pointee->str() + ">";
+  case TyKind::Array: { // `int32[2][3]`: the outer dimension first
+    const Ty *inner = this;
+    std::string dims;
+    for (; inner->isArray(); inner = inner->pointee) dims += "[" + std::to_string(inner->length) + "]";
+    return inner->str() + dims;
+  }
   case TyKind::Nil: return "NIL";
   case TyKind::Void: return "void";
   case TyKind::Null: return "NULL";
@@ -61,6 +67,11 @@ bool layoutOf(const Ty *t, uint64_t &size, uint64_t &align, std::string &why, st
     open.pop_back();
     size = (offset + largest - 1) / largest * largest;
     align = largest;
+    return true;
+  }
+  case TyKind::Array: { // C's `T a[N]`: N elements, T's alignment
+    if (!layoutOf(t->pointee, size, align, why, open)) return false;
+    size *= t->length;
     return true;
   }
   case TyKind::String:
@@ -113,7 +124,7 @@ TypeContext::TypeContext() {
 }
 
 const Ty *TypeContext::intern(const Ty &t) {
-  auto key = std::make_tuple(static_cast<int>(t.kind), t.bits, t.isSigned, t.pointee, t.decl);
+  auto key = std::make_tuple(static_cast<int>(t.kind), t.bits, t.isSigned, t.pointee, t.decl, t.length);
   auto it = index_.find(key);
   if (it != index_.end()) return it->second;
   storage_.push_back(t);
@@ -147,6 +158,14 @@ const Ty *TypeContext::result(const Ty *value) {
   Ty t;
   t.kind = TyKind::Result;
   t.pointee = value;
+  return intern(t);
+}
+
+const Ty *TypeContext::array(const Ty *element, uint64_t length) {
+  Ty t;
+  t.kind = TyKind::Array;
+  t.pointee = element;
+  t.length = length;
   return intern(t);
 }
 

@@ -12,13 +12,14 @@ namespace npk {
 
 struct StructDecl;
 
-enum class TyKind : uint8_t { Error, Int, Bool, Float, String, Tbb32, Ptr, Struct, Result, Nil, Void, Null, Func };
+enum class TyKind : uint8_t { Error, Int, Bool, Float, String, Tbb32, Ptr, Struct, Result, Nil, Void, Null, Func, Array };
 
 struct Ty {
   TyKind kind = TyKind::Error;
   unsigned bits = 0;             // Int, Float
   bool isSigned = false;         // Int
-  const Ty *pointee = nullptr;   // Ptr (null: untyped `?->`); Result: the value type
+  const Ty *pointee = nullptr;   // Ptr (null: untyped `?->`); Result: the value type; Array: the element type
+  uint64_t length = 0;           // Array: N of `T[N]` (1..2^31-1, LANGUAGE-2 A2)
   StructDecl *decl = nullptr;    // Struct
   // Func: `(R)(P...)` / `extern (R)(P...)` (LANGUAGE-2 A7); `pointee` is R.
   std::vector<const Ty *> params;
@@ -35,11 +36,20 @@ struct Ty {
   bool isResult() const { return kind == TyKind::Result; }
   bool isStruct() const { return kind == TyKind::Struct; }
   bool isFunc() const { return kind == TyKind::Func; }
+  bool isArray() const { return kind == TyKind::Array; }
+  const Ty *element() const { return pointee; } // Array
   const Ty *funcRet() const { return pointee; }
   bool isNil() const { return kind == TyKind::Nil || kind == TyKind::Void; }
   const Ty *resultValue() const { return pointee; }
   std::string str() const;
 };
+
+// The element type of the innermost array of `t` (`S` for `S[2][3]`), or
+// `t` itself when it is no array.
+inline const Ty *innermostElement(const Ty *t) {
+  while (t->isArray()) t = t->element();
+  return t;
+}
 
 // The runtime's signature tag of an `extern` function type, as
 // npk_jit_sig_intern spells it (`i32(i32,i32)`, `void(ptr,f64)`), or "" when
@@ -69,6 +79,7 @@ public:
   const Ty *floatTy(unsigned bits);
   const Ty *ptr(const Ty *pointee); // null pointee: `?->`
   const Ty *result(const Ty *value);
+  const Ty *array(const Ty *element, uint64_t length); // `T[N]`
   const Ty *structTy(StructDecl *decl);
   const Ty *func(const Ty *ret, std::vector<const Ty *> params, std::vector<uint8_t> quals, bool isExtern);
   // Looks up a builtin scalar type by name ("int32", "bool", ...); null if none.
@@ -77,7 +88,7 @@ public:
 private:
   const Ty *intern(const Ty &t);
   std::deque<Ty> storage_;
-  std::map<std::tuple<int, unsigned, bool, const Ty *, StructDecl *>, const Ty *> index_;
+  std::map<std::tuple<int, unsigned, bool, const Ty *, StructDecl *, uint64_t>, const Ty *> index_;
   std::map<std::tuple<const Ty *, std::vector<const Ty *>, std::vector<uint8_t>, bool>, const Ty *> funcIndex_;
   const Ty *error_, *bool_, *string_, *tbb32_, *nil_, *void_, *null_;
 };

@@ -217,6 +217,15 @@ llvm::DIType *DebugInfo::type(const Ty *t) {
     d = types_->createPointerType(fn, 64, 0, std::nullopt, t->str());
     break;
   }
+  case TyKind::Array: {
+    llvm::DIType *element = type(t->element());
+    llvm::Type *llt = l_.llvmType(t);
+    const llvm::DataLayout &dl = l_.mod_->getDataLayout();
+    llvm::Metadata *range[] = {types_->getOrCreateSubrange(0, static_cast<int64_t>(t->length))};
+    d = types_->createArrayType(dl.getTypeAllocSizeInBits(llt), dl.getABITypeAlign(llt).value() * 8, element,
+                                types_->getOrCreateArray(range));
+    break;
+  }
   case TyKind::Struct: return structType(t);
   case TyKind::Result: return resultType(t);
   case TyKind::Nil:

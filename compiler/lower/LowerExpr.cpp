@@ -67,6 +67,7 @@ bool Lowerer::readOnlyGlobal(const Expr &e) {
 llvm::Value *Lowerer::lowerAddress(const Expr &e) {
   if (auto *n = as<NameExpr>(&e)) return n->global ? globals_.at(n->global) : bindingAddress(*n->binding);
   if (auto *idx = as<IndexExpr>(&e)) {
+    if (idx->base->ty->isArray()) return arrayElement(*idx);
     llvm::Value *base = lowerExpr(*idx->base);
     llvm::Value *i = lowerExpr(*idx->index);
     i = isSignedInt(idx->index->ty) ? b_.CreateSExtOrTrunc(i, b_.getInt64Ty()) : b_.CreateZExtOrTrunc(i, b_.getInt64Ty());
@@ -79,6 +80,52 @@ llvm::Value *Lowerer::lowerAddress(const Expr &e) {
     return b_.CreateStructGEP(llvmType(st), base, m->fieldIndex);
   }
   llvm::report_fatal_error("npkc: address of a non-lvalue reached lowering");
+}
+
+// The address of `a[i]` of an array `T[N]` (LANGUAGE-2 A2), after the check
+// 0 <= i < N in the index's own type (trap 104). An array that is not
+// storage (a call's value) is indexed in a temporary copy.
+llvm::Value *Lowerer::arrayElement(const IndexExpr &e) {
+  const Ty *arrayTy = e.base->ty;
+  llvm::Type *llArray = llvmType(arrayTy);
+  llvm::Value *base = nullptr;
+  if (isLvalue(*e.base)) {
+    base = lowerAddress(*e.base);
+  } else {
+    base = allocas_.CreateAlloca(llArray, nullptr, "array.value");
+    b_.CreateStore(lowerExpr(*e.base), base);
+  }
+  llvm::Value *i = lowerExpr(*e.index);
+  const Ty *it = e.index->ty;
+  auto *iTy = llvm::cast<llvm::IntegerType>(i->getType());
+  unsigned bits = iTy->getBitWidth();
+  bool isSigned = isSignedInt(it);
+  // The largest value of the index type; when N exceeds it, only a negative
+  // index can be out of bounds.
+  uint64_t typeMax = bits >= 64 ? (isSigned ? INT64_MAX : UINT64_MAX) : (uint64_t{1} << (bits - (isSigned ? 1 : 0))) - 1;
+  llvm::Value *bad = nullptr;
+  if (arrayTy->length <= typeMax)
+    bad = b_.CreateICmpUGE(i, llvm::ConstantInt::get(iTy, arrayTy->length)); // a negative index reads as huge
+  else if (isSigned)
+    bad = b_.CreateICmpSLT(i, llvm::ConstantInt::get(iTy, 0));
+  if (auto *known = llvm::dyn_cast_or_null<llvm::ConstantInt>(bad); known && known->isZero())
+    bad = nullptr; // a constant index in range (the checker refused any other constant)
+  if (bad) {
+    emitTrapWith(bad, [&] {
+      b_.CreateCall(runtime(RuntimeFn::npk_trap_index),
+                    {locString(e.span), stringConstant(arrayTy->str()), toInt64(i, it), b_.getInt32(isSigned ? 1 : 0)});
+    });
+  }
+  llvm::Value *wide = isSigned ? b_.CreateSExtOrTrunc(i, b_.getInt64Ty()) : b_.CreateZExtOrTrunc(i, b_.getInt64Ty());
+  return b_.CreateInBoundsGEP(llArray, base, {b_.getInt64(0), wide});
+}
+
+// `[e0, ...]`: the elements converted to T, in order.
+llvm::Value *Lowerer::lowerArrayLit(const ArrayLitExpr &e) {
+  llvm::Value *agg = llvm::UndefValue::get(llvmType(e.ty));
+  for (unsigned i = 0; i < e.elements.size(); ++i)
+    agg = b_.CreateInsertValue(agg, lowerAs(*e.elements[i], e.ty->element()), i);
+  return agg;
 }
 
 llvm::Value *Lowerer::lowerExpr(const Expr &e) {
@@ -126,6 +173,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
     return lowerResultUnwrap(lowerExpr(*d.operand), d.operand->ty, d.fallback.get());
   }
   case ExprKind::StructLit: return lowerStructLit(static_cast<const StructLitExpr &>(e));
+  case ExprKind::ArrayLit: return lowerArrayLit(static_cast<const ArrayLitExpr &>(e));
   case ExprKind::Template:
   case ExprKind::IncDec: // refused by the checker (a statement, not a value)
   case ExprKind::Error: break;
@@ -424,6 +472,7 @@ llvm::Value *Lowerer::lowerMember(const MemberExpr &e) {
     // call's struct, say) is extracted from it.
     if (isLvalue(e)) return b_.CreateLoad(llvmType(e.ty), lowerAddress(e));
     return fieldOfTemporary(e);
+  case MemberTarget::ArrayLength: return b_.getInt64(e.base->ty->length); // the base is not evaluated
   default: break;
   }
   llvm::report_fatal_error("npkc: unexpected member in lowering");
@@ -466,6 +515,10 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
   if (e.ext) {
     llvm::Function *fn = declareExtern(*e.ext);
     for (size_t i = 0; i < e.args.size(); ++i) {
+      if (e.args[i]->ty->isArray()) { // decays to the address of element 0, no copy (LANGUAGE-2 A1.3)
+        args.push_back(lowerAddress(*e.args[i]));
+        continue;
+      }
       llvm::Value *arg = lowerAs(*e.args[i], e.ext->paramTys[i]);
       args.push_back(e.ext->paramTys[i] == types_->string() ? cStringArg(arg) : arg);
     }

@@ -61,6 +61,7 @@ llvm::Type *Lowerer::llvmType(const Ty *t) {
     return st;
   }
   case TyKind::Result: return resultType(t->resultValue());
+  case TyKind::Array: return llvm::ArrayType::get(llvmType(t->element()), t->length); // inline, as C's `T a[N]`
   case TyKind::Nil:
   case TyKind::Void:
   case TyKind::Error: return b_.getVoidTy();
@@ -115,6 +116,12 @@ llvm::Constant *Lowerer::zeroValue(const Ty *t) {
     std::vector<llvm::Constant *> fields;
     for (const FieldDecl &f : t->decl->fields) fields.push_back(zeroValue(f.ty));
     return llvm::ConstantStruct::get(llvm::cast<llvm::StructType>(llt), fields);
+  }
+  case TyKind::Array: {
+    llvm::Constant *element = zeroValue(t->element());
+    if (element->isNullValue()) return llvm::ConstantAggregateZero::get(llt);
+    return llvm::ConstantArray::get(llvm::cast<llvm::ArrayType>(llt),
+                                    std::vector<llvm::Constant *>(t->length, element));
   }
   case TyKind::Result: {
     std::vector<llvm::Constant *> parts = {b_.getFalse(), b_.getInt32(0)};

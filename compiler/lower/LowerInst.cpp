@@ -241,6 +241,10 @@ void Lowerer::lowerLet(const nir::Inst &in) {
     llvm::Value *mem = b_.CreateCall(runtime(RuntimeFn::npk_alloc), {size}, b.name + ".heap");
     b_.CreateStore(init, mem);
     b_.CreateStore(mem, slot);
+  } else if (auto *c = llvm::dyn_cast<llvm::Constant>(init); c && b.ty->isArray() && c->isNullValue()) {
+    // A zero-filled array (LANGUAGE-2 A2) is one memset, whatever its length.
+    const llvm::DataLayout &dl = mod_->getDataLayout();
+    b_.CreateMemSet(slot, b_.getInt8(0), dl.getTypeAllocSize(valueTy), dl.getABITypeAlign(valueTy));
   } else {
     b_.CreateStore(init, slot);
   }
@@ -307,6 +311,7 @@ void Lowerer::emitValueDrop(llvm::Value *addr, const Ty *ty) {
     b_.SetInsertPoint(done);
     return;
   }
+  if (ty->isArray()) return emitArrayDrop(addr, ty);
   const StructDecl *sd = ty->decl;
   if (FuncDecl *dropFn = sd->dropFn) {
     auto fn = funcs_.find(dropFn);
@@ -319,6 +324,24 @@ void Lowerer::emitValueDrop(llvm::Value *addr, const Ty *ty) {
   for (unsigned i = 0; i < sd->fields.size(); ++i)
     if (own::movesByValue(sd->fields[i].ty))
       emitValueDrop(b_.CreateStructGEP(llvmType(ty), addr, i), sd->fields[i].ty);
+}
+
+// An array's elements, highest index first (LANGUAGE-2 A2): one loop over
+// the indexes N-1 down to 0.
+void Lowerer::emitArrayDrop(llvm::Value *addr, const Ty *ty) {
+  llvm::Type *llArray = llvmType(ty);
+  llvm::BasicBlock *before = b_.GetInsertBlock();
+  auto *done = blockAfterCurrent("array.dropped");
+  auto *loop = llvm::BasicBlock::Create(ctx_, "array.drop", fn_, done);
+  b_.CreateBr(loop);
+  b_.SetInsertPoint(loop);
+  llvm::PHINode *i = b_.CreatePHI(b_.getInt64Ty(), 2, "drop.index");
+  i->addIncoming(b_.getInt64(ty->length - 1), before);
+  emitValueDrop(b_.CreateInBoundsGEP(llArray, addr, {b_.getInt64(0), i}), ty->element());
+  llvm::Value *last = b_.CreateICmpEQ(i, b_.getInt64(0));
+  i->addIncoming(b_.CreateSub(i, b_.getInt64(1)), b_.GetInsertBlock());
+  b_.CreateCondBr(last, done, loop);
+  b_.SetInsertPoint(done);
 }
 
 // A discarded struct value with a destructor (`raw make();`, `drop make();`

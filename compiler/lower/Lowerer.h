@@ -55,6 +55,7 @@ public:
   void tagDrop(llvm::CallInst *call);
   llvm::BasicBlock *blockAfterCurrent(const std::string &name);
   void emitValueDrop(llvm::Value *addr, const Ty *ty);
+  void emitArrayDrop(llvm::Value *addr, const Ty *ty);
   void dropDiscarded(llvm::Value *v, const Ty *ty);
   llvm::Value *fieldOfTemporary(const MemberExpr &e);
   void noteRelease(const Expr &e);
@@ -90,6 +91,8 @@ public:
   llvm::Value *lowerPrint(const CallExpr &e);
   llvm::Value *lowerMember(const MemberExpr &e);
   llvm::Value *lowerStructLit(const StructLitExpr &e);
+  llvm::Value *lowerArrayLit(const ArrayLitExpr &e);
+  llvm::Value *arrayElement(const IndexExpr &e);
   llvm::Value *lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback,
                                  const RawExpr *raw = nullptr);
   void emitTrap(llvm::Value *failCond, int code, Span at);

@@ -457,6 +457,10 @@ void CfgBuilder::expr(const Expr &e) {
     return;
   case ExprKind::Call: return call(static_cast<const CallExpr &>(e));
   case ExprKind::StructLit: return structLit(static_cast<const StructLitExpr &>(e));
+  case ExprKind::ArrayLit: // each element moves into the array, as into a struct's field
+    for (const ExprPtr &el : static_cast<const ArrayLitExpr &>(e).elements)
+      if (el) consume(*el, "into the array");
+    return;
   case ExprKind::Binary: {
     auto &b = static_cast<const BinaryExpr &>(e);
     if ((b.op == BinaryOp::And || b.op == BinaryOp::Or) && b.lhs && b.rhs) return shortCircuit(b);

@@ -87,6 +87,7 @@ void visitValue(const Expr &e, Keep keep, const AllocationVisitor &f) {
       if (fi.value) visitValue(*fi.value, fi.name == "val" && handsOn ? keep : Keep{}, f);
     return;
   }
+  case ExprKind::ArrayLit: // an element of an array is not followed (LANGUAGE-2 A2)
   case ExprKind::IntLit:
   case ExprKind::FloatLit:
   case ExprKind::BoolLit:
@@ -121,6 +122,7 @@ bool isBorrow(const Binding &b) { return b.quals & (QualBorrowMut | QualBorrowIm
 // visited once, so a (refused) recursive struct cannot make this loop.
 bool reachesDestructor(const Ty *ty, std::unordered_set<const StructDecl *> &visited) {
   if (ty && ty->isResult()) return reachesDestructor(ty->resultValue(), visited);
+  if (ty && ty->isArray()) return reachesDestructor(ty->element(), visited); // each element is dropped
   if (!ty || !ty->isStruct() || !ty->decl || !visited.insert(ty->decl).second) return false;
   if (ty->decl->dropFn) return true;
   for (const FieldDecl &f : ty->decl->fields)

@@ -433,7 +433,7 @@ uint8_t Parser::parseQualifiers() {
   }
 }
 
-// type = ( IDENT | "?" | "NIL" | "Result" "<" type ">" ) { "->" | "*" }
+// type = ( IDENT | "?" | "NIL" | "Result" "<" type ">" ) { "->" | "*" } [ "[" expr "]" { "[" expr "]" } { "->" } ]
 bool Parser::parseType(TypeExpr &out) {
   DepthGuard guard(depth_);
   if (tooDeep(cur().span, kSplitType)) return false;
@@ -457,6 +457,35 @@ bool Parser::parseType(TypeExpr &out) {
     errorExpected("a type");
     return false;
   }
+  if (!parsePointerSuffix(out)) return false;
+  if (!at(Tok::LBracket)) return true;
+  // `T[N][M]` (LANGUAGE-2 A2): N arrays of `T[M]`, so the last bracket wraps
+  // T first and the first bracket is the outermost type.
+  std::vector<ExprPtr> sizes;
+  while (at(Tok::LBracket)) {
+    Span open = advance().span;
+    if (at(Tok::RBracket)) {
+      unsupported(Span::cover(open, cur().span), "an unsized array type `T[]`");
+      return false;
+    }
+    ++depth_;
+    if (tooDeep(open, kSplitType)) return false;
+    sizes.push_back(parseExpr());
+    out.span = Span::cover(out.span, cur().span);
+    if (!expectClosing(Tok::RBracket, "to close the array size", open)) return false;
+  }
+  for (size_t i = sizes.size(); i-- > 0;) {
+    auto element = std::make_unique<TypeExpr>(std::move(out));
+    out = TypeExpr{};
+    out.span = element->span;
+    out.elementOf = std::move(element);
+    out.arraySize = std::move(sizes[i]);
+  }
+  return parsePointerSuffix(out);
+}
+
+// { "->" | "*" }
+bool Parser::parsePointerSuffix(TypeExpr &out) {
   while (at(Tok::Arrow) || at(Tok::Star)) {
     if (at(Tok::Star)) out.cStyle = true;
     ++depth_; // a pointer is one level around its pointee
@@ -572,7 +601,14 @@ std::unique_ptr<ExternDecl> Parser::parseExtern() {
   }
   while (!at(Tok::RParen) && !at(Tok::Eof)) {
     ExternParam p;
-    parseQualifiers();
+    for (;;) { // `const` documents C's `const T*`; a `fixed` array may pass only there (A1.3)
+      if (at(Tok::KwConst)) {
+        advance();
+        p.isConst = true;
+      } else if (parseQualifiers() == QualNone) {
+        break;
+      }
+    }
     if (!parseType(p.type)) {
       syncStatement();
       return nullptr;
@@ -1087,6 +1123,11 @@ StmtPtr Parser::parseFor() {
     syncStatement();
     return std::make_unique<ErrorStmt>(s->span);
   }
+  if (at(Tok::Ident) && peekTok().kind == Tok::Ident && peekTok().text == "in") {
+    unsupported(Span::cover(cur().span, peekTok().span), "a `for (x in a)` loop");
+    syncStatement();
+    return std::make_unique<ErrorStmt>(s->span);
+  }
   if (!at(Tok::Semi)) s->init = parseSimpleStmt();
   if (!expect(Tok::Semi, "after the `for` initialiser")) {
     syncStatement();
@@ -1132,9 +1173,33 @@ bool Parser::atVarDeclStart() const {
   if (at(Tok::Question)) return peekTok().kind == Tok::Arrow || peekTok().kind == Tok::Star;
   if (at(Tok::Ident)) {
     Tok next = peekTok().kind;
+    if (next == Tok::LBracket) return atArrayTypeDecl();
     return next == Tok::Colon || next == Tok::Arrow;
   }
   return false;
+}
+
+// `T[N]...:name` rather than the index `a[i] ...`: past the brackets (and
+// pointer arrows), a `:` and a name follow.
+bool Parser::atArrayTypeDecl() const {
+  size_t i = pos_ + 1;
+  while (i < tokens_.size()) {
+    Tok k = tokens_[i].kind;
+    if (k == Tok::Arrow || k == Tok::Star) {
+      ++i;
+      continue;
+    }
+    if (k != Tok::LBracket) break;
+    int depth = 0;
+    for (; i < tokens_.size(); ++i) {
+      Tok t = tokens_[i].kind;
+      if (t == Tok::LBracket) ++depth;
+      else if (t == Tok::RBracket && --depth == 0) break;
+      else if (t == Tok::Eof || t == Tok::Semi || t == Tok::LBrace || t == Tok::RBrace) return false;
+    }
+    ++i;
+  }
+  return i + 1 < tokens_.size() && tokens_[i].kind == Tok::Colon && tokens_[i + 1].kind == Tok::Ident;
 }
 
 // var-decl = ( "const" | qualifiers ) type ":" IDENT [ "=" expr ]
@@ -1363,6 +1428,8 @@ ExprPtr Parser::parsePostfix() {
       auto idx = std::make_unique<IndexExpr>(e->span);
       idx->base = std::move(e);
       idx->index = parseExpr();
+      if ((at(Tok::DotDot) || at(Tok::DotDotDot)) && unsupported(Span::cover(idx->index->span, cur().span), "an array slice (`a[0..4]`)"))
+        return errorExpr(idx->span);
       idx->span = Span::cover(idx->span, cur().span);
       if (!expect(Tok::RBracket, "to close the index")) return idx;
       e = std::move(idx);
@@ -1527,6 +1594,20 @@ ExprPtr Parser::parsePrimary() {
     Span s = advance().span;
     panicking_ = true;
     return errorExpr(s);
+  }
+  case Tok::LBracket: {
+    // `[e0, e1, ...]` (LANGUAGE-2 A2); the checker gives it its `T[N]`.
+    DepthGuard guard(depth_);
+    auto lit = std::make_unique<ArrayLitExpr>(t.span);
+    Span open = advance().span;
+    if (tooDeep(open, kSplitExpr)) return errorExpr(open);
+    while (!at(Tok::RBracket) && !at(Tok::Eof)) {
+      lit->elements.push_back(parseExpr());
+      if (!accept(Tok::Comma)) break;
+    }
+    lit->span = Span::cover(lit->span, cur().span);
+    if (!expectClosing(Tok::RBracket, "to close the array literal", open)) return errorExpr(lit->span);
+    return lit;
   }
   case Tok::LParen: {
     Span open = advance().span;

@@ -56,8 +56,10 @@ private:
   void expectDeclEnd(const char *what);
   uint8_t parseQualifiers();
   bool parseType(TypeExpr &out);
+  bool parsePointerSuffix(TypeExpr &out);
   bool parseFuncType(TypeExpr &out);
   bool atFuncTypeDecl() const;
+  bool atArrayTypeDecl() const;
   bool lambdaAhead();
   void skipLambdaRest();
   std::unique_ptr<Param> parseParam();

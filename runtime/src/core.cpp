@@ -535,6 +535,13 @@ extern "C" void npk_trap_cast_int(const char *loc, const char *type, int64_t val
   report_cast(loc, type, v);
 }
 
+extern "C" void npk_trap_index(const char *loc, const char *type, int64_t index, int32_t is_signed) {
+  char i[24], what[160];
+  format_int(i, index, is_signed != 0);
+  snprintf(what, sizeof what, "index %s out of bounds for %s", i, type != nullptr ? type : "?");
+  report_trap(NPK_ERR_INDEX, loc, what);
+}
+
 extern "C" void npk_trap_cast_float(const char *loc, const char *type, double value, int32_t is_float) {
   char v[48];
   npkrt::format_float(v, value, is_float != 0);

@@ -452,7 +452,7 @@ enum {
   NPK_ERR_OVERFLOW = 101,    /* integer + - * overflowed */
   NPK_ERR_DIV_ZERO = 102,    /* integer / or % by zero (or INT_MIN / -1, INT_MIN % -1) */
   NPK_ERR_CAST_RANGE = 103,  /* `expr => T` value does not fit T */
-  NPK_ERR_INDEX = 104,       /* index out of bounds (get_argv) */
+  NPK_ERR_INDEX = 104,       /* index out of bounds (`T[N]` element, get_argv) */
   NPK_ERR_LOOP_STEP = 105,   /* `loop`/`till` step is not positive */
   NPK_ERR_JIT_ALLOC = 201,   /* Jit.compile_*: wildx_alloc returned NULL */
   NPK_ERR_JIT_INSTALL = 202, /* Jit.compile_*: installing code failed */
@@ -516,6 +516,11 @@ __attribute__((noreturn)) void npk_trap_int_op(int32_t code, const char *loc, co
                                                int64_t lhs, int64_t rhs, int32_t flags);
 __attribute__((noreturn)) void npk_trap_cast_int(const char *loc, const char *type, int64_t value, int32_t is_signed);
 __attribute__((noreturn)) void npk_trap_cast_float(const char *loc, const char *type, double value, int32_t is_float);
+
+/* Trap 104 (NPK_ERR_INDEX) for an index outside 0..N-1 of an array `type`
+ * ("int32[5]"): "index 7 out of bounds for int32[5]", the index printed as
+ * signed when is_signed is not 0; then npk_fail(104) like npk_trap. */
+__attribute__((noreturn)) void npk_trap_index(const char *loc, const char *type, int64_t index, int32_t is_signed);
 
 /* `raw` met an error at `loc`; `what` names the operand ("call to `f`").
  * With a failsafe registered (and not running) this is npk_fail(code).
