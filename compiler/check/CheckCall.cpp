@@ -255,6 +255,12 @@ ExternDecl *Checker::ownExtern(const std::string &name) const {
 // be C scalars, pointers or strings. The call yields the plain C value.
 const Ty *Checker::checkExternCall(CallExpr &e, ExternDecl &x) {
   e.ext = &x;
+  bool refused = !x.ret || x.ret->isError();
+  for (const Ty *t : x.paramTys) refused |= !t || t->isError();
+  if (refused) { // its declaration is in error: the call says nothing more
+    for (auto &a : e.args) checkExpr(*a);
+    return types_.error();
+  }
   std::string what = "extern `" + x.name + "`";
   size_t named = x.paramTys.size();
   if (x.variadic ? e.args.size() < named : e.args.size() != named) {

@@ -30,25 +30,26 @@ void Checker::run() {
   module_ = nullptr;
 }
 
-void Checker::declareName(const std::string &name, Span at, Module &m) {
+bool Checker::declareName(const std::string &name, Span at, Module &m) {
   // `@sizeof`, `@alignof`, `@cast`, `@cast_unchecked` are one token each, so
   // these names could never be taken as function values (LANGUAGE-2 A6).
   if (name == "sizeof" || name == "alignof" || name == "cast" || name == "cast_unchecked") {
     diags_.error(DiagId::Redefinition, at, "`" + name + "` is reserved for the intrinsic `@" + name + "`")
         .withHelp("choose another name");
-    return;
+    return false;
   }
   auto [it, fresh] = syms_.declaredIn.emplace(name, &m);
   if (fresh) syms_.firstDeclared[name] = at;
-  if (fresh && !isBuiltinName(name)) return;
+  if (fresh && !isBuiltinName(name)) return true;
   if (isBuiltinName(name)) {
     diags_.error(DiagId::Redefinition, at, "`" + name + "` is a builtin and cannot be redefined")
         .withHelp("choose another name, or put the function in a `Type:` block (`Mem." + name + "`)");
-    return;
+    return false;
   }
   diags_.error(DiagId::Redefinition, at, "`" + name + "` is defined more than once")
       .note("first defined here", syms_.firstDeclared[name])
       .withHelp("rename one of them");
+  return false;
 }
 
 void Checker::collectFunc(FuncDecl &f, Module &m) {
@@ -60,12 +61,17 @@ void Checker::collectFunc(FuncDecl &f, Module &m) {
 void Checker::collect(Module &m) {
   for (auto &e : m.externs) {
     e->module = &m;
-    syms_.moduleExterns.emplace(std::pair<const Module *, std::string>{&m, e->name}, e.get());
-    syms_.externsNamed[e->name].push_back(e.get());
-    // Named like a builtin: this module's own (A1.5), so it neither takes
-    // the name program-wide nor reaches importers.
+    // In its module an extern's name means the C function (A1.5); one that
+    // clashes with another declaration does not take the name.
+    auto own = [&] {
+      syms_.moduleExterns.emplace(std::pair<const Module *, std::string>{&m, e->name}, e.get());
+      syms_.externsNamed[e->name].push_back(e.get());
+    };
+    // Named like a builtin: this module's own, so it neither takes the name
+    // program-wide nor reaches importers.
     if (isBuiltinName(e->name)) {
       e->shadowsBuiltin = true;
+      own();
       continue;
     }
     if (e->name == "main" || e->name == "failsafe") {
@@ -75,8 +81,12 @@ void Checker::collect(Module &m) {
     }
     // The same C function may be declared by several modules (the
     // signatures must agree: checkExternRedeclarations).
-    if (syms_.externs.count(e->name)) continue;
-    declareName(e->name, e->nameSpan, m);
+    if (syms_.externs.count(e->name)) {
+      own();
+      continue;
+    }
+    if (!declareName(e->name, e->nameSpan, m)) continue;
+    own();
     syms_.externs[e->name] = e.get();
   }
   for (auto &s : m.structs) {
@@ -361,6 +371,7 @@ void Checker::checkExternRedeclarations() {
                        externSignature(*first) + "` in " + first->module->name)
           .note("the first declaration of `" + name + "` is here", first->nameSpan)
           .withHelp("a C function has one signature: declare `" + name + "` alike in every module");
+      decls[i]->ret = types_.error(); // its calls are not checked against either signature
     }
   }
 }

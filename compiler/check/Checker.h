@@ -47,7 +47,7 @@ public:
 private:
   // ---- declarations (CheckDecl.cpp)
   void collect(Module &m);
-  void declareName(const std::string &name, Span at, Module &m);
+  bool declareName(const std::string &name, Span at, Module &m);
   void collectFunc(FuncDecl &f, Module &m);
   void resolveSignatures();
   void resolveFunc(FuncDecl &f);

@@ -306,10 +306,11 @@ uint8_t releasableFamilies(const CallExpr &call) {
   if (call.builtin == Builtin::Free) return FamilyWildHeap;
   if (call.builtin == Builtin::WildxFree) return FamilyWildx;
   if (call.ext) return FamilyC;
-  // A deallocator with a body releases the family its owned parameter is
-  // declared with (Jit.free's `wildx`); one taking a plain pointer, any.
+  // A deallocator with a body releases the families its owned parameter is
+  // declared with (Jit.free's `wildx`; `wild`: the wild heap or C's, which
+  // a `wild` parameter may hold); one taking a plain pointer, any.
   if (const Binding *owned = call.func ? ownedParam(*call.func) : nullptr)
-    if (Family f = qualifierFamily(owned->quals); f != FamilyNone) return f;
+    if (uint8_t f = qualifierFamilies(owned->quals); f != FamilyNone) return f;
   return FamilyAny;
 }
 

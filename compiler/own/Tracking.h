@@ -118,8 +118,9 @@ Family qualifierFamily(uint8_t quals);
 uint8_t qualifierFamilies(uint8_t quals);
 // The families a deallocator call may release: builtin `free` the wild heap,
 // `wildx_free` W^X, an extern deallocator C, and a deallocator with a body
-// the family of its owned parameter's qualifier (`Jit.free(wildx ...)` W^X;
-// any for a plain pointer parameter).
+// the families of its owned parameter's qualifier (`Jit.free(wildx ...)`
+// W^X, a `wild` parameter the wild heap and C; any for a plain pointer
+// parameter).
 uint8_t releasableFamilies(const CallExpr &call);
 // "wild-heap memory", "W^X memory", "C-heap memory".
 const char *familyText(Family f);
