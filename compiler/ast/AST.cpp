@@ -24,6 +24,7 @@ std::string qualifierText(uint8_t q) {
   if (q & QualWildx) s += "wildx ";
   if (q & QualBorrowMut) s += "$$m ";
   if (q & QualBorrowImm) s += "$$i ";
+  if (q & QualConst) s += "const ";
   return s;
 }
 

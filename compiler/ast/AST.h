@@ -83,6 +83,7 @@ enum Qual : uint8_t {
   QualWildx = 4,
   QualBorrowMut = 8,
   QualBorrowImm = 16,
+  QualConst = 32, // extern signatures only: documentation (and `fixed` arrays decay to `const T*`)
 };
 
 // `wild `, `fixed $$i `, ...: the qualifiers as written before a type.
@@ -478,19 +479,32 @@ struct FuncDecl {
   bool isDropImpl = false;       // `impl:Drop:for:T` method
 };
 
+// One parameter of an extern signature: `{wild|wildx|const} CType:name`.
 struct ExternParam {
+  Span span; // qualifiers to name
+  uint8_t quals = QualNone;
   TypeExpr type;
   std::string name;
-  bool isConst = false; // `const T*`: C does not write through it (a `fixed` array may decay to it)
 };
+// `extern func:NAME = Sig;`, or one `[pub] func:NAME = Sig;` of an
+// `extern "label" { ... }` block (LANGUAGE-2 A1.1): both forms build this.
 struct ExternDecl {
   Span span;
   Span nameSpan;
-  std::string name;
+  std::string name; // the C symbol, unmangled
+  std::string label; // the block's label; empty for the flat form
+  bool isPub = false;
+  uint8_t retQuals = QualNone; // `wild` (C family), `wildx` (W^X) or `const` (documentation)
   TypeExpr retType;
   std::vector<ExternParam> params;
+  bool variadic = false; // `..?` after the named parameters
+  Span variadicSpan;
   Module *module = nullptr;
-  const Ty *ret = nullptr;
+  // Named like a builtin (`free`, `print`, ...): the declaring module's own,
+  // which means the C function there; importers keep the builtin (A1.5).
+  bool shadowsBuiltin = false;
+  // Set by the checker.
+  const Ty *ret = nullptr; // `void` and `NIL` are both Nil-like (Ty::isNil)
   std::vector<const Ty *> paramTys;
 };
 

@@ -233,8 +233,11 @@ std::string dumpModule(const Module &m) {
   for (auto &u : m.uses) d.line(1, "use \"" + u.path + "\"");
   for (auto &e : m.externs) {
     std::string params;
-    for (auto &p : e->params) params += (params.empty() ? "" : ", ") + typeText(p.type);
-    d.line(1, "extern " + e->name + " = " + typeText(e->retType) + "(" + params + ")");
+    for (auto &p : e->params) params += (params.empty() ? "" : ", ") + qualifierText(p.quals) + typeText(p.type);
+    if (e->variadic) params += ", ..?";
+    std::string head = "extern " + std::string(e->isPub ? "pub " : "") +
+                       (e->label.empty() ? "" : "\"" + e->label + "\" ");
+    d.line(1, head + e->name + " = " + qualifierText(e->retQuals) + typeText(e->retType) + "(" + params + ")");
   }
   for (auto &s : m.structs) {
     d.line(1, "struct " + s->name);

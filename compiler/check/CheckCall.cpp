@@ -139,6 +139,12 @@ const Ty *Checker::checkCall(CallExpr &e) {
   auto *n = as<NameExpr>(e.callee.get());
   auto *m = as<MemberExpr>(e.callee.get());
   if (n && !lookupLocal(n->name) && !syms_.globals.count(n->name)) {
+    // An extern of this module, even one named like a builtin (A1.5).
+    if (ExternDecl *own = ownExtern(n->name)) {
+      n->ext = own;
+      n->target = NameTarget::Extern;
+      return checkExternCall(e, *own);
+    }
     if (Builtin b = builtinNamed(n->name); b != Builtin::None) {
       e.builtin = n->builtin = b;
       n->target = NameTarget::Builtin;
@@ -153,13 +159,7 @@ const Ty *Checker::checkCall(CallExpr &e) {
       return types_.error();
     }
     if (!resolveFunctionName(*n, f, x)) return fail();
-    if (x) {
-      e.ext = x;
-      checkArgs(e, x->paramTys, std::vector<uint8_t>(x->paramTys.size(), QualNone), "extern `" + x->name + "`",
-                x->nameSpan, x);
-      checkCStringLiterals(e, *x);
-      return x->ret;
-    }
+    if (x) return checkExternCall(e, *x);
   } else if (m && namesTypeMember(*m)) {
     f = resolveTypeMember(*m);
     if (!f) return fail();
@@ -212,23 +212,17 @@ const Ty *Checker::checkValueCall(CallExpr &e) {
 // may fill it); a `fixed` array (or a `$$i` one) only to `const T*`. True
 // when `arg` is such an array (reported or accepted); the lowering sees an
 // array argument for a pointer parameter and passes its address.
-bool Checker::checkArrayDecay(Expr &arg, const Ty *param, bool constParam, const std::string &what) {
-  const Ty *t = checkValue(arg, param);
-  if (t->isError() || param->isError()) return true;
-  if (!t->isArray() || !param->isPtr()) {
-    coerce(arg, param, what.c_str());
-    return true;
-  }
+void Checker::checkArrayDecay(Expr &arg, const Ty *t, const Ty *param, bool constParam, const std::string &what) {
   if (param->pointee && param->pointee != t->element()) {
     diags_.error(DiagId::TypeMismatch, arg.span,
                  "expected `" + param->str() + "` for " + what + ", found an array of `" + t->element()->str() + "`")
         .withHelp("an array decays to a pointer to its element type `" + t->element()->str() + "*` (or `?*`)");
-    return true;
+    return;
   }
   if (!isLvalue(arg)) {
     diags_.error(DiagId::InvalidOperation, arg.span, "only an array binding or field decays to a pointer")
         .withHelp("bind the array first: `" + t->str() + ":buf = ...;`, then pass `buf`");
-    return true;
+    return;
   }
   const Binding *root = storageRoot(arg);
   if (!constParam && root && (root->quals & (QualFixed | QualBorrowImm)))
@@ -237,11 +231,10 @@ bool Checker::checkArrayDecay(Expr &arg, const Ty *param, bool constParam, const
                      "` passed to a pointer C may write through")
         .label(root->span, "declared here")
         .withHelp("declare the parameter `const " + t->element()->str() + "*` if C only reads it");
-  return true;
 }
 
 void Checker::checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,
-                        const std::string &what, Span declaredAt, const ExternDecl *ext) {
+                        const std::string &what, Span declaredAt) {
   if (e.args.size() != params.size()) {
     diags_.error(DiagId::ArgCount, e.span,
                  what + " takes " + std::to_string(params.size()) + " argument" + (params.size() == 1 ? "" : "s") +
@@ -272,22 +265,131 @@ void Checker::checkArgs(CallExpr &e, const std::vector<const Ty *> &params, cons
       continue;
     }
     std::string argWhat = "argument " + std::to_string(i + 1) + " of " + what;
-    if (ext && params[i]->isPtr()) {
-      checkArrayDecay(arg, params[i], ext->params[i].isConst, argWhat);
-      continue;
-    }
     checkValue(arg, params[i]);
     coerce(arg, params[i], argWhat.c_str());
   }
 }
 
+ExternDecl *Checker::ownExtern(const std::string &name) const {
+  if (!module_) return nullptr;
+  auto it = syms_.moduleExterns.find(std::pair<const Module *, std::string>{module_, name});
+  return it == syms_.moduleExterns.end() ? nullptr : it->second;
+}
+
+// A call of an extern (LANGUAGE-2 A1.1, A1.4): the named arguments convert
+// to the parameter types as any call's do; the arguments `..?` takes keep
+// their own types, which C's default promotions widen (lowering), and must
+// be C scalars, pointers or strings. The call yields the plain C value.
+const Ty *Checker::checkExternCall(CallExpr &e, ExternDecl &x) {
+  e.ext = &x;
+  bool refused = !x.ret || x.ret->isError();
+  for (const Ty *t : x.paramTys) refused |= !t || t->isError();
+  if (refused) { // its declaration is in error: the call says nothing more
+    for (auto &a : e.args) checkExpr(*a);
+    return types_.error();
+  }
+  std::string what = "extern `" + x.name + "`";
+  size_t named = x.paramTys.size();
+  if (x.variadic ? e.args.size() < named : e.args.size() != named) {
+    std::string count = std::to_string(named) + " argument" + (named == 1 ? "" : "s");
+    diags_.error(DiagId::ArgCount, e.span,
+                 what + " takes " + (x.variadic ? "at least " : "") + count + ", but " + std::to_string(e.args.size()) +
+                     (e.args.size() == 1 ? " was" : " were") + " given")
+        .note(what + " is declared here", x.nameSpan)
+        .withHelp(x.variadic ? "pass every named parameter; `..?` takes the arguments after them"
+                             : "match the declaration's parameter list");
+    for (auto &a : e.args) checkExpr(*a);
+    return x.ret;
+  }
+  for (size_t i = 0; i < e.args.size(); ++i) {
+    Expr &arg = *e.args[i];
+    if (as<TemplateExpr>(&arg)) {
+      diags_.error(DiagId::CBoundary, arg.span, "a template string cannot cross the C boundary")
+          .withHelp(i < named ? "pass a `string`; to format, print the template with `print` or let C format it "
+                                "(`printf(\"%d\", n)`)"
+                              : "let C format it: pass the values after a format, as in `printf(\"n=%d\", n)`");
+      arg.ty = types_.error();
+      continue;
+    }
+    if (i >= named) {
+      checkVariadicArg(arg, x, i);
+      continue;
+    }
+    const Ty *t = checkValue(arg, x.paramTys[i]);
+    if (t->isArray() && x.paramTys[i]->isPtr()) {
+      checkArrayDecay(arg, t, x.paramTys[i], x.params[i].quals & QualConst,
+                      "argument " + std::to_string(i + 1) + " of extern `" + x.name + "`");
+      continue;
+    }
+    coerceToExtern(arg, x.paramTys[i], i, x);
+  }
+  checkCStringLiterals(e, x);
+  return x.ret;
+}
+
+// An argument `..?` takes: the types a C variadic function can read with
+// `va_arg` (integers, `bool`, floats, pointers, `string` as `const char*`).
+void Checker::checkVariadicArg(Expr &arg, const ExternDecl &x, size_t index) {
+  const Ty *t = checkExpr(arg);
+  if (t->isError()) return;
+  std::string where = "argument " + std::to_string(index + 1) + " of extern `" + x.name + "` (passed through `..?`)";
+  const char *why = nullptr;
+  std::string help;
+  if (t->isResult()) {
+    why = "a `Result`";
+    help = "pass its value: `raw " + sourceText(arg.span) + "` or `" + sourceText(arg.span) + " ? <default>`";
+  } else if (t->isStruct()) {
+    why = "a struct value";
+    help = "pass a pointer to it: `@" + sourceText(arg.span) + "`";
+  } else if (t->isFunc() && !t->isExtern) {
+    why = "a Nitpick function value";
+    help = "C can call only C functions: pass an extern's value";
+  } else if (t->isArray()) {
+    why = "an array";
+    help = "pass the address of an element: `@" + sourceText(arg.span) + "[0]`";
+  } else if (t->kind == TyKind::Tbb32) {
+    why = "a `tbb32`";
+    help = "convert it: `" + sourceText(arg.span) + " => int32`";
+  } else if (t->isNil()) {
+    diags_.error(DiagId::InvalidOperation, arg.span, "`" + sourceText(arg.span) + "` returns nothing, so it has no value")
+        .withHelp("call it as a statement of its own");
+    arg.ty = types_.error();
+    return;
+  }
+  if (!why) return;
+  diags_.error(DiagId::CBoundary, arg.span, std::string(why) + " cannot cross the C boundary as " + where)
+      .withHelp(help);
+  arg.ty = types_.error();
+}
+
+// coerce, with the C boundary's own hint: `string` and `int8*` are different
+// types (A1.3), one a Nitpick string, the other a C pointer.
+bool Checker::coerceToExtern(Expr &arg, const Ty *param, size_t index, const ExternDecl &x) {
+  const Ty *from = arg.ty;
+  std::string context = "argument " + std::to_string(index + 1) + " of extern `" + x.name + "`";
+  if (from && !from->isError() && !param->isError() && !convertible(from, param)) {
+    bool toPtr = from == types_.string() && param->isPtr();
+    bool toString = from->isPointerLike() && param == types_.string();
+    if (toPtr || toString) {
+      diags_.error(DiagId::TypeMismatch, arg.span,
+                   "expected `" + param->str() + "` for " + context + ", found `" + from->str() + "`")
+          .note("a `string` and a C pointer do not convert into each other")
+          .withHelp(toPtr ? "declare the parameter `string` (C receives `const char*`)"
+                          : "declare the parameter `int8*` to pass a pointer, or pass a `string`");
+      return false;
+    }
+  }
+  coerce(arg, param, context.c_str());
+  return true;
+}
+
 // A `string` reaches C as a pointer to its NUL-terminated bytes (LANGUAGE-2
-// A1.2), so C would stop at a NUL inside a literal.
+// A1.2), so C would stop at a NUL inside a literal; so would a variadic
+// function reading it as `%s`.
 void Checker::checkCStringLiterals(const CallExpr &e, const ExternDecl &x) {
-  if (e.args.size() != x.paramTys.size()) return; // already NPK-T004
   for (size_t i = 0; i < e.args.size(); ++i) {
     auto *lit = as<StringLitExpr>(e.args[i].get());
-    if (!lit || x.paramTys[i] != types_.string()) continue;
+    if (!lit || (i < x.paramTys.size() && x.paramTys[i] != types_.string())) continue;
     size_t nul = lit->value.find('\0');
     if (nul == std::string::npos) continue;
     diags_.error(DiagId::CBoundary, lit->span,

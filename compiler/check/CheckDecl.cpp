@@ -6,19 +6,14 @@
 namespace npk {
 
 namespace {
-const char *const kBuiltinNames[] = {"alloc", "free", "wildx_alloc", "wildx_seal", "wildx_free",
-                                     "print", "println", "eprint", "eprintln"};
-bool isBuiltinName(const std::string &n) {
-  for (const char *b : kBuiltinNames)
-    if (n == b) return true;
-  return false;
-}
+bool isBuiltinName(const std::string &n) { return builtinNamed(n) != Builtin::None; }
 } // namespace
 
 void Checker::run() {
   for (auto &m : program_.modules) collect(*m);
   resolveSignatures();
   resolveGlobals();
+  checkExternRedeclarations();
   checkStructCycles();
   for (auto &m : program_.modules) checkImpls(*m);
   checkMainAndFailsafe();
@@ -35,25 +30,26 @@ void Checker::run() {
   module_ = nullptr;
 }
 
-void Checker::declareName(const std::string &name, Span at, Module &m) {
+bool Checker::declareName(const std::string &name, Span at, Module &m) {
   // `@sizeof`, `@alignof`, `@cast`, `@cast_unchecked` are one token each, so
   // these names could never be taken as function values (LANGUAGE-2 A6).
   if (name == "sizeof" || name == "alignof" || name == "cast" || name == "cast_unchecked") {
     diags_.error(DiagId::Redefinition, at, "`" + name + "` is reserved for the intrinsic `@" + name + "`")
         .withHelp("choose another name");
-    return;
+    return false;
   }
   auto [it, fresh] = syms_.declaredIn.emplace(name, &m);
   if (fresh) syms_.firstDeclared[name] = at;
-  if (fresh && !isBuiltinName(name)) return;
+  if (fresh && !isBuiltinName(name)) return true;
   if (isBuiltinName(name)) {
     diags_.error(DiagId::Redefinition, at, "`" + name + "` is a builtin and cannot be redefined")
         .withHelp("choose another name, or put the function in a `Type:` block (`Mem." + name + "`)");
-    return;
+    return false;
   }
   diags_.error(DiagId::Redefinition, at, "`" + name + "` is defined more than once")
       .note("first defined here", syms_.firstDeclared[name])
       .withHelp("rename one of them");
+  return false;
 }
 
 void Checker::collectFunc(FuncDecl &f, Module &m) {
@@ -65,8 +61,32 @@ void Checker::collectFunc(FuncDecl &f, Module &m) {
 void Checker::collect(Module &m) {
   for (auto &e : m.externs) {
     e->module = &m;
-    if (syms_.externs.count(e->name)) continue; // the same C function may be declared by several modules
-    declareName(e->name, e->nameSpan, m);
+    // In its module an extern's name means the C function (A1.5); one that
+    // clashes with another declaration does not take the name.
+    auto own = [&] {
+      syms_.moduleExterns.emplace(std::pair<const Module *, std::string>{&m, e->name}, e.get());
+      syms_.externsNamed[e->name].push_back(e.get());
+    };
+    // Named like a builtin: this module's own, so it neither takes the name
+    // program-wide nor reaches importers.
+    if (isBuiltinName(e->name)) {
+      e->shadowsBuiltin = true;
+      own();
+      continue;
+    }
+    if (e->name == "main" || e->name == "failsafe") {
+      diags_.error(DiagId::Redefinition, e->nameSpan, "an extern cannot be named `" + e->name + "`")
+          .withHelp("`" + e->name + "` is the program's own function; the runtime calls it");
+      continue;
+    }
+    // The same C function may be declared by several modules (the
+    // signatures must agree: checkExternRedeclarations).
+    if (syms_.externs.count(e->name)) {
+      own();
+      continue;
+    }
+    if (!declareName(e->name, e->nameSpan, m)) continue;
+    own();
     syms_.externs[e->name] = e.get();
   }
   for (auto &s : m.structs) {
@@ -111,14 +131,29 @@ bool Checker::visible(const Module &from, const std::string &name) const {
   return false;
 }
 
-// A Nitpick function value carries the Result ABI, which C cannot call
-// (LANGUAGE-2 A1.1, NPK-T016); an `extern (R)(P...)` value is a C function
-// pointer and crosses.
+// The types that cannot cross the C boundary (LANGUAGE-2 A1.1, NPK-T016):
+// a Nitpick function value carries the Result ABI, which C cannot call (an
+// `extern (R)(P...)` value is a C function pointer and crosses); a struct by
+// value (C gets `S*`); `tbb32`, whose error sentinel C does not know.
+// `Result` is refused where it is resolved (resolveType).
 bool Checker::crossesCBoundary(const Ty *t, Span at) {
-  if (!t->isFunc() || t->isExtern) return true;
-  diags_.error(DiagId::CBoundary, at, "a Nitpick function value `" + t->str() + "` cannot cross the C boundary")
-      .withHelp("C calls a C function: write the type as `extern " + t->str() + "` and pass an extern's or JIT code's value");
-  return false;
+  if (t->isFunc() && !t->isExtern) {
+    diags_.error(DiagId::CBoundary, at, "a Nitpick function value `" + t->str() + "` cannot cross the C boundary")
+        .withHelp("C calls a C function: write the type as `extern " + t->str() +
+                  "` and pass an extern's or JIT code's value");
+    return false;
+  }
+  if (t->isStruct()) {
+    diags_.error(DiagId::CBoundary, at, "struct `" + t->str() + "` cannot cross the C boundary by value")
+        .withHelp("pass a pointer: declare `" + t->str() + "*` and pass `@s`");
+    return false;
+  }
+  if (t->kind == TyKind::Tbb32) {
+    diags_.error(DiagId::CBoundary, at, "`tbb32` cannot cross the C boundary")
+        .withHelp("C has no error sentinel: declare `int32` and convert with `=> int32`");
+    return false;
+  }
+  return true;
 }
 
 // `(R)(P...)` takes and passes Nitpick types; `extern (R)(P...)` is a C
@@ -167,8 +202,8 @@ const Ty *Checker::resolveType(const TypeExpr &t, bool inExtern) {
     if (base->isError()) return base;
   } else if (t.name == "Result") {
     if (inExtern) {
-      diags_.error(DiagId::TypeMismatch, t.span, "extern functions cannot take or return `Result`")
-          .withHelp("use the plain C type");
+      diags_.error(DiagId::CBoundary, t.span, "`Result` cannot cross the C boundary")
+          .withHelp("C returns and takes plain values: use the plain C type");
       return types_.error();
     }
     const Ty *inner = resolveType(*t.resultOf, inExtern);
@@ -308,19 +343,87 @@ void Checker::resolveSignatures() {
             diags_.error(DiagId::Redefinition, fd.span, "field `" + fd.name + "` is declared twice");
       }
     }
-    for (auto &e : m->externs) {
-      e->ret = resolveType(e->retType, true);
-      if (!crossesCBoundary(e->ret, e->retType.span)) e->ret = types_.error();
-      for (auto &p : e->params) {
-        const Ty *t = resolveType(p.type, true);
-        e->paramTys.push_back(crossesCBoundary(t, p.type.span) ? t : types_.error());
-      }
-    }
+    for (auto &e : m->externs) resolveExtern(*e);
     for (auto &f : m->funcs) resolveFunc(*f);
     for (auto &t : m->typeBlocks)
       for (auto &f : t->members) resolveFunc(*f);
   }
   module_ = nullptr;
+}
+
+// An extern's signature (LANGUAGE-2 A1.1): C types only; `wild`/`wildx`
+// mark a returned pointer the caller owns, so they need a pointer.
+void Checker::resolveExtern(ExternDecl &e) {
+  e.ret = resolveType(e.retType, true);
+  if (!e.ret->isError() && !crossesCBoundary(e.ret, e.retType.span)) e.ret = types_.error();
+  if ((e.retQuals & (QualWild | QualWildx)) && !e.ret->isPtr() && !e.ret->isError()) {
+    const char *q = e.retQuals & QualWildx ? "wildx" : "wild";
+    diags_.error(DiagId::TypeMismatch, e.retType.span,
+                 std::string("a `") + q + "` return type must be a pointer, found `" + e.ret->str() + "`")
+        .withHelp(std::string("`") + q + "` says the caller owns the memory C returns: write `" + q +
+                  " int8*` (or `" + q + " ?*`), or drop the qualifier");
+    e.ret = types_.error();
+  }
+  e.paramTys.clear();
+  for (auto &p : e.params) {
+    const Ty *t = resolveType(p.type, true);
+    if (!t->isError() && t->isNil()) {
+      diags_.error(DiagId::TypeMismatch, p.type.span, "a parameter cannot have type `" + p.type.name + "`")
+          .withHelp("leave the parameter out: a C `f(void)` is declared `int32()`");
+      t = types_.error();
+    } else if (!t->isError() && !crossesCBoundary(t, p.type.span)) {
+      t = types_.error();
+    } else if ((p.quals & (QualWild | QualWildx)) && !t->isPtr() && !t->isError()) {
+      diags_.error(DiagId::TypeMismatch, p.span, "a `wild`/`wildx` parameter must be a pointer, found `" + t->str() + "`")
+          .withHelp("drop the qualifier, or declare a pointer such as `wild ?*:" + p.name + "`");
+      t = types_.error();
+    }
+    e.paramTys.push_back(t);
+  }
+}
+
+// `int32(int32, ..?)`: the resolved signature as a conflict names it.
+std::string Checker::externSignature(const ExternDecl &e) const {
+  std::string s;
+  if (e.retQuals & QualWild) s += "wild ";
+  if (e.retQuals & QualWildx) s += "wildx ";
+  s += (e.ret ? e.ret->str() : "?") + "(";
+  for (size_t i = 0; i < e.paramTys.size(); ++i) s += (i ? ", " : "") + (e.paramTys[i] ? e.paramTys[i]->str() : "?");
+  if (e.variadic) s += e.paramTys.empty() ? "..?" : ", ..?";
+  return s + ")";
+}
+
+// One C symbol has one signature: every declaration of an extern (in any
+// module, both forms, named like a builtin or not) must match the first in
+// its return type and `wild`/`wildx`, its parameter types and `..?`.
+// Parameter names and their qualifiers, `const`, and the block label may
+// differ (they change no typing).
+void Checker::checkExternRedeclarations() {
+  for (auto &[name, decls] : syms_.externsNamed) {
+    const ExternDecl *first = decls.front();
+    auto same = [&](const ExternDecl &a, const ExternDecl &b) {
+      uint8_t owner = QualWild | QualWildx;
+      return a.ret == b.ret && (a.retQuals & owner) == (b.retQuals & owner) && a.paramTys == b.paramTys &&
+             a.variadic == b.variadic;
+    };
+    auto hasError = [](const ExternDecl &e) {
+      if (!e.ret || e.ret->isError()) return true;
+      for (const Ty *t : e.paramTys)
+        if (!t || t->isError()) return true;
+      return false;
+    };
+    if (hasError(*first)) continue;
+    for (size_t i = 1; i < decls.size(); ++i) {
+      const ExternDecl &e = *decls[i];
+      if (hasError(e) || same(*first, e)) continue;
+      diags_.error(DiagId::Redefinition, e.nameSpan,
+                   "extern `" + name + "` is declared as `" + externSignature(e) + "` here and as `" +
+                       externSignature(*first) + "` in " + first->module->name)
+          .note("the first declaration of `" + name + "` is here", first->nameSpan)
+          .withHelp("a C function has one signature: declare `" + name + "` alike in every module");
+      decls[i]->ret = types_.error(); // its calls are not checked against either signature
+    }
+  }
 }
 
 // A struct that holds itself by value, directly or through the by-value

@@ -97,8 +97,9 @@ const Ty *Checker::checkValue(Expr &e, const Ty *expected) {
     return e.ty;
   }
   if (t->isNil()) {
-    diags_.error(DiagId::TypeMismatch, e.span, "this expression has no value")
-        .withHelp("it returns nothing; call it as a statement");
+    // A builtin such as `print`, or an extern returning `void`/`NIL`.
+    diags_.error(DiagId::InvalidOperation, e.span, "`" + sourceText(e.span) + "` returns nothing, so it has no value")
+        .withHelp("call it as a statement of its own");
     e.ty = types_.error();
     return e.ty;
   }
@@ -188,7 +189,7 @@ const Ty *Checker::checkName(NameExpr &e) {
     return b->ty ? b->ty : types_.error();
   }
   if (auto g = syms_.globals.find(e.name); g != syms_.globals.end()) return checkGlobalName(e, *g->second);
-  if (syms_.funcs.count(e.name) || syms_.externs.count(e.name)) {
+  if (syms_.funcs.count(e.name) || syms_.externs.count(e.name) || ownExtern(e.name)) {
     diags_.error(DiagId::InvalidOperation, e.span, "function `" + e.name + "` used as a value")
         .withHelp("take its function value with `@" + e.name + "`, or call it: `" + e.name + "(...)`");
     return types_.error();
@@ -306,13 +307,18 @@ const Ty *Checker::checkFuncValue(UnaryExpr &e) {
   ExternDecl *x = nullptr;
   if (auto *n = as<NameExpr>(e.operand.get())) {
     if (lookupLocal(n->name) || syms_.globals.count(n->name)) return nullptr;
-    if (builtinNamed(n->name) != Builtin::None) {
+    if (ExternDecl *own = ownExtern(n->name)) { // this module's, even one named like a builtin (A1.5)
+      x = own;
+      n->ext = own;
+      n->target = NameTarget::Extern;
+    } else if (builtinNamed(n->name) != Builtin::None) {
       diags_.error(DiagId::InvalidOperation, e.span, "builtin `" + n->name + "` has no function value")
           .withHelp("call it directly, or wrap it in a function and take that one's value");
       return types_.error();
+    } else {
+      if (!syms_.funcs.count(n->name) && !syms_.externs.count(n->name)) return nullptr;
+      if (!resolveFunctionName(*n, f, x)) return types_.error();
     }
-    if (!syms_.funcs.count(n->name) && !syms_.externs.count(n->name)) return nullptr;
-    if (!resolveFunctionName(*n, f, x)) return types_.error();
   } else if (auto *m = as<MemberExpr>(e.operand.get()); m && namesTypeMember(*m)) {
     f = resolveTypeMember(*m);
     if (!f) return types_.error();
@@ -333,9 +339,16 @@ const Ty *Checker::checkFuncValue(UnaryExpr &e) {
         .withHelp("call `" + sourceText(e.operand->span) + "(...)` directly");
     return types_.error();
   }
-  if (f && (f->retQuals & (QualWild | QualWildx))) {
+  if (x && x->variadic) {
+    diags_.error(DiagId::InvalidOperation, e.span, "variadic extern `" + name + "` has no function value")
+        .note("a function type lists every parameter; `..?` has no type to list")
+        .withHelp("call `" + name + "(...)` directly, or wrap the call in a function and take that one's value");
+    return types_.error();
+  }
+  uint8_t retQuals = f ? f->retQuals : x->retQuals;
+  if (retQuals & (QualWild | QualWildx)) {
     diags_.error(DiagId::InvalidOperation, e.span, "allocator `" + name + "` has no function value")
-        .note("its result is a `" + std::string(f->retQuals & QualWildx ? "wildx" : "wild") +
+        .note("its result is a `" + std::string(retQuals & QualWildx ? "wildx" : "wild") +
                   "` allocation the caller must release; through a function value the ownership checker would not see it")
         .withHelp("call `" + sourceText(e.operand->span) + "(...)` directly");
     return types_.error();

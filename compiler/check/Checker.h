@@ -23,7 +23,11 @@ namespace npk {
 struct Symbols {
   std::map<std::string, FuncDecl *> funcs;                        // by plain name
   std::map<std::string, std::map<std::string, FuncDecl *>> typeBlocks; // block -> member -> func
-  std::map<std::string, ExternDecl *> externs;
+  std::map<std::string, ExternDecl *> externs; // visible to importers (not those named like a builtin)
+  // Each module's own externs by name (the first of a name): in that module
+  // the name means the C function, before builtins and imports (A1.5).
+  std::map<std::pair<const Module *, std::string>, ExternDecl *> moduleExterns;
+  std::map<std::string, std::vector<ExternDecl *>> externsNamed; // every declaration of a C symbol
   std::map<std::string, StructDecl *> structs;
   std::map<std::string, GlobalDecl *> globals; // module-level bindings (LANGUAGE-2 A5)
   std::map<std::string, Module *> declaredIn; // any top-level name -> module
@@ -43,7 +47,7 @@ public:
 private:
   // ---- declarations (CheckDecl.cpp)
   void collect(Module &m);
-  void declareName(const std::string &name, Span at, Module &m);
+  bool declareName(const std::string &name, Span at, Module &m);
   void collectFunc(FuncDecl &f, Module &m);
   void resolveSignatures();
   void resolveFunc(FuncDecl &f);
@@ -59,6 +63,9 @@ private:
   const Ty *resolveFuncType(const FuncTypeExpr &f);
   const Ty *resolveArrayType(const TypeExpr &t, bool inExtern);
   bool crossesCBoundary(const Ty *t, Span at);
+  void resolveExtern(ExternDecl &e);
+  void checkExternRedeclarations();
+  std::string externSignature(const ExternDecl &e) const;
   bool visible(const Module &from, const std::string &name) const;
 
   // ---- module-level bindings and constants (CheckGlobal.cpp)
@@ -143,9 +150,13 @@ private:
   const Ty *checkCall(CallExpr &e);
   const Ty *checkBuiltinCall(CallExpr &e);
   void checkArgs(CallExpr &e, const std::vector<const Ty *> &params, const std::vector<uint8_t> &quals,
-                 const std::string &what, Span declaredAt, const ExternDecl *ext = nullptr);
-  bool checkArrayDecay(Expr &arg, const Ty *param, bool constParam, const std::string &what);
+                 const std::string &what, Span declaredAt);
+  void checkArrayDecay(Expr &arg, const Ty *t, const Ty *param, bool constParam, const std::string &what);
   void checkCStringLiterals(const CallExpr &e, const ExternDecl &x);
+  const Ty *checkExternCall(CallExpr &e, ExternDecl &x);
+  void checkVariadicArg(Expr &arg, const ExternDecl &x, size_t index);
+  bool coerceToExtern(Expr &arg, const Ty *param, size_t index, const ExternDecl &x);
+  ExternDecl *ownExtern(const std::string &name) const;
   FuncDecl *lookupMember(const std::string &block, const std::string &member, Span at);
 
   // Local scopes.

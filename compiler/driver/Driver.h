@@ -17,12 +17,12 @@ namespace npk {
 enum class EmitKind { Tokens, Ast, Llvm, Asm, Obj, Exe, None, Nir };
 
 // What the command line adds to the link: `-l NAME`, `-L DIR`, `-Wl,...`
-// and extra object files or archives, in command-line order within each kind.
+// and extra object files or archives. The options keep their command-line
+// order among themselves (LANGUAGE-2 A1.6), since the linker reads them in
+// order (`-Wl,--whole-archive -l x -Wl,--no-whole-archive`).
 struct LinkInputs {
-  std::vector<std::string> libs;       // NAME of -l NAME
-  std::vector<std::string> libDirs;    // DIR of -L DIR
-  std::vector<std::string> linkerArgs; // each -Wl,... word as given
-  std::vector<std::string> files;      // .o / .a / .so inputs
+  std::vector<std::string> options; // "-lNAME", "-LDIR", "-Wl,..." in command-line order
+  std::vector<std::string> files;   // .o / .a / .so inputs
 };
 
 enum class DiagFormat { Text, Json };

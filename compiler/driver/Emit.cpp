@@ -199,12 +199,10 @@ bool linkExecutable(const std::string &object, const LinkInputs &extra, const st
   }
   std::vector<std::string> words = {cc, object};
   words.insert(words.end(), extra.files.begin(), extra.files.end());
-  for (const std::string &dir : extra.libDirs) words.push_back("-L" + dir);
-  for (const std::string &lib : extra.libs) words.push_back("-l" + lib);
+  words.insert(words.end(), extra.options.begin(), extra.options.end());
   // libZydis only for programs that pull in the runtime's validator
   // (Jit.compile_bytes): --as-needed drops it from every other program.
   words.insert(words.end(), {runtimeLib, "-Wl,--as-needed", "-lZydis", "-Wl,--no-as-needed", "-lm", "-lpthread"});
-  words.insert(words.end(), extra.linkerArgs.begin(), extra.linkerArgs.end());
   words.insert(words.end(), {"-o", output});
 #ifdef NPK_PROGRAM_SANITIZE
   words.push_back("-fsanitize=" NPK_PROGRAM_SANITIZE); // this build's runtime is instrumented

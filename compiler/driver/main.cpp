@@ -245,11 +245,11 @@ int runCommand(const std::vector<std::string> &args) {
     } else if (a == "-l" || a == "-L") {
       if (++i == args.size() || args[i].empty())
         return usageError(a + (a == "-l" ? " needs a library name" : " needs a directory"));
-      (a == "-l" ? opts.link.libs : opts.link.libDirs).push_back(args[i]);
+      opts.link.options.push_back(a + args[i]);
     } else if (a.size() > 2 && (a.rfind("-l", 0) == 0 || a.rfind("-L", 0) == 0)) {
-      (a[1] == 'l' ? opts.link.libs : opts.link.libDirs).push_back(a.substr(2));
+      opts.link.options.push_back(a);
     } else if (a.rfind("-Wl,", 0) == 0 && a.size() > 4) {
-      opts.link.linkerArgs.push_back(a);
+      opts.link.options.push_back(a);
     } else if (a.rfind("-W", 0) == 0) {
       std::string suggestion;
       if (!opts.warnings.apply(a, suggestion))
@@ -284,11 +284,16 @@ int runCommand(const std::vector<std::string> &args) {
   if (opts.input.empty()) return usageError("no input file");
   // Like -o: `check` produces nothing, so an --emit would be silently ignored.
   if (opts.checkOnly && emitGiven) return usageError("`check` produces no output, so it does not take --emit");
-  const npk::LinkInputs &link = opts.link;
-  if ((opts.checkOnly || opts.emit != npk::EmitKind::Exe) &&
-      !(link.libs.empty() && link.libDirs.empty() && link.linkerArgs.empty() && link.files.empty()))
-    return usageError("-l, -L, -Wl, and .o/.a/.so inputs are for linking an executable (`build` or `run`, "
-                      "without --emit other than exe)");
+  // `check` and --emit kinds other than exe accept and ignore -l, -L and
+  // -Wl, (LANGUAGE-2 A1.6), so one command line serves every step; an extra
+  // input file would be silently unused, so it is refused.
+  npk::LinkInputs &link = opts.link;
+  if (opts.checkOnly || opts.emit != npk::EmitKind::Exe) {
+    if (!link.files.empty())
+      return usageError(".o/.a/.so inputs are for linking an executable (`build` or `run`, without --emit other "
+                        "than exe)");
+    link.options.clear();
+  }
   if ((opts.emit == npk::EmitKind::Obj || opts.emit == npk::EmitKind::Exe) && opts.output == "-")
     return usageError("an object file or executable is written to a file; `-o -` (stdout) is for "
                       "--emit=tokens, ast, nir, llvm and asm");

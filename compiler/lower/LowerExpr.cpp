@@ -513,16 +513,22 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
   if (e.throughValue()) return lowerValueCall(e);
   std::vector<llvm::Value *> args;
   if (e.ext) {
+    const ExternDecl &x = *e.ext;
     llvm::Function *fn = declareExtern(*e.ext);
     for (size_t i = 0; i < e.args.size(); ++i) {
+      if (i >= x.paramTys.size()) { // an argument of `..?`
+        args.push_back(promoteVariadic(lowerExpr(*e.args[i]), e.args[i]->ty));
+        continue;
+      }
       if (e.args[i]->ty->isArray()) { // decays to the address of element 0, no copy (LANGUAGE-2 A1.3)
         args.push_back(lowerAddress(*e.args[i]));
         continue;
       }
-      llvm::Value *arg = lowerAs(*e.args[i], e.ext->paramTys[i]);
-      args.push_back(e.ext->paramTys[i] == types_->string() ? cStringArg(arg) : arg);
+      llvm::Value *arg = lowerAs(*e.args[i], x.paramTys[i]);
+      args.push_back(x.paramTys[i] == types_->string() ? cStringArg(arg) : arg);
     }
-    llvm::CallInst *call = b_.CreateCall(fn, args);
+    llvm::CallInst *call = b_.CreateCall(externType(x), fn, args);
+    addCExtensions(*call, x.ret, x.paramTys);
     noteRelease(e);
     if (e.ext->ret->isNil()) return nullptr;
     // A returned `const char*` is copied (NULL becomes "").
@@ -560,9 +566,22 @@ llvm::Value *Lowerer::lowerValueCall(const CallExpr &e) {
   }
   llvm::CallInst *call = b_.CreateCall(funcValueType(fnTy), callee, args);
   if (!fnTy->isExtern) return call;
+  addCExtensions(*call, fnTy->funcRet(), fnTy->params);
   if (fnTy->funcRet()->isNil()) return nullptr;
   if (fnTy->funcRet() == types_->string()) return b_.CreateCall(runtime(RuntimeFn::npk_string_from_c), {call});
   return call;
+}
+
+// C's default argument promotions for what `..?` takes (LANGUAGE-2 A1.4):
+// `int8`/`int16` sign-extend and `uint8`/`uint16`/`bool` zero-extend to
+// `int32`, `flt32` becomes `double`, a `string` its `const char*`; other
+// integers, `flt64` and pointers pass as they are.
+llvm::Value *Lowerer::promoteVariadic(llvm::Value *v, const Ty *t) {
+  if (t == types_->string()) return cStringArg(v);
+  if (t->kind == TyKind::Bool) return b_.CreateZExt(v, b_.getInt32Ty());
+  if (t->isInt() && t->bits < 32) return t->isSigned ? b_.CreateSExt(v, b_.getInt32Ty()) : b_.CreateZExt(v, b_.getInt32Ty());
+  if (t->isFloat() && t->bits == 32) return b_.CreateFPExt(v, b_.getDoubleTy());
+  return v;
 }
 
 // A string passes its NUL-terminated bytes (LANGUAGE-2 A1.2). All-zero

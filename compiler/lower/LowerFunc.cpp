@@ -233,13 +233,51 @@ llvm::Function *Lowerer::declareFunc(FuncDecl &f) {
   return fn;
 }
 
+// The C signature of an extern: its named parameters, `...` for `..?`.
+llvm::FunctionType *Lowerer::externType(const ExternDecl &e) {
+  llvm::FunctionType *named =
+      funcValueType(types_->func(e.ret, e.paramTys, std::vector<uint8_t>(e.paramTys.size(), QualNone), true));
+  return llvm::FunctionType::get(named->getReturnType(), named->params(), e.variadic);
+}
+
+namespace {
+// How C widens a small integer or `_Bool` crossing in a register (LANGUAGE-2
+// A1.1): clang marks such parameters and returns `signext`/`zeroext` by
+// signedness, on the declaration and on each call, and the callee or caller
+// relies on the upper bits. None for other types.
+llvm::Attribute::AttrKind cExtension(const Ty *t) {
+  if (t->kind == TyKind::Bool) return llvm::Attribute::ZExt;
+  if (t->isInt() && t->bits < 32) return t->isSigned ? llvm::Attribute::SExt : llvm::Attribute::ZExt;
+  return llvm::Attribute::None;
+}
+
+// `signext`/`zeroext` on an extern declaration or a call of C code.
+template <typename Target> void addExtensions(Target &target, const Ty *ret, const std::vector<const Ty *> &params) {
+  if (auto k = cExtension(ret); k != llvm::Attribute::None) target.addRetAttr(k);
+  for (size_t i = 0; i < params.size(); ++i)
+    if (auto k = cExtension(params[i]); k != llvm::Attribute::None) target.addParamAttr(static_cast<unsigned>(i), k);
+}
+} // namespace
+
+void Lowerer::addCExtensions(llvm::Function &fn, const Ty *ret, const std::vector<const Ty *> &params) {
+  addExtensions(fn, ret, params);
+}
+void Lowerer::addCExtensions(llvm::CallBase &call, const Ty *ret, const std::vector<const Ty *> &params) {
+  addExtensions(call, ret, params);
+}
+
+// Several modules may declare one C function (with one signature, which the
+// checker enforces); they share its declaration. The runtime's own symbols
+// (`npk_free`) may already be declared for the runtime calls: calls then use
+// the extern's own type.
 llvm::Function *Lowerer::declareExtern(ExternDecl &e) {
   auto it = externs_.find(&e);
   if (it != externs_.end()) return it->second;
-  llvm::FunctionType *fnTy =
-      funcValueType(types_->func(e.ret, e.paramTys, std::vector<uint8_t>(e.paramTys.size(), QualNone), true));
   llvm::Function *fn = mod_->getFunction(e.name);
-  if (!fn) fn = llvm::Function::Create(fnTy, llvm::Function::ExternalLinkage, e.name, mod_.get());
+  if (!fn) {
+    fn = llvm::Function::Create(externType(e), llvm::Function::ExternalLinkage, e.name, mod_.get());
+    addCExtensions(*fn, e.ret, e.paramTys);
+  }
   externs_[&e] = fn;
   return fn;
 }

@@ -36,6 +36,10 @@ public:
   llvm::FunctionCallee runtime(RuntimeFn which);
   llvm::Function *declareFunc(FuncDecl &f);
   llvm::Function *declareExtern(ExternDecl &e);
+  llvm::FunctionType *externType(const ExternDecl &e);
+  void addCExtensions(llvm::Function &fn, const Ty *ret, const std::vector<const Ty *> &params);
+  void addCExtensions(llvm::CallBase &call, const Ty *ret, const std::vector<const Ty *> &params);
+  llvm::Value *promoteVariadic(llvm::Value *v, const Ty *t);
   void lowerFunc(const nir::Func &f);
   void emitEntryPoint();
   void enterGenerated(llvm::Function *fn, const FuncDecl &f);

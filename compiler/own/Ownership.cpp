@@ -28,6 +28,10 @@ constexpr unsigned kNoBinding = ~0u;
 struct Held {
   Family family = FamilyNone;
   Span at; // the allocation, or the binding's declaration
+  // Known only from the binding's qualifier: a `wild` parameter may hold
+  // wild-heap or C-heap memory (qualifierFamilies).
+  uint8_t declaredFamilies = FamilyNone;
+  uint8_t families() const { return declaredFamilies ? declaredFamilies : family; }
 };
 
 struct Finding {
@@ -177,14 +181,14 @@ void FunctionReport::inspect(unsigned block, size_t index, const Event &e, const
 // allocation that reached it (through transfers), else its qualifier's.
 Held FunctionReport::heldBy(unsigned block, size_t index, unsigned binding, int depth) const {
   const TrackedBinding &tb = cfg_.bindings[binding];
-  Held declared{qualifierFamily(tb.binding->quals), tb.declSpan};
+  Held declared{qualifierFamily(tb.binding->quals), tb.declSpan, qualifierFamilies(tb.binding->quals)};
   if (tb.binding->isParam) return declared;
   Origin o = trace(block, index, binding, kOwned);
   if (!o.event || o.event->kind != EventKind::Init) return declared;
   if (o.event->init == InitKind::Transfer && depth < 16) return heldBy(o.block, o.index, o.event->source, depth + 1);
   Family actual = o.event->expr ? allocationFamily(*o.event->expr) : FamilyNone;
   if (actual != FamilyNone) return Held{actual, o.event->expr->span};
-  return Held{declared.family, o.event->span};
+  return Held{declared.family, o.event->span, declared.declaredFamilies};
 }
 
 // Whether every family heldBy could find for the binding is in `accepted`
@@ -193,8 +197,8 @@ Held FunctionReport::heldBy(unsigned block, size_t index, unsigned binding, int 
 bool FunctionReport::heldWithin(unsigned binding, uint8_t accepted, int depth) const {
   auto within = [&](Family f) { return f == FamilyNone || (f & accepted); };
   const TrackedBinding &tb = cfg_.bindings[binding];
+  if (tb.binding->isParam) return within(static_cast<Family>(qualifierFamilies(tb.binding->quals)));
   if (!within(qualifierFamily(tb.binding->quals))) return false;
-  if (tb.binding->isParam) return true;
   for (const Solution::Touch &t : sol_.touches[binding]) {
     const Event &e = cfg_.blocks[t.block].events[t.index];
     if (e.kind != EventKind::Init || e.binding != binding) continue;
@@ -215,7 +219,7 @@ void FunctionReport::checkReleaseFamily(unsigned block, size_t index, const Even
   if (!tb.binding->isParam && !(before[e.binding] & kOwned)) return;
   if (heldWithin(e.binding, releasableFamilies(*call))) return;
   Held held = heldBy(block, index, e.binding);
-  if (held.family == FamilyNone || (releasableFamilies(*call) & held.family)) return;
+  if (held.family == FamilyNone || (releasableFamilies(*call) & held.families())) return;
   Finding f = Finding::at(DiagId::WrongFamily, e.binding, e.span, block, index, e);
   f.release = call;
   f.held = held;
@@ -225,12 +229,12 @@ void FunctionReport::checkReleaseFamily(unsigned block, size_t index, const Even
 // NPK-O001 at a binding: a `wild`/`wildx` binding given the other family.
 void FunctionReport::checkInitFamily(unsigned block, size_t index, const Event &e) {
   const Binding &b = binding(e.binding);
-  Family declared = qualifierFamily(b.quals);
+  uint8_t declared = qualifierFamilies(b.quals);
   if (declared == FamilyNone || b.heapStruct) return;
   Held held;
   if (e.init == InitKind::Owned && e.expr) held = Held{allocationFamily(*e.expr), e.expr->span};
   else if (e.init == InitKind::Transfer && !heldWithin(e.source, declared)) held = heldBy(block, index, e.source);
-  if (held.family == FamilyNone || held.family == declared) return;
+  if (held.family == FamilyNone || (held.families() & declared)) return;
   Finding f = Finding::at(DiagId::WrongFamily, e.binding, e.span, block, index, e);
   f.held = held;
   add(std::move(f));
@@ -335,6 +339,10 @@ Diag FunctionReport::leakDiag(const Finding &f) const {
   if (!alloc.steps.empty())
     d.note(quoted(f.binding) + " is still owned " + pathText(alloc.steps), pathSpan(alloc.steps));
   std::string call = releaseCall(b, alloc.event);
+  if (alloc.event && alloc.event->expr && allocationFamily(*alloc.event->expr) == FamilyC &&
+      !moduleExtern(cfg_.func->module, "free"))
+    d.note(quoted(f.binding) + " holds C-heap memory, which only a C deallocator releases: declare libc's `free` "
+           "in this module (`extern func:free = void(wild ?*:ptr);`)");
   if (ownedParam && f.event->kind != EventKind::Init) {
     d.withHelp("release it with `" + call + ";` on every path, or rename " + fn +
                " so that its name is not a deallocator's and its callers keep ownership");
@@ -584,7 +592,10 @@ void FunctionReport::checkPlainOwners() {
     d.primaryLabel = "allocated here";
     d.label(p.binding->span, name + " is declared without `" + qual + "` here");
     std::string release = std::string(familyReleaser(family)) + "(" + p.binding->name + ");";
-    if (p.binding->isParam)
+    if (family == FamilyC)
+      d.withHelp("keep ownership by declaring it `" + qual + " " + p.binding->ty->str() + ":" + p.binding->name +
+                 "`, then " + familyReleaseHelp(family, p.binding->name, cfg_.func->module));
+    else if (p.binding->isParam)
       d.withHelp("keep ownership in a `" + qual + "` local, as in `" + qual + " " + p.binding->ty->str() + ":" +
                  p.binding->name + "_own = " + std::string(sm_.text(p.value->span)) + ";`, and release it with `" +
                  familyReleaser(family) + "`");
@@ -738,11 +749,15 @@ Diag FunctionReport::familyDiag(const Finding &f) const {
   else
     d.label(f.held.at, what + " allocated here");
   std::string help = "release it with `" + releaser + "`" + (held == FamilyWildx ? " or `Jit.free`" : "");
-  if (f.allocation) help += " instead";
-  else {
-    const std::string &name = binding(f.binding).name;
-    help = "release it with `" + releaser + "(" + name + ");`";
-    if (held == FamilyWildx) help += " or `drop Jit.free(" + name + ");`";
+  if (f.allocation) help = held == FamilyC ? familyReleaseHelp(held, "p", cfg_.func->module) : help + " instead";
+  else help = familyReleaseHelp(held, binding(f.binding).name, cfg_.func->module);
+  // `free` is libc's in this module (A1.5): the builtin that releases the
+  // wild heap cannot be called here.
+  const ExternDecl *shadow = f.release->ext && f.release->ext->shadowsBuiltin ? f.release->ext : nullptr;
+  if (shadow && held != FamilyC) {
+    d.note(dealloc + " in this module is the C function declared here, not the builtin", shadow->nameSpan);
+    help = std::string("allocate with a C allocator in this module (a `wild` extern such as `malloc`), or ") +
+           "release it in a module where " + dealloc + " is the builtin";
   }
   d.withHelp(help);
   return d;
@@ -753,15 +768,17 @@ Diag FunctionReport::unboundDiag(const Finding &f) const {
   const CallExpr &call = *f.allocation;
   Family family = f.held.family;
   std::string qual = family == FamilyWildx ? "wildx" : "wild";
-  std::string ty = call.func && call.func->ret && call.func->ret->isPtr() ? call.func->ret->str() : "int8->";
+  const Ty *ret = call.func ? call.func->ret : call.ext ? call.ext->ret : nullptr;
+  std::string ty = ret && ret->isPtr() ? ret->str() : "int8->";
   std::string value = (call.func ? "raw " : "") + std::string(sm_.text(call.span));
   Diag d;
   d.id = DiagId::Leak;
   d.primary = f.primary;
   d.message = "the " + std::string(familyText(family)) + " from " + code(call.span) + " is never freed";
   d.primaryLabel = "the only pointer to it is discarded here";
-  d.withHelp("keep ownership by binding it, as in `" + qual + " " + ty + ":p = " + value +
-             ";`, then release it with `" + familyReleaser(family) + "(p);`");
+  std::string release = family == FamilyC ? familyReleaseHelp(family, "p", cfg_.func->module)
+                                          : "release it with `" + std::string(familyReleaser(family)) + "(p);`";
+  d.withHelp("keep ownership by binding it, as in `" + qual + " " + ty + ":p = " + value + ";`, then " + release);
   return d;
 }
 

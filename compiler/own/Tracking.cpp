@@ -28,9 +28,13 @@ bool isBuiltinCall(const Expr *e, Builtin which) {
 
 bool isWild(const Binding &b) { return b.quals & (QualWild | QualWildx); }
 
+// The family is decided by the callee's declaration: the builtin, or the
+// `wild`/`wildx` of a function's or an extern's return type (a `wild`
+// extern hands over C-heap memory, LANGUAGE-2 A1.5).
 Family callFamily(const CallExpr &call) {
   if (call.builtin == Builtin::Alloc) return FamilyWildHeap;
   if (call.builtin == Builtin::WildxAlloc) return FamilyWildx;
+  if (call.ext) return call.ext->retQuals & QualWildx ? FamilyWildx : call.ext->retQuals & QualWild ? FamilyC : FamilyNone;
   return call.func ? qualifierFamily(call.func->retQuals) : FamilyNone;
 }
 
@@ -143,6 +147,9 @@ void addAutoDrops(const VarDeclStmt &decl, bool dropEnabled, TrackedBinding &tb)
   addValueDrop(b, tb);
   if (!dropEnabled || !decl.init) return;
   const Expr *init = decl.init.get();
+  // drop.npk never releases what an extern returns (A1.5): C-heap memory
+  // goes back through C, and a `wildx` extern's page through the program.
+  if (const CallExpr *alloc = allocatingCall(*init); alloc && alloc->ext) return;
   DropKind kind;
   if (b.heapStruct) kind = DropKind::Free;
   // The allocating call's declaration decides: a function declared to return
@@ -263,12 +270,19 @@ const NameExpr *releasedName(const CallExpr &call) {
 
 uint8_t wildResultQuals(const Expr &e) {
   auto *call = as<CallExpr>(stripValueWrappers(&e));
+  if (call && call->ext) return call->ext->retQuals & (QualWild | QualWildx);
   return call && call->func ? call->func->retQuals & (QualWild | QualWildx) : 0;
 }
 
 Family qualifierFamily(uint8_t quals) {
   if (quals & QualWildx) return FamilyWildx;
   if (quals & QualWild) return FamilyWildHeap;
+  return FamilyNone;
+}
+
+uint8_t qualifierFamilies(uint8_t quals) {
+  if (quals & QualWildx) return FamilyWildx;
+  if (quals & QualWild) return FamilyWildHeap | FamilyC;
   return FamilyNone;
 }
 
@@ -294,10 +308,11 @@ uint8_t releasableFamilies(const CallExpr &call) {
   if (call.builtin == Builtin::Free) return FamilyWildHeap;
   if (call.builtin == Builtin::WildxFree) return FamilyWildx;
   if (call.ext) return FamilyC;
-  // A deallocator with a body releases the family its owned parameter is
-  // declared with (Jit.free's `wildx`); one taking a plain pointer, any.
+  // A deallocator with a body releases the families its owned parameter is
+  // declared with (Jit.free's `wildx`; `wild`: the wild heap or C's, which
+  // a `wild` parameter may hold); one taking a plain pointer, any.
   if (const Binding *owned = call.func ? ownedParam(*call.func) : nullptr)
-    if (Family f = qualifierFamily(owned->quals); f != FamilyNone) return f;
+    if (uint8_t f = qualifierFamilies(owned->quals); f != FamilyNone) return f;
   return FamilyAny;
 }
 
@@ -311,6 +326,24 @@ const char *familyText(Family f) {
 }
 
 const char *familyReleaser(Family f) { return f == FamilyWildx ? "wildx_free" : "free"; }
+
+const ExternDecl *moduleExtern(const Module *m, std::string_view name) {
+  if (!m) return nullptr;
+  for (auto &e : m->externs)
+    if (e->name == name) return e.get();
+  return nullptr;
+}
+
+std::string familyReleaseHelp(Family f, const std::string &pointer, const Module *m) {
+  if (f == FamilyC) {
+    if (moduleExtern(m, "free")) return "release it with `free(" + pointer + ");` (libc's, declared in this module)";
+    return "release it with a C deallocator, such as libc's `free` declared in this module "
+           "(`extern func:free = void(wild ?*:ptr);`, then `free(" + pointer + ");`)";
+  }
+  std::string help = "release it with `" + std::string(familyReleaser(f)) + "(" + pointer + ");`";
+  if (f == FamilyWildx) help += " or `drop Jit.free(" + pointer + ");`";
+  return help;
+}
 
 void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f) {
   walkStmts(s, [&](const Stmt &st) {

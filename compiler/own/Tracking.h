@@ -102,24 +102,36 @@ enum Family : uint8_t {
   FamilyNone = 0,
   FamilyWildHeap = 1, // `alloc`, functions returning `wild`
   FamilyWildx = 2,    // `wildx_alloc`, `Jit.compile_*`, functions returning `wildx`
-  FamilyC = 4,        // `wild` extern returns (none can be declared yet)
+  FamilyC = 4,        // `wild` extern returns: C's heap (malloc, strdup, a library's allocator)
   FamilyAny = FamilyWildHeap | FamilyWildx | FamilyC,
 };
 // The allocating call `e` is (under `raw`, `? default` or a pointer cast), or null.
 const CallExpr *allocatingCall(const Expr &e);
 // The family of the memory an allocating expression yields, or FamilyNone.
 Family allocationFamily(const Expr &e);
-// The family a `wild`/`wildx` qualifier promises, or FamilyNone.
+// The family a `wild`/`wildx` qualifier names, or FamilyNone (`wild`: the
+// wild heap, as messages name it).
 Family qualifierFamily(uint8_t quals);
+// The families a `wild`/`wildx` binding or parameter may hold: `wild` the
+// wild heap or C's (a `wild` local may keep `strdup`'s result, A1.5),
+// `wildx` W^X.
+uint8_t qualifierFamilies(uint8_t quals);
 // The families a deallocator call may release: builtin `free` the wild heap,
 // `wildx_free` W^X, an extern deallocator C, and a deallocator with a body
-// the family of its owned parameter's qualifier (`Jit.free(wildx ...)` W^X;
-// any for a plain pointer parameter).
+// the families of its owned parameter's qualifier (`Jit.free(wildx ...)`
+// W^X, a `wild` parameter the wild heap and C; any for a plain pointer
+// parameter).
 uint8_t releasableFamilies(const CallExpr &call);
 // "wild-heap memory", "W^X memory", "C-heap memory".
 const char *familyText(Family f);
 // `free`, `wildx_free`: the builtin that releases the family.
 const char *familyReleaser(Family f);
+// "release it with `free(p);`" and the like: how to release `pointer` of
+// family `f` in module `m` (C-heap memory: through a C deallocator, which
+// `free` is where `m` declares libc's).
+std::string familyReleaseHelp(Family f, const std::string &pointer, const Module *m);
+// The extern `m` itself declares under `name` (a builtin's name included), or null.
+const ExternDecl *moduleExtern(const Module *m, std::string_view name);
 
 // Every allocation inside `s` that no binding keeps and no `pass`/`return`
 // passes out: `releasedBy` is the deallocator it goes straight to (the

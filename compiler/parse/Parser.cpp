@@ -352,8 +352,8 @@ void Parser::parseDecl(Module &m) {
   bool isPub = accept(Tok::KwPub);
   switch (cur().kind) {
   case Tok::KwExtern:
-    if (auto e = parseExtern()) m.externs.push_back(std::move(e));
-    return;
+    if (peekTok().kind == Tok::LParen) break; // a global of type `extern (R)(P...)`
+    return parseExtern(m, isPub);
   case Tok::KwFunc:
     if (auto f = parseFunc(isPub, "")) m.funcs.push_back(std::move(f));
     return;
@@ -585,50 +585,166 @@ bool Parser::parseDeclName(const char *keyword, const char *what, Span &nameSpan
   return true;
 }
 
-// extern-decl = "extern" "func" ":" IDENT "=" type "(" [type [":" IDENT] {"," ...}] ")" ";"
-std::unique_ptr<ExternDecl> Parser::parseExtern() {
+// extern-decl  = "extern" "func" ":" IDENT "=" sig ";"
+//              | "extern" STRING "{" { ["pub"] "func" ":" IDENT "=" sig ";" } "}"
+// Both forms declare the same thing through parseExternFunc, so they share
+// one signature grammar (LANGUAGE-2 A1.1).
+void Parser::parseExtern(Module &m, bool isPub) {
+  Span start = advance().span;
+  if (at(Tok::KwFunc)) {
+    if (auto e = parseExternFunc(start, isPub, "")) m.externs.push_back(std::move(e));
+    return;
+  }
+  if (!at(Tok::StringLit)) {
+    if (Diag *d = errorExpected("`func` or a label string after `extern`"))
+      d->withHelp("declare `extern func:NAME = int32(int32:n);`, or a group `extern \"libc\" { func:NAME = ...; }`");
+    return syncStatement();
+  }
+  Token label = advance();
+  if (label.str.empty()) {
+    if (Diag *d = errorAt(label.span, DiagId::Expected, "an extern block's label is empty"))
+      d->withHelp("name the group, e.g. `extern \"libc\" { ... }`; the label does not affect linking");
+  }
+  Span open = cur().span;
+  if (!expect(Tok::LBrace, "after the extern block's label")) return syncStatement();
+  while (!at(Tok::RBrace) && !at(Tok::Eof) && !diags_.limitReached()) {
+    size_t before = pos_;
+    panicking_ = false;
+    bool memberPub = accept(Tok::KwPub);
+    if (at(Tok::KwFunc)) {
+      if (auto e = parseExternFunc(cur().span, memberPub, label.str)) m.externs.push_back(std::move(e));
+    } else {
+      // `opaque struct`, `struct`, an extern variable (`int32:errno;`):
+      // the reference's block accepts them, npk declares only functions.
+      Span what = cur().span;
+      bool known = at(Tok::KwStruct) || atWord("opaque") || at(Tok::Ident) || at(Tok::KwExtern) || at(Tok::KwConst);
+      if (Diag *d = known ? errorAt(what, DiagId::Unsupported,
+                                    "only `func:` declarations can be inside an extern block, found " + describeTok(cur()))
+                          : errorExpected("`func` or `}` in the extern block"))
+        d->withHelp("declare C functions as `func:NAME = int32(int32:n);`; structs and variables go outside the block "
+                    "(or are not supported)");
+      // Skip the member: up to its `;` (or a nested `{...}` and its `;`), not past the block's `}`.
+      int depth = 0;
+      while (!at(Tok::Eof)) {
+        if (at(Tok::LBrace)) ++depth;
+        else if (at(Tok::RBrace)) {
+          if (depth == 0) break;
+          --depth;
+        } else if (at(Tok::Semi) && depth == 0) {
+          advance();
+          break;
+        }
+        advance();
+      }
+    }
+    if (pos_ == before) advance(); // guarantee progress
+  }
+  panicking_ = false;
+  if (!expectClosing(Tok::RBrace, "to close the extern block", open)) return;
+  if (at(Tok::Semi)) {
+    Span semi = advance().span;
+    if (Diag *d = errorAt(semi, DiagId::StrayBlockSemi, "`;` after the `}` of an extern block"))
+      d->withHelp("remove the `;`: an extern block ends with its `}`").fix(semi, "");
+  }
+}
+
+// extern-func = "func" ":" IDENT "=" sig ";"
+// sig         = [ "wild" | "wildx" | "const" ] type "(" [ cparam { "," cparam } [ "," "..?" ] ] ")"
+// cparam      = { "wild" | "wildx" | "const" } type ":" IDENT
+std::unique_ptr<ExternDecl> Parser::parseExternFunc(Span start, bool isPub, const std::string &label) {
   auto e = std::make_unique<ExternDecl>();
-  e->span = advance().span;
+  e->span = start;
+  e->isPub = isPub;
+  e->label = label;
   if (!expect(Tok::KwFunc, "after `extern`")) {
     syncStatement();
     return nullptr;
   }
-  if (!parseDeclName("after `extern func`", "extern", e->nameSpan, e->name)) return nullptr;
-  if (!parseType(e->retType) ||
-      !expect(Tok::LParen, "to start the parameter list")) {
+  // The name is the C symbol: no keyword can be one (`drop`, which a method
+  // may be named, included).
+  if (at(Tok::Colon) && isKeyword(peekTok().kind)) {
+    advance();
+    Token kw = cur();
+    if (Diag *d = errorAt(kw.span, DiagId::Expected, "`" + std::string(kw.text) + "` is a keyword and cannot name an extern"))
+      d->withHelp("the C function cannot be called from Nitpick under that name; wrap it in C under another name");
     syncStatement();
     return nullptr;
   }
+  if (!parseDeclName("after `extern func`", "extern", e->nameSpan, e->name)) return nullptr;
+  auto fail = [&]() -> std::unique_ptr<ExternDecl> {
+    syncStatement();
+    return nullptr;
+  };
+  // Return qualifiers: one of `wild`, `wildx`, `const`.
+  for (;;) {
+    uint8_t q = QualNone;
+    if (at(Tok::KwWild)) q = QualWild;
+    else if (at(Tok::KwWildx)) q = QualWildx;
+    else if (at(Tok::KwConst)) q = QualConst;
+    else if (atAny({Tok::BorrowMut, Tok::BorrowImm, Tok::KwFixed})) {
+      if (Diag *d = errorAt(cur().span, DiagId::Expected,
+                            "`" + std::string(cur().text) + "` is not a qualifier of an extern's return type"))
+        d->withHelp("an extern returns a plain C value; its return type may be marked `wild`, `wildx` or `const`");
+      return fail();
+    } else break;
+    if (e->retQuals != QualNone) {
+      if (Diag *d = errorAt(cur().span, DiagId::Expected, "an extern's return type takes one qualifier"))
+        d->withHelp("keep one of `wild`, `wildx` and `const`");
+      return fail();
+    }
+    e->retQuals = q;
+    advance();
+  }
+  if (!parseType(e->retType) || !expect(Tok::LParen, "to start the parameter list")) return fail();
   while (!at(Tok::RParen) && !at(Tok::Eof)) {
+    if (at(Tok::DotDot) && peekTok().kind == Tok::Question) {
+      Span dots = advance().span;
+      e->variadicSpan = Span::cover(dots, advance().span);
+      e->variadic = true;
+      if (e->params.empty()) {
+        if (Diag *d = errorAt(e->variadicSpan, DiagId::Expected, "`..?` needs a named parameter before it"))
+          d->withHelp("C variadic functions take at least one named parameter, e.g. `int32(string:fmt, ..?)`");
+        return fail();
+      }
+      if (!at(Tok::RParen)) {
+        if (Diag *d = errorAt(cur().span, DiagId::Expected, "`..?` must be the last parameter"))
+          d->withHelp("move `..?` to the end of the parameter list");
+        return fail();
+      }
+      break;
+    }
     ExternParam p;
-    for (;;) { // `const` documents C's `const T*`; a `fixed` array may pass only there (A1.3)
-      if (at(Tok::KwConst)) {
-        advance();
-        p.isConst = true;
-      } else if (parseQualifiers() == QualNone) {
-        break;
-      }
+    p.span = cur().span;
+    for (;;) {
+      if (accept(Tok::KwWild)) p.quals |= QualWild;
+      else if (accept(Tok::KwWildx)) p.quals |= QualWildx;
+      else if (accept(Tok::KwConst)) p.quals |= QualConst;
+      else if (atAny({Tok::BorrowMut, Tok::BorrowImm, Tok::KwFixed})) {
+        if (Diag *d = errorAt(cur().span, DiagId::Expected,
+                              "`" + std::string(cur().text) + "` is not a qualifier of an extern parameter"))
+          d->withHelp("C takes values and pointers: pass a struct as `S*` (`@s`); the qualifiers are `wild`, "
+                      "`wildx` and `const`");
+        return fail();
+      } else break;
     }
-    if (!parseType(p.type)) {
-      syncStatement();
-      return nullptr;
+    if (!parseType(p.type)) return fail();
+    if (!at(Tok::Colon)) {
+      if (Diag *d = errorExpected("`:` and a name after the parameter type"))
+        d->withHelp("every extern parameter is named, e.g. `int32:n`");
+      return fail();
     }
-    if (accept(Tok::Colon)) {
-      if (!at(Tok::Ident)) {
-        errorExpected("a parameter name");
-        syncStatement();
-        return nullptr;
-      }
-      p.name = std::string(advance().text);
+    advance();
+    if (!at(Tok::Ident)) {
+      errorExpected("a parameter name");
+      return fail();
     }
+    p.span = Span::cover(p.span, cur().span);
+    p.name = std::string(advance().text);
     e->params.push_back(std::move(p));
     if (!accept(Tok::Comma)) break;
   }
-  if (!expect(Tok::RParen, "to close the parameter list")) {
-    syncStatement();
-    return nullptr;
-  }
-  e->span = Span::cover(e->span, cur().span);
+  if (!expect(Tok::RParen, "to close the parameter list")) return fail();
+  e->span = Span::cover(e->span, tokens_[pos_ - 1].span);
   if (!expect(Tok::Semi, "after the extern declaration")) syncStatement();
   return e;
 }
@@ -874,6 +990,16 @@ StmtPtr Parser::parseStmt() {
     if (!expect(Tok::Semi, "after `fall label`")) syncStatement();
     return s;
   }
+  case Tok::KwExtern:
+    // `extern (R)(P):f = ...;` declares a local function value; an extern
+    // function is declared at the top level only (LANGUAGE-2 A1.1).
+    if (peekTok().kind == Tok::KwFunc || peekTok().kind == Tok::StringLit) {
+      if (Diag *d = errorAt(start, DiagId::Expected, "an extern declaration cannot be inside a function body"))
+        d->withHelp("move `extern` to the top level of the file, outside every function");
+      syncStatement(); // up to the `;`, or past a block's `}`
+      return std::make_unique<ErrorStmt>(start);
+    }
+    break;
   case Tok::KwDefer: return parseDefer();
   case Tok::KwBreak:
   case Tok::KwContinue: {

@@ -48,7 +48,8 @@ private:
   void parseDecl(Module &m);
   bool parseDeclName(const char *keyword, const char *what, Span &nameSpan, std::string &name);
   void parseUse(Module &m);
-  std::unique_ptr<ExternDecl> parseExtern();
+  void parseExtern(Module &m, bool isPub);
+  std::unique_ptr<ExternDecl> parseExternFunc(Span start, bool isPub, const std::string &label);
   std::unique_ptr<FuncDecl> parseFunc(bool isPub, const std::string &typeBlock);
   std::unique_ptr<StructDecl> parseStruct(bool isPub);
   std::unique_ptr<TypeBlockDecl> parseTypeBlock(bool isPub);

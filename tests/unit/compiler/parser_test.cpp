@@ -66,6 +66,43 @@ TEST(Parser, DeclarationKinds) {
   EXPECT_EQ(p.module.impls[0]->methods[0]->params[0]->binding.quals, QualBorrowMut);
 }
 
+// The flat form and a block member are parsed by one signature rule
+// (LANGUAGE-2 A1.1): the same text gives the same declaration, qualifiers,
+// `?*` and `..?` included.
+TEST(Parser, ExternFormsShareOneSignatureGrammar) {
+  const char *sigs[] = {"wild int8*(const string:s)", "void(wild ?*:p)", "int32(string:fmt, ..?)",
+                        "wildx ?*(int64:n, const uint8*:code)", "NIL(uint16:a, bool:b)"};
+  for (const char *sig : sigs) {
+    Parsed flat(std::string("extern func:f = ") + sig + ";\n");
+    Parsed block(std::string("extern \"lib\" {\n    pub func:f = ") + sig + ";\n}\n");
+    ASSERT_FALSE(flat.diags.hasErrors()) << sig;
+    ASSERT_FALSE(block.diags.hasErrors()) << sig;
+    ASSERT_EQ(flat.module.externs.size(), 1u);
+    ASSERT_EQ(block.module.externs.size(), 1u);
+    const ExternDecl &a = *flat.module.externs[0], &b = *block.module.externs[0];
+    EXPECT_EQ(b.label, "lib");
+    EXPECT_TRUE(b.isPub);
+    EXPECT_TRUE(a.label.empty());
+    EXPECT_EQ(a.retQuals, b.retQuals) << sig;
+    EXPECT_EQ(a.retType.name, b.retType.name) << sig;
+    EXPECT_EQ(a.retType.pointerDepth, b.retType.pointerDepth) << sig;
+    EXPECT_EQ(a.variadic, b.variadic) << sig;
+    ASSERT_EQ(a.params.size(), b.params.size()) << sig;
+    for (size_t i = 0; i < a.params.size(); ++i) {
+      EXPECT_EQ(a.params[i].quals, b.params[i].quals) << sig;
+      EXPECT_EQ(a.params[i].type.name, b.params[i].type.name) << sig;
+      EXPECT_EQ(a.params[i].type.pointerDepth, b.params[i].type.pointerDepth) << sig;
+      EXPECT_EQ(a.params[i].name, b.params[i].name) << sig;
+    }
+  }
+  Parsed q("extern func:f = wild int8*(const string:s, ..?);\n");
+  ASSERT_EQ(q.module.externs.size(), 1u);
+  const ExternDecl &e = *q.module.externs[0];
+  EXPECT_EQ(e.retQuals, QualWild);
+  EXPECT_EQ(e.params.at(0).quals, QualConst);
+  EXPECT_TRUE(e.variadic);
+}
+
 TEST(Parser, PrecedenceFollowsTheSpec) {
   Parsed p("func:main = int32() { int32:x = 1 + 2 * 3 << 1; bool:b = x < 3 || x == 4 && true; exit 0; };");
   ASSERT_FALSE(p.diags.hasErrors());
