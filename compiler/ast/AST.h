@@ -533,7 +533,7 @@ struct ConstValue {
   __int128 i = 0;
   double f = 0;
   std::string s;
-  std::vector<ConstValue> elems;  // Aggregate: a struct's fields in declaration order
+  std::vector<ConstValue> elems;  // Aggregate: a struct's fields in declaration order, an array's elements
   FuncDecl *func = nullptr;       // Func: `@f`
   ExternDecl *ext = nullptr;      // Func: `@e` of an extern
 };

@@ -174,17 +174,20 @@ const Ty *Checker::resolveFuncType(const FuncTypeExpr &f) {
       diags_.error(DiagId::TypeMismatch, f.params[i].span, "a parameter cannot have type `NIL`")
           .withHelp("leave the parameter out: `(" + ret->str() + ")()`");
       ok = false;
-    } else if ((f.quals[i] & (QualBorrowMut | QualBorrowImm)) && !p->isStruct()) {
-      diags_.error(DiagId::TypeMismatch, f.params[i].span, "`$$i`/`$$m` borrow a struct, not `" + p->str() + "`")
+    } else if ((f.quals[i] & (QualBorrowMut | QualBorrowImm)) && !p->isStruct() && !p->isArray()) {
+      diags_.error(DiagId::TypeMismatch, f.params[i].span, "`$$i`/`$$m` borrow a struct or an array, not `" + p->str() + "`")
           .withHelp("pass scalars and pointers by value");
       ok = false;
     } else if (f.quals[i] & QualFixed) {
       diags_.error(DiagId::Expected, f.params[i].span, "`fixed` is not part of a function type")
           .withHelp("a parameter's `fixed` belongs to the function's body, not to its type");
       ok = false;
+    } else if (!(f.quals[i] & (QualBorrowMut | QualBorrowImm))) {
+      checkByValueSize(p, f.params[i].span, false);
     }
     params.push_back(p);
   }
+  if (ok) checkByValueSize(ret, f.ret.span, true);
   if (!ok) return types_.error();
   return types_.func(ret, std::move(params), f.quals, f.isExtern);
 }
@@ -295,6 +298,55 @@ const Ty *Checker::resolveArrayType(const TypeExpr &t, bool inExtern) {
   return types_.array(element, static_cast<uint64_t>(*n));
 }
 
+namespace {
+// Bytes of a value of `t`, at least (padding aside): what passing it by value
+// copies. Struct fields on a by-value cycle (NPK-T018, reported elsewhere)
+// stop the count.
+uint64_t valueBytes(const Ty *t, int depth = 0) {
+  if (depth > 64) return 0;
+  switch (t->kind) {
+  case TyKind::Int:
+  case TyKind::Float: return t->bits / 8;
+  case TyKind::Bool: return 1;
+  case TyKind::Tbb32: return 4;
+  case TyKind::String: return 16;
+  case TyKind::Ptr:
+  case TyKind::Null:
+  case TyKind::Func: return 8;
+  case TyKind::Array: return t->length * valueBytes(t->element(), depth + 1);
+  case TyKind::Struct: {
+    uint64_t n = 0;
+    for (const FieldDecl &f : t->decl->fields)
+      if (f.ty) n += valueBytes(f.ty, depth + 1);
+    return n;
+  }
+  case TyKind::Result: return 8 + valueBytes(t->resultValue(), depth + 1);
+  case TyKind::Nil:
+  case TyKind::Void:
+  case TyKind::Error: return 0;
+  }
+  return 0;
+}
+} // namespace
+
+// A parameter or return passed by value copies the whole value through
+// registers and the stack; an array (or a struct holding one) past the
+// limit is passed by reference instead (docs/language-notes.md, "Arrays").
+void Checker::checkByValueSize(const Ty *t, Span at, bool isReturn) {
+  if (!t->isArray() && !t->isStruct()) return;
+  uint64_t bytes = valueBytes(t);
+  if (bytes <= kMaxByValueBytes) return;
+  std::string type = "`" + t->str() + "`";
+  std::string size = std::to_string(bytes >= 1024 ? bytes / 1024 : bytes) + (bytes >= 1024 ? " KiB" : " bytes");
+  Diag &d = diags_.error(DiagId::ArraySize, at,
+                         type + " (" + size + ") is too large to " + (isReturn ? "return" : "pass") +
+                             " by value; the limit is " + std::to_string(kMaxByValueBytes / 1024) + " KiB");
+  if (isReturn)
+    d.withHelp("let the caller pass the storage: take a `$$m " + t->str() + ":out` parameter and fill it");
+  else
+    d.withHelp("pass it by reference: `$$i " + t->str() + "` (or `$$m` to change it), which copies nothing");
+}
+
 void Checker::resolveFunc(FuncDecl &f) {
   f.ret = resolveType(f.retType, false);
   if (f.ret->isResult()) {
@@ -307,6 +359,7 @@ void Checker::resolveFunc(FuncDecl &f) {
     diags_.error(DiagId::TypeMismatch, f.retType.span, "a `wild`/`wildx` return type must be a pointer")
         .withHelp("write `wildx int8->`");
   }
+  checkByValueSize(f.ret, f.retType.span, true);
   unsigned id = 0;
   for (auto &p : f.params) {
     p->binding.ty = resolveType(p->type, false);
@@ -325,6 +378,7 @@ void Checker::resolveFunc(FuncDecl &f) {
     if (p->binding.ty->isNil() || p->binding.ty->isResult())
       diags_.error(DiagId::TypeMismatch, p->binding.span,
                    "a parameter cannot have type `" + p->binding.ty->str() + "`");
+    if (!(q & (QualBorrowMut | QualBorrowImm))) checkByValueSize(p->binding.ty, p->type.span, false);
   }
   f.bindingCount = id;
 }

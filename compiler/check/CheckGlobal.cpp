@@ -193,8 +193,8 @@ void Checker::reportNotConstant(const Expr &why, const std::string &what) {
     reason = "is a template string, which is built at run time";
   }
   diags_.error(DiagId::ConstantExpr, why.span, what + " must be a constant expression: `" + sourceText(why.span) + "` " + reason)
-      .withHelp("a constant is made of literals, `const` and `fixed` names, operators, `=>`, `@sizeof`, struct "
-                "literals and `@f`; compute other values at run time in a function");
+      .withHelp("a constant is made of literals, `const` and `fixed` names, operators, `=>`, `@sizeof`, `.length`, "
+                "array and struct literals and `@f`; compute other values at run time in a function");
 }
 
 // The value of a checked expression of type `t` made of constants, or null
@@ -270,6 +270,17 @@ std::optional<ConstValue> Checker::constValue(const Expr &e, const Ty *t, const 
         auto fv = constValue(*init->value, f.ty, why);
         if (!fv) return std::nullopt;
         v.elems.push_back(std::move(*fv));
+      }
+      return v;
+    }
+    break;
+  case TyKind::Array:
+    if (auto *lit = as<ArrayLitExpr>(&e)) {
+      v.kind = ConstValue::Kind::Aggregate;
+      for (const ExprPtr &el : lit->elements) {
+        auto ev = constValue(*el, t->element(), why);
+        if (!ev) return std::nullopt;
+        v.elems.push_back(std::move(*ev));
       }
       return v;
     }

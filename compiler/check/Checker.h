@@ -61,6 +61,8 @@ private:
   void checkMainAndFailsafe();
   const Ty *resolveType(const TypeExpr &t, bool inExtern);
   const Ty *resolveFuncType(const FuncTypeExpr &f);
+  static constexpr uint64_t kMaxByValueBytes = 4096;
+  void checkByValueSize(const Ty *t, Span at, bool isReturn);
   const Ty *resolveArrayType(const TypeExpr &t, bool inExtern);
   bool crossesCBoundary(const Ty *t, Span at);
   void resolveExtern(ExternDecl &e);

@@ -93,7 +93,7 @@ llvm::Value *Lowerer::arrayElement(const IndexExpr &e) {
     base = lowerAddress(*e.base);
   } else {
     base = allocas_.CreateAlloca(llArray, nullptr, "array.value");
-    b_.CreateStore(lowerExpr(*e.base), base);
+    storeValue(lowerExpr(*e.base), base);
   }
   llvm::Value *i = lowerExpr(*e.index);
   const Ty *it = e.index->ty;
@@ -499,6 +499,15 @@ llvm::Value *Lowerer::lowerStructLit(const StructLitExpr &e) {
       else isError = lowerExpr(*f.value);
     }
     return makeResult(value, isError, err, val);
+  }
+  if (largeValue(e.ty)) { // built in memory, field by field (storeValue)
+    llvm::Type *ty = llvmType(e.ty);
+    llvm::AllocaInst *slot = privateSlot(e.ty);
+    for (const FieldInit &f : e.fields)
+      for (unsigned i = 0; i < e.decl->fields.size(); ++i)
+        if (e.decl->fields[i].name == f.name)
+          storeValue(lowerAs(*f.value, e.decl->fields[i].ty), b_.CreateStructGEP(ty, slot, i));
+    return b_.CreateLoad(ty, slot);
   }
   llvm::Value *agg = llvm::UndefValue::get(llvmType(e.ty));
   for (const FieldInit &f : e.fields) {

@@ -95,6 +95,11 @@ llvm::Constant *Lowerer::constant(const ConstValue &v, const Ty *t) {
   case ConstValue::Kind::String: return stringValue(v.s);
   case ConstValue::Kind::Null: return llvm::ConstantPointerNull::get(b_.getPtrTy());
   case ConstValue::Kind::Aggregate: {
+    if (t->isArray()) {
+      std::vector<llvm::Constant *> elems;
+      for (const ConstValue &e : v.elems) elems.push_back(constant(e, t->element()));
+      return llvm::ConstantArray::get(llvm::cast<llvm::ArrayType>(llvmType(t)), elems);
+    }
     std::vector<llvm::Constant *> fields;
     for (size_t i = 0; i < t->decl->fields.size(); ++i) fields.push_back(constant(v.elems[i], t->decl->fields[i].ty));
     return llvm::ConstantStruct::get(llvm::cast<llvm::StructType>(llvmType(t)), fields);

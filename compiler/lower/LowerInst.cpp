@@ -46,7 +46,13 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   switch (in.op) {
   case nir::Op::Param: return lowerParam(in);
   case nir::Op::Eval: {
-    llvm::Value *v = in.ty && in.ty != in.expr->ty ? lowerAs(*in.expr, in.ty) : lowerExpr(*in.expr);
+    llvm::Value *v = nullptr;
+    if ((!in.ty || in.ty == in.expr->ty) && largeValue(in.expr->ty) && isLvalue(*in.expr)) {
+      v = privateCopy(lowerAddress(*in.expr), in.expr->ty); // never a first-class aggregate (storeValue)
+      noteRelease(*in.expr);
+    } else {
+      v = in.ty && in.ty != in.expr->ty ? lowerAs(*in.expr, in.ty) : lowerExpr(*in.expr);
+    }
     temps_[in.result] = v;
     tempTys_[in.result] = in.ty ? in.ty : in.expr->ty;
     if (in.discard) dropDiscarded(v, in.expr->ty);
@@ -58,7 +64,7 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
     // A field or a borrowed value always holds a live value (moving out of
     // it is refused): its destructor runs before it is overwritten.
     if (own::movesByValue(in.ty) && own::keepsItsValue(*in.expr)) emitValueDrop(addr, in.ty);
-    b_.CreateStore(temp(in.operand), addr);
+    storeValue(temp(in.operand), addr);
     for (auto &[e, b] : in.clearsFlag) setDropFlag(*b, false); // a transfer out of `b`
     return;
   }
@@ -228,6 +234,56 @@ void Lowerer::lowerParam(const nir::Inst &in) {
   if (debug_) debug_->declareVariable(pb, slot, false, i + 1, allocas_.GetInsertBlock());
 }
 
+// Stores `v` to `addr`. A struct or array value that was just loaded from
+// memory nothing has written since is copied with one memmove instead: LLVM's
+// instruction selection splits a first-class aggregate into every element,
+// which for a large array takes seconds or runs out of stack.
+void Lowerer::storeValue(llvm::Value *v, llvm::Value *addr) {
+  auto *load = llvm::dyn_cast<llvm::LoadInst>(v);
+  if (load && v->getType()->isAggregateType()) {
+    // A private copy (privateCopy) changes no more; other memory must not
+    // have been written between the load and here.
+    bool written = !privateCopies_.count(load->getPointerOperand());
+    if (written && load->getParent() == b_.GetInsertBlock()) {
+      written = false;
+      for (llvm::Instruction *i = load->getNextNode(); i && !written; i = i->getNextNode())
+        written = i->mayWriteToMemory();
+    }
+    if (!written) {
+      const llvm::DataLayout &dl = mod_->getDataLayout();
+      llvm::Align align = dl.getABITypeAlign(v->getType());
+      b_.CreateMemMove(addr, align, load->getPointerOperand(), align, dl.getTypeAllocSize(v->getType()));
+      if (load->use_empty()) load->eraseFromParent();
+      return;
+    }
+  }
+  b_.CreateStore(v, addr);
+}
+
+// Whether values of `t` are large enough to be kept in memory between their
+// evaluation and their use (see storeValue).
+bool Lowerer::largeValue(const Ty *t) {
+  if (!t || (!t->isArray() && !t->isStruct())) return false;
+  return mod_->getDataLayout().getTypeAllocSize(llvmType(t)) > kLargeValueBytes;
+}
+
+// The value of `t` at `addr`, copied now into a stack slot of its own: the
+// returned load names the slot, which storeValue copies from with memmove.
+llvm::Value *Lowerer::privateCopy(llvm::Value *addr, const Ty *t) {
+  llvm::Type *ty = llvmType(t);
+  const llvm::DataLayout &dl = mod_->getDataLayout();
+  llvm::AllocaInst *slot = privateSlot(t);
+  llvm::Align align = dl.getABITypeAlign(ty);
+  b_.CreateMemMove(slot, align, addr, align, dl.getTypeAllocSize(ty));
+  return b_.CreateLoad(ty, slot);
+}
+
+llvm::AllocaInst *Lowerer::privateSlot(const Ty *t) {
+  llvm::AllocaInst *slot = allocas_.CreateAlloca(llvmType(t), nullptr, "value");
+  privateCopies_.insert(slot);
+  return slot;
+}
+
 void Lowerer::lowerLet(const nir::Inst &in) {
   const Binding &b = *in.binding;
   llvm::Type *valueTy = llvmType(b.ty);
@@ -246,7 +302,7 @@ void Lowerer::lowerLet(const nir::Inst &in) {
     const llvm::DataLayout &dl = mod_->getDataLayout();
     b_.CreateMemSet(slot, b_.getInt8(0), dl.getTypeAllocSize(valueTy), dl.getABITypeAlign(valueTy));
   } else {
-    b_.CreateStore(init, slot);
+    storeValue(init, slot);
   }
   for (auto &[e, from] : in.clearsFlag) setDropFlag(*from, false); // a transfer out of `from`
 }
@@ -349,7 +405,7 @@ void Lowerer::emitArrayDrop(llvm::Value *addr, const Ty *ty) {
 void Lowerer::dropDiscarded(llvm::Value *v, const Ty *ty) {
   if (!v || !ty || !own::movesByValue(ty)) return;
   llvm::Value *slot = allocas_.CreateAlloca(v->getType(), nullptr, "discarded");
-  b_.CreateStore(v, slot);
+  storeValue(v, slot);
   emitValueDrop(slot, ty);
 }
 

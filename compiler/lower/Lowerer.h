@@ -52,6 +52,12 @@ public:
   void lowerInst(const nir::Func &f, const nir::Inst &in);
   void lowerParam(const nir::Inst &in);
   void lowerLet(const nir::Inst &in);
+  void storeValue(llvm::Value *v, llvm::Value *addr);
+  static constexpr uint64_t kLargeValueBytes = 4096;
+  bool largeValue(const Ty *t);
+  llvm::Value *privateCopy(llvm::Value *addr, const Ty *t);
+  llvm::AllocaInst *privateSlot(const Ty *t);
+  std::unordered_set<const llvm::Value *> privateCopies_; // allocas only privateCopy writes
   llvm::Value *temp(nir::Temp t, const Ty *to = nullptr);
   llvm::BasicBlock *newBlock(const std::string &name);
   void emitDrop(const nir::Inst &drop);

@@ -31,7 +31,7 @@ struct Held {
   // Known only from the binding's qualifier: a `wild` parameter may hold
   // wild-heap or C-heap memory (qualifierFamilies).
   uint8_t declaredFamilies = FamilyNone;
-  uint8_t families() const { return declaredFamilies ? declaredFamilies : family; }
+  uint8_t families() const { return declaredFamilies ? declaredFamilies : static_cast<uint8_t>(family); }
 };
 
 struct Finding {
