@@ -33,32 +33,32 @@ void Checker::collectGlobals(Module &m) {
 // The type of each global and what its qualifiers allow; before any
 // initializer is read, so that initializers may name globals declared later.
 void Checker::resolveGlobals() {
-  for (auto &m : program_.modules) {
-    module_ = m.get();
-    for (auto &g : m->globals) {
-      Binding &b = g->decl->binding;
-      b.ty = resolveType(g->decl->type, false);
-      if (uint8_t q = b.quals & (QualWild | QualWildx | QualBorrowMut | QualBorrowImm)) {
-        diags_.error(DiagId::Unsupported, g->decl->span,
-                     "a `" + qualifierText(q).substr(0, qualifierText(q).size() - 1) + "` binding at the top level")
-            .withHelp("the ownership checker follows locals only: allocate in a function and keep the pointer in "
-                      "a local");
-        b.ty = types_.error();
-      } else if (b.ty->isResult() || b.ty->kind == TyKind::Tbb32 || b.ty->isNil()) {
-        diags_.error(DiagId::TypeMismatch, g->decl->type.span,
-                     "a module-level binding cannot have type `" + b.ty->str() + "`")
-            .withHelp("use an integer, `bool`, a float, `string`, a pointer, a struct or a function type");
-        b.ty = types_.error();
-      }
-    }
-  }
-  module_ = nullptr;
+  for (auto &m : program_.modules)
+    for (auto &g : m->globals)
+      if (!g->decl->binding.ty) resolveGlobalType(*g);
 }
 
-// Checks every initializer, each after the globals it names (found by a
-// depth-first walk with an explicit stack), so that a long chain of
-// constants costs no recursion. Only a cycle makes checkGlobal recurse into
-// a global not yet checked, once around the cycle, which it then reports.
+// Also called earlier, from checkGlobal, when an array size in a struct or a
+// signature names the global (`int64[STACK_SIZE]:stack;`).
+void Checker::resolveGlobalType(GlobalDecl &g) {
+  Module *savedModule = module_;
+  module_ = g.module;
+  Binding &b = g.decl->binding;
+  b.ty = types_.error(); // while its own type is resolved (`int32[N]:N`)
+  b.ty = resolveType(g.decl->type, false);
+  if (uint8_t q = b.quals & (QualWild | QualWildx | QualBorrowMut | QualBorrowImm)) {
+    std::string word = qualifierText(q);
+    diags_.error(DiagId::Unsupported, g.decl->span, "a `" + word.substr(0, word.size() - 1) + "` binding at the top level")
+        .withHelp("the ownership checker follows locals only: allocate in a function and keep the pointer in a local");
+    b.ty = types_.error();
+  } else if (b.ty->isResult() || b.ty->kind == TyKind::Tbb32 || b.ty->isNil()) {
+    diags_.error(DiagId::TypeMismatch, g.decl->type.span, "a module-level binding cannot have type `" + b.ty->str() + "`")
+        .withHelp("use an integer, `bool`, a float, `string`, a pointer, a struct, an array or a function type");
+    b.ty = types_.error();
+  }
+  module_ = savedModule;
+}
+
 void Checker::checkGlobals() {
   std::unordered_map<const GlobalDecl *, std::vector<GlobalDecl *>> deps;
   std::vector<GlobalDecl *> all;
@@ -104,6 +104,7 @@ void Checker::checkGlobal(GlobalDecl &g) {
   if (g.state != GlobalDecl::State::Unchecked) return;
   g.state = GlobalDecl::State::Checking;
   globalsInProgress_.push_back(&g);
+  if (!g.decl->binding.ty) resolveGlobalType(g);
   Module *savedModule = module_;
   module_ = g.module;
   Binding &b = g.decl->binding;

@@ -73,6 +73,7 @@ private:
   // ---- module-level bindings and constants (CheckGlobal.cpp)
   void collectGlobals(Module &m);
   void resolveGlobals();
+  void resolveGlobalType(GlobalDecl &g);
   void checkGlobals();
   void checkGlobal(GlobalDecl &g);
   void reportGlobalCycle(GlobalDecl &g, Span use);
