@@ -567,6 +567,10 @@ void FunctionReport::checkMovesOutOfPlace() {
       d.label(n->binding->span, "declared on the wild heap here");
       d.withHelp("declare it without `wild` (`" + n->binding->ty->str() + ":" + n->binding->name +
                  " = ...;`) so that it moves, or borrow it with a `$$i` parameter");
+    } else if (as<IndexExpr>(m.value)) {
+      d.message = "cannot move " + what + " out of its array";
+      d.withHelp("the array drops its elements when it is dropped; move the whole array, or borrow the element "
+                 "with a `$$i` parameter");
     } else {
       d.message = "cannot move " + what + " out of its struct";
       d.withHelp("the struct drops its fields when it is dropped; move the whole struct, or borrow the field "

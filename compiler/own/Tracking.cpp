@@ -243,7 +243,13 @@ bool keepsItsValue(const Expr &place) {
   if (auto *m = as<MemberExpr>(&place)) {
     const Expr *base = m->base.get();
     if (auto *n = as<NameExpr>(base)) return n->binding && n->binding->ty && n->binding->ty->isStruct();
-    return base && as<MemberExpr>(base) && keepsItsValue(*base);
+    return base && (as<MemberExpr>(base) || as<IndexExpr>(base)) && keepsItsValue(*base);
+  }
+  if (auto *ix = as<IndexExpr>(&place)) { // an element of an array value (not `p[i]` through a pointer)
+    const Expr *base = ix->base.get();
+    if (!base || !base->ty || !base->ty->isArray()) return false;
+    if (auto *n = as<NameExpr>(base)) return n->binding != nullptr;
+    return keepsItsValue(*base);
   }
   auto *n = as<NameExpr>(&place);
   return n && n->binding && (n->binding->heapStruct || isBorrow(*n->binding));

@@ -70,8 +70,8 @@ BindingTable collectBindings(const FuncDecl &f);
 // value moves instead of being copied.
 bool movesByValue(const Ty *ty);
 // A place whose value its owner still drops: a `$$i`/`$$m` parameter (the
-// caller's), a field of a struct value (its struct's), a `wild S:x` heap
-// struct. Memory behind a raw pointer (`p[i]`, `<-p`, `p.f`) is managed by
+// caller's), a field of a struct value (its struct's), an element of an
+// array value (its array's), a `wild S:x` heap struct. Memory behind a raw pointer (`p[i]`, `<-p`, `p.f`) is managed by
 // hand and is not such a place.
 bool keepsItsValue(const Expr &place);
 
