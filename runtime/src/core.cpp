@@ -377,11 +377,6 @@ void read_audit_setting() {
   if (g_audit) atexit(audit_at_exit);
 }
 
-bool audit_enabled() {
-  pthread_once(&g_audit_once, read_audit_setting);
-  return g_audit;
-}
-
 size_t audit_mapping_bytes(int64_t n) {
   size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   size_t bytes = n == 0 ? 1 : static_cast<size_t>(n);
@@ -390,11 +385,16 @@ size_t audit_mapping_bytes(int64_t n) {
 
 }  // namespace
 
+bool npkrt::audit_enabled() {
+  pthread_once(&g_audit_once, read_audit_setting);
+  return g_audit;
+}
+
 // ---- C ABI: wild heap ----------------------------------------------------------
 
 extern "C" void *npk_alloc(int64_t n) {
   if (n < 0 || static_cast<uint64_t>(n) > kMaxHeapBlockBytes) return nullptr;
-  bool audit = audit_enabled();
+  bool audit = npkrt::audit_enabled();
   void *block;
   if (audit) {
     block = mmap(nullptr, audit_mapping_bytes(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -422,7 +422,7 @@ extern "C" int32_t npk_free(void *p) {
   int64_t bytes = 0;
   switch (record_free(address, &bytes)) {
     case FreeVerdict::kReleased:
-      if (audit_enabled())
+      if (npkrt::audit_enabled())
         mprotect(p, audit_mapping_bytes(bytes), PROT_NONE);  // quarantined, never reused
       else
         free(p);
@@ -443,7 +443,7 @@ extern "C" int32_t npk_free(void *p) {
 // ---- C ABI: failure, traps, exit ------------------------------------------------
 
 extern "C" void npk_start(void) {
-  audit_enabled();
+  npkrt::audit_enabled();
   stack_t alt = {};
   alt.ss_sp = g_fault_stack;
   alt.ss_size = sizeof g_fault_stack;
