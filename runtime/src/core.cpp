@@ -3,6 +3,7 @@
 #include "wildx_internal.h"
 
 #include "core_internal.h"
+#include "code_internal.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -364,10 +365,16 @@ void audit_at_exit() {
   }
   npk_wildx_stats_t stats = {};
   npk_wildx_stats(&stats);
-  if (blocks == 0 && stats.live_bytes == 0) return;
+  uint64_t functions = 0, modules = 0;  // JIT code is not in the wildx pages' count
+  npkrt::code_live_counts(&functions, &modules);
+  if (blocks == 0 && stats.live_bytes == 0 && functions == 0 && modules == 0) return;
   fflush(stdout);
-  fprintf(stderr, "[npk audit] at exit: %zu wild block(s) and %" PRId64 " wildx byte(s) still live\n", blocks,
-          stats.live_bytes);
+  if (blocks != 0 || stats.live_bytes != 0)
+    fprintf(stderr, "[npk audit] at exit: %zu wild block(s) and %" PRId64 " wildx byte(s) still live\n", blocks,
+            stats.live_bytes);
+  if (functions != 0 || modules != 0)
+    fprintf(stderr, "[npk audit] at exit: %" PRIu64 " JIT function(s) and %" PRIu64 " JIT module(s) still live\n",
+            functions, modules);
   fflush(stderr);
 }
 
