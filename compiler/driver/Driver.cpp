@@ -280,7 +280,8 @@ int compile(const Options &opts) {
   if (flushDiags(sm, diags, opts)) return 1;
 
   nir::Module &nirMod = state->nir = nir::build(checker.symbols().allFuncs); // NIR
-  checkOwnership(sm, checker.symbols(), diags, nirMod);                 // ARIA-014/015/022, drops into NIR
+  checkOwnership(sm, checker.symbols(), diags, nirMod,                  // ARIA-014/015/022, drops into NIR
+                 opts.ownershipWarnings ? OwnershipReport::Warnings : OwnershipReport::Errors);
   if (!diags.hasErrors()) lintProgram(checker, inStdlib(search), diags); // warnings
   if (flushDiags(sm, diags, opts)) return 1;
   if (opts.checkOnly) return 0;

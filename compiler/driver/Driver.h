@@ -40,6 +40,11 @@ struct Options {
   DiagFormat diagFormat = DiagFormat::Text;
   ColorMode color = ColorMode::Auto;
   WarningOptions warnings; // -W flags
+  // --ownership-errors=warn (a developer option): the ownership phase's
+  // findings (ARIA-014/015/022, NPK-O*) are warnings and the program is built
+  // anyway, with the drops the dataflow places. The soundness oracle runs
+  // rejected programs this way to count the checker's precision misses.
+  bool ownershipWarnings = false;
   // When set, intermediate files go here as `<stem>.o` (or `.s`) and
   // `<stem>.link.txt` instead of fresh temporary files.
   std::string tempDir;

@@ -89,6 +89,13 @@ const char *const kHelp =
     "  --color=auto|always|never\n"
     "                  colour text diagnostics; auto (default) colours a terminal\n"
     "                  unless NO_COLOR is set and not empty\n"
+    "  --ownership-errors=error|warn\n"
+    "                  error (default): the ownership checker's findings\n"
+    "                  (ARIA-014/015/022, NPK-O001..O008) are errors; warn (a\n"
+    "                  developer option, for measuring the checker): they are\n"
+    "                  warnings with the same codes and the program is built\n"
+    "                  anyway, with the drops drop.npk places; it may leak, free\n"
+    "                  twice or use freed memory (run it with NPK_AUDIT=1)\n"
     "\n"
     "linking (LINK above; build and run only; every program is linked with the\n"
     "runtime, libm and libpthread by the first of cc, gcc, clang on PATH):\n"
@@ -268,6 +275,10 @@ int runCommand(const std::vector<std::string> &args) {
       else if (v == "always") opts.color = npk::ColorMode::Always;
       else if (v == "never") opts.color = npk::ColorMode::Never;
       else return usageError("unknown --color `" + v + "` (auto, always, never)");
+    } else if (a.rfind("--ownership-errors=", 0) == 0) {
+      std::string v = a.substr(19);
+      if (v != "error" && v != "warn") return usageError("unknown --ownership-errors `" + v + "` (error, warn)");
+      opts.ownershipWarnings = v == "warn";
     } else if (a == "--emit-llvm") {
       emitGiven = true;
       opts.emit = npk::EmitKind::Llvm;

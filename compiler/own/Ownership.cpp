@@ -69,7 +69,7 @@ public:
   void checkAddressesOfOwned();
   void checkPageBoundEscapes();
   void checkPlainOwners();
-  void emit(DiagEngine &diags);
+  void emit(DiagEngine &diags, OwnershipReport as);
 
 private:
   void add(DiagId id, unsigned binding, Span primary, unsigned block, size_t index, const Event &e,
@@ -786,7 +786,7 @@ Diag FunctionReport::unboundDiag(const Finding &f) const {
   return d;
 }
 
-void FunctionReport::emit(DiagEngine &diags) {
+void FunctionReport::emit(DiagEngine &diags, OwnershipReport as) {
   std::vector<Diag> out;
   std::map<unsigned, size_t> leakReport; // binding -> its ARIA-014 in `out`
   std::unordered_set<unsigned> poisoned;  // bindings with an ARIA-015/022 report
@@ -824,7 +824,8 @@ void FunctionReport::emit(DiagEngine &diags) {
     out.insert(at, std::move(direct));
   }
   for (Diag &d : out) {
-    Diag &reported = diags.error(d.id, d.primary, std::move(d.message));
+    Diag &reported = as == OwnershipReport::Errors ? diags.error(d.id, d.primary, std::move(d.message))
+                                                   : diags.warning(d.id, d.primary, std::move(d.message));
     reported.primaryLabel = std::move(d.primaryLabel);
     reported.secondary = std::move(d.secondary);
     reported.notes = std::move(d.notes);
@@ -834,7 +835,8 @@ void FunctionReport::emit(DiagEngine &diags) {
 
 } // namespace
 
-void checkOwnership(const SourceManager &sm, const Symbols &, DiagEngine &diags, nir::Module &nir) {
+void checkOwnership(const SourceManager &sm, const Symbols &, DiagEngine &diags, nir::Module &nir,
+                    OwnershipReport as) {
   for (nir::Func &f : nir.funcs) {
     Cfg cfg = buildCfg(f);
     Solution sol = solve(cfg);
@@ -844,7 +846,7 @@ void checkOwnership(const SourceManager &sm, const Symbols &, DiagEngine &diags,
     report.checkAddressesOfOwned();
     report.checkPageBoundEscapes();
     report.checkPlainOwners();
-    report.emit(diags);
+    report.emit(diags, as);
     planDrops(cfg, sol, f);
   }
 }

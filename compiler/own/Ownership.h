@@ -10,8 +10,16 @@
 
 namespace npk {
 
+// How the phase reports what it finds: as errors (the language's rule), or,
+// for `--ownership-errors=warn` (a developer option: the soundness oracle
+// builds rejected programs with it to measure the checker's precision), as
+// warnings with the same codes, so the program is lowered and built. The
+// drops and drop flags written into the NIR are the same either way.
+enum class OwnershipReport { Errors, Warnings };
+
 // Checks every function of `nir` and writes its drops and drop flags into it
 // (own/DropPlanner.h).
-void checkOwnership(const SourceManager &sm, const Symbols &syms, DiagEngine &diags, nir::Module &nir);
+void checkOwnership(const SourceManager &sm, const Symbols &syms, DiagEngine &diags, nir::Module &nir,
+                    OwnershipReport report = OwnershipReport::Errors);
 
 } // namespace npk

@@ -1354,6 +1354,21 @@ extern "C" int32_t npk_jit_module_seal(npk_jit_module *module) {
 
 extern "C" int32_t npk_jit_fn_free(npk_jit_fn f) { return free_function(f, "jit_fn_free"); }
 
+void npkrt::code_live_counts(uint64_t *functions, uint64_t *modules) {
+  *functions = *modules = 0;
+  if (g_slots != nullptr) {
+    uint32_t count = __atomic_load_n(&npk_jit_slots.count, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 1; i < count; ++i)
+      *functions += key_state(key_of(i).load(std::memory_order_acquire)) != kSlotFree;
+  }
+  pthread_mutex_lock(&g_module_lock);
+  for (size_t i = 0; i < g_module_cap; ++i) {
+    const Module *m = g_module_set[i];
+    *modules += m != nullptr && m != kGone && !m->freed;  // the set keeps freed ones a while (quarantine)
+  }
+  pthread_mutex_unlock(&g_module_lock);
+}
+
 bool npkrt::code_is_module(const void *p) {
   const Module *m = static_cast<const Module *>(p);
   return m != nullptr && module_known(m) && !m->standalone;

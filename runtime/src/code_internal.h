@@ -59,6 +59,12 @@ void *code_compile_standalone(const void *code, size_t len, npk_jit_sig sig, con
 /* The interned tag of "i32(i32,i32)". */
 npk_jit_sig code_sig_i32_i32(void);
 
+/* What JIT code is live, for the accounting mode's report at exit
+ * (NPK_AUDIT=1): functions not yet freed (Jit.compile_* results and the
+ * functions of modules) and modules from npk_jit_module_new not yet freed.
+ * A scan of the slot table and the module registry: for exit, not hot paths. */
+void code_live_counts(uint64_t *functions, uint64_t *modules);
+
 /* ---- for the function builder (builder.cpp) ---- */
 
 /* The builder's state of one module; its memory belongs to the module. */

@@ -3,6 +3,7 @@
 #include "wildx_internal.h"
 
 #include "core_internal.h"
+#include "code_internal.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -364,10 +365,16 @@ void audit_at_exit() {
   }
   npk_wildx_stats_t stats = {};
   npk_wildx_stats(&stats);
-  if (blocks == 0 && stats.live_bytes == 0) return;
+  uint64_t functions = 0, modules = 0;  // JIT code is not in the wildx pages' count
+  npkrt::code_live_counts(&functions, &modules);
+  if (blocks == 0 && stats.live_bytes == 0 && functions == 0 && modules == 0) return;
   fflush(stdout);
-  fprintf(stderr, "[npk audit] at exit: %zu wild block(s) and %" PRId64 " wildx byte(s) still live\n", blocks,
-          stats.live_bytes);
+  if (blocks != 0 || stats.live_bytes != 0)
+    fprintf(stderr, "[npk audit] at exit: %zu wild block(s) and %" PRId64 " wildx byte(s) still live\n", blocks,
+            stats.live_bytes);
+  if (functions != 0 || modules != 0)
+    fprintf(stderr, "[npk audit] at exit: %" PRIu64 " JIT function(s) and %" PRIu64 " JIT module(s) still live\n",
+            functions, modules);
   fflush(stderr);
 }
 
@@ -375,11 +382,6 @@ void read_audit_setting() {
   const char *value = getenv("NPK_AUDIT");
   g_audit = value != nullptr && value[0] == '1' && value[1] == '\0';
   if (g_audit) atexit(audit_at_exit);
-}
-
-bool audit_enabled() {
-  pthread_once(&g_audit_once, read_audit_setting);
-  return g_audit;
 }
 
 size_t audit_mapping_bytes(int64_t n) {
@@ -390,11 +392,16 @@ size_t audit_mapping_bytes(int64_t n) {
 
 }  // namespace
 
+bool npkrt::audit_enabled() {
+  pthread_once(&g_audit_once, read_audit_setting);
+  return g_audit;
+}
+
 // ---- C ABI: wild heap ----------------------------------------------------------
 
 extern "C" void *npk_alloc(int64_t n) {
   if (n < 0 || static_cast<uint64_t>(n) > kMaxHeapBlockBytes) return nullptr;
-  bool audit = audit_enabled();
+  bool audit = npkrt::audit_enabled();
   void *block;
   if (audit) {
     block = mmap(nullptr, audit_mapping_bytes(n), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -422,7 +429,7 @@ extern "C" int32_t npk_free(void *p) {
   int64_t bytes = 0;
   switch (record_free(address, &bytes)) {
     case FreeVerdict::kReleased:
-      if (audit_enabled())
+      if (npkrt::audit_enabled())
         mprotect(p, audit_mapping_bytes(bytes), PROT_NONE);  // quarantined, never reused
       else
         free(p);
@@ -443,7 +450,7 @@ extern "C" int32_t npk_free(void *p) {
 // ---- C ABI: failure, traps, exit ------------------------------------------------
 
 extern "C" void npk_start(void) {
-  audit_enabled();
+  npkrt::audit_enabled();
   stack_t alt = {};
   alt.ss_sp = g_fault_stack;
   alt.ss_size = sizeof g_fault_stack;

@@ -23,6 +23,10 @@ void format_float(char buffer[48], double v, bool is_float);
  * with `code` (failsafe, or exit 1). */
 [[noreturn]] void trap_with(int32_t code, const char *loc, const char *what);
 
+/* Whether the accounting mode (NPK_AUDIT=1, docs/runtime.md) is on; read once.
+ * wildx.cpp retires freed pages in it. */
+bool audit_enabled();
+
 }  // namespace npkrt
 
 #endif

@@ -2,6 +2,7 @@
 #include "npk/runtime.h"
 #include "wildx_internal.h"
 #include "code_internal.h"
+#include "core_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -882,10 +883,15 @@ extern "C" int32_t npk_wildx_free(void *p) {
   if (!begin_transition(p, kOp, bit(kWritable) | bit(kExecutable), kFreeing, &slot)) return -1;
   // Blocks too large for the cache go straight back to the OS (which also
   // revokes execute permission); the rest stay mapped, never executable.
+  // In the accounting mode (NPK_AUDIT=1) every freed block is left PROT_NONE
+  // and retired, never handed out again: a later use faults, as a freed wild
+  // block does there.
   Block block = block_of_slot(slot, 0);
   char *start = page_address(block.arena, block.page);
   bool uncached = block_bytes(block) > kCacheMaxBlockBytes;
-  bool revoked = uncached ? revoke_all(start, block_bytes(block)) : revoke(slot, static_cast<char *>(p), &block.flags);
+  bool retired = npkrt::audit_enabled();
+  bool revoked = uncached || retired ? revoke_all(start, block_bytes(block))
+                                     : revoke(slot, static_cast<char *>(p), &block.flags);
   if (!revoked) {
     finish_transition(slot, static_cast<PageState>(slot.old_state));
     wildx_panic(kOp, p, "the OS refused to revoke execute permission");
@@ -895,6 +901,7 @@ extern "C" int32_t npk_wildx_free(void *p) {
   audit("free", p);
   finish_transition(slot, kFreed);
   release_quota(static_cast<int64_t>(slot_bytes(slot)));
+  if (retired) return 0;
   if (!uncached)
     give_back(block);
   else if (madvise(start, block_bytes(block), MADV_DONTNEED) == 0)

@@ -5,18 +5,20 @@
 // usage: npk_soundness_batch DIR DRIVER.c FILE...
 //
 // For each FILE (its index I counts from 0), in this process and on the
-// compiler's stack, exactly what `npkc check FILE` and then, when that
-// accepts it, `npkc build FILE -O0 --emit=obj` do (npk::compile); each run's
-// diagnostics go to DIR/I.check (DIR/I.build), and a line `check I STATUS`
-// (`build I STATUS`) to stdout. An accepted program's object is DIR/I.o with
-// its C `main` renamed to `npk_oracle_prog_I` and every other function and
-// variable it defines internal, so the programs, which share names, link
-// into one executable; the internal ones nothing calls (most of the standard
-// library's jit.npk, lowered into every program) are dropped before code is
-// generated. The code of what remains is what `npkc build` makes of it. Last, DIR/batch is linked from DRIVER.c, a table of
-// the programs (DIR/table.c) and the objects, with the runtime and flags npkc
-// links a program with; the line `link STATUS` (0 when linked, or when no
-// program was accepted: nothing to link) ends the output.
+// compiler's stack, exactly what `npkc check FILE` and then `npkc build FILE
+// -O0 --emit=obj` do (npk::compile), the build with `--ownership-errors=warn`
+// when the check rejected FILE; each run's diagnostics go to DIR/I.check
+// (DIR/I.build), and a line `check I STATUS` (`build I STATUS`) to stdout.
+// A built program's object is DIR/I.o with its C `main` renamed to
+// `npk_oracle_prog_I` and every other function and variable it defines
+// internal, so the programs, which share names, link into one executable;
+// the internal ones nothing calls (most of the standard library's jit.npk,
+// lowered into every program) are dropped before code is generated. The code
+// of what remains is what `npkc build` makes of it. Last, DIR/batch is linked
+// from DRIVER.c, a table of the programs (DIR/table.c) and the objects, with
+// the runtime and flags npkc links a program with; the line `link STATUS` (0
+// when linked, or when no program was built: nothing to link) ends the
+// output.
 //
 // DIR/batch runs each program in a child process of its own (see driver.c).
 #include "driver/Driver.h"
@@ -91,7 +93,12 @@ int main(int argc, char **argv) {
       int status = compileTo(opts, stem + ".check");
       std::printf("check %d %d\n", i, status);
       std::fflush(stdout);
-      if (status != 0) continue;
+      // A rejected program is built too, as `npkc build
+      // --ownership-errors=warn` does: when its only errors were the
+      // ownership checker's, it builds and its run says whether the
+      // rejection was needed (the oracle's precision count). Any other
+      // error fails this build as it failed the check.
+      opts.ownershipWarnings = status != 0;
       opts.checkOnly = false;
       opts.emit = npk::EmitKind::Obj;
       opts.optLevel = 0;

@@ -2,9 +2,13 @@
 """Random well-formed Nitpick programs for the ownership soundness oracle.
 
 Each program allocates wild memory, wildx pages and JIT pages in nested
-blocks, `if`/`while`/`for`, with `break`/`continue`, early `pass`/`fail`/
-`exit`, `defer`, moves, plain-pointer aliases, factories that pass ownership
-out and deallocator wrappers, with drop.npk imported or not. The generator
+blocks, `if`/`while`/`for`, counted loops (`loop`/`till`, reading `$`),
+`when … then … end`, `pick` (values, inclusive and exclusive ranges, `(*)`,
+bool selectors, labelled arms and `fall`), with `break`/`continue`, early
+`pass`/`fail`/`exit`, `defer`, moves, plain-pointer aliases, factories that
+pass ownership out and deallocator wrappers, with drop.npk imported or not.
+Every program is meant to type-check (the oracle counts one that does not as
+a generator bug). The generator
 mostly does the right thing (releases what it allocated, once, before the
 owner's scope ends) and sometimes, at random, a wrong one: a missing, early,
 double or misplaced release, a use after release. The checker decides which
@@ -81,6 +85,7 @@ class Binding:
         self.owner = None     # alias only: the binding it borrows from
         self.ref = name       # alias only: the pointer expression (`a`, or `h.ptr` of a Holder)
         self.deferred = False
+        self.scope = 0        # index of its scope in Gen.scopes
 
 
 class Gen:
@@ -89,7 +94,11 @@ class Gen:
         self.drop = drop
         self.counter = 0
         self.scopes = []       # list of lists of Binding
-        self.loop_depth = 0
+        # what encloses the statement being generated, innermost last:
+        # ("loop", scope of its body) for while/for/loop/till/when bodies,
+        # ("arm", scope of its body, labels of the later arms) for pick arms
+        self.ctx = []
+        self.counted = 0       # enclosing loop/till bodies: `$` is valid
         self.lines = []
         self.mistake_rate = self.rng.choice([0.0, 0.05, 0.1, 0.2])
         self.budget = self.rng.randint(6, 28)
@@ -99,6 +108,14 @@ class Gen:
         self.with_consume = self.rng.random() < 0.15
 
     # ---- helpers ----
+    @property
+    def loop_depth(self):
+        return sum(1 for c in self.ctx if c[0] == "loop")
+
+    def bind(self, b):
+        b.scope = len(self.scopes) - 1
+        self.scopes[-1].append(b)
+
     def fresh(self, prefix):
         self.counter += 1
         return f"{prefix}{self.counter}"
@@ -134,6 +151,9 @@ class Gen:
         b.live = False
 
     def use(self, depth, b):
+        if self.counted and self.rng.random() < 0.15:
+            self.emit(depth, "acc += $;")  # the innermost loop/till's counter
+            return
         if b.kind in ("wild", "alias"):
             r = self.rng.random()
             if r < 0.4:
@@ -162,7 +182,7 @@ class Gen:
         else:
             b = Binding(self.fresh("f"), "jit", depth)
             self.emit(depth, f"wildx int8->:{b.name} = raw Jit.compile_add_i32();")
-        self.scopes[-1].append(b)
+        self.bind(b)
         if self.rng.random() < 0.25:
             b.deferred = True
             b.live = False
@@ -177,13 +197,15 @@ class Gen:
         owned = self.visible(("wild", "wildx", "jit"))
         if not owned:
             return self.stmt_alloc(depth)
-        live = [b for b in owned if b.live and b.depth == len(self.scopes) - 1 + 0 and not b.deferred]
+        live = [b for b in owned if b.live and b.scope == len(self.scopes) - 1 and not b.deferred]
         # releasing a binding of an outer scope inside a loop is a mistake the
         # checker must see; so is releasing twice
-        if self.mistake() or not live:
+        if self.mistake():
             b = self.choose(owned)
-        else:
+        elif live:
             b = self.choose(live)
+        else:
+            return self.stmt_alloc(depth)
         self.release(depth, b)
 
     def stmt_use(self, depth):
@@ -231,7 +253,11 @@ class Gen:
         b.sealed = True
 
     def stmt_move(self, depth):
-        cands = [b for b in self.visible(("wild", "wildx", "jit")) if b.live and not b.deferred]
+        # out of a binding of the innermost loop body (moving out of an outer
+        # one leaves it moved in the next round: a mistake)
+        loops = [c[1] for c in self.ctx if c[0] == "loop"]
+        floor = loops[-1] if loops and not self.mistake() else 0
+        cands = [b for b in self.visible(("wild", "wildx", "jit")) if b.live and not b.deferred and b.scope >= floor]
         if not cands:
             return self.stmt_alloc(depth)
         src = self.choose(cands)
@@ -243,7 +269,7 @@ class Gen:
             alias = Binding(self.fresh("a"), "alias", depth)
             alias.owner = orig.owner
             self.emit(depth, f"int8->:{alias.name} = {orig.ref};")
-            self.scopes[-1].append(alias)
+            self.bind(alias)
             return
         if r < 0.3 and src.kind == "wild":
             # re-point an alias to another owner that lives at least as long
@@ -266,14 +292,14 @@ class Gen:
                 # a struct value holding a pointer borrows like a pointer local
                 self.emit(depth, f"Holder:{alias.name} = Holder{{ ptr: {src.name}, n: 1 }};")
                 alias.ref = alias.name + ".ptr"
-            self.scopes[-1].append(alias)
+            self.bind(alias)
             return
         dst = Binding(self.fresh("m"), src.kind, depth)
         dst.sealed = src.sealed
         qual = "wild" if src.kind == "wild" else "wildx"
         self.emit(depth, f"{qual} int8->:{dst.name} = {src.name};")
         src.live = False
-        self.scopes[-1].append(dst)
+        self.bind(dst)
         # aliasing across a move: the aliases of `src` now point into what `dst` holds
         for a in aliases:
             if a.owner is src:
@@ -288,19 +314,115 @@ class Gen:
             self.block(depth + 1)
         self.emit(depth, "}")
 
+    def loop_body(self, depth, counted=False, prologue=None):
+        """A loop's body block: `break`/`continue` leave it, `$` names its
+        counter when `counted`."""
+        self.ctx.append(("loop", len(self.scopes)))
+        self.counted += counted
+        self.block(depth, prologue=prologue)
+        self.counted -= counted
+        self.ctx.pop()
+
     def stmt_loop(self, depth):
         i = self.fresh("i")
         bound = self.rng.randint(0, 3)
-        self.loop_depth += 1
         if self.rng.random() < 0.5:
             self.emit(depth, f"int32:{i} = 0;")
             self.emit(depth, f"while ({i} < {bound}) {{")
-            self.emit(depth + 1, f"{i} += 1;")
+            self.loop_body(depth + 1, prologue=f"{i} += 1;")
         else:
             self.emit(depth, f"for (int32:{i} = 0; {i} < {bound}; {i} += 1) {{")
-        self.block(depth + 1, in_loop=True)
+            self.loop_body(depth + 1)
         self.emit(depth, "}")
-        self.loop_depth -= 1
+
+    def stmt_counted(self, depth):
+        """`loop(start, limit, step)` (up or down) or `till(limit, step)`; the
+        body reads `$` (LANGUAGE-2 A4)."""
+        a, b = self.rng.randint(0, 3), self.rng.choice(["n", str(self.rng.randint(0, 4))])
+        step = self.rng.choice([1, 1, 2])
+        form = self.rng.random()
+        if form < 0.35:
+            head = f"loop({a}, {b}, {step})"
+        elif form < 0.6:
+            head = f"loop({b}, {a}, {step})"  # counts down when b > a
+        else:
+            head = f"till({b}, {step})"
+        self.emit(depth, f"{head} {{")
+        self.loop_body(depth + 1, counted=True)
+        self.emit(depth, "}")
+
+    def stmt_when(self, depth):
+        """`when (c) { B } then { T } end { E }`: B repeats while c holds; T
+        runs when c turns false after a round, E when c is false at once or B
+        breaks. `break`/`continue` in T and E belong to the enclosing loop."""
+        w = self.fresh("w")
+        if self.rng.random() < 0.8:
+            self.emit(depth, f"int32:{w} = 0;")
+            self.emit(depth, f"when ({w} < {self.rng.randint(0, 3)}) {{")
+            self.loop_body(depth + 1, prologue=f"{w} += 1;")
+        else:
+            # false at the first test: only `end` runs (or nothing)
+            self.emit(depth, f"when ({self.rng.choice(['n > 5', 'acc < 0'])}) {{")
+            self.loop_body(depth + 1)
+        parts = self.rng.choice([["then", "end"], ["then"], ["end"], []])
+        for part in parts:
+            self.emit(depth, f"}} {part} {{")
+            self.block(depth + 1)
+        self.emit(depth, "}")
+
+    def patterns(self, selector):
+        """The arms' patterns for `selector`: disjoint (so no arm is
+        unreachable) and exhaustive, or ended by `(*)`."""
+        if selector.startswith("("):  # bool
+            return self.rng.choice([["true", "false"], ["false", "true"], ["true", "*"], ["false", "*"]])
+        if selector in ("n", "acc") and self.rng.random() < 0.25:
+            # every int32 value, in three ranges of either kind
+            cut1 = self.rng.randint(-1, 2)
+            cut2 = self.rng.randint(cut1 + 1, 4)
+            pats = [f"-2147483648...{cut1}", f"{cut1}..{cut2}", f"{cut2 + 1}..2147483647"]
+            if self.rng.random() < 0.5:
+                pats[1] = f"{cut1}...{cut2 + 1}"
+            self.rng.shuffle(pats)
+            if self.rng.random() < 0.2:
+                pats.append("*")  # allowed after an exhaustive set
+            return pats
+        pats = []
+        lo = self.rng.randint(-1, 1)
+        for _ in range(self.rng.randint(1, 4)):
+            kind = self.rng.random()
+            if kind < 0.5:
+                pats.append(str(lo))
+                lo += 1
+            elif kind < 0.75:
+                hi = lo + self.rng.randint(0, 2)
+                pats.append(f"{lo}..{hi}")
+                lo = hi + 1
+            else:
+                hi = lo + self.rng.randint(1, 3)
+                pats.append(f"{lo}...{hi}")
+                lo = hi
+            lo += self.rng.randint(0, 1)
+        self.rng.shuffle(pats)
+        return pats + ["*"]
+
+    def stmt_pick(self, depth):
+        """`pick` on n, acc, `$` or a bool, with labelled arms that later
+        arms `fall` into (LANGUAGE-2 A3)."""
+        choices = ["n", "acc", "(n > 1)", "(acc == 5)"] + (["$", "$"] if self.counted else [])
+        selector = self.rng.choice(choices)
+        pats = self.patterns(selector)
+        labels = [self.fresh("arm") if k > 0 and self.rng.random() < 0.4 else None for k in range(len(pats))]
+        self.emit(depth, f"pick ({selector.strip('()') if selector.startswith('(') else selector}) {{")
+        for k, pat in enumerate(pats):
+            later = [lab for lab in labels[k + 1:] if lab]
+            label = f"{labels[k]}: " if labels[k] else ""
+            self.emit(depth + 1, f"{label}({pat}) {{")
+            self.ctx.append(("arm", len(self.scopes), later))
+            tail = f"fall {self.rng.choice(later)};" if later and self.rng.random() < 0.5 else None
+            self.block(depth + 2, tail=tail)
+            self.ctx.pop()
+            self.emit(depth + 1, "}," if k + 1 < len(pats) else "}")
+        self.emit(depth, "}")
 
     def stmt_block(self, depth):
         self.emit(depth, "{")
@@ -308,15 +430,8 @@ class Gen:
         self.emit(depth, "}")
 
     def early_exit(self, depth):
-        """An `if` whose body leaves the function or the loop."""
-        cond = self.rng.choice(["n == 1", "n > 2", "acc == 5"])
-        self.emit(depth, f"if ({cond}) {{")
-        # release what must be released before leaving (mostly)
-        for b in self.visible(("wild", "wildx", "jit")):
-            if b.live and not b.deferred and not (self.drop and b.kind in ("wild", "wildx", "jit")) \
-                    and not self.mistake():
-                self.release(depth + 1, b)
-                b.live = True  # only on this path
+        """An `if` whose body leaves the function, the loop or the arm."""
+        cond = self.rng.choice(["n == 1", "n > 2", "acc == 5"] + (["$ == 1"] if self.counted else []))
         # `exit` runs no defers and no drops, yet a registered `defer` or an
         # automatic release discharges its binding there (language notes): the
         # memory is then live at exit by the rules, so the accounting cannot
@@ -325,22 +440,38 @@ class Gen:
         choices = (["exit 0;"] if exit_ok else []) if self.in_main else ["pass 0;", "fail 7;"]
         if self.loop_depth:
             choices += ["break;", "continue;"]
-        if not choices:
-            choices = ["break;", "continue;"] if self.loop_depth else []
+        arm = self.ctx[-1] if self.ctx and self.ctx[-1][0] == "arm" else None
+        if arm and arm[2]:
+            choices += [f"fall {self.rng.choice(arm[2])};"] * 2
+        self.emit(depth, f"if ({cond}) {{")
         if not choices:
             self.emit(depth + 1, "acc += 1;")
             self.emit(depth, "}")
             return
         jump = self.rng.choice(choices)
+        # What the jump leaves must be released first (mostly): everything for
+        # pass/fail/exit, the innermost loop body's own bindings for
+        # break/continue, the arm's for `fall`; drop.npk does it by itself.
         if jump in ("break;", "continue;"):
-            # leaving the loop body: only its own allocations matter, and the
-            # releases above covered them on this path
-            pass
+            floor = next(c[1] for c in reversed(self.ctx) if c[0] == "loop")
+        elif jump.startswith("fall"):
+            floor = arm[1]
+        else:
+            floor = 0
+        for b in self.visible(("wild", "wildx", "jit")):
+            if b.scope >= floor and b.live and not b.deferred and not self.drop and not self.mistake():
+                self.release(depth + 1, b)
+                b.live = True  # only on this path
         self.emit(depth + 1, jump)
         self.emit(depth, "}")
 
-    def block(self, depth, in_loop=False):
+    def block(self, depth, prologue=None, tail=None):
+        """A block's statements (the caller writes its braces); `prologue`
+        is its first statement, `tail` its last, after the releases at its
+        end (a `fall`)."""
         self.scopes.append([])
+        if prologue:
+            self.emit(depth, prologue)
         n = self.rng.randint(1, 5)
         for _ in range(n):
             if self.budget <= 0:
@@ -348,6 +479,8 @@ class Gen:
             self.budget -= 1
             self.statement(depth)
         self.close_scope(depth)
+        if tail:
+            self.emit(depth, tail)
 
     def close_scope(self, depth):
         scope = self.scopes[-1]
@@ -363,8 +496,9 @@ class Gen:
 
     def statement(self, depth):
         kinds = [(self.stmt_alloc, 5), (self.stmt_release, 3), (self.stmt_use, 4), (self.stmt_seal, 1),
-                 (self.stmt_move, 2), (self.stmt_if, 2), (self.stmt_loop, 2), (self.stmt_block, 1),
-                 (self.early_exit, 1), (self.stmt_hazard, 0.3)]
+                 (self.stmt_move, 2), (self.stmt_if, 2), (self.stmt_loop, 1.2), (self.stmt_counted, 1.2),
+                 (self.stmt_when, 0.8), (self.stmt_pick, 1.5), (self.stmt_block, 1), (self.early_exit, 1.2),
+                 (self.stmt_hazard, 0.3)]
         if len(self.scopes) > 5:
             kinds = kinds[:5]
         total = sum(w for _, w in kinds)
@@ -394,7 +528,7 @@ class Gen:
         self.emit(1, "pass acc;")
         self.emit(0, "};")
         return PRELUDE.format(drop_use=drop_use, consume=consume) + "\n" + "\n".join(self.lines) + "\n" + \
-            MAIN.format(runs=self.rng.randint(1, 4))
+            MAIN.format(runs=4)  # n = 0..3: each branch on `n` is taken in some call
 
 
 def generate(seed, drop=None):
