@@ -52,6 +52,7 @@ private:
   void initEvent(const Binding &b, const Expr *value, Span span, bool overwrites);
   std::vector<unsigned> borrowSources(const Binding &b, const Expr *value) const;
   void fieldStore(const Expr &place, const Expr *value, Span span);
+  void intoDestructor(const Ty *structTy, const Expr &value);
   const TrackedBinding *borrowingField(const Expr &place) const;
   void moveOrEval(const Expr *value);
   void consume(const Expr &value, std::string movedTo);
@@ -390,7 +391,24 @@ const TrackedBinding *CfgBuilder::borrowingField(const Expr &place) const {
 }
 
 // `s.ptr = p;` of a struct local: `s` may now also point into what `p` may.
+// `T{ f: p }` or `t.f = p;` where dropping a `T` releases its fields: `p`'s
+// memory would be released by the destructor, out of the checker's sight.
+void CfgBuilder::intoDestructor(const Ty *structTy, const Expr &value) {
+  if (!destructorReleasesFields(structTy)) return;
+  const BindingTable &table = cfg_.bindings;
+  for (const Binding *src : pointerSources(&value)) {
+    if (src->id >= table.size() || table[src->id].binding != src) continue;
+    auto &list = cfg_.intoDestructors;
+    bool seen = std::any_of(list.begin(), list.end(), [&](const IntoDestructor &d) { return d.value == &value; });
+    if (!seen) list.push_back(IntoDestructor{&value, structTy->decl, src->id}); // a defer body is read once per exit
+    return;
+  }
+}
+
 void CfgBuilder::fieldStore(const Expr &place, const Expr *value, Span span) {
+  if (value) // every struct on the path may own the field (`g.inner.ptr = p;`)
+    for (auto *m = as<MemberExpr>(&place); m && m->base && m->base->ty; m = as<MemberExpr>(m->base.get()))
+      intoDestructor(m->base->ty->isPtr() ? m->base->ty->pointee : m->base->ty, *value);
   const TrackedBinding *tb = borrowingField(place);
   if (!tb) return;
   const Binding *root = tb->binding;
@@ -567,6 +585,7 @@ void CfgBuilder::call(const CallExpr &c) {
 void CfgBuilder::structLit(const StructLitExpr &lit) {
   for (const FieldInit &f : lit.fields) {
     if (!f.value) continue;
+    if (lit.decl) intoDestructor(lit.ty, *f.value);
     if (lit.decl) consume(*f.value, "into the `" + lit.decl->name + "` value");
     else expr(*f.value);
   }

@@ -110,12 +110,21 @@ struct PlainOwner {
   bool assigned = false;       // by assignment, not at the declaration
 };
 
+// Tracked memory stored into a struct value whose destructor releases its
+// fields (NPK-O009): the checker does not follow it there.
+struct IntoDestructor {
+  const Expr *value = nullptr; // the stored value
+  const StructDecl *decl = nullptr;
+  unsigned source = 0;         // the tracked binding it points into
+};
+
 struct Cfg {
   const FuncDecl *func = nullptr;
   BindingTable bindings;
   std::vector<MoveOutOfPlace> movesOutOfPlace; // in source order, once each
   std::vector<AddressOfOwned> addressesOfOwned; // in source order, once each
   std::vector<PlainOwner> plainOwners;          // in source order, once each
+  std::vector<IntoDestructor> intoDestructors;  // in source order, once each
   std::vector<CfgBlock> blocks; // blocks[0] is the entry
   std::vector<Edge> edges;
   std::vector<ExitSite> sites;

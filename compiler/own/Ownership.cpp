@@ -69,6 +69,7 @@ public:
   void checkAddressesOfOwned();
   void checkPageBoundEscapes();
   void checkPlainOwners();
+  void checkIntoDestructors();
   void emit(DiagEngine &diags, OwnershipReport as);
 
 private:
@@ -580,6 +581,28 @@ void FunctionReport::checkMovesOutOfPlace() {
   }
 }
 
+// NPK-O009: tracked memory stored into a struct whose destructor releases
+// its fields.
+void FunctionReport::checkIntoDestructors() {
+  for (const IntoDestructor &i : cfg_.intoDestructors) {
+    const Binding &src = *cfg_.bindings[i.source].binding;
+    std::string name = "`" + src.name + "`";
+    std::string type = "`" + i.decl->name + "`";
+    Diag d;
+    d.id = DiagId::IntoDestructor;
+    d.primary = i.value->span;
+    d.message = "the memory of " + name + " is stored into a " + type +
+                " value, whose destructor releases its fields";
+    d.primaryLabel = "stored here";
+    d.label(src.span, name + " is declared here");
+    if (i.decl->dropFn) d.note("the destructor of " + type + " is declared here", i.decl->dropFn->nameSpan);
+    d.withHelp("the checker follows " + name + ", not the destructor: release " + name +
+               " yourself and keep the pointer out of " + type + ", or release the field explicitly instead of in "
+               "the destructor");
+    directDiags_.push_back(std::move(d));
+  }
+}
+
 // NPK-O008: an allocation bound to an unqualified pointer has no owner the
 // checker follows.
 void FunctionReport::checkPlainOwners() {
@@ -846,6 +869,7 @@ void checkOwnership(const SourceManager &sm, const Symbols &, DiagEngine &diags,
     report.checkAddressesOfOwned();
     report.checkPageBoundEscapes();
     report.checkPlainOwners();
+    report.checkIntoDestructors();
     report.emit(diags, as);
     planDrops(cfg, sol, f);
   }

@@ -1,5 +1,7 @@
 #include "own/Tracking.h"
 
+#include "ast/Walk.h"
+
 #include "check/Types.h"
 
 #include <algorithm>
@@ -222,6 +224,33 @@ void markBorrows(BindingTable &table, const std::vector<std::pair<const Binding 
 }
 
 } // namespace
+
+namespace {
+bool releasesFields(const Ty *ty, std::unordered_set<const StructDecl *> &visited) {
+  if (ty && ty->isArray()) return releasesFields(ty->element(), visited);
+  if (!ty || !ty->isStruct() || !ty->decl || !visited.insert(ty->decl).second) return false;
+  if (const FuncDecl *drop = ty->decl->dropFn; drop && drop->body && !drop->params.empty()) {
+    const Binding *self = &drop->params[0]->binding;
+    bool found = false;
+    forEachExprIn(*drop->body, [&](const Expr &e) {
+      auto *call = as<CallExpr>(&e);
+      if (found || !call || call->args.empty() || !call->args[0] || !isDeallocatorCall(*call)) return;
+      walkExprs(*call->args[0], [&](const Expr &a) {
+        if (auto *n = as<NameExpr>(&a); n && n->binding == self) found = true;
+      });
+    });
+    if (found) return true;
+  }
+  for (const FieldDecl &f : ty->decl->fields)
+    if (releasesFields(f.ty, visited)) return true;
+  return false;
+}
+} // namespace
+
+bool destructorReleasesFields(const Ty *ty) {
+  std::unordered_set<const StructDecl *> visited;
+  return releasesFields(ty, visited);
+}
 
 bool movesByValue(const Ty *ty) {
   std::unordered_set<const StructDecl *> visited;

@@ -69,6 +69,11 @@ BindingTable collectBindings(const FuncDecl &f);
 // (by value, at any depth) does; also a `Result<T>` of such a `T`. Such a
 // value moves instead of being copied.
 bool movesByValue(const Ty *ty);
+// Whether dropping a value of `ty` may release memory its fields point to: a
+// destructor (of the struct or of a field's struct by value) passes a field
+// of its `self` to a deallocator. Decided once per struct, on its
+// declaration's destructor.
+bool destructorReleasesFields(const Ty *ty);
 // A place whose value its owner still drops: a `$$i`/`$$m` parameter (the
 // caller's), a field of a struct value (its struct's), an element of an
 // array value (its array's), a `wild S:x` heap struct. Memory behind a raw pointer (`p[i]`, `<-p`, `p.f`) is managed by
