@@ -6,7 +6,8 @@ blocks, `if`/`while`/`for`, counted loops (`loop`/`till`, reading `$`),
 `when … then … end`, `pick` (values, inclusive and exclusive ranges, `(*)`,
 bool selectors, labelled arms and `fall`), with `break`/`continue`, early
 `pass`/`fail`/`exit`, `defer`, moves, plain-pointer aliases, factories that
-pass ownership out and deallocator wrappers, with drop.npk imported or not.
+pass ownership out, deallocator wrappers and struct destructors that free a
+field, with drop.npk imported or not.
 Every program is meant to type-check (the oracle counts one that does not as
 a generator bug). The generator
 mostly does the right thing (releases what it allocated, once, before the
@@ -48,6 +49,16 @@ func:same = int8->(int8->:q) {{
 }};
 
 struct:Holder = {{ int8->:ptr; int32:n; }};
+
+// A struct destructor that releases what its field points to (NPK-O009 when
+// tracked memory is stored into one).
+struct:Guard = {{ int8->:ptr; }};
+impl:Drop:for:Guard = {{
+    func:drop = NIL($$m Guard:self) {{
+        if (self.ptr != NULL) {{ free(self.ptr); }}
+        pass;
+    }};
+}};
 {consume}"""
 
 # Functions that are not deallocators by name yet release their parameter.
@@ -232,6 +243,16 @@ class Gen:
             self.emit(depth, f"int8->:{name} = alloc(16);")
             if self.rng.random() < 0.5:
                 self.emit(depth, f"free({name});")
+        elif r < 0.8 and live:
+            # a struct destructor frees the binding's memory at the end of an
+            # inner block; the binding is released as usual later (a double
+            # free the checker must refuse, NPK-O009)
+            b = self.choose(live)
+            g = self.fresh("g")
+            self.emit(depth, "{")
+            self.emit(depth + 1, f"Guard:{g} = Guard{{ ptr: {b.name} }};")
+            self.emit(depth + 1, f"acc += {g}.ptr[0] => int32;")
+            self.emit(depth, "}")
         elif self.with_consume and live:
             b = self.choose(live)
             callee = "consume" if self.rng.random() < 0.5 else "consume_plain"
