@@ -1,5 +1,5 @@
-/* bench/kernels.sh: the C twin of collatz.npk (signed overflow would be
- * undefined in C; the inputs never reach it). */
+/* bench/kernels.sh: the C twin of collatz.npk and collatz_wrap.npk
+ * (signed overflow would be undefined in C; the inputs never reach it). */
 #include <stdio.h>
 #include <stdlib.h>
 

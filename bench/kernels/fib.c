@@ -1,4 +1,4 @@
-/* bench/kernels.sh: the C twin of fib.npk. */
+/* bench/kernels.sh: the C twin of fib.npk and fib_wrap.npk. */
 #include <stdio.h>
 #include <stdlib.h>
 
