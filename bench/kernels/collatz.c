@@ -1,10 +1,10 @@
-/* bench/kernels.sh: the C twin of collatz.npk (signed overflow would be
- * undefined in C; the inputs never reach it). */
+/* bench/kernels.sh: the C twin of collatz.npk and collatz_wrap.npk
+ * (signed overflow would be undefined in C; the inputs never reach it). */
 #include <stdio.h>
 #include <stdlib.h>
 
 int main(int argc, char **argv) {
-  long long limit = argc > 1 ? atoll(argv[1]) : 1000000;
+  long long limit = argc > 1 ? atoll(argv[1]) : 3000000;
   long long best = 0, best_start = 0;
   for (long long start = 1; start < limit; ++start) {
     long long x = start, steps = 0;
