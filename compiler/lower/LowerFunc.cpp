@@ -156,10 +156,10 @@ llvm::FunctionCallee Lowerer::runtime(RuntimeFn which) {
     const char *name;
     llvm::Type *ret;
     std::vector<llvm::Type *> params;
-    bool noreturn;
+    int attributes; // runtime_calls.def: 1 never returns, 2 returns fresh memory
   };
 #define NPK_UNPAREN(...) __VA_ARGS__
-#define NPK_RUNTIME_CALL(name, ret, params, noreturn) {#name, ret, {NPK_UNPAREN params}, noreturn != 0},
+#define NPK_RUNTIME_CALL(name, ret, params, attributes) {#name, ret, {NPK_UNPAREN params}, attributes},
   const Sig sigs[] = {
 #include "npk/runtime_calls.def"
   };
@@ -168,7 +168,8 @@ llvm::FunctionCallee Lowerer::runtime(RuntimeFn which) {
   auto *fnTy = llvm::FunctionType::get(s.ret, s.params, false);
   llvm::FunctionCallee callee = mod_->getOrInsertFunction(s.name, fnTy);
   if (auto *fn = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
-    if (s.noreturn) fn->setDoesNotReturn();
+    if (s.attributes == 1) fn->setDoesNotReturn();
+    if (s.attributes == 2) fn->addRetAttr(llvm::Attribute::NoAlias);
     fn->setDoesNotThrow();
   }
   return callee;

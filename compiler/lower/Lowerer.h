@@ -16,7 +16,7 @@ namespace npk {
 
 // The runtime functions generated code calls (npk/runtime_calls.def).
 enum class RuntimeFn {
-#define NPK_RUNTIME_CALL(name, ret, params, noreturn) name,
+#define NPK_RUNTIME_CALL(name, ret, params, attributes) name,
 #include "npk/runtime_calls.def"
 };
 

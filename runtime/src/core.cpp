@@ -666,7 +666,7 @@ using FailsafeFn = int32_t (*)(int32_t);
 // A function pointer of exactly the listed type takes the function's address
 // only when the declaration matches (function pointers do not convert,
 // except by dropping `noreturn`, which clang counts as part of the type).
-#define NPK_RUNTIME_CALL(name, ret, params, noreturn) [[maybe_unused]] constexpr ret(*kListed_##name) params = &name;
+#define NPK_RUNTIME_CALL(name, ret, params, attributes) [[maybe_unused]] constexpr ret(*kListed_##name) params = &name;
 #include "npk/runtime_calls.def"
 #undef VOID
 #undef I32
