@@ -91,7 +91,7 @@ const char *const kHelp =
     "                  unless NO_COLOR is set and not empty\n"
     "  --ownership-errors=error|warn\n"
     "                  error (default): the ownership checker's findings\n"
-    "                  (ARIA-014/015/022, NPK-O001..O008) are errors; warn (a\n"
+    "                  (ARIA-014/015/022 and every NPK-O code) are errors; warn (a\n"
     "                  developer option, for measuring the checker): they are\n"
     "                  warnings with the same codes and the program is built\n"
     "                  anyway, with the drops drop.npk places; it may leak, free\n"
