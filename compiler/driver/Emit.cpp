@@ -103,6 +103,9 @@ std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assem
 }
 
 std::string findLinker() {
+#ifdef NPK_PROGRAM_LINKER
+  if (auto path = llvm::sys::findProgramByName(NPK_PROGRAM_LINKER)) return *path;
+#endif
   for (const char *name : {"cc", "gcc", "clang"})
     if (auto path = llvm::sys::findProgramByName(name)) return *path;
   return {};

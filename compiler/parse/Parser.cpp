@@ -203,9 +203,13 @@ Diag *Parser::errorExpected(std::string what) {
       at = Span{t.span.file, t.span.begin, static_cast<uint32_t>(t.span.begin + len)};
       return op && len > t.text.size() ? op : nullptr;
     };
+    // (`spanning` sets `at`: it runs before `unsupported` reads it.)
     Span at;
-    if (prev.span.end == cur().span.begin && unsupported(at, spanning(prev, at))) return nullptr;
-    if (unsupported(at, spanning(cur(), at))) return nullptr;
+    if (prev.span.end == cur().span.begin) {
+      const char *what = spanning(prev, at);
+      if (unsupported(at, what)) return nullptr;
+    }
+    if (const char *what = spanning(cur(), at); unsupported(at, what)) return nullptr;
     size_t len = 0; // a whole token that starts a construct: `$$i T:x = y;`
     if (const char *own = unsupportedPunct(cur().text, len); own && len == cur().text.size() && unsupported(cur().span, own))
       return nullptr;

@@ -335,10 +335,11 @@ bool IntRef(int op, T a, T b, T *out) {
   using U = std::make_unsigned_t<T>;
   const int bits = sizeof(T) * 8;
   U ua = static_cast<U>(a), ub = static_cast<U>(b);
+  T scratch;
   switch (op) {
-    case NPK_JIT_OP_add: case NPK_JIT_OP_add_trap: *out = static_cast<T>(ua + ub); return op == NPK_JIT_OP_add || !__builtin_add_overflow_p(a, b, T{});
-    case NPK_JIT_OP_sub: case NPK_JIT_OP_sub_trap: *out = static_cast<T>(ua - ub); return op == NPK_JIT_OP_sub || !__builtin_sub_overflow_p(a, b, T{});
-    case NPK_JIT_OP_mul: case NPK_JIT_OP_mul_trap: *out = static_cast<T>(ua * ub); return op == NPK_JIT_OP_mul || !__builtin_mul_overflow_p(a, b, T{});
+    case NPK_JIT_OP_add: case NPK_JIT_OP_add_trap: *out = static_cast<T>(ua + ub); return op == NPK_JIT_OP_add || !__builtin_add_overflow(a, b, &scratch);
+    case NPK_JIT_OP_sub: case NPK_JIT_OP_sub_trap: *out = static_cast<T>(ua - ub); return op == NPK_JIT_OP_sub || !__builtin_sub_overflow(a, b, &scratch);
+    case NPK_JIT_OP_mul: case NPK_JIT_OP_mul_trap: *out = static_cast<T>(ua * ub); return op == NPK_JIT_OP_mul || !__builtin_mul_overflow(a, b, &scratch);
     case NPK_JIT_OP_sdiv: if (b == 0 || (a == std::numeric_limits<T>::min() && b == -1)) return false; *out = a / b; return true;
     case NPK_JIT_OP_srem: if (b == 0 || (a == std::numeric_limits<T>::min() && b == -1)) return false; *out = a % b; return true;
     case NPK_JIT_OP_udiv: if (b == 0) return false; *out = static_cast<T>(ua / ub); return true;
