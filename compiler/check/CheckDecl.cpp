@@ -298,49 +298,15 @@ const Ty *Checker::resolveArrayType(const TypeExpr &t, bool inExtern) {
   return types_.array(element, static_cast<uint64_t>(*n));
 }
 
-namespace {
-// Bytes of a value of `t`, at least (padding aside): what passing it by value
-// copies. Struct fields on a by-value cycle (NPK-T018, reported elsewhere)
-// stop the count.
-uint64_t valueBytes(const Ty *t, int depth = 0) {
-  if (depth > 64) return 0;
-  switch (t->kind) {
-  case TyKind::Int:
-  case TyKind::Float: return t->bits / 8;
-  case TyKind::Bool: return 1;
-  case TyKind::Tbb32: return 4;
-  case TyKind::String: return 16;
-  case TyKind::Ptr:
-  case TyKind::Null:
-  case TyKind::Func: return 8;
-  case TyKind::Array: return t->length * valueBytes(t->element(), depth + 1);
-  case TyKind::Struct: {
-    uint64_t n = 0;
-    for (const FieldDecl &f : t->decl->fields)
-      if (f.ty) n += valueBytes(f.ty, depth + 1);
-    return n;
-  }
-  case TyKind::Result: return 8 + valueBytes(t->resultValue(), depth + 1);
-  case TyKind::Nil:
-  case TyKind::Void:
-  case TyKind::Error: return 0;
-  }
-  return 0;
-}
-} // namespace
-
-// A parameter or return passed by value copies the whole value through
-// registers and the stack; an array (or a struct holding one) past the
-// limit is passed by reference instead (docs/language-notes.md, "Arrays").
+// A parameter or return passed by value is a copy on the stack, like a
+// local: at most 1 MiB (LANGUAGE-2 A2).
 void Checker::checkByValueSize(const Ty *t, Span at, bool isReturn) {
   if (!t->isArray() && !t->isStruct()) return;
   uint64_t bytes = valueBytes(t);
-  if (bytes <= kMaxByValueBytes) return;
-  std::string type = "`" + t->str() + "`";
-  std::string size = std::to_string(bytes >= 1024 ? bytes / 1024 : bytes) + (bytes >= 1024 ? " KiB" : " bytes");
+  if (bytes <= kMaxStackValueBytes) return;
   Diag &d = diags_.error(DiagId::ArraySize, at,
-                         type + " (" + size + ") is too large to " + (isReturn ? "return" : "pass") +
-                             " by value; the limit is " + std::to_string(kMaxByValueBytes / 1024) + " KiB");
+                         "`" + t->str() + "` takes " + bytesText(bytes) + ", too large to " +
+                             (isReturn ? "return" : "pass") + " by value (more than 1 MiB)");
   if (isReturn)
     d.withHelp("let the caller pass the storage: take a `$$m " + t->str() + ":out` parameter and fill it");
   else

@@ -496,6 +496,12 @@ const Ty *Checker::checkLayout(LayoutExpr &e) {
                   "(int8->)`)");
     return types_.error();
   }
+  if (size > static_cast<uint64_t>(INT64_MAX)) {
+    diags_.error(DiagId::ArraySize, te.span,
+                 "`" + t->str() + "` takes " + bytesText(size) + ", more than `@sizeof`'s int64 can count")
+        .withHelp("no value of this type can exist; use a smaller array");
+    return types_.error();
+  }
   e.value = e.align ? align : size;
   return types_.int64();
 }

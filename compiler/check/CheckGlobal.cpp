@@ -110,6 +110,13 @@ void Checker::checkGlobal(GlobalDecl &g) {
   Binding &b = g.decl->binding;
   Expr *init = g.decl->init.get();
   std::string path;
+  // Static data is addressed PC-relative (x86-64's small code model: 2 GiB
+  // for all of it), so one global is at most 1 GiB.
+  if (uint64_t bytes = b.ty->isError() ? 0 : valueBytes(b.ty); bytes > kMaxGlobalBytes)
+    diags_.error(DiagId::ArraySize, g.decl->type.span,
+                 std::string(kindWord(g.kind)) + " `" + b.name + "` of type `" + b.ty->str() + "` takes " +
+                     bytesText(bytes) + ", more than 1 GiB")
+        .withHelp("allocate it on the heap when the program starts, with `alloc`");
   if (!init) {
     if (g.kind == GlobalDecl::Kind::Const)
       diags_.error(DiagId::ConstantExpr, b.span, "`const` `" + b.name + "` needs a value")

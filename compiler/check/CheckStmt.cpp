@@ -305,26 +305,11 @@ void Checker::checkVarDecl(VarDeclStmt &s) {
 
 // A local array lives on the stack: at most 1 MiB each (LANGUAGE-2 A2).
 void Checker::checkLocalArray(const VarDeclStmt &s) {
-  constexpr uint64_t kMaxLocalBytes = uint64_t{1} << 20;
   const Ty *t = s.binding.ty;
-  // The bytes of a value; a `string` (no C layout) is its 16-byte {bytes, length}.
-  std::function<uint64_t(const Ty *)> bytes = [&](const Ty *ty) -> uint64_t {
-    uint64_t size = 0, align = 1;
-    std::string why;
-    if (typeLayout(ty, size, align, why)) return size;
-    if (ty->isArray()) return ty->length * bytes(ty->element());
-    if (ty->isStruct()) {
-      uint64_t sum = 0;
-      for (const FieldDecl &f : ty->decl->fields) sum += f.ty ? bytes(f.ty) : 0;
-      return sum;
-    }
-    return 16;
-  };
-  uint64_t size = bytes(t);
-  if (size <= kMaxLocalBytes) return;
+  uint64_t size = valueBytes(t);
+  if (size <= kMaxStackValueBytes) return;
   diags_.error(DiagId::ArraySize, s.type.span,
-               "local array `" + s.binding.name + "` of type `" + t->str() + "` takes " + std::to_string(size) +
-                   " bytes, more than 1 MiB")
+               "local array `" + s.binding.name + "` of type `" + t->str() + "` takes " + bytesText(size) + ", more than 1 MiB")
       .withHelp("allocate it on the heap: `wild " + t->element()->str() + "->:" + s.binding.name + " = alloc(" +
                 std::to_string(t->length) + " * @sizeof(" + t->element()->str() + "));`");
 }

@@ -61,7 +61,9 @@ private:
   void checkMainAndFailsafe();
   const Ty *resolveType(const TypeExpr &t, bool inExtern);
   const Ty *resolveFuncType(const FuncTypeExpr &f);
-  static constexpr uint64_t kMaxByValueBytes = 4096;
+  // A local array, a by-value parameter and a returned value live on the stack.
+  static constexpr uint64_t kMaxStackValueBytes = uint64_t{1} << 20;
+  static constexpr uint64_t kMaxGlobalBytes = uint64_t{1} << 30;
   void checkByValueSize(const Ty *t, Span at, bool isReturn);
   const Ty *resolveArrayType(const TypeExpr &t, bool inExtern);
   bool crossesCBoundary(const Ty *t, Span at);

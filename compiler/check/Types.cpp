@@ -39,6 +39,11 @@ std::string Ty::str() const {
 }
 
 namespace {
+// Sizes saturate: `int64[2147483647][2147483647]` is too large, not small.
+uint64_t saturatingAdd(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+uint64_t saturatingMul(uint64_t a, uint64_t b) { return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b; }
+uint64_t roundUp(uint64_t n, uint64_t align) { return n > UINT64_MAX - (align - 1) ? UINT64_MAX : (n + align - 1) / align * align; }
+
 bool layoutOf(const Ty *t, uint64_t &size, uint64_t &align, std::string &why, std::vector<const StructDecl *> &open) {
   switch (t->kind) {
   case TyKind::Int:
@@ -60,18 +65,18 @@ bool layoutOf(const Ty *t, uint64_t &size, uint64_t &align, std::string &why, st
           why = "field `" + f.name + "` of `" + t->decl->name + "` is a `" + why + "`";
         return false;
       }
-      offset = (offset + fa - 1) / fa * fa;
-      offset += fs;
+      offset = roundUp(offset, fa);
+      offset = saturatingAdd(offset, fs);
       largest = std::max(largest, fa);
     }
     open.pop_back();
-    size = (offset + largest - 1) / largest * largest;
+    size = roundUp(offset, largest);
     align = largest;
     return true;
   }
   case TyKind::Array: { // C's `T a[N]`: N elements, T's alignment
     if (!layoutOf(t->pointee, size, align, why, open)) return false;
-    size *= t->length;
+    size = saturatingMul(size, t->length);
     return true;
   }
   case TyKind::String:
@@ -88,6 +93,32 @@ bool typeLayout(const Ty *t, uint64_t &size, uint64_t &align, std::string &why) 
   std::vector<const StructDecl *> open;
   return layoutOf(t, size, align, why, open);
 }
+
+namespace {
+
+uint64_t bytesOf(const Ty *t, int depth) {
+  uint64_t size = 0, align = 1;
+  std::string why;
+  if (depth > 64) return 0;
+  if (t->kind != TyKind::Result && typeLayout(t, size, align, why)) return size;
+  switch (t->kind) {
+  case TyKind::String: return 16;
+  case TyKind::Array: return saturatingMul(t->length, bytesOf(t->element(), depth + 1));
+  case TyKind::Struct: {
+    uint64_t n = 0;
+    for (const FieldDecl &f : t->decl->fields)
+      if (f.ty) n = saturatingAdd(n, bytesOf(f.ty, depth + 1));
+    return n;
+  }
+  case TyKind::Result: return saturatingAdd(8, bytesOf(t->resultValue(), depth + 1));
+  default: return 0;
+  }
+}
+} // namespace
+
+uint64_t valueBytes(const Ty *t) { return bytesOf(t, 0); }
+
+std::string bytesText(uint64_t n) { return n == UINT64_MAX ? "2^64 bytes or more" : std::to_string(n) + " bytes"; }
 
 std::string jitSignatureTag(const Ty *fn) {
   auto part = [](const Ty *t, bool isReturn) -> std::string {

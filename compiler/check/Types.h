@@ -63,6 +63,15 @@ std::string jitSignatureTag(const Ty *fn);
 // of by-value fields (NPK-T018) has none either, with `why` empty.
 bool typeLayout(const Ty *t, uint64_t &size, uint64_t &align, std::string &why);
 
+// The bytes a value of `t` occupies, which a copy of it moves: its layout
+// when it has one, else the sum of its parts (a `string` is its 16-byte
+// {bytes, length}, a `Result` 8 bytes and its value). Saturates at
+// UINT64_MAX; a struct on a by-value cycle (NPK-T018) stops the count.
+uint64_t valueBytes(const Ty *t);
+// "N bytes" for a size valueBytes or typeLayout gave, "2^64 bytes or more"
+// for a saturated one.
+std::string bytesText(uint64_t n);
+
 class TypeContext {
 public:
   TypeContext();

@@ -185,7 +185,7 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
 llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback,
                                         const RawExpr *raw) {
   const Ty *valueTy = resultTy->resultValue();
-  llvm::Value *isError = b_.CreateExtractValue(result, 0, "is_error");
+  llvm::Value *isError = part(result, 0, "is_error");
   auto *errBB = newBlock(fallback ? "default" : "raw.fail");
   auto *okBB = newBlock("raw.ok");
   b_.CreateCondBr(isError, errBB, okBB);
@@ -195,19 +195,24 @@ llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy,
     if (auto *call = raw ? as<CallExpr>(raw->operand.get()) : nullptr) what = "call to `" + call->calleeFullName() + "`";
     else if (auto *name = raw ? as<NameExpr>(raw->operand.get()) : nullptr) what = "`" + name->name + "`";
     b_.CreateCall(runtime(RuntimeFn::npk_fail_at),
-                  {b_.CreateExtractValue(result, 1), raw ? locString(raw->span) : locString(Span{}), stringConstant(what)});
+                  {part(result, 1), raw ? locString(raw->span) : locString(Span{}), stringConstant(what)});
     b_.CreateUnreachable();
     b_.SetInsertPoint(okBB);
-    return valueTy->isNil() ? nullptr : b_.CreateExtractValue(result, 2);
+    return valueTy->isNil() ? nullptr : part(result, 2);
   }
+  // A large value (storeValue) meets in memory, not in a phi.
+  llvm::AllocaInst *slot = largeValue(valueTy) ? privateSlot(valueTy) : nullptr;
   llvm::Value *alt = lowerAs(*fallback, valueTy);
+  if (slot) storeValue(alt, slot);
   llvm::BasicBlock *altEnd = b_.GetInsertBlock();
   auto *joinBB = newBlock("default.end");
   b_.CreateBr(joinBB);
   b_.SetInsertPoint(okBB);
-  llvm::Value *val = b_.CreateExtractValue(result, 2);
+  llvm::Value *val = part(result, 2);
+  if (slot) storeValue(val, slot);
   b_.CreateBr(joinBB);
   b_.SetInsertPoint(joinBB);
+  if (slot) return b_.CreateLoad(llvmType(valueTy), slot);
   llvm::PHINode *phi = b_.CreatePHI(llvmType(valueTy), 2);
   phi->addIncoming(alt, altEnd);
   phi->addIncoming(val, okBB);
@@ -463,9 +468,9 @@ llvm::Value *Lowerer::lowerMember(const MemberExpr &e) {
   case MemberTarget::ResultValue: {
     llvm::Value *r = lowerExpr(*e.base);
     unsigned idx = e.target == MemberTarget::ResultIsError ? 0 : e.target == MemberTarget::ResultError ? 1 : 2;
-    llvm::Value *part = b_.CreateExtractValue(r, idx);
+    llvm::Value *v = part(r, idx);
     noteRelease(e); // `r.value` of a value with a destructor moves it out of `r`
-    return part;
+    return v;
   }
   case MemberTarget::Field:
     // A field of storage is loaded from its address; a field of a value (a
@@ -483,7 +488,7 @@ llvm::Value *Lowerer::lowerMember(const MemberExpr &e) {
 // the field itself moves on (then the field's new owner drops it).
 llvm::Value *Lowerer::fieldOfTemporary(const MemberExpr &e) {
   llvm::Value *whole = lowerExpr(*e.base);
-  llvm::Value *field = b_.CreateExtractValue(whole, e.fieldIndex);
+  llvm::Value *field = part(whole, e.fieldIndex);
   if (!own::movesByValue(e.ty)) dropDiscarded(whole, e.base->ty);
   return field;
 }
@@ -497,6 +502,14 @@ llvm::Value *Lowerer::lowerStructLit(const StructLitExpr &e) {
       if (f.name == "val") val = lowerAs(*f.value, value);
       else if (f.name == "err") err = lowerAs(*f.value, types_->int32());
       else isError = lowerExpr(*f.value);
+    }
+    if (largeValue(value)) { // built in memory (storeValue)
+      llvm::StructType *rt = resultType(value);
+      llvm::AllocaInst *slot = privateSlot(rt);
+      b_.CreateStore(isError, b_.CreateStructGEP(rt, slot, 0));
+      b_.CreateStore(err, b_.CreateStructGEP(rt, slot, 1));
+      storeValue(val ? val : zeroValue(value), b_.CreateStructGEP(rt, slot, 2));
+      return b_.CreateLoad(rt, slot);
     }
     return makeResult(value, isError, err, val);
   }
@@ -550,10 +563,8 @@ llvm::Value *Lowerer::lowerCall(const CallExpr &e) {
     if (pb.quals & (QualBorrowMut | QualBorrowImm)) args.push_back(lowerAddress(*e.args[i]));
     else args.push_back(lowerAs(*e.args[i], pb.ty));
   }
-  llvm::Value *result = b_.CreateCall(funcs_.at(f), args);
-  // A callee that never fails returns its plain value: the Result it would
-  // have passed, which the optimiser sees through.
-  if (returnsPlain(*f)) result = makeResult(f->ret, b_.getFalse(), b_.getInt32(0), f->ret->isNil() ? nullptr : result);
+  llvm::Function *fn = funcs_.at(f);
+  llvm::Value *result = callFunction(fn->getFunctionType(), fn, funcType(*f), returnsPlain(*f), std::move(args));
   noteRelease(e);
   return result;
 }
@@ -573,8 +584,8 @@ llvm::Value *Lowerer::lowerValueCall(const CallExpr &e) {
     llvm::Value *arg = lowerAs(*e.args[i], pt);
     args.push_back(fnTy->isExtern && pt == types_->string() ? cStringArg(arg) : arg);
   }
+  if (!fnTy->isExtern) return callFunction(funcValueType(fnTy), callee, fnTy, false, std::move(args));
   llvm::CallInst *call = b_.CreateCall(funcValueType(fnTy), callee, args);
-  if (!fnTy->isExtern) return call;
   addCExtensions(*call, fnTy->funcRet(), fnTy->params);
   if (fnTy->funcRet()->isNil()) return nullptr;
   if (fnTy->funcRet() == types_->string()) return b_.CreateCall(runtime(RuntimeFn::npk_string_from_c), {call});

@@ -182,15 +182,10 @@ llvm::Value *Lowerer::funcValue(const FuncDecl &f) {
   if (!returnsPlain(f)) return funcs_.at(&f);
   llvm::Function *&thunk = resultThunks_[&f];
   if (thunk) return thunk;
-  std::vector<const Ty *> paramTys;
-  std::vector<uint8_t> quals;
-  for (auto &p : f.params) {
-    paramTys.push_back(p->binding.ty);
-    quals.push_back(p->binding.quals & ~QualFixed);
-  }
-  llvm::FunctionType *ty = funcValueType(types_->func(f.ret, paramTys, quals, false));
-  thunk = llvm::Function::Create(ty, llvm::Function::InternalLinkage, f.symbol + ".value", mod_.get());
+  const Ty *fnTy = funcType(f);
+  thunk = llvm::Function::Create(funcValueType(fnTy), llvm::Function::InternalLinkage, f.symbol + ".value", mod_.get());
   thunk->addFnAttr(llvm::Attribute::NoUnwind);
+  addMemoryABI(*thunk, fnTy, false);
   thunkOrder_.push_back(&f);
   return thunk;
 }
@@ -202,41 +197,141 @@ void Lowerer::emitResultThunks() {
     b_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", thunk));
     std::vector<llvm::Value *> args;
     for (llvm::Argument &a : thunk->args()) args.push_back(&a);
-    llvm::Value *v = b_.CreateCall(funcs_.at(f), args);
-    b_.CreateRet(makeResult(f->ret, b_.getFalse(), b_.getInt32(0), f->ret->isNil() ? nullptr : v));
+    const Ty *fnTy = funcType(*f);
+    if (!returnsInMemory(fnTy)) {
+      llvm::CallInst *v = b_.CreateCall(funcs_.at(f), args);
+      addMemoryABI(*v, fnTy, true);
+      b_.CreateRet(makeResult(f->ret, b_.getFalse(), b_.getInt32(0), f->ret->isNil() ? nullptr : v));
+      continue;
+    }
+    // The value goes straight into the caller's Result.
+    llvm::StructType *rt = resultType(f->ret);
+    args[0] = b_.CreateStructGEP(rt, thunk->getArg(0), 2);
+    addMemoryABI(*b_.CreateCall(funcs_.at(f), args), fnTy, true);
+    b_.CreateStore(b_.getFalse(), b_.CreateStructGEP(rt, thunk->getArg(0), 0));
+    b_.CreateStore(b_.getInt32(0), b_.CreateStructGEP(rt, thunk->getArg(0), 1));
+    b_.CreateRetVoid();
   }
 }
 
-// The LLVM signature behind a function type: a Nitpick function passes
-// `Result<R>` and takes borrowed structs by address; an `extern` one has the
-// C signature of an extern declaration. declareFunc and declareExtern use it,
-// so a function value's call matches every function it can hold.
-llvm::FunctionType *Lowerer::funcValueType(const Ty *fnTy) {
-  std::vector<llvm::Type *> params;
-  for (size_t i = 0; i < fnTy->params.size(); ++i) {
-    bool byRef = fnTy->paramQuals[i] & (QualBorrowMut | QualBorrowImm);
-    params.push_back(byRef ? b_.getPtrTy() : fnTy->isExtern ? cType(fnTy->params[i]) : llvmType(fnTy->params[i]));
-  }
-  llvm::Type *ret = fnTy->isExtern ? cType(fnTy->funcRet()) : resultType(fnTy->funcRet());
-  return llvm::FunctionType::get(ret, params, false);
-}
-
-llvm::Function *Lowerer::declareFunc(FuncDecl &f) {
+// The function type of `f` (what `@f` has).
+const Ty *Lowerer::funcType(const FuncDecl &f) {
+  const Ty *&known = funcTypes_[&f];
+  if (known) return known;
   std::vector<const Ty *> paramTys;
   std::vector<uint8_t> quals;
   for (auto &p : f.params) {
     paramTys.push_back(p->binding.ty);
     quals.push_back(p->binding.quals & ~QualFixed);
   }
-  llvm::FunctionType *fnTy = funcValueType(types_->func(f.ret, paramTys, quals, false));
+  return known = types_->func(f.ret, paramTys, quals, false);
+}
+
+// ---- How values cross a call of a Nitpick function ----
+// A value larger than kLargeValueBytes (largeValue) crosses in memory, the
+// way C passes a large struct: a by-value parameter as the address of the
+// callee's own copy (`byval`); the returned value, or its Result, through
+// the address of the caller's slot, passed first (`sret`). Every other value
+// crosses in registers. C functions take and return no such values
+// (NPK-T016).
+bool Lowerer::returnsInMemory(const Ty *fnTy) { return !fnTy->isExtern && largeValue(fnTy->funcRet()); }
+
+bool Lowerer::passesInMemory(const Ty *fnTy, size_t i) {
+  return !fnTy->isExtern && !(fnTy->paramQuals[i] & (QualBorrowMut | QualBorrowImm)) && largeValue(fnTy->params[i]);
+}
+
+namespace {
+template <typename Target>
+void addAttributes(Target &target, const std::vector<std::pair<unsigned, llvm::Attribute>> &attributes) {
+  for (auto &[index, attribute] : attributes) target.addParamAttr(index, attribute);
+}
+} // namespace
+
+// The `sret`/`byval` attributes of a function of type fnTy (or of a call of
+// one); `plain` for one that returns its value rather than a Result.
+std::vector<std::pair<unsigned, llvm::Attribute>> Lowerer::memoryABI(const Ty *fnTy, bool plain) {
+  std::vector<std::pair<unsigned, llvm::Attribute>> attributes;
+  unsigned first = 0;
+  const llvm::DataLayout &dl = mod_->getDataLayout();
+  if (returnsInMemory(fnTy)) {
+    llvm::Type *out = plain ? llvmType(fnTy->funcRet()) : resultType(fnTy->funcRet());
+    attributes.push_back({0, llvm::Attribute::getWithStructRetType(ctx_, out)});
+    attributes.push_back({0, llvm::Attribute::get(ctx_, llvm::Attribute::NoAlias)});
+    first = 1;
+  }
+  for (size_t i = 0; i < fnTy->params.size(); ++i) {
+    if (!passesInMemory(fnTy, i)) continue;
+    llvm::Type *ty = llvmType(fnTy->params[i]);
+    unsigned index = first + static_cast<unsigned>(i);
+    attributes.push_back({index, llvm::Attribute::getWithByValType(ctx_, ty)});
+    attributes.push_back({index, llvm::Attribute::getWithAlignment(ctx_, dl.getABITypeAlign(ty))});
+  }
+  return attributes;
+}
+
+void Lowerer::addMemoryABI(llvm::Function &fn, const Ty *fnTy, bool plain) { addAttributes(fn, memoryABI(fnTy, plain)); }
+void Lowerer::addMemoryABI(llvm::CallBase &call, const Ty *fnTy, bool plain) {
+  addAttributes(call, memoryABI(fnTy, plain));
+}
+
+// The LLVM signature behind a function type: a Nitpick function passes
+// `Result<R>` and takes borrowed structs by address, large values in memory
+// (returnsInMemory, passesInMemory); an `extern` one has the C signature of
+// an extern declaration. declareFunc and declareExtern use it, so a function
+// value's call matches every function it can hold.
+llvm::FunctionType *Lowerer::funcValueType(const Ty *fnTy) {
+  std::vector<llvm::Type *> params;
+  bool out = returnsInMemory(fnTy);
+  if (out) params.push_back(b_.getPtrTy());
+  for (size_t i = 0; i < fnTy->params.size(); ++i) {
+    bool byRef = (fnTy->paramQuals[i] & (QualBorrowMut | QualBorrowImm)) || passesInMemory(fnTy, i);
+    params.push_back(byRef ? b_.getPtrTy() : fnTy->isExtern ? cType(fnTy->params[i]) : llvmType(fnTy->params[i]));
+  }
+  llvm::Type *ret = out ? b_.getVoidTy() : fnTy->isExtern ? cType(fnTy->funcRet()) : resultType(fnTy->funcRet());
+  return llvm::FunctionType::get(ret, params, false);
+}
+
+llvm::Function *Lowerer::declareFunc(FuncDecl &f) {
+  const Ty *ty = funcType(f);
+  llvm::FunctionType *fnTy = funcValueType(ty);
   // A function that never fails returns its value itself (nir/ResultElision.cpp).
-  if (returnsPlain(f))
+  bool out = returnsInMemory(ty);
+  if (returnsPlain(f) && !out)
     fnTy = llvm::FunctionType::get(f.ret->isNil() ? b_.getVoidTy() : llvmType(f.ret), fnTy->params(), false);
   auto *fn = llvm::Function::Create(fnTy, llvm::Function::InternalLinkage, f.symbol, mod_.get());
   fn->addFnAttr(llvm::Attribute::NoUnwind);
-  for (size_t i = 0; i < f.params.size(); ++i) fn->getArg(static_cast<unsigned>(i))->setName(f.params[i]->binding.name);
+  addMemoryABI(*fn, ty, returnsPlain(f));
+  if (out) fn->getArg(0)->setName("result");
+  for (size_t i = 0; i < f.params.size(); ++i)
+    fn->getArg(static_cast<unsigned>(i) + (out ? 1 : 0))->setName(f.params[i]->binding.name);
   funcs_[&f] = fn;
   return fn;
+}
+
+// A call of a Nitpick function, direct or through a function value, with
+// its arguments' values; returns the Result the callee passes (made here
+// for a callee that returns its plain value, `plain`).
+llvm::Value *Lowerer::callFunction(llvm::FunctionType *llvmTy, llvm::Value *callee, const Ty *fnTy, bool plain,
+                                   std::vector<llvm::Value *> args) {
+  for (size_t i = 0; i < args.size(); ++i)
+    if (passesInMemory(fnTy, i)) args[i] = valueInMemory(args[i], fnTy->params[i]);
+  const Ty *ret = fnTy->funcRet();
+  llvm::StructType *rt = resultType(ret);
+  llvm::AllocaInst *out = returnsInMemory(fnTy) ? privateSlot(rt) : nullptr;
+  if (out) args.insert(args.begin(), plain ? b_.CreateStructGEP(rt, out, 2) : out);
+  llvm::CallInst *call = b_.CreateCall(llvmTy, callee, args);
+  addMemoryABI(*call, fnTy, plain);
+  if (out) {
+    if (plain) {
+      b_.CreateStore(b_.getFalse(), b_.CreateStructGEP(rt, out, 0));
+      b_.CreateStore(b_.getInt32(0), b_.CreateStructGEP(rt, out, 1));
+    }
+    return b_.CreateLoad(rt, out); // a large value (storeValue)
+  }
+  // A callee that never fails returns its plain value: the Result it would
+  // have passed, which the optimiser sees through.
+  if (plain) return makeResult(ret, b_.getFalse(), b_.getInt32(0), ret->isNil() ? nullptr : call);
+  return call;
 }
 
 // The C signature of an extern: its named parameters, `...` for `..?`.
@@ -322,6 +417,7 @@ void Lowerer::lowerFunc(const nir::Func &nf) {
   const FuncDecl &f = *nf.decl;
   func_ = &f;
   fn_ = funcs_.at(&f);
+  resultOut_ = returnsInMemory(funcType(f)) ? fn_->getArg(0) : nullptr;
   slots_.clear();
   dropFlags_.clear();
   counted_.clear();
@@ -333,11 +429,16 @@ void Lowerer::lowerFunc(const nir::Func &nf) {
   lowerBody(nf);
   allocas_.CreateBr(&*std::next(fn_->begin()));
   // A block left open (only possible after a noreturn call) ends unreachable.
-  for (llvm::BasicBlock &bb : *fn_)
+  // A struct or array load whose parts were read from memory instead (part)
+  // goes: instruction selection would still split it into every element.
+  for (llvm::BasicBlock &bb : *fn_) {
+    for (llvm::Instruction &i : llvm::make_early_inc_range(bb))
+      if (llvm::isa<llvm::LoadInst>(i) && i.getType()->isAggregateType() && i.use_empty()) i.eraseFromParent();
     if (!bb.getTerminator()) {
       b_.SetInsertPoint(&bb);
       b_.CreateUnreachable();
     }
+  }
   func_ = nullptr;
 }
 

@@ -104,11 +104,16 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   case nir::Op::CondBr: b_.CreateCondBr(temp(in.operand), blocks_[in.target], blocks_[in.elseTarget]); return;
   case nir::Op::Ret: {
     if (f.plainReturn) { // never a failure here (nir/ResultElision.cpp)
-      if (f.decl->ret->isNil()) b_.CreateRetVoid();
-      else b_.CreateRet(in.operand == nir::kNoTemp ? zeroValue(f.decl->ret) : temp(in.operand));
+      llvm::Value *v = f.decl->ret->isNil()           ? nullptr
+                       : in.operand == nir::kNoTemp ? zeroValue(f.decl->ret)
+                                                    : temp(in.operand);
+      if (v && resultOut_) storeValue(v, resultOut_);
+      if (v && !resultOut_) b_.CreateRet(v);
+      else b_.CreateRetVoid();
       return;
     }
-    llvm::Value *result = nullptr;
+    llvm::Value *whole = nullptr; // a Result passed on as it is
+    llvm::Value *isError = b_.getFalse(), *code = b_.getInt32(0), *value = nullptr;
     switch (in.leave) {
     case nir::ExitKind::Fail: {
       // Any integer code converts as `code => int32` (LANGUAGE-2 A8); one
@@ -116,21 +121,33 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
       const Ty *codeTy = in.operand == nir::kNoTemp ? nullptr : tempTys_[in.operand];
       const Expr *codeExpr = in.stmt ? static_cast<const FailStmt *>(in.stmt)->code.get() : nullptr;
       bool narrows = codeTy && codeTy->isInt() && (codeTy->bits > 32 || (!codeTy->isSigned && codeTy->bits == 32));
-      llvm::Value *code = in.operand == nir::kNoTemp ? b_.getInt32(1)
-                          : narrows && codeExpr ? castIntChecked(temp(in.operand), codeTy, types_->int32(), codeExpr->span)
-                                                : temp(in.operand, types_->int32());
-      result = makeResult(func_->ret, b_.getTrue(), code, nullptr);
+      code = in.operand == nir::kNoTemp ? b_.getInt32(1)
+             : narrows && codeExpr ? castIntChecked(temp(in.operand), codeTy, types_->int32(), codeExpr->span)
+                                   : temp(in.operand, types_->int32());
+      isError = b_.getTrue();
       break;
     }
     case nir::ExitKind::Return:
       if (in.operand != nir::kNoTemp && in.ty && in.ty->isResult()) {
-        result = temp(in.operand);
+        whole = temp(in.operand);
         break;
       }
       [[fallthrough]];
-    default: result = makeResult(func_->ret, b_.getFalse(), b_.getInt32(0), temp(in.operand)); break;
+    default: value = temp(in.operand); break;
     }
-    b_.CreateRet(result);
+    if (!resultOut_) {
+      b_.CreateRet(whole ? whole : makeResult(func_->ret, isError, code, value));
+      return;
+    }
+    if (whole) {
+      storeValue(whole, resultOut_);
+    } else {
+      llvm::StructType *rt = resultType(func_->ret);
+      b_.CreateStore(isError, b_.CreateStructGEP(rt, resultOut_, 0));
+      b_.CreateStore(code, b_.CreateStructGEP(rt, resultOut_, 1));
+      storeValue(value ? value : zeroValue(func_->ret), b_.CreateStructGEP(rt, resultOut_, 2));
+    }
+    b_.CreateRetVoid();
     return;
   }
   case nir::Op::Exit: {
@@ -218,7 +235,12 @@ void Lowerer::lowerParam(const nir::Inst &in) {
   const Binding &pb = *in.binding;
   unsigned i = 0;
   while (i < func_->params.size() && &func_->params[i]->binding != &pb) ++i;
-  llvm::Argument *arg = fn_->getArg(i);
+  llvm::Argument *arg = fn_->getArg(i + (resultOut_ ? 1 : 0));
+  if (passesInMemory(funcType(*func_), i)) { // the function's own copy (`byval`) is the parameter's storage
+    slots_[&pb] = arg;
+    if (debug_) debug_->declareVariable(pb, arg, false, i + 1, allocas_.GetInsertBlock());
+    return;
+  }
   if (pb.quals & (QualBorrowMut | QualBorrowImm)) {
     slots_[&pb] = arg; // the caller's storage
     if (debug_) { // a debugger reads the value through the address, kept in a slot of its own
@@ -235,29 +257,61 @@ void Lowerer::lowerParam(const nir::Inst &in) {
 }
 
 // Stores `v` to `addr`. A struct or array value that was just loaded from
-// memory nothing has written since is copied with one memmove instead: LLVM's
-// instruction selection splits a first-class aggregate into every element,
-// which for a large array takes seconds or runs out of stack.
+// memory nothing has written since is copied with one memmove instead, and
+// a large zero one is one memset: LLVM's instruction selection splits a
+// first-class aggregate into every element, which for a large array takes
+// seconds or runs out of stack.
 void Lowerer::storeValue(llvm::Value *v, llvm::Value *addr) {
-  auto *load = llvm::dyn_cast<llvm::LoadInst>(v);
-  if (load && v->getType()->isAggregateType()) {
-    // A private copy (privateCopy) changes no more; other memory must not
-    // have been written between the load and here.
-    bool written = !privateCopies_.count(load->getPointerOperand());
-    if (written && load->getParent() == b_.GetInsertBlock()) {
-      written = false;
-      for (llvm::Instruction *i = load->getNextNode(); i && !written; i = i->getNextNode())
-        written = i->mayWriteToMemory();
-    }
-    if (!written) {
-      const llvm::DataLayout &dl = mod_->getDataLayout();
-      llvm::Align align = dl.getABITypeAlign(v->getType());
-      b_.CreateMemMove(addr, align, load->getPointerOperand(), align, dl.getTypeAllocSize(v->getType()));
-      if (load->use_empty()) load->eraseFromParent();
-      return;
-    }
+  const llvm::DataLayout &dl = mod_->getDataLayout();
+  if (llvm::Value *src = unchangedSource(v)) {
+    llvm::Align align = dl.getABITypeAlign(v->getType());
+    b_.CreateMemMove(addr, align, src, align, dl.getTypeAllocSize(v->getType()));
+    if (auto *load = llvm::cast<llvm::LoadInst>(v); load->use_empty()) load->eraseFromParent();
+    return;
+  }
+  auto *zero = llvm::dyn_cast<llvm::Constant>(v);
+  if (zero && zero->isNullValue() && v->getType()->isAggregateType() &&
+      dl.getTypeAllocSize(v->getType()) > kLargeValueBytes) {
+    b_.CreateMemSet(addr, b_.getInt8(0), dl.getTypeAllocSize(v->getType()), dl.getABITypeAlign(v->getType()));
+    return;
   }
   b_.CreateStore(v, addr);
+}
+
+// The memory a struct or array value loaded from it (see storeValue) can
+// still be read from here: a private copy, or memory nothing has written
+// since the load in this block. Null for any other value.
+llvm::Value *Lowerer::unchangedSource(llvm::Value *v) {
+  auto *load = llvm::dyn_cast<llvm::LoadInst>(v);
+  if (!load || !v->getType()->isAggregateType()) return nullptr;
+  if (privateCopies_.count(load->getPointerOperand())) return load->getPointerOperand();
+  if (load->getParent() != b_.GetInsertBlock()) return nullptr;
+  for (llvm::Instruction *i = load->getNextNode(); i; i = i->getNextNode())
+    if (i->mayWriteToMemory()) return nullptr;
+  return load->getPointerOperand();
+}
+
+// Memory that holds the large value `v` of type `t` here: where it was
+// loaded from, when unchanged, else a private copy. `v` is used up.
+llvm::Value *Lowerer::valueInMemory(llvm::Value *v, const Ty *t) {
+  if (llvm::Value *src = unchangedSource(v)) {
+    if (v->use_empty()) llvm::cast<llvm::LoadInst>(v)->eraseFromParent();
+    return src;
+  }
+  llvm::AllocaInst *slot = privateSlot(t);
+  storeValue(v, slot);
+  return slot;
+}
+
+// Part `idx` of a struct or Result value. A large one (see storeValue) is
+// read from its memory, the part alone; a small one is extracted.
+llvm::Value *Lowerer::part(llvm::Value *agg, unsigned idx, const llvm::Twine &name) {
+  auto *sty = llvm::cast<llvm::StructType>(agg->getType());
+  llvm::Value *src = mod_->getDataLayout().getTypeAllocSize(sty) > kLargeValueBytes ? unchangedSource(agg) : nullptr;
+  if (!src) return b_.CreateExtractValue(agg, idx, name);
+  llvm::Value *addr = b_.CreateStructGEP(sty, src, idx);
+  if (privateCopies_.count(src)) privateCopies_.insert(addr);
+  return b_.CreateLoad(sty->getElementType(idx), addr, name);
 }
 
 // Whether values of `t` are large enough to be kept in memory between their
@@ -278,8 +332,10 @@ llvm::Value *Lowerer::privateCopy(llvm::Value *addr, const Ty *t) {
   return b_.CreateLoad(ty, slot);
 }
 
-llvm::AllocaInst *Lowerer::privateSlot(const Ty *t) {
-  llvm::AllocaInst *slot = allocas_.CreateAlloca(llvmType(t), nullptr, "value");
+llvm::AllocaInst *Lowerer::privateSlot(const Ty *t) { return privateSlot(llvmType(t)); }
+
+llvm::AllocaInst *Lowerer::privateSlot(llvm::Type *ty) {
+  llvm::AllocaInst *slot = allocas_.CreateAlloca(ty, nullptr, "value");
   privateCopies_.insert(slot);
   return slot;
 }
@@ -295,7 +351,7 @@ void Lowerer::lowerLet(const nir::Inst &in) {
   if (b.heapStruct) {
     llvm::Value *size = b_.getInt64(mod_->getDataLayout().getTypeAllocSize(valueTy));
     llvm::Value *mem = b_.CreateCall(runtime(RuntimeFn::npk_alloc), {size}, b.name + ".heap");
-    b_.CreateStore(init, mem);
+    storeValue(init, mem);
     b_.CreateStore(mem, slot);
   } else if (auto *c = llvm::dyn_cast<llvm::Constant>(init); c && b.ty->isArray() && c->isNullValue()) {
     // A zero-filled array (LANGUAGE-2 A2) is one memset, whatever its length.

@@ -35,6 +35,14 @@ public:
   llvm::StructType *resultType(const Ty *value);
   llvm::FunctionCallee runtime(RuntimeFn which);
   llvm::Function *declareFunc(FuncDecl &f);
+  const Ty *funcType(const FuncDecl &f);
+  bool returnsInMemory(const Ty *fnTy);
+  bool passesInMemory(const Ty *fnTy, size_t i);
+  std::vector<std::pair<unsigned, llvm::Attribute>> memoryABI(const Ty *fnTy, bool plain);
+  void addMemoryABI(llvm::Function &fn, const Ty *fnTy, bool plain);
+  void addMemoryABI(llvm::CallBase &call, const Ty *fnTy, bool plain);
+  llvm::Value *callFunction(llvm::FunctionType *llvmTy, llvm::Value *callee, const Ty *fnTy, bool plain,
+                            std::vector<llvm::Value *> args);
   llvm::Function *declareExtern(ExternDecl &e);
   llvm::FunctionType *externType(const ExternDecl &e);
   void addCExtensions(llvm::Function &fn, const Ty *ret, const std::vector<const Ty *> &params);
@@ -57,6 +65,10 @@ public:
   bool largeValue(const Ty *t);
   llvm::Value *privateCopy(llvm::Value *addr, const Ty *t);
   llvm::AllocaInst *privateSlot(const Ty *t);
+  llvm::AllocaInst *privateSlot(llvm::Type *ty);
+  llvm::Value *unchangedSource(llvm::Value *v);
+  llvm::Value *valueInMemory(llvm::Value *v, const Ty *t);
+  llvm::Value *part(llvm::Value *agg, unsigned idx, const llvm::Twine &name = "");
   std::unordered_set<const llvm::Value *> privateCopies_; // allocas only privateCopy writes
   llvm::Value *temp(nir::Temp t, const Ty *to = nullptr);
   llvm::BasicBlock *newBlock(const std::string &name);
@@ -122,6 +134,7 @@ public:
   llvm::IRBuilder<> b_;
 
   std::unordered_map<const FuncDecl *, llvm::Function *> funcs_;
+  std::unordered_map<const FuncDecl *, const Ty *> funcTypes_; // funcType
   std::unordered_set<const FuncDecl *> plainReturn_;             // nir::Func::plainReturn
   std::unordered_map<const FuncDecl *, llvm::Function *> resultThunks_; // `@f` of a plain-return f
   std::vector<const FuncDecl *> thunkOrder_;                            // resultThunks_ in creation order
@@ -133,6 +146,7 @@ public:
   // Per-function state.
   const FuncDecl *func_ = nullptr;
   llvm::Function *fn_ = nullptr;
+  llvm::Value *resultOut_ = nullptr; // where fn_ stores what it returns (returnsInMemory), or null
   llvm::IRBuilder<> allocas_;
   std::vector<llvm::BasicBlock *> blocks_;  // one per NIR block
   llvm::BasicBlock *anchor_ = nullptr;      // the block after the NIR block being lowered
