@@ -33,6 +33,9 @@ llvm::Value *Lowerer::convert(llvm::Value *v, const Ty *from, const Ty *to) {
 }
 
 void Lowerer::emitTrapWith(llvm::Value *failCond, llvm::function_ref<void()> call) {
+  // A check that cannot fail (a constant divisor, a cast that cannot lose
+  // bits) costs nothing, not even an -O0 block.
+  if (auto *c = llvm::dyn_cast<llvm::ConstantInt>(failCond); c && c->isZero()) return;
   auto *trapBB = newBlock("trap");
   auto *okBB = newBlock("ok");
   b_.CreateCondBr(failCond, trapBB, okBB, llvm::MDBuilder(ctx_).createBranchWeights(1, 1 << 20));
@@ -287,7 +290,13 @@ llvm::Value *Lowerer::lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, co
   case BinaryOp::Rem: {
     llvm::Value *zero = llvm::ConstantInt::get(r->getType(), 0);
     llvm::Value *bad = b_.CreateICmpEQ(r, zero);
-    if (isSigned) {
+    if (auto *divisor = llvm::dyn_cast<llvm::ConstantInt>(r); divisor && !divisor->isZero()) {
+      // A constant divisor: only MIN / -1 can fail, and only when it is -1.
+      unsigned bits = intBits(t);
+      bad = isSigned && divisor->isMinusOne()
+                ? b_.CreateICmpEQ(l, llvm::ConstantInt::get(l->getType(), llvm::APInt::getSignedMinValue(bits)))
+                : b_.getFalse();
+    } else if (isSigned) {
       unsigned bits = intBits(t);
       llvm::Value *minV = llvm::ConstantInt::get(l->getType(), llvm::APInt::getSignedMinValue(bits));
       llvm::Value *minusOne = llvm::ConstantInt::getSigned(r->getType(), -1);

@@ -429,11 +429,14 @@ void Lowerer::lowerFunc(const nir::Func &nf) {
   lowerBody(nf);
   allocas_.CreateBr(&*std::next(fn_->begin()));
   // A block left open (only possible after a noreturn call) ends unreachable.
-  // A struct or array load whose parts were read from memory instead (part)
-  // goes: instruction selection would still split it into every element.
+  // An aggregate whose parts were read or stored one by one instead (part,
+  // storeValue) goes: instruction selection would still split a load into
+  // every element, and -O0's fast selector gives up on an `insertvalue`.
   for (llvm::BasicBlock &bb : *fn_) {
-    for (llvm::Instruction &i : llvm::make_early_inc_range(bb))
-      if (llvm::isa<llvm::LoadInst>(i) && i.getType()->isAggregateType() && i.use_empty()) i.eraseFromParent();
+    for (llvm::Instruction &i : llvm::make_early_inc_range(llvm::reverse(bb)))
+      if ((llvm::isa<llvm::LoadInst>(i) || llvm::isa<llvm::InsertValueInst>(i)) && i.getType()->isAggregateType() &&
+          i.use_empty())
+        i.eraseFromParent();
     if (!bb.getTerminator()) {
       b_.SetInsertPoint(&bb);
       b_.CreateUnreachable();

@@ -269,6 +269,22 @@ void Lowerer::storeValue(llvm::Value *v, llvm::Value *addr) {
     if (auto *load = llvm::cast<llvm::LoadInst>(v); load->use_empty()) load->eraseFromParent();
     return;
   }
+  if (llvm::isa<llvm::InsertValueInst>(v) && builtPart(v, 0)) { // built from parts: stored part by part
+    auto *ty = v->getType();
+    unsigned n = ty->isStructTy() ? ty->getStructNumElements() : static_cast<unsigned>(ty->getArrayNumElements());
+    for (unsigned i = 0; i < n; ++i) {
+      llvm::Value *field = builtPart(v, i);
+      if (!field) { // not every part is known: the whole value, as it is
+        b_.CreateStore(v, addr);
+        return;
+      }
+    }
+    for (unsigned i = 0; i < n; ++i) {
+      llvm::Value *field = builtPart(v, i);
+      if (!llvm::isa<llvm::UndefValue>(field)) storeValue(field, b_.CreateConstInBoundsGEP2_32(ty, addr, 0, i));
+    }
+    return;
+  }
   auto *zero = llvm::dyn_cast<llvm::Constant>(v);
   if (zero && zero->isNullValue() && v->getType()->isAggregateType() &&
       dl.getTypeAllocSize(v->getType()) > kLargeValueBytes) {
@@ -303,10 +319,31 @@ llvm::Value *Lowerer::valueInMemory(llvm::Value *v, const Ty *t) {
   return slot;
 }
 
+// Part `idx` of an aggregate built here from parts (a struct or array
+// literal, a Result made for a callee that returns its plain value), read
+// off the `insertvalue`s that built it; null for any other value. Reading
+// parts this way, and storing them one by one, leaves the aggregate unused
+// (lowerFunc erases it): -O0 instruction selection (FastISel) handles no
+// `insertvalue` and no aggregate store, and falls back to the slow selector
+// for the whole block.
+llvm::Value *Lowerer::builtPart(llvm::Value *agg, unsigned idx) {
+  for (llvm::Value *v = agg;;) {
+    if (auto *ins = llvm::dyn_cast<llvm::InsertValueInst>(v)) {
+      if (ins->getNumIndices() == 1 && ins->getIndices()[0] == idx) return ins->getInsertedValueOperand();
+      if (ins->getNumIndices() != 1) return nullptr;
+      v = ins->getAggregateOperand();
+      continue;
+    }
+    if (auto *c = llvm::dyn_cast<llvm::Constant>(v); c && v != agg) return c->getAggregateElement(idx);
+    return nullptr;
+  }
+}
+
 // Part `idx` of a struct or Result value. A large one (see storeValue) is
 // read from its memory, the part alone; a small one is extracted.
 llvm::Value *Lowerer::part(llvm::Value *agg, unsigned idx, const llvm::Twine &name) {
   auto *sty = llvm::cast<llvm::StructType>(agg->getType());
+  if (llvm::Value *known = builtPart(agg, idx)) return known;
   llvm::Value *src = mod_->getDataLayout().getTypeAllocSize(sty) > kLargeValueBytes ? unchangedSource(agg) : nullptr;
   if (!src) return b_.CreateExtractValue(agg, idx, name);
   llvm::Value *addr = b_.CreateStructGEP(sty, src, idx);

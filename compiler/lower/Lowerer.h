@@ -69,6 +69,7 @@ public:
   llvm::Value *unchangedSource(llvm::Value *v);
   llvm::Value *valueInMemory(llvm::Value *v, const Ty *t);
   llvm::Value *part(llvm::Value *agg, unsigned idx, const llvm::Twine &name = "");
+  llvm::Value *builtPart(llvm::Value *agg, unsigned idx);
   std::unordered_set<const llvm::Value *> privateCopies_; // allocas only privateCopy writes
   llvm::Value *temp(nir::Temp t, const Ty *to = nullptr);
   llvm::BasicBlock *newBlock(const std::string &name);
