@@ -82,14 +82,15 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   case nir::Op::ScopeExit:
   case nir::Op::ScopeEnd: return; // markers for the ownership phase and drop elaboration
   case nir::Op::CountInit: return lowerCountInit(in);
-  case nir::Op::CountStep: { // the counter moves only if a round follows: it never passes the limit
+  case nir::Op::CountStep: {
+    // The counter moves on, wrapping: only after the last round can it pass
+    // the limit (or the type's range), and nothing reads it then. A plain
+    // induction variable lets LLVM prove `$`'s range (bounds checks on
+    // `a[$]` in `till(a.length, 1)` go).
     const Counted &c = counted_.at(static_cast<const LoopStmt *>(in.stmt));
     llvm::Type *t = llvmType(in.ty);
-    llvm::Value *left = b_.CreateSub(b_.CreateLoad(t, c.left), llvm::ConstantInt::get(t, 1));
-    b_.CreateStore(left, c.left);
-    llvm::Value *cur = b_.CreateLoad(t, c.counter);
-    llvm::Value *more = b_.CreateICmpNE(left, llvm::ConstantInt::get(t, 0));
-    b_.CreateStore(b_.CreateSelect(more, b_.CreateAdd(cur, b_.CreateLoad(t, c.delta)), cur), c.counter);
+    b_.CreateStore(b_.CreateSub(b_.CreateLoad(t, c.left), llvm::ConstantInt::get(t, 1)), c.left);
+    b_.CreateStore(b_.CreateAdd(b_.CreateLoad(t, c.counter), b_.CreateLoad(t, c.delta)), c.counter);
     return;
   }
   case nir::Op::CountBr: {
