@@ -8,6 +8,8 @@
 namespace npk {
 
 std::optional<__int128> Checker::constantValue(const Expr &e) const {
+  // A literal (most constants) carries its value; folded values are kept.
+  if (e.kind == ExprKind::IntLit) return static_cast<__int128>(static_cast<const IntLitExpr &>(e).value);
   auto it = constants_.find(&e);
   if (it == constants_.end()) return std::nullopt;
   return it->second;
@@ -18,7 +20,7 @@ void Checker::foldConstant(Expr &e, const Ty *t) {
   std::string text; // the operation with its values, as the diagnostic names it
   std::optional<__int128> lhs, rhs;
   switch (e.kind) {
-  case ExprKind::IntLit: constants_[&e] = static_cast<__int128>(static_cast<IntLitExpr &>(e).value); return;
+  case ExprKind::IntLit: return; // constantValue reads the node
   case ExprKind::Layout: constants_[&e] = static_cast<__int128>(static_cast<LayoutExpr &>(e).value); return;
   case ExprKind::Unary: {
     auto &u = static_cast<UnaryExpr &>(e);

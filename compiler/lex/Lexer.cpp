@@ -2,6 +2,7 @@
 
 #include "diag/Unsupported.h"
 
+#include <array>
 #include <cctype>
 #include <cstdlib>
 
@@ -354,11 +355,22 @@ Token Lexer::lexPunct(uint32_t begin) {
       {"%", Tok::Percent},     {"&", Tok::Amp},         {"|", Tok::Pipe},        {"^", Tok::Caret},
       {"~", Tok::Tilde},       {"!", Tok::Bang},        {"<", Tok::Lt},          {">", Tok::Gt},
   };
+  // The entries by first byte, in the table's (longest first) order: a
+  // token is compared only with the few that can match.
+  static const auto kByFirst = [] {
+    std::array<std::vector<uint8_t>, 128> index;
+    for (size_t i = 0; i < std::size(kPuncts); ++i)
+      index[static_cast<unsigned char>(kPuncts[i].first[0]) & 127].push_back(static_cast<uint8_t>(i));
+    return index;
+  }();
   std::string_view rest = text_.substr(pos_, end_ - pos_);
-  for (auto &[text, kind] : kPuncts) {
-    if (rest.substr(0, text.size()) == text) {
-      pos_ += static_cast<uint32_t>(text.size());
-      return make(kind, begin);
+  if (auto first = rest.empty() ? 255 : static_cast<unsigned char>(rest[0]); first < 128) {
+    for (uint8_t i : kByFirst[first]) {
+      auto &[text, kind] = kPuncts[i];
+      if (rest.substr(0, text.size()) == text) {
+        pos_ += static_cast<uint32_t>(text.size());
+        return make(kind, begin);
+      }
     }
   }
   size_t punctLen = 0;
