@@ -10,6 +10,7 @@ packages=(
   strace                             # bench/ counts page-table system calls
   libasmjit-dev                      # bench/: the JIT baseline of the module benchmark
   libzydis-dev                       # runtime: the decoder of the validator (Jit.compile_bytes)
+  libjemalloc-dev                    # npkc's allocator (compile time)
   gdb linux-perf                     # tests: gdb debugs `-g` programs; GDB and perf name JIT code
   dpkg-dev                           # cpack's .deb (tests/install/deb_package.sh)
   clang-19 libclang-rt-19-dev        # fuzz/: libFuzzer and the sanitizer runtimes of clang 19

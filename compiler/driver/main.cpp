@@ -335,7 +335,9 @@ static void runPlantedOutOfBoundsRead() {
 int main(int argc, char **argv) {
   // The compiler allocates many small nodes and frees few until it exits:
   // growing the heap 64 MiB at a time instead of 128 KiB saves most of the
-  // system calls that grow it (bench/README.md, "Compile time").
+  // system calls that grow it (bench/README.md, "Compile time"). With
+  // jemalloc (compiler/CMakeLists.txt) glibc's heap serves nothing, and
+  // this does nothing.
   mallopt(M_TOP_PAD, 64 << 20);
   std::vector<std::string> args(argv + 1, argv + argc);
   int status = 0;
