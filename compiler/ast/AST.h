@@ -306,6 +306,25 @@ enum class StmtKind : uint8_t {
 #include "ast/AST.def"
 };
 
+// Every statement kind describes itself here, once. The walker (ast/Walk.cpp),
+// the dumper (ast/Dump.cpp) and the phases that ask about a statement's
+// control flow or scopes dispatch on AST.def to these members, so a new kind
+// is its entry in AST.def and its node here (a missing member is a compile
+// error where it is asked for):
+//   parts(v)      its own expressions, `v.expr(e)`, in evaluation order, and
+//                 its sub-statements, `v.stmt(s)`, in order (either may be
+//                 null; the visitor skips those);
+//   leaving()     the statement that keeps control from falling through this
+//                 one (itself, or a jump inside it), or null (leavingStatement);
+//   breaksOut()   whether it holds a `break` of the loop around it, not one of
+//                 a nested loop (breaksOutOfLoop);
+//   handedOn()    the expression whose value it hands to a binding or to the
+//                 caller, or null (an allocation there is bound, not lost);
+//   opensScope    whether the bindings declared in it live in a scope of their
+//                 own (NPK-W004);
+//   whyLeaves()   NPK-W003's reason when it is the leaving statement;
+//   dump(d)       its `--emit=ast` form, through the dumper's `d.line`,
+//                 `d.expr`, `d.type`, `d.quals`, `d.child` and `d.indented`.
 struct Stmt {
   StmtKind kind;
   Span span;
@@ -314,33 +333,104 @@ struct Stmt {
 };
 using StmtPtr = std::unique_ptr<Stmt>;
 
+// The operator as written in source ("+", "<<", "&&", ...).
+const char *binaryText(BinaryOp op);
+// Defined in ast/Walk.cpp; the nodes' leaving() and breaksOut() recurse
+// through them.
+bool breaksOutOfLoop(const Stmt &s);
+const Stmt *leavingStatement(const Stmt &s);
+
+// A statement that never leaves and holds no statement.
+struct SimpleStmt : Stmt {
+  using Stmt::Stmt;
+  const Stmt *leaving() const { return nullptr; }
+  bool breaksOut() const { return false; }
+  const Expr *handedOn() const { return nullptr; }
+  static constexpr bool opensScope = false;
+  const char *whyLeaves() const { return "control leaves the block here"; }
+};
+
+// A jump: control never falls through it.
+struct JumpStmt : Stmt {
+  using Stmt::Stmt;
+  const Stmt *leaving() const { return this; }
+  bool breaksOut() const { return false; }
+  const Expr *handedOn() const { return nullptr; }
+  static constexpr bool opensScope = false;
+};
+
 struct BlockStmt : Stmt {
   std::vector<StmtPtr> stmts;
   Span closeSpan; // the closing brace
   BlockStmt(Span s) : Stmt(StmtKind::Block, s) {}
+  template <class V> void parts(V &v) const {
+    for (auto &st : stmts) v.stmt(st.get());
+  }
+  const Stmt *leaving() const {
+    for (auto &st : stmts)
+      if (const Stmt *jump = leavingStatement(*st)) return jump;
+    return nullptr;
+  }
+  bool breaksOut() const {
+    for (auto &st : stmts)
+      if (breaksOutOfLoop(*st)) return true;
+    return false;
+  }
+  const Expr *handedOn() const { return nullptr; }
+  static constexpr bool opensScope = true;
+  const char *whyLeaves() const { return "control leaves the block here"; }
+  template <class D> void dump(D &d) const {
+    d.line("block");
+    for (auto &st : stmts) d.child(st.get());
+  }
 };
 
-struct VarDeclStmt : Stmt {
+struct VarDeclStmt : SimpleStmt {
   TypeExpr type;
   Binding binding;
   ExprPtr init; // may be null: zero-initialised
-  VarDeclStmt(Span s) : Stmt(StmtKind::VarDecl, s) {}
+  VarDeclStmt(Span s) : SimpleStmt(StmtKind::VarDecl, s) {}
+  template <class V> void parts(V &v) const { v.expr(init.get()); }
+  const Expr *handedOn() const { return init.get(); }
+  template <class D> void dump(D &d) const {
+    d.line("let " + (binding.isConst ? std::string("const ") : d.quals(binding.quals)) + d.type(type) + ":" +
+           binding.name + (init ? " = " + d.expr(init.get()) : ""));
+  }
 };
 
-struct ExprStmt : Stmt {
+struct ExprStmt : SimpleStmt {
   ExprPtr expr;
-  ExprStmt(Span s, ExprPtr e) : Stmt(StmtKind::Expr, s), expr(std::move(e)) {}
+  ExprStmt(Span s, ExprPtr e) : SimpleStmt(StmtKind::Expr, s), expr(std::move(e)) {}
+  template <class V> void parts(V &v) const { v.expr(expr.get()); }
+  template <class D> void dump(D &d) const { d.line("expr " + d.expr(expr.get())); }
 };
 
 // `target op= value`; op is nullopt-like via `compound == false`.
 // `x++;` / `x--;` are `x += 1;` / `x -= 1;` with `increment` set (the value
 // is the literal 1 at the operator).
-struct AssignStmt : Stmt {
+struct AssignStmt : SimpleStmt {
   ExprPtr target, value;
   bool compound = false;
   bool increment = false;
   BinaryOp op = BinaryOp::Add;
-  AssignStmt(Span s) : Stmt(StmtKind::Assign, s) {}
+  AssignStmt(Span s) : SimpleStmt(StmtKind::Assign, s) {}
+  template <class V> void parts(V &v) const { // the value is evaluated first
+    v.expr(value.get());
+    v.expr(target.get());
+  }
+  // A plain assignment to a name binds the value; one through a field, an
+  // element or a pointer does not.
+  const Expr *handedOn() const {
+    return !compound && target && target->kind == ExprKind::Name ? value.get() : nullptr;
+  }
+  template <class D> void dump(D &d) const {
+    if (increment) {
+      d.line(std::string(op == BinaryOp::Sub ? "decrement " : "increment ") + d.expr(target.get()));
+      return;
+    }
+    d.line("assign" + std::string(compound ? binaryText(op) : "") + " " + d.expr(target.get()) + " " +
+           d.expr(value.get()));
+  }
 };
 
 struct IfStmt : Stmt {
@@ -348,6 +438,26 @@ struct IfStmt : Stmt {
   std::unique_ptr<BlockStmt> thenBlock;
   StmtPtr elseStmt; // BlockStmt or IfStmt, or null
   IfStmt(Span s) : Stmt(StmtKind::If, s) {}
+  template <class V> void parts(V &v) const {
+    v.expr(cond.get());
+    v.stmt(thenBlock.get());
+    v.stmt(elseStmt.get());
+  }
+  const Stmt *leaving() const {
+    return elseStmt && leavingStatement(*thenBlock) && leavingStatement(*elseStmt) ? this : nullptr;
+  }
+  bool breaksOut() const { return breaksOutOfLoop(*thenBlock) || (elseStmt && breaksOutOfLoop(*elseStmt)); }
+  const Expr *handedOn() const { return nullptr; }
+  static constexpr bool opensScope = false;
+  const char *whyLeaves() const { return "every branch of this `if` leaves the block"; }
+  template <class D> void dump(D &d) const {
+    d.line("if " + d.expr(cond.get()));
+    d.child(thenBlock.get());
+    if (elseStmt) {
+      d.line("else");
+      d.child(elseStmt.get());
+    }
+  }
 };
 
 // `while (c) body`, or `when (c) body then T end E` (LANGUAGE-2 A4): T runs
@@ -359,6 +469,36 @@ struct WhileStmt : Stmt {
   bool when = false;
   std::unique_ptr<BlockStmt> thenBlock, endBlock; // `when` only; each may be null
   WhileStmt(Span s) : Stmt(StmtKind::While, s) {}
+  template <class V> void parts(V &v) const {
+    v.expr(cond.get());
+    v.stmt(body.get());
+    v.stmt(thenBlock.get());
+    v.stmt(endBlock.get());
+  }
+  // `while (true)` without a `break` of its own never ends.
+  const Stmt *leaving() const {
+    bool forever = cond && cond->kind == ExprKind::BoolLit && static_cast<const BoolLitExpr &>(*cond).value;
+    return forever && body && !breaksOutOfLoop(*body) ? this : nullptr;
+  }
+  // A `break` in the body leaves this loop; one in `then`/`end`, the loop around it.
+  bool breaksOut() const {
+    return (thenBlock && breaksOutOfLoop(*thenBlock)) || (endBlock && breaksOutOfLoop(*endBlock));
+  }
+  const Expr *handedOn() const { return nullptr; }
+  static constexpr bool opensScope = false;
+  const char *whyLeaves() const { return "this loop has no `break`: it ends only by leaving the function"; }
+  template <class D> void dump(D &d) const {
+    d.line((when ? "when " : "while ") + d.expr(cond.get()));
+    d.child(body.get());
+    if (thenBlock) {
+      d.line("then");
+      d.child(thenBlock.get());
+    }
+    if (endBlock) {
+      d.line("end");
+      d.child(endBlock.get());
+    }
+  }
 };
 
 // `for (init; cond; step) body` — init/step may be null; cond null = true.
@@ -368,6 +508,23 @@ struct ForStmt : Stmt {
   StmtPtr step;
   std::unique_ptr<BlockStmt> body;
   ForStmt(Span s) : Stmt(StmtKind::For, s) {}
+  template <class V> void parts(V &v) const {
+    v.expr(cond.get());
+    v.stmt(init.get());
+    v.stmt(body.get());
+    v.stmt(step.get());
+  }
+  const Stmt *leaving() const { return !cond && !breaksOutOfLoop(*body) ? this : nullptr; }
+  bool breaksOut() const { return false; } // a `break` inside leaves this loop
+  const Expr *handedOn() const { return nullptr; }
+  static constexpr bool opensScope = true; // the init's binding lives around the loop
+  const char *whyLeaves() const { return "this loop has no `break`: it ends only by leaving the function"; }
+  template <class D> void dump(D &d) const {
+    d.line("for " + d.expr(cond.get()));
+    d.child(init.get());
+    d.child(step.get());
+    d.child(body.get());
+  }
 };
 
 // `loop(start, limit, step) body` and `till(limit, step) body` (LANGUAGE-2
@@ -379,6 +536,22 @@ struct LoopStmt : Stmt {
   std::unique_ptr<BlockStmt> body;
   const Ty *counterTy = nullptr; // the counter's type (checker)
   LoopStmt(Span s) : Stmt(StmtKind::Loop, s) {}
+  template <class V> void parts(V &v) const { // evaluated once, left to right, before the first round
+    v.expr(start.get());
+    v.expr(limit.get());
+    v.expr(step.get());
+    v.stmt(body.get());
+  }
+  const Stmt *leaving() const { return nullptr; } // always ends
+  bool breaksOut() const { return false; }        // a `break` inside leaves this loop
+  const Expr *handedOn() const { return nullptr; }
+  static constexpr bool opensScope = false;
+  const char *whyLeaves() const { return "control leaves the block here"; } // not reached: leaving() is null
+  template <class D> void dump(D &d) const {
+    d.line("loop " + (start ? d.expr(start.get()) : std::string("0")) + " " + d.expr(limit.get()) + " " +
+           d.expr(step.get()));
+    d.child(body.get());
+  }
 };
 
 // One arm of a `pick` (LANGUAGE-2 A3): `[label:] (pattern) { body }`. The
@@ -406,51 +579,124 @@ struct PickStmt : Stmt {
   std::vector<PickArm> arms;
   const Ty *selectorTy = nullptr; // checker: an integer type or bool; null if in error
   PickStmt(Span s) : Stmt(StmtKind::Pick, s) {}
+  // Patterns are constants: they are never evaluated.
+  template <class V> void parts(V &v) const {
+    v.expr(selector.get());
+    for (const PickArm &arm : arms) v.stmt(arm.body.get());
+  }
+  // Every arm leaves, or falls into a later arm, which leaves too (the
+  // checker rejects a non-exhaustive `pick`, so some arm always runs).
+  const Stmt *leaving() const {
+    for (const PickArm &arm : arms)
+      if (!arm.body || !leavingStatement(*arm.body)) return nullptr;
+    return arms.empty() ? nullptr : this;
+  }
+  bool breaksOut() const { // not a loop: a `break` in an arm leaves the loop around it
+    for (const PickArm &arm : arms)
+      if (arm.body && breaksOutOfLoop(*arm.body)) return true;
+    return false;
+  }
+  const Expr *handedOn() const { return nullptr; }
+  static constexpr bool opensScope = false;
+  const char *whyLeaves() const { return "every arm of this `pick` leaves the block"; }
+  template <class D> void dump(D &d) const {
+    d.line("pick " + d.expr(selector.get()));
+    d.indented([&] {
+      for (const PickArm &arm : arms) {
+        std::string pattern = arm.wildcard ? "*" : d.expr(arm.lo.get());
+        if (arm.hi) pattern += (arm.exclusive ? "..." : "..") + d.expr(arm.hi.get());
+        d.line("arm " + (arm.label.empty() ? std::string() : arm.label + ": ") + "(" + pattern + ")");
+        d.child(arm.body.get());
+      }
+    });
+  }
 };
 
 // `fall label;`: leaves the arm and enters a later arm of the innermost
 // `pick` without testing its pattern.
-struct FallStmt : Stmt {
+struct FallStmt : JumpStmt {
   std::string label;
   Span labelSpan;
   const PickStmt *pick = nullptr; // checker: the target is pick->arms[arm]
   size_t arm = 0;
-  FallStmt(Span s) : Stmt(StmtKind::Fall, s) {}
+  FallStmt(Span s) : JumpStmt(StmtKind::Fall, s) {}
+  template <class V> void parts(V &) const {}
+  const char *whyLeaves() const { return "`fall` goes to another arm of the `pick` here"; }
+  template <class D> void dump(D &d) const { d.line("fall " + label); }
 };
 
-struct BreakStmt : Stmt {
-  BreakStmt(Span s) : Stmt(StmtKind::Break, s) {}
+struct BreakStmt : JumpStmt {
+  BreakStmt(Span s) : JumpStmt(StmtKind::Break, s) {}
+  template <class V> void parts(V &) const {}
+  bool breaksOut() const { return true; }
+  const char *whyLeaves() const { return "`break` leaves the loop here"; }
+  template <class D> void dump(D &d) const { d.line("break"); }
 };
-struct ContinueStmt : Stmt {
-  ContinueStmt(Span s) : Stmt(StmtKind::Continue, s) {}
+struct ContinueStmt : JumpStmt {
+  ContinueStmt(Span s) : JumpStmt(StmtKind::Continue, s) {}
+  template <class V> void parts(V &) const {}
+  const char *whyLeaves() const { return "`continue` goes to the loop's next round here"; }
+  template <class D> void dump(D &d) const { d.line("continue"); }
 };
 // `pass [expr];`, or `pass NIL;` (LANGUAGE-2 A8: `pass;` in a `NIL` function).
-struct PassStmt : Stmt {
+struct PassStmt : JumpStmt {
   ExprPtr value;
   bool nil = false; // written `pass NIL;` (value is null)
-  PassStmt(Span s) : Stmt(StmtKind::Pass, s) {}
+  PassStmt(Span s) : JumpStmt(StmtKind::Pass, s) {}
+  template <class V> void parts(V &v) const { v.expr(value.get()); }
+  const Expr *handedOn() const { return value.get(); }
+  const char *whyLeaves() const { return "`pass` leaves the function here"; }
+  template <class D> void dump(D &d) const { d.line("pass" + (value ? " " + d.expr(value.get()) : std::string())); }
 };
-struct FailStmt : Stmt {
+struct FailStmt : JumpStmt {
   ExprPtr code;
-  FailStmt(Span s) : Stmt(StmtKind::Fail, s) {}
+  FailStmt(Span s) : JumpStmt(StmtKind::Fail, s) {}
+  template <class V> void parts(V &v) const { v.expr(code.get()); }
+  const char *whyLeaves() const { return "`fail` leaves the function here"; }
+  template <class D> void dump(D &d) const { d.line("fail " + d.expr(code.get())); }
 };
 // `return expr;` where expr is normally `Result{...}`.
-struct ReturnStmt : Stmt {
+struct ReturnStmt : JumpStmt {
   ExprPtr value;
-  ReturnStmt(Span s) : Stmt(StmtKind::Return, s) {}
+  ReturnStmt(Span s) : JumpStmt(StmtKind::Return, s) {}
+  template <class V> void parts(V &v) const { v.expr(value.get()); }
+  const Expr *handedOn() const { return value.get(); }
+  const char *whyLeaves() const { return "`return` leaves the function here"; }
+  template <class D> void dump(D &d) const { d.line("return " + d.expr(value.get())); }
 };
-struct ExitStmt : Stmt {
+struct ExitStmt : JumpStmt {
   ExprPtr status;
-  ExitStmt(Span s) : Stmt(StmtKind::Exit, s) {}
+  ExitStmt(Span s) : JumpStmt(StmtKind::Exit, s) {}
+  template <class V> void parts(V &v) const { v.expr(status.get()); }
+  const char *whyLeaves() const { return "`exit` ends the program here"; }
+  template <class D> void dump(D &d) const { d.line("exit " + d.expr(status.get())); }
 };
-// `defer { ... }` or `defer stmt;`
-struct DeferStmt : Stmt {
+// `defer { ... }` or `defer stmt;`: its body runs at the scope's exits, not
+// here, so control falls through it.
+struct DeferStmt : SimpleStmt {
   StmtPtr body;
-  DeferStmt(Span s) : Stmt(StmtKind::Defer, s) {}
+  DeferStmt(Span s) : SimpleStmt(StmtKind::Defer, s) {}
+  template <class V> void parts(V &v) const { v.stmt(body.get()); }
+  template <class D> void dump(D &d) const {
+    d.line("defer");
+    d.child(body.get());
+  }
 };
-struct ErrorStmt : Stmt {
-  ErrorStmt(Span s) : Stmt(StmtKind::Error, s) {}
+struct ErrorStmt : SimpleStmt {
+  ErrorStmt(Span s) : SimpleStmt(StmtKind::Error, s) {}
+  template <class V> void parts(V &) const {}
+  template <class D> void dump(D &d) const { d.line("<error>"); }
 };
+
+// Calls `f(node)` with `s` as its own node type (one case per AST.def entry).
+template <class F> decltype(auto) visitStmt(const Stmt &s, F &&f) {
+  switch (s.kind) {
+#define STMT(Kind)                                                                                                     \
+  case StmtKind::Kind: return f(static_cast<const Kind##Stmt &>(s));
+#include "ast/AST.def"
+  }
+  return f(static_cast<const ErrorStmt &>(s)); // not reached: the switch names every kind
+}
 
 // ---- declarations ----------------------------------------------------------------
 
@@ -622,7 +868,4 @@ bool isLvalue(const Expr &e);
 std::string dumpModule(const Module &m);
 // One expression as `--emit=ast` prints it (`(+ a b)`).
 std::string exprText(const Expr &e);
-// The operator as written in source ("+", "<<", "&&", ...).
-const char *binaryText(BinaryOp op);
-
 } // namespace npk

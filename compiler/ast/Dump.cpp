@@ -120,98 +120,26 @@ public:
     return "?";
   }
 
+  // What a statement's dump (AST.h) writes with, at its depth.
+  struct StmtWriter {
+    Dumper &dumper;
+    int depth;
+    void line(const std::string &text) { dumper.line(depth, text); }
+    std::string expr(const Expr *e) { return dumper.expr(e); }
+    std::string type(const TypeExpr &t) { return typeText(t); }
+    std::string quals(uint8_t q) { return qualifierText(q); }
+    void child(const Stmt *s) { dumper.stmt(s, depth + 1); }
+    template <class F> void indented(F &&f) {
+      ++depth;
+      f();
+      --depth;
+    }
+  };
+
   void stmt(const Stmt *s, int d) {
     if (!s) return;
-    switch (s->kind) {
-    case StmtKind::Block:
-      line(d, "block");
-      for (auto &st : static_cast<const BlockStmt *>(s)->stmts) stmt(st.get(), d + 1);
-      return;
-    case StmtKind::VarDecl: {
-      auto *v = static_cast<const VarDeclStmt *>(s);
-      line(d, "let " + (v->binding.isConst ? std::string("const ") : qualifierText(v->binding.quals)) +
-                  typeText(v->type) + ":" + v->binding.name +
-                  (v->init ? " = " + expr(v->init.get()) : ""));
-      return;
-    }
-    case StmtKind::Expr: line(d, "expr " + expr(static_cast<const ExprStmt *>(s)->expr.get())); return;
-    case StmtKind::Assign: {
-      auto *a = static_cast<const AssignStmt *>(s);
-      if (a->increment) {
-        line(d, std::string(a->op == BinaryOp::Sub ? "decrement " : "increment ") + expr(a->target.get()));
-        return;
-      }
-      line(d, "assign" + std::string(a->compound ? binaryText(a->op) : "") + " " + expr(a->target.get()) + " " +
-                  expr(a->value.get()));
-      return;
-    }
-    case StmtKind::If: {
-      auto *i = static_cast<const IfStmt *>(s);
-      line(d, "if " + expr(i->cond.get()));
-      stmt(i->thenBlock.get(), d + 1);
-      if (i->elseStmt) {
-        line(d, "else");
-        stmt(i->elseStmt.get(), d + 1);
-      }
-      return;
-    }
-    case StmtKind::While: {
-      auto *w = static_cast<const WhileStmt *>(s);
-      line(d, (w->when ? "when " : "while ") + expr(w->cond.get()));
-      stmt(w->body.get(), d + 1);
-      if (w->thenBlock) {
-        line(d, "then");
-        stmt(w->thenBlock.get(), d + 1);
-      }
-      if (w->endBlock) {
-        line(d, "end");
-        stmt(w->endBlock.get(), d + 1);
-      }
-      return;
-    }
-    case StmtKind::Loop: {
-      auto *l = static_cast<const LoopStmt *>(s);
-      line(d, "loop " + (l->start ? expr(l->start.get()) : std::string("0")) + " " + expr(l->limit.get()) + " " +
-                  expr(l->step.get()));
-      stmt(l->body.get(), d + 1);
-      return;
-    }
-    case StmtKind::For: {
-      auto *f = static_cast<const ForStmt *>(s);
-      line(d, "for " + expr(f->cond.get()));
-      stmt(f->init.get(), d + 1);
-      stmt(f->step.get(), d + 1);
-      stmt(f->body.get(), d + 1);
-      return;
-    }
-    case StmtKind::Pick: {
-      auto *p = static_cast<const PickStmt *>(s);
-      line(d, "pick " + expr(p->selector.get()));
-      for (const PickArm &arm : p->arms) {
-        std::string pattern = arm.wildcard ? "*" : expr(arm.lo.get());
-        if (arm.hi) pattern += (arm.exclusive ? "..." : "..") + expr(arm.hi.get());
-        line(d + 1, "arm " + (arm.label.empty() ? std::string() : arm.label + ": ") + "(" + pattern + ")");
-        stmt(arm.body.get(), d + 2);
-      }
-      return;
-    }
-    case StmtKind::Fall: line(d, "fall " + static_cast<const FallStmt *>(s)->label); return;
-    case StmtKind::Break: line(d, "break"); return;
-    case StmtKind::Continue: line(d, "continue"); return;
-    case StmtKind::Pass: {
-      auto *p = static_cast<const PassStmt *>(s);
-      line(d, "pass" + (p->value ? " " + expr(p->value.get()) : std::string()));
-      return;
-    }
-    case StmtKind::Fail: line(d, "fail " + expr(static_cast<const FailStmt *>(s)->code.get())); return;
-    case StmtKind::Return: line(d, "return " + expr(static_cast<const ReturnStmt *>(s)->value.get())); return;
-    case StmtKind::Exit: line(d, "exit " + expr(static_cast<const ExitStmt *>(s)->status.get())); return;
-    case StmtKind::Defer:
-      line(d, "defer");
-      stmt(static_cast<const DeferStmt *>(s)->body.get(), d + 1);
-      return;
-    case StmtKind::Error: line(d, "<error>"); return;
-    }
+    StmtWriter writer{*this, d};
+    visitStmt(*s, [&](const auto &node) { node.dump(writer); });
   }
 
   void func(const FuncDecl &f, int d) {

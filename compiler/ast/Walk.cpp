@@ -66,89 +66,31 @@ void forEachChildExpr(const Expr &e, const std::function<void(const Expr &)> &f)
   }
 }
 
+namespace {
+// The statement's parts (AST.h) split by kind: sub-statements to `onStmt`,
+// its own expressions to `onExpr`.
+template <class OnStmt, class OnExpr> struct Parts {
+  OnStmt onStmt;
+  OnExpr onExpr;
+  void stmt(const Stmt *s) {
+    if (s) onStmt(*s);
+  }
+  void expr(const Expr *e) {
+    if (e) onExpr(*e);
+  }
+};
+template <class OnStmt, class OnExpr> void forEachPart(const Stmt &s, OnStmt onStmt, OnExpr onExpr) {
+  Parts<OnStmt, OnExpr> parts{onStmt, onExpr};
+  visitStmt(s, [&](const auto &node) { node.parts(parts); });
+}
+} // namespace
+
 void forEachChildStmt(const Stmt &s, const std::function<void(const Stmt &)> &f) {
-  auto visit = [&](const Stmt *child) {
-    if (child) f(*child);
-  };
-  switch (s.kind) {
-  case StmtKind::Block:
-    for (auto &st : static_cast<const BlockStmt &>(s).stmts) visit(st.get());
-    return;
-  case StmtKind::If: {
-    auto &i = static_cast<const IfStmt &>(s);
-    visit(i.thenBlock.get());
-    visit(i.elseStmt.get());
-    return;
-  }
-  case StmtKind::While: {
-    auto &w = static_cast<const WhileStmt &>(s);
-    visit(w.body.get());
-    visit(w.thenBlock.get());
-    visit(w.endBlock.get());
-    return;
-  }
-  case StmtKind::Loop: visit(static_cast<const LoopStmt &>(s).body.get()); return;
-  case StmtKind::Pick:
-    for (const PickArm &arm : static_cast<const PickStmt &>(s).arms) visit(arm.body.get());
-    return;
-  case StmtKind::For: {
-    auto &fs = static_cast<const ForStmt &>(s);
-    visit(fs.init.get());
-    visit(fs.body.get());
-    visit(fs.step.get());
-    return;
-  }
-  case StmtKind::Defer: visit(static_cast<const DeferStmt &>(s).body.get()); return;
-  case StmtKind::VarDecl:
-  case StmtKind::Expr:
-  case StmtKind::Assign:
-  case StmtKind::Break:
-  case StmtKind::Continue:
-  case StmtKind::Fall:
-  case StmtKind::Pass:
-  case StmtKind::Fail:
-  case StmtKind::Return:
-  case StmtKind::Exit:
-  case StmtKind::Error: return;
-  }
+  forEachPart(s, [&](const Stmt &child) { f(child); }, [](const Expr &) {});
 }
 
 void forEachOwnExpr(const Stmt &s, const std::function<void(const Expr &)> &f) {
-  auto visit = [&](const ExprPtr &e) {
-    if (e) f(*e);
-  };
-  switch (s.kind) {
-  case StmtKind::VarDecl: visit(static_cast<const VarDeclStmt &>(s).init); return;
-  case StmtKind::Expr: visit(static_cast<const ExprStmt &>(s).expr); return;
-  case StmtKind::Assign: {
-    auto &a = static_cast<const AssignStmt &>(s);
-    visit(a.value);
-    visit(a.target);
-    return;
-  }
-  case StmtKind::If: visit(static_cast<const IfStmt &>(s).cond); return;
-  case StmtKind::While: visit(static_cast<const WhileStmt &>(s).cond); return;
-  case StmtKind::For: visit(static_cast<const ForStmt &>(s).cond); return;
-  case StmtKind::Loop: { // evaluated once, left to right, before the first round
-    auto &l = static_cast<const LoopStmt &>(s);
-    visit(l.start);
-    visit(l.limit);
-    visit(l.step);
-    return;
-  }
-  // Patterns are constants: they are never evaluated.
-  case StmtKind::Pick: visit(static_cast<const PickStmt &>(s).selector); return;
-  case StmtKind::Pass: visit(static_cast<const PassStmt &>(s).value); return;
-  case StmtKind::Fail: visit(static_cast<const FailStmt &>(s).code); return;
-  case StmtKind::Return: visit(static_cast<const ReturnStmt &>(s).value); return;
-  case StmtKind::Exit: visit(static_cast<const ExitStmt &>(s).status); return;
-  case StmtKind::Block:
-  case StmtKind::Break:
-  case StmtKind::Continue:
-  case StmtKind::Fall:
-  case StmtKind::Defer:
-  case StmtKind::Error: return;
-  }
+  forEachPart(s, [](const Stmt &) {}, [&](const Expr &e) { f(e); });
 }
 
 void walkStmts(const Stmt &s, const std::function<void(const Stmt &)> &f) {
@@ -166,84 +108,23 @@ void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f) {
 }
 
 bool breaksOutOfLoop(const Stmt &s) {
-  switch (s.kind) {
-  case StmtKind::Break: return true;
-  case StmtKind::Block:
-    for (auto &st : static_cast<const BlockStmt &>(s).stmts)
-      if (breaksOutOfLoop(*st)) return true;
-    return false;
-  case StmtKind::If: {
-    auto &i = static_cast<const IfStmt &>(s);
-    return breaksOutOfLoop(*i.thenBlock) || (i.elseStmt && breaksOutOfLoop(*i.elseStmt));
-  }
-  case StmtKind::While: { // a `break` in the body leaves that loop; in `then`/`end`, the enclosing one
-    auto &w = static_cast<const WhileStmt &>(s);
-    return (w.thenBlock && breaksOutOfLoop(*w.thenBlock)) || (w.endBlock && breaksOutOfLoop(*w.endBlock));
-  }
-  case StmtKind::Pick: // not a loop: a `break` in an arm leaves the enclosing loop
-    for (const PickArm &arm : static_cast<const PickStmt &>(s).arms)
-      if (arm.body && breaksOutOfLoop(*arm.body)) return true;
-    return false;
-  case StmtKind::VarDecl:
-  case StmtKind::Expr:
-  case StmtKind::Assign:
-  case StmtKind::Fall:
-  case StmtKind::For: // a `break` in a nested loop leaves that loop
-  case StmtKind::Loop:
-  case StmtKind::Continue:
-  case StmtKind::Pass:
-  case StmtKind::Fail:
-  case StmtKind::Return:
-  case StmtKind::Exit:
-  case StmtKind::Defer:
-  case StmtKind::Error: return false;
-  }
-  return false; // not reached: the switch names every kind
+  return visitStmt(s, [](const auto &node) { return node.breaksOut(); });
 }
 
 const Stmt *leavingStatement(const Stmt &s) {
-  switch (s.kind) {
-  case StmtKind::Break:
-  case StmtKind::Continue:
-  case StmtKind::Pass:
-  case StmtKind::Fail:
-  case StmtKind::Return:
-  case StmtKind::Exit:
-  case StmtKind::Fall: return &s;
-  case StmtKind::Block:
-    for (auto &st : static_cast<const BlockStmt &>(s).stmts)
-      if (const Stmt *jump = leavingStatement(*st)) return jump;
-    return nullptr;
-  case StmtKind::If: {
-    auto &i = static_cast<const IfStmt &>(s);
-    return i.elseStmt && leavingStatement(*i.thenBlock) && leavingStatement(*i.elseStmt) ? &s : nullptr;
-  }
-  case StmtKind::While: {
-    auto &w = static_cast<const WhileStmt &>(s);
-    auto *lit = as<BoolLitExpr>(w.cond.get());
-    return lit && lit->value && w.body && !breaksOutOfLoop(*w.body) ? &s : nullptr;
-  }
-  case StmtKind::Loop: return nullptr; // always ends
-  case StmtKind::Pick: {
-    // Every arm leaves, or falls into a later arm, which leaves too (the
-    // checker rejects a non-exhaustive `pick`, so some arm always runs).
-    auto &p = static_cast<const PickStmt &>(s);
-    for (const PickArm &arm : p.arms)
-      if (!arm.body || !leavingStatement(*arm.body)) return nullptr;
-    return p.arms.empty() ? nullptr : &s;
-  }
-  case StmtKind::For: {
-    auto &f = static_cast<const ForStmt &>(s);
-    return !f.cond && !breaksOutOfLoop(*f.body) ? &s : nullptr;
-  }
-  case StmtKind::VarDecl:
-  case StmtKind::Expr:
-  case StmtKind::Assign:
-  case StmtKind::Defer:
-  case StmtKind::Error: return nullptr;
-  }
-  return nullptr; // not reached: the switch names every kind
+  return visitStmt(s, [](const auto &node) -> const Stmt * { return node.leaving(); });
 }
 
+const Expr *handedOnValue(const Stmt &s) {
+  return visitStmt(s, [](const auto &node) { return node.handedOn(); });
+}
+
+bool opensScope(const Stmt &s) {
+  return visitStmt(s, [](const auto &node) { return std::decay_t<decltype(node)>::opensScope; });
+}
+
+const char *whyLeaves(const Stmt &jump) {
+  return visitStmt(jump, [](const auto &node) { return node.whyLeaves(); });
+}
 
 } // namespace npk

@@ -1,7 +1,8 @@
 // The one generic walker over the syntax tree. Every phase that visits
-// children without caring about their kind goes through it; the switches here
-// name every node kind (no `default:`), so a new kind of expression or
-// statement is a compile error until the walker knows its children.
+// children without caring about their kind goes through it. Expressions: the
+// switches here name every kind (no `default:`), so a new kind is a compile
+// error until the walker knows its children. Statements: each node describes
+// its parts and control flow itself (AST.h), and this dispatches on AST.def.
 #pragma once
 
 #include "ast/AST.h"
@@ -35,5 +36,13 @@ bool breaksOutOfLoop(const Stmt &s);
 // (a jump, possibly inside a nested block; an `if` whose branches all leave;
 // a loop that never ends), or null when `s` may fall through.
 const Stmt *leavingStatement(const Stmt &s);
+// the expression whose value `s` hands to a binding or the caller (AST.h,
+// `handedOn`), or null;
+const Expr *handedOnValue(const Stmt &s);
+// whether the bindings declared in `s` live in a scope of their own;
+bool opensScope(const Stmt &s);
+// why control does not fall through `jump`, a statement leavingStatement
+// returned (NPK-W003's note).
+const char *whyLeaves(const Stmt &jump);
 
 } // namespace npk

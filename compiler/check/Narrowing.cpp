@@ -16,43 +16,10 @@ namespace {
 // Names assigned anywhere in a statement (by name, so a shadowing binding
 // counts too: forgetting a fact is always safe).
 void collectAssigned(const Stmt &s, std::set<std::string> &names) {
-  switch (s.kind) {
-  case StmtKind::Assign:
-    if (auto *n = as<NameExpr>(static_cast<const AssignStmt &>(s).target.get())) names.insert(n->name);
-    return;
-  case StmtKind::Block:
-    for (auto &st : static_cast<const BlockStmt &>(s).stmts) collectAssigned(*st, names);
-    return;
-  case StmtKind::If: {
-    auto &i = static_cast<const IfStmt &>(s);
-    collectAssigned(*i.thenBlock, names);
-    if (i.elseStmt) collectAssigned(*i.elseStmt, names);
-    return;
-  }
-  case StmtKind::While:
-  case StmtKind::Loop:
-  case StmtKind::Pick: forEachChildStmt(s, [&](const Stmt &child) { collectAssigned(child, names); }); return;
-  case StmtKind::For: {
-    auto &f = static_cast<const ForStmt &>(s);
-    if (f.init) collectAssigned(*f.init, names);
-    if (f.step) collectAssigned(*f.step, names);
-    collectAssigned(*f.body, names);
-    return;
-  }
-  case StmtKind::Defer:
-    if (auto &body = static_cast<const DeferStmt &>(s).body) collectAssigned(*body, names);
-    return;
-  case StmtKind::VarDecl:
-  case StmtKind::Expr:
-  case StmtKind::Break:
-  case StmtKind::Continue:
-  case StmtKind::Fall:
-  case StmtKind::Pass:
-  case StmtKind::Fail:
-  case StmtKind::Return:
-  case StmtKind::Exit:
-  case StmtKind::Error: return;
-  }
+  walkStmts(s, [&](const Stmt &st) {
+    if (auto *a = as<AssignStmt>(&st))
+      if (auto *n = as<NameExpr>(a->target.get())) names.insert(n->name);
+  });
 }
 } // namespace
 

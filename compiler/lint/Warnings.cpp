@@ -131,30 +131,6 @@ void unusedParams(const FuncDecl &f, const Uses &u, DiagEngine &diags) {
 
 // ---- NPK-W003 unreachable code
 
-std::string whyLeaves(const Stmt &jump) {
-  switch (jump.kind) {
-  case StmtKind::Exit: return "`exit` ends the program here";
-  case StmtKind::Pass: return "`pass` leaves the function here";
-  case StmtKind::Fail: return "`fail` leaves the function here";
-  case StmtKind::Return: return "`return` leaves the function here";
-  case StmtKind::Break: return "`break` leaves the loop here";
-  case StmtKind::Continue: return "`continue` goes to the loop's next round here";
-  case StmtKind::If: return "every branch of this `if` leaves the block";
-  case StmtKind::Pick: return "every arm of this `pick` leaves the block";
-  case StmtKind::Fall: return "`fall` goes to another arm of the `pick` here";
-  case StmtKind::While:
-  case StmtKind::For: return "this loop has no `break`: it ends only by leaving the function";
-  case StmtKind::Loop: return "control leaves the block here"; // not reached: a counted loop always ends
-  case StmtKind::Block:
-  case StmtKind::VarDecl:
-  case StmtKind::Expr:
-  case StmtKind::Assign:
-  case StmtKind::Defer:
-  case StmtKind::Error: return "control leaves the block here";
-  }
-  return "control leaves the block here"; // not reached: the switch names every kind
-}
-
 // One warning per block, at the first statement after the one that leaves;
 // the statements after it are not looked into (they are part of the run).
 void unreachableIn(const Stmt &s, DiagEngine &diags) {
@@ -190,36 +166,10 @@ public:
 
 private:
   void visit(const Stmt &s) {
-    switch (s.kind) {
-    case StmtKind::Block:
-      scopes_.emplace_back();
-      for (auto &st : static_cast<const BlockStmt &>(s).stmts) visit(*st);
-      scopes_.pop_back();
-      return;
-    case StmtKind::For: { // the init's binding lives in a scope around the loop
-      auto &f = static_cast<const ForStmt &>(s);
-      scopes_.emplace_back();
-      forEachChildStmt(f, [&](const Stmt &child) { visit(child); });
-      scopes_.pop_back();
-      return;
-    }
-    case StmtKind::VarDecl: declare(static_cast<const VarDeclStmt &>(s).binding); return;
-    case StmtKind::Expr:
-    case StmtKind::Assign:
-    case StmtKind::If:
-    case StmtKind::While:
-    case StmtKind::Loop:
-    case StmtKind::Pick:
-    case StmtKind::Fall:
-    case StmtKind::Break:
-    case StmtKind::Continue:
-    case StmtKind::Pass:
-    case StmtKind::Fail:
-    case StmtKind::Return:
-    case StmtKind::Exit:
-    case StmtKind::Defer:
-    case StmtKind::Error: forEachChildStmt(s, [&](const Stmt &child) { visit(child); }); return;
-    }
+    if (auto *v = as<VarDeclStmt>(&s)) declare(v->binding);
+    if (opensScope(s)) scopes_.emplace_back(); // a block's, and a `for`'s around its init
+    forEachChildStmt(s, [&](const Stmt &child) { visit(child); });
+    if (opensScope(s)) scopes_.pop_back();
   }
 
   void declare(const Binding &b) {

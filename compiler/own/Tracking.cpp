@@ -382,31 +382,7 @@ std::string familyReleaseHelp(Family f, const std::string &pointer, const Module
 
 void forEachUnboundAllocation(const Stmt &s, const AllocationVisitor &f) {
   walkStmts(s, [&](const Stmt &st) {
-    const Expr *kept = nullptr; // the root whose value a binding or the caller receives
-    switch (st.kind) {
-    case StmtKind::VarDecl: kept = static_cast<const VarDeclStmt &>(st).init.get(); break;
-    case StmtKind::Pass: kept = static_cast<const PassStmt &>(st).value.get(); break;
-    case StmtKind::Return: kept = static_cast<const ReturnStmt &>(st).value.get(); break;
-    case StmtKind::Assign: {
-      auto &a = static_cast<const AssignStmt &>(st);
-      if (!a.compound && as<NameExpr>(a.target.get())) kept = a.value.get();
-      break;
-    }
-    case StmtKind::Block:
-    case StmtKind::Expr:
-    case StmtKind::If:
-    case StmtKind::While:
-    case StmtKind::For:
-    case StmtKind::Loop:
-    case StmtKind::Pick:
-    case StmtKind::Fall:
-    case StmtKind::Break:
-    case StmtKind::Continue:
-    case StmtKind::Fail:
-    case StmtKind::Exit:
-    case StmtKind::Defer:
-    case StmtKind::Error: break;
-    }
+    const Expr *kept = handedOnValue(st); // the root whose value a binding or the caller receives
     forEachOwnExpr(st, [&](const Expr &root) { visitValue(root, Keep{&root == kept, nullptr}, f); });
   });
 }
