@@ -335,9 +335,15 @@ using StmtPtr = std::unique_ptr<Stmt>;
 
 // The operator as written in source ("+", "<<", "&&", ...).
 const char *binaryText(BinaryOp op);
-// Defined in ast/Walk.cpp; the nodes' leaving() and breaksOut() recurse
-// through them.
+// Control flow read off the tree alone (the checker's NPK-R008 and
+// narrowing, the unreachable-code warning); defined in ast/Walk.cpp, and the
+// nodes' leaving() and breaksOut() recurse through them:
+// whether `s` holds a `break` of the loop whose body holds `s` (not one of a
+// nested loop);
 bool breaksOutOfLoop(const Stmt &s);
+// the statement that keeps control from falling through `s` to the next one
+// (a jump, possibly inside a nested block; an `if` whose branches all leave;
+// a loop that never ends), or null when `s` may fall through.
 const Stmt *leavingStatement(const Stmt &s);
 
 // A statement that never leaves and holds no statement.

@@ -27,15 +27,8 @@ void walkExprs(const Expr &e, const std::function<void(const Expr &)> &f);
 // statements included.
 void forEachExprIn(const Stmt &s, const std::function<void(const Expr &)> &f);
 
-// Control flow read off the tree alone (the checker's NPK-R008 and
-// narrowing, the unreachable-code warning):
-// whether `s` holds a `break` of the loop whose body holds `s` (not one of a
-// nested loop);
-bool breaksOutOfLoop(const Stmt &s);
-// the statement that keeps control from falling through `s` to the next one
-// (a jump, possibly inside a nested block; an `if` whose branches all leave;
-// a loop that never ends), or null when `s` may fall through.
-const Stmt *leavingStatement(const Stmt &s);
+// What a statement's node says of itself (AST.h; breaksOutOfLoop and
+// leavingStatement are declared there, beside the nodes that answer them):
 // the expression whose value `s` hands to a binding or the caller (AST.h,
 // `handedOn`), or null;
 const Expr *handedOnValue(const Stmt &s);

@@ -100,7 +100,7 @@ uint64_t bytesOf(const Ty *t, int depth) {
   uint64_t size = 0, align = 1;
   std::string why;
   if (depth > 64) return 0;
-  if (t->kind != TyKind::Result && typeLayout(t, size, align, why)) return size;
+  if (typeLayout(t, size, align, why)) return size; // none for a string or a Result
   switch (t->kind) {
   case TyKind::String: return 16;
   case TyKind::Array: return saturatingMul(t->length, bytesOf(t->element(), depth + 1));

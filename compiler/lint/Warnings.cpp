@@ -167,9 +167,10 @@ public:
 private:
   void visit(const Stmt &s) {
     if (auto *v = as<VarDeclStmt>(&s)) declare(v->binding);
-    if (opensScope(s)) scopes_.emplace_back(); // a block's, and a `for`'s around its init
+    bool scope = opensScope(s); // a block's, and a `for`'s around its init
+    if (scope) scopes_.emplace_back();
     forEachChildStmt(s, [&](const Stmt &child) { visit(child); });
-    if (opensScope(s)) scopes_.pop_back();
+    if (scope) scopes_.pop_back();
   }
 
   void declare(const Binding &b) {

@@ -270,21 +270,18 @@ void Lowerer::storeValue(llvm::Value *v, llvm::Value *addr) {
     if (auto *load = llvm::cast<llvm::LoadInst>(v); load->use_empty()) load->eraseFromParent();
     return;
   }
-  if (llvm::isa<llvm::InsertValueInst>(v) && builtPart(v, 0)) { // built from parts: stored part by part
+  if (llvm::isa<llvm::InsertValueInst>(v)) { // built from parts: stored part by part, when every part is known
     auto *ty = v->getType();
     unsigned n = ty->isStructTy() ? ty->getStructNumElements() : static_cast<unsigned>(ty->getArrayNumElements());
-    for (unsigned i = 0; i < n; ++i) {
-      llvm::Value *field = builtPart(v, i);
-      if (!field) { // not every part is known: the whole value, as it is
-        b_.CreateStore(v, addr);
-        return;
-      }
+    llvm::SmallVector<llvm::Value *, 8> fields;
+    for (unsigned i = 0; i < n && fields.size() == i; ++i)
+      if (llvm::Value *field = builtPart(v, i)) fields.push_back(field);
+    if (fields.size() == n) {
+      for (unsigned i = 0; i < n; ++i)
+        if (!llvm::isa<llvm::UndefValue>(fields[i]))
+          storeValue(fields[i], b_.CreateConstInBoundsGEP2_32(ty, addr, 0, i));
+      return;
     }
-    for (unsigned i = 0; i < n; ++i) {
-      llvm::Value *field = builtPart(v, i);
-      if (!llvm::isa<llvm::UndefValue>(field)) storeValue(field, b_.CreateConstInBoundsGEP2_32(ty, addr, 0, i));
-    }
-    return;
   }
   auto *zero = llvm::dyn_cast<llvm::Constant>(v);
   if (zero && zero->isNullValue() && v->getType()->isAggregateType() &&
