@@ -32,21 +32,61 @@ llvm::Value *Lowerer::convert(llvm::Value *v, const Ty *from, const Ty *to) {
   return v; // pointers are opaque
 }
 
-void Lowerer::emitTrapWith(llvm::Value *failCond, llvm::function_ref<void()> call) {
+// The site's private constant (npk_trap_site).
+llvm::Constant *Lowerer::trapSite(const TrapSite &site) {
+  if (!trapSiteType_) {
+    llvm::Type *p = b_.getPtrTy(), *i32 = b_.getInt32Ty(), *i8 = b_.getInt8Ty();
+    trapSiteType_ = llvm::StructType::create(ctx_, {p, i32, i32, i32, i8, i8, p, p}, "npk.trap_site");
+  }
+  llvm::Constant *none = llvm::ConstantPointerNull::get(b_.getPtrTy());
+  llvm::Constant *file = none;
+  LineCol lc;
+  if (site.at.valid()) {
+    file = stringConstant(sm_.file(site.at.file).path);
+    lc = sm_.lineCol(site.at.file, site.at.begin);
+  }
+  llvm::Constant *init = llvm::ConstantStruct::get(
+      trapSiteType_, {file, b_.getInt32(lc.line), b_.getInt32(lc.charCol), b_.getInt32(site.code),
+                      b_.getInt8(site.kind), b_.getInt8(site.flags), site.op ? stringConstant(site.op) : none,
+                      site.type ? stringConstant(site.type->str()) : none});
+  auto *gv = new llvm::GlobalVariable(*mod_, trapSiteType_, true, llvm::GlobalValue::PrivateLinkage, init, ".trap");
+  gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
+  return gv;
+}
+
+void Lowerer::emitTrap(llvm::Value *failCond, const TrapSite &site, llvm::function_ref<TrapOperands()> operands) {
   // A check that cannot fail (a constant divisor, a cast that cannot lose
   // bits) costs nothing, not even an -O0 block.
   if (auto *c = llvm::dyn_cast<llvm::ConstantInt>(failCond); c && c->isZero()) return;
-  auto *trapBB = newBlock("trap");
+  auto widen = [&](llvm::Value *v) -> llvm::Value * { return v ? v : b_.getInt64(0); };
   auto *okBB = newBlock("ok");
-  b_.CreateCondBr(failCond, trapBB, okBB, llvm::MDBuilder(ctx_).createBranchWeights(1, 1 << 20));
-  b_.SetInsertPoint(trapBB);
-  call();
-  b_.CreateUnreachable();
+  auto *cold = llvm::MDBuilder(ctx_).createBranchWeights(1, 1 << 20);
+  if (!options_.optimized && !options_.debugInfo) {
+    if (!trapBlock_.block) {
+      llvm::IRBuilderBase::InsertPointGuard keep(b_);
+      trapBlock_.block = llvm::BasicBlock::Create(ctx_, "trap", fn_);
+      b_.SetInsertPoint(trapBlock_.block);
+      trapBlock_.site = b_.CreatePHI(b_.getPtrTy(), 4, "site");
+      trapBlock_.a = b_.CreatePHI(b_.getInt64Ty(), 4, "a");
+      trapBlock_.b = b_.CreatePHI(b_.getInt64Ty(), 4, "b");
+      b_.CreateCall(runtime(RuntimeFn::npk_trap_at), {trapBlock_.site, trapBlock_.a, trapBlock_.b});
+      b_.CreateUnreachable();
+    }
+    TrapOperands ab = operands();
+    llvm::BasicBlock *from = b_.GetInsertBlock();
+    trapBlock_.site->addIncoming(trapSite(site), from);
+    trapBlock_.a->addIncoming(widen(ab.first), from);
+    trapBlock_.b->addIncoming(widen(ab.second), from);
+    b_.CreateCondBr(failCond, trapBlock_.block, okBB, cold);
+  } else {
+    auto *trapBB = newBlock("trap");
+    b_.CreateCondBr(failCond, trapBB, okBB, cold);
+    b_.SetInsertPoint(trapBB);
+    TrapOperands ab = operands();
+    b_.CreateCall(runtime(RuntimeFn::npk_trap_at), {trapSite(site), widen(ab.first), widen(ab.second)});
+    b_.CreateUnreachable();
+  }
   b_.SetInsertPoint(okBB);
-}
-
-void Lowerer::emitTrap(llvm::Value *failCond, int code, Span at) {
-  emitTrapWith(failCond, [&] { b_.CreateCall(runtime(RuntimeFn::npk_trap), {b_.getInt32(code), locString(at)}); });
 }
 
 // An integer value widened to int64 by its type's signedness (for messages).
@@ -113,12 +153,9 @@ llvm::Value *Lowerer::arrayElement(const IndexExpr &e) {
     bad = b_.CreateICmpSLT(i, llvm::ConstantInt::get(iTy, 0));
   if (auto *known = llvm::dyn_cast_or_null<llvm::ConstantInt>(bad); known && known->isZero())
     bad = nullptr; // a constant index in range (the checker refused any other constant)
-  if (bad) {
-    emitTrapWith(bad, [&] {
-      b_.CreateCall(runtime(RuntimeFn::npk_trap_index),
-                    {locString(e.span), stringConstant(arrayTy->str()), toInt64(i, it), b_.getInt32(isSigned ? 1 : 0)});
-    });
-  }
+  if (bad)
+    emitTrap(bad, {NPK_ERR_INDEX, NPK_TRAP_SITE_INDEX, uint8_t(isSigned ? 1 : 0), e.span, nullptr, arrayTy},
+             [&] { return TrapOperands{toInt64(i, it), nullptr}; });
   llvm::Value *wide = isSigned ? b_.CreateSExtOrTrunc(i, b_.getInt64Ty()) : b_.CreateZExtOrTrunc(i, b_.getInt64Ty());
   return b_.CreateInBoundsGEP(llArray, base, {b_.getInt64(0), wide});
 }
@@ -189,6 +226,9 @@ llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy,
                                         const RawExpr *raw) {
   const Ty *valueTy = resultTy->resultValue();
   llvm::Value *isError = part(result, 0, "is_error");
+  // A Result that cannot hold an error (a plain callee's) unwraps for free.
+  if (auto *c = llvm::dyn_cast<llvm::ConstantInt>(isError); c && c->isZero() && !fallback)
+    return valueTy->isNil() ? nullptr : part(result, 2);
   auto *errBB = newBlock(fallback ? "default" : "raw.fail");
   auto *okBB = newBlock("raw.ok");
   b_.CreateCondBr(isError, errBB, okBB);
@@ -266,13 +306,10 @@ llvm::Value *Lowerer::lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, co
   bool isSigned = isSignedInt(t);
   // Traps 101/102 name the operator, the type and both operands.
   auto trap = [&](llvm::Value *cond, int code) {
-    emitTrapWith(cond, [&] {
-      int flags = (isSigned ? NPK_TRAP_LHS_SIGNED : 0) | (isSignedInt(rt) ? NPK_TRAP_RHS_SIGNED : 0) |
-                  (negate ? NPK_TRAP_NEGATE : 0);
-      b_.CreateCall(runtime(RuntimeFn::npk_trap_int_op),
-                    {b_.getInt32(code), locString(at), stringConstant(binaryText(op)), stringConstant(t->str()),
-                     toInt64(l, t), toInt64(r, rt), b_.getInt32(flags)});
-    });
+    auto flags = uint8_t((isSigned ? NPK_TRAP_LHS_SIGNED : 0) | (isSignedInt(rt) ? NPK_TRAP_RHS_SIGNED : 0) |
+                         (negate ? NPK_TRAP_NEGATE : 0));
+    emitTrap(cond, {code, NPK_TRAP_SITE_INT_OP, flags, at, binaryText(op), t},
+             [&] { return TrapOperands{toInt64(l, t), toInt64(r, rt)}; });
   };
   auto checked = [&](llvm::Intrinsic::ID sid, llvm::Intrinsic::ID uid) {
     llvm::Value *pair = b_.CreateBinaryIntrinsic(isSigned ? sid : uid, l, r);
@@ -429,10 +466,10 @@ llvm::Value *Lowerer::lowerCast(const CastExpr &e) {
     llvm::Value *okLo = toSigned ? b_.CreateFCmpOGE(d, llvm::ConstantFP::get(b_.getDoubleTy(), lo))
                                  : b_.CreateFCmpOGT(d, llvm::ConstantFP::get(b_.getDoubleTy(), lo));
     llvm::Value *okHi = b_.CreateFCmpOLT(d, llvm::ConstantFP::get(b_.getDoubleTy(), hi));
-    emitTrapWith(b_.CreateNot(b_.CreateAnd(okLo, okHi)), [&] {
-      b_.CreateCall(runtime(RuntimeFn::npk_trap_cast_float), {locString(e.span), stringConstant(to->str()), d,
-                                                     b_.getInt32(v->getType()->isFloatTy() ? 1 : 0)});
-    });
+    emitTrap(b_.CreateNot(b_.CreateAnd(okLo, okHi)),
+             {NPK_ERR_CAST_RANGE, NPK_TRAP_SITE_CAST_FLOAT, uint8_t(v->getType()->isFloatTy() ? 1 : 0), e.span,
+              nullptr, to},
+             [&] { return TrapOperands{b_.CreateBitCast(d, b_.getInt64Ty()), nullptr}; });
     return toSigned ? b_.CreateFPToSI(v, toTy) : b_.CreateFPToUI(v, toTy);
   }
   llvm::report_fatal_error("npkc: unexpected cast in lowering");
@@ -463,10 +500,8 @@ llvm::Value *Lowerer::castIntChecked(llvm::Value *v, const Ty *from, const Ty *t
                                   : b_.CreateICmpSLT(r, llvm::ConstantInt::get(toTy, 0));
     bad = b_.CreateOr(bad, neg);
   }
-  emitTrapWith(bad, [&] {
-    b_.CreateCall(runtime(RuntimeFn::npk_trap_cast_int),
-                  {locString(at), stringConstant(to->str()), toInt64(v, from), b_.getInt32(fromSigned ? 1 : 0)});
-  });
+  emitTrap(bad, {NPK_ERR_CAST_RANGE, NPK_TRAP_SITE_CAST_INT, uint8_t(fromSigned ? 1 : 0), at, nullptr, to},
+           [&] { return TrapOperands{toInt64(v, from), nullptr}; });
   return r;
 }
 

@@ -151,7 +151,7 @@ llvm::StructType *Lowerer::resultType(const Ty *value) {
 llvm::FunctionCallee Lowerer::runtime(RuntimeFn which) {
   llvm::Type *VOID = b_.getVoidTy(), *I32 = b_.getInt32Ty(), *I64 = b_.getInt64Ty(), *U64 = I64;
   llvm::Type *F32 = b_.getFloatTy(), *F64 = b_.getDoubleTy(), *STRING = llvmType(types_->string());
-  llvm::Type *PTR = b_.getPtrTy(), *CPTR = PTR, *CSTR = PTR, *CSTRS = PTR, *I64P = PTR, *FAILSAFE = PTR;
+  llvm::Type *PTR = b_.getPtrTy(), *CPTR = PTR, *CSTR = PTR, *CSTRS = PTR, *I64P = PTR, *FAILSAFE = PTR, *SITE = PTR;
   struct Sig {
     const char *name;
     llvm::Type *ret;
@@ -421,6 +421,7 @@ void Lowerer::lowerFunc(const nir::Func &nf) {
   slots_.clear();
   dropFlags_.clear();
   counted_.clear();
+  trapBlock_ = {};
   dropCount_ = 0;
   if (debug_) debug_->beginFunction(f, fn_);
   b_.SetCurrentDebugLocation({}); // each NIR instruction sets its own
@@ -428,6 +429,7 @@ void Lowerer::lowerFunc(const nir::Func &nf) {
   allocas_.SetInsertPoint(entry);
   lowerBody(nf);
   allocas_.CreateBr(&*std::next(fn_->begin()));
+  if (trapBlock_.block) trapBlock_.block->moveAfter(&fn_->back()); // cold: last
   // A block left open (only possible after a noreturn call) ends unreachable.
   // An aggregate whose parts were read or stored one by one instead (part,
   // storeValue) goes: instruction selection would still split a load into

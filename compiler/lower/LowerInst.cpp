@@ -212,8 +212,8 @@ void Lowerer::lowerCountInit(const nir::Inst &in) {
   llvm::Value *start = in.counts[0] == nir::kNoTemp ? zero : temp(in.counts[0]);
   llvm::Value *limit = temp(in.counts[1]);
   llvm::Value *step = temp(in.counts[2]);
-  emitTrap(ty->isSigned ? b_.CreateICmpSLE(step, zero) : b_.CreateICmpEQ(step, zero), NPK_ERR_LOOP_STEP,
-           static_cast<const LoopStmt *>(in.stmt)->step->span);
+  emitTrap(ty->isSigned ? b_.CreateICmpSLE(step, zero) : b_.CreateICmpEQ(step, zero),
+           {NPK_ERR_LOOP_STEP, NPK_TRAP_SITE_PLAIN, 0, static_cast<const LoopStmt *>(in.stmt)->step->span});
   llvm::Value *up = ty->isSigned ? b_.CreateICmpSLE(start, limit) : b_.CreateICmpULE(start, limit);
   llvm::Value *distance = b_.CreateSelect(up, b_.CreateSub(limit, start), b_.CreateSub(start, limit));
   llvm::Value *rounds = b_.CreateAdd(b_.CreateUDiv(distance, step),

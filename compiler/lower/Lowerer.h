@@ -4,6 +4,8 @@
 #include "lower/DebugInfo.h"
 #include "lower/Lower.h"
 
+#include "npk/runtime.h"
+
 #include <llvm/ADT/STLFunctionalExtras.h>
 #include <llvm/IR/IRBuilder.h>
 
@@ -118,10 +120,30 @@ public:
   llvm::Value *arrayElement(const IndexExpr &e);
   llvm::Value *lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback,
                                  const RawExpr *raw = nullptr);
-  void emitTrap(llvm::Value *failCond, int code, Span at);
-  // When failCond holds, branches to a cold block where `call` emits the call
-  // of a noreturn runtime trap (its arguments are computed there).
-  void emitTrapWith(llvm::Value *failCond, llvm::function_ref<void()> call);
+  // One trap site (npk_trap_site in npk/runtime.h): what npk_trap_at prints.
+  struct TrapSite {
+    int code = 0;
+    uint8_t kind = NPK_TRAP_SITE_PLAIN;
+    uint8_t flags = 0;
+    Span at;
+    const char *op = nullptr;
+    const Ty *type = nullptr;
+  };
+  // When failCond holds, the site's trap: npk_trap_at(site, a, b), with the
+  // operands `operands` computes (each an int64; none: 0). A condition known
+  // false emits nothing. Unoptimised code without debug info branches to the
+  // function's one shared trap block (trapBlock_), which receives the site
+  // and the operands through phis; otherwise each site has its own cold
+  // block, where the operands are computed, and its own source location.
+  using TrapOperands = std::pair<llvm::Value *, llvm::Value *>;
+  void emitTrap(llvm::Value *failCond, const TrapSite &site,
+                llvm::function_ref<TrapOperands()> operands = [] { return TrapOperands{}; });
+  llvm::Constant *trapSite(const TrapSite &site);
+  llvm::StructType *trapSiteType_ = nullptr;
+  struct SharedTrap {
+    llvm::BasicBlock *block = nullptr;
+    llvm::PHINode *site = nullptr, *a = nullptr, *b = nullptr;
+  } trapBlock_; // per function
   llvm::Value *toInt64(llvm::Value *v, const Ty *t);
   llvm::Value *makeResult(const Ty *value, llvm::Value *isError, llvm::Value *err, llvm::Value *val);
 

@@ -555,6 +555,28 @@ extern "C" void npk_trap_cast_float(const char *loc, const char *type, double va
   report_cast(loc, type, v);
 }
 
+extern "C" void npk_trap_at(const npk_trap_site *site, int64_t a, int64_t b) {
+  if (site == nullptr) npk_trap(0, nullptr);
+  // "file:line:column" with the file's name cut at 4 KiB.
+  char loc[4096 + 32];
+  const char *at = nullptr;
+  if (site->file != nullptr) {
+    snprintf(loc, sizeof loc, "%.4096s:%" PRIu32 ":%" PRIu32, site->file, site->line, site->column);
+    at = loc;
+  }
+  switch (site->kind) {
+  case NPK_TRAP_SITE_INT_OP: npk_trap_int_op(site->code, at, site->op, site->type, a, b, site->flags);
+  case NPK_TRAP_SITE_CAST_INT: npk_trap_cast_int(at, site->type, a, site->flags & 1);
+  case NPK_TRAP_SITE_CAST_FLOAT: {
+    double value;
+    memcpy(&value, &a, sizeof value);
+    npk_trap_cast_float(at, site->type, value, site->flags & 1);
+  }
+  case NPK_TRAP_SITE_INDEX: npk_trap_index(at, site->type, a, site->flags & 1);
+  default: npk_trap(site->code, at);
+  }
+}
+
 extern "C" void npk_fail_at(int32_t code, const char *loc, const char *what) {
   if (g_failsafe.load(std::memory_order_acquire) == nullptr || g_failsafe_running.load()) {
     fflush(stdout);
@@ -663,6 +685,7 @@ namespace {
 #define STRING npk_string
 using FailsafeFn = int32_t (*)(int32_t);
 #define FAILSAFE FailsafeFn
+#define SITE const npk_trap_site *
 // A function pointer of exactly the listed type takes the function's address
 // only when the declaration matches (function pointers do not convert,
 // except by dropping `noreturn`, which clang counts as part of the type).
@@ -681,4 +704,5 @@ using FailsafeFn = int32_t (*)(int32_t);
 #undef I64P
 #undef STRING
 #undef FAILSAFE
+#undef SITE
 }  // namespace
