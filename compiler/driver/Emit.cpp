@@ -2,7 +2,9 @@
 
 #include "driver/Modules.h"
 
+#include <llvm/IR/Instructions.h>
 #include <llvm/IR/LegacyPassManager.h>
+#include <llvm/Pass.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/FileSystem.h>
@@ -19,6 +21,26 @@
 namespace npk {
 
 namespace {
+// Runs after each function's machine code is written (code generation
+// takes a module one function at a time): nothing reads its IR again, so
+// the body shrinks to one `unreachable` and its memory serves the functions
+// after it. The function stays a definition with its linkage and debug
+// info attachment, so the module is still valid IR.
+struct ReleaseEmittedBody : llvm::FunctionPass {
+  static char ID;
+  ReleaseEmittedBody() : llvm::FunctionPass(ID) {}
+  llvm::StringRef getPassName() const override { return "npk: release emitted IR bodies"; }
+  void getAnalysisUsage(llvm::AnalysisUsage &au) const override { au.setPreservesAll(); }
+  bool runOnFunction(llvm::Function &f) override {
+    if (f.size() == 1 && llvm::isa<llvm::UnreachableInst>(f.front().front())) return false;
+    for (llvm::BasicBlock &bb : f) bb.dropAllReferences();
+    while (!f.empty()) f.begin()->eraseFromParent();
+    new llvm::UnreachableInst(f.getContext(), llvm::BasicBlock::Create(f.getContext(), "", &f));
+    return true;
+  }
+};
+char ReleaseEmittedBody::ID = 0;
+
 std::unique_ptr<llvm::TargetMachine> makeTargetMachine(std::string &error, int optLevel) {
   static bool initialised = [] {
     llvm::InitializeNativeTarget();
@@ -89,6 +111,7 @@ std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assem
     llvm::legacy::PassManager pm;
     auto kind = assembly ? llvm::CodeGenFileType::AssemblyFile : llvm::CodeGenFileType::ObjectFile;
     if (tm->addPassesToEmitFile(pm, out, nullptr, kind)) return "the target cannot emit this file type";
+    pm.add(new ReleaseEmittedBody());
     pm.run(m);
   }
   out.close();

@@ -15,7 +15,8 @@ std::string configureTarget(llvm::Module &m);
 // Optimises (when optLevel > 0) and writes assembly or an object file.
 // Returns an empty string on success, or the reason it failed;
 // `writeFailed` tells a file that could not be written (opened, filled or
-// closed) from a target that cannot emit.
+// closed) from a target that cannot emit. emitMachineCode leaves each
+// function's body a lone `unreachable` once its code is written.
 std::string optimizeModule(llvm::Module &m, int optLevel);
 std::string emitMachineCode(llvm::Module &m, const std::string &path, bool assembly, int optLevel,
                             bool &writeFailed);

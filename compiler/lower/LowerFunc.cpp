@@ -5,7 +5,7 @@
 namespace npk {
 
 std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target, const SourceManager &sm,
-                                           Program &program, const Symbols &syms, const nir::Module &nir,
+                                           Program &program, const Symbols &syms, nir::Module &nir,
                                            TypeContext &types, const LowerOptions &options) {
   llvm::LLVMContext &ctx = target->getContext();
   Lowerer l(ctx, sm, program, syms, nir);
@@ -16,7 +16,7 @@ std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target,
 }
 
 Lowerer::Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program, const Symbols &syms,
-                 const nir::Module &nir)
+                 nir::Module &nir)
     : ctx_(ctx), sm_(sm), program_(program), syms_(syms), nir_(nir), b_(ctx), allocas_(ctx) {}
 
 std::unique_ptr<llvm::Module> Lowerer::run() {
@@ -26,7 +26,13 @@ std::unique_ptr<llvm::Module> Lowerer::run() {
   for (FuncDecl *f : syms_.allFuncs) declareFunc(*f);
   for (auto &m : program_.modules)
     for (auto &g : m->globals) defineGlobal(*g);
-  for (const nir::Func &f : nir_.funcs) lowerFunc(f);
+  // Each function's NIR goes once it is lowered: nothing reads it again, and
+  // its memory serves the LLVM IR of the functions after it.
+  for (nir::Func &f : nir_.funcs) {
+    lowerFunc(f);
+    f.blocks = {};
+    f.sites = {};
+  }
   emitResultThunks();
   emitEntryPoint();
   if (debug_) debug_->finalize();
@@ -149,6 +155,8 @@ llvm::StructType *Lowerer::resultType(const Ty *value) {
 // Declarations of the runtime entry points the generated code calls, from
 // their one list (npk/runtime_calls.def).
 llvm::FunctionCallee Lowerer::runtime(RuntimeFn which) {
+  llvm::FunctionCallee &known = runtimeFns_[static_cast<size_t>(which)];
+  if (known) return known;
   llvm::Type *VOID = b_.getVoidTy(), *I32 = b_.getInt32Ty(), *I64 = b_.getInt64Ty(), *U64 = I64;
   llvm::Type *F32 = b_.getFloatTy(), *F64 = b_.getDoubleTy(), *STRING = llvmType(types_->string());
   llvm::Type *PTR = b_.getPtrTy(), *CPTR = PTR, *CSTR = PTR, *CSTRS = PTR, *I64P = PTR, *FAILSAFE = PTR, *SITE = PTR;
@@ -172,7 +180,7 @@ llvm::FunctionCallee Lowerer::runtime(RuntimeFn which) {
     if (s.attributes == 2) fn->addRetAttr(llvm::Attribute::NoAlias);
     fn->setDoesNotThrow();
   }
-  return callee;
+  return known = callee;
 }
 
 // The value `@f`: the function itself, or for a function that returns its

@@ -20,12 +20,13 @@ namespace npk {
 enum class RuntimeFn {
 #define NPK_RUNTIME_CALL(name, ret, params, attributes) name,
 #include "npk/runtime_calls.def"
+  Count
 };
 
 class Lowerer {
 public:
   Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program, const Symbols &syms,
-          const nir::Module &nir);
+          nir::Module &nir);
   std::unique_ptr<llvm::Module> run();
 
   // ---- types and runtime (LowerFunc.cpp)
@@ -35,7 +36,7 @@ public:
   void defineGlobal(const GlobalDecl &g);
   llvm::Constant *constant(const ConstValue &v, const Ty *t);
   llvm::StructType *resultType(const Ty *value);
-  llvm::FunctionCallee runtime(RuntimeFn which);
+  llvm::FunctionCallee runtime(RuntimeFn which); // declared once each (runtimeFns_)
   llvm::Function *declareFunc(FuncDecl &f);
   const Ty *funcType(const FuncDecl &f);
   bool returnsInMemory(const Ty *fnTy);
@@ -151,7 +152,7 @@ public:
   const SourceManager &sm_;
   Program &program_;
   const Symbols &syms_;
-  const nir::Module &nir_;
+  nir::Module &nir_; // consumed: each function's blocks go once it is lowered
   TypeContext *types_ = nullptr;
   std::unique_ptr<llvm::Module> mod_;
   llvm::IRBuilder<> b_;
@@ -165,6 +166,7 @@ public:
   std::unordered_map<const GlobalDecl *, llvm::GlobalVariable *> globals_;
   std::unordered_map<const StructDecl *, llvm::StructType *> structs_;
   std::map<std::string, llvm::Constant *> strings_;
+  llvm::FunctionCallee runtimeFns_[size_t(RuntimeFn::Count)];
 
   // Per-function state.
   const FuncDecl *func_ = nullptr;

@@ -12,6 +12,8 @@
 #include <llvm/IR/Instructions.h>
 #include <llvm/IR/InstIterator.h>
 #include <llvm/IR/Verifier.h>
+#include <llvm/Object/ObjectFile.h>
+#include <llvm/Support/FileSystem.h>
 #include <llvm/Support/raw_ostream.h>
 
 #include <algorithm>
@@ -134,6 +136,44 @@ TEST(DebugInfo, SurvivesTheO2Pipeline) {
     for (llvm::Instruction &i : llvm::instructions(f)) located |= i.getDebugLoc() && i.getDebugLoc().getLine() > 0;
   EXPECT_TRUE(located);
   EXPECT_GT(countVariables(*l.mod), 0u);
+}
+
+// Code generation releases each function's IR once its code is written: the
+// module that remains is valid IR, debug info included, every definition is
+// still a definition with its linkage and subprogram, and its body is one
+// `unreachable`. The object file it wrote holds every function.
+TEST(DebugInfo, EmittedBodiesAreReleasedAndTheModuleStaysValid) {
+  Lowered l(true);
+  std::vector<std::pair<std::string, llvm::GlobalValue::LinkageTypes>> before;
+  for (llvm::Function &f : *l.mod)
+    if (!f.isDeclaration()) before.emplace_back(f.getName().str(), f.getLinkage());
+  ASSERT_GE(before.size(), 5u);
+  llvm::SmallString<128> obj;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("npk-release", "o", obj));
+  bool writeFailed = false;
+  ASSERT_EQ(emitMachineCode(*l.mod, std::string(obj), false, 0, writeFailed), "");
+  EXPECT_EQ(verify(*l.mod), "");
+  for (auto &[name, linkage] : before) {
+    llvm::Function *f = l.mod->getFunction(name);
+    ASSERT_NE(f, nullptr) << name;
+    EXPECT_FALSE(f->isDeclaration()) << name;
+    EXPECT_EQ(f->getLinkage(), linkage) << name;
+    EXPECT_NE(f->getSubprogram(), nullptr) << name;
+    ASSERT_EQ(f->size(), 1u) << name;
+    EXPECT_EQ(f->front().size(), 1u) << name;
+    EXPECT_TRUE(llvm::isa<llvm::UnreachableInst>(f->front().front())) << name;
+  }
+  auto file = llvm::object::ObjectFile::createObjectFile(obj.str());
+  ASSERT_TRUE(bool(file));
+  std::vector<std::string> defined;
+  for (const llvm::object::SymbolRef &sym : file->getBinary()->symbols()) {
+    auto type = sym.getType();
+    auto name = sym.getName();
+    if (type && name && *type == llvm::object::SymbolRef::ST_Function) defined.push_back(name->str());
+  }
+  llvm::sys::fs::remove(obj);
+  for (auto &[name, linkage] : before)
+    EXPECT_NE(std::find(defined.begin(), defined.end(), name), defined.end()) << name;
 }
 
 TEST(DebugInfo, NoneWithoutG) {
