@@ -32,26 +32,54 @@ llvm::Value *Lowerer::convert(llvm::Value *v, const Ty *from, const Ty *to) {
   return v; // pointers are opaque
 }
 
-// The site's private constant (npk_trap_site).
-llvm::Constant *Lowerer::trapSite(const TrapSite &site) {
-  if (!trapSiteType_) {
-    llvm::Type *p = b_.getPtrTy(), *i32 = b_.getInt32Ty(), *i8 = b_.getInt8Ty();
-    trapSiteType_ = llvm::StructType::create(ctx_, {p, i32, i32, i32, i8, i8, p, p}, "npk.trap_site");
+uint32_t Lowerer::trapText(const std::string &text) {
+  auto [it, added] = trapTextIndex_.try_emplace(text, static_cast<uint32_t>(trapTexts_.size()));
+  if (added) trapTexts_.push_back(text);
+  return it->second;
+}
+
+llvm::GlobalVariable *Lowerer::trapTable() {
+  if (!trapTable_) {
+    llvm::Type *p = b_.getPtrTy(), *i32 = b_.getInt32Ty();
+    auto *ty = llvm::StructType::create(ctx_, {p, p, i32, i32}, "npk.trap_table");
+    trapTable_ = new llvm::GlobalVariable(*mod_, ty, true, llvm::GlobalValue::PrivateLinkage, nullptr, "npk.traps");
   }
-  llvm::Constant *none = llvm::ConstantPointerNull::get(b_.getPtrTy());
-  llvm::Constant *file = none;
+  return trapTable_;
+}
+
+// The site's words (npk_trap_site) go into the table; its number is what
+// the trap call passes.
+llvm::Constant *Lowerer::trapSite(const TrapSite &site) {
+  trapTable();
+  uint32_t file = NPK_TRAP_NO_TEXT;
   LineCol lc;
   if (site.at.valid()) {
-    file = stringConstant(sm_.file(site.at.file).path);
+    file = trapText(sm_.file(site.at.file).path);
     lc = sm_.lineCol(site.at.file, site.at.begin);
   }
-  llvm::Constant *init = llvm::ConstantStruct::get(
-      trapSiteType_, {file, b_.getInt32(lc.line), b_.getInt32(lc.charCol), b_.getInt32(site.code),
-                      b_.getInt8(site.kind), b_.getInt8(site.flags), site.op ? stringConstant(site.op) : none,
-                      site.type ? stringConstant(site.type->str()) : none});
-  auto *gv = new llvm::GlobalVariable(*mod_, trapSiteType_, true, llvm::GlobalValue::PrivateLinkage, init, ".trap");
-  gv->setUnnamedAddr(llvm::GlobalValue::UnnamedAddr::Global);
-  return gv;
+  auto index = static_cast<uint32_t>(trapSites_.size() / 8);
+  trapSites_.insert(trapSites_.end(), {file, lc.line, lc.charCol, static_cast<uint32_t>(site.code), site.kind,
+                                       site.flags, site.op ? trapText(site.op) : NPK_TRAP_NO_TEXT,
+                                       site.type ? trapText(site.type->str()) : NPK_TRAP_NO_TEXT});
+  return b_.getInt32(index);
+}
+
+// After every function: the table's sites (numbers only) and its texts.
+void Lowerer::defineTrapTable() {
+  if (!trapTable_) return;
+  auto *sites = new llvm::GlobalVariable(*mod_, llvm::ArrayType::get(b_.getInt32Ty(), trapSites_.size()), true,
+                                         llvm::GlobalValue::PrivateLinkage,
+                                         llvm::ConstantDataArray::get(ctx_, trapSites_), "npk.trap_sites");
+  sites->setAlignment(llvm::Align(4));
+  std::vector<llvm::Constant *> texts;
+  for (const std::string &t : trapTexts_) texts.push_back(stringConstant(t));
+  auto *textsTy = llvm::ArrayType::get(b_.getPtrTy(), texts.size());
+  auto *textArray = new llvm::GlobalVariable(*mod_, textsTy, true, llvm::GlobalValue::PrivateLinkage,
+                                             llvm::ConstantArray::get(textsTy, texts), "npk.trap_texts");
+  trapTable_->setInitializer(llvm::ConstantStruct::get(
+      llvm::cast<llvm::StructType>(trapTable_->getValueType()),
+      {sites, textArray, b_.getInt32(static_cast<uint32_t>(trapSites_.size() / 8)),
+       b_.getInt32(static_cast<uint32_t>(texts.size()))}));
 }
 
 void Lowerer::emitTrap(llvm::Value *failCond, const TrapSite &site, llvm::function_ref<TrapOperands()> operands) {
@@ -66,10 +94,10 @@ void Lowerer::emitTrap(llvm::Value *failCond, const TrapSite &site, llvm::functi
       llvm::IRBuilderBase::InsertPointGuard keep(b_);
       trapBlock_.block = llvm::BasicBlock::Create(ctx_, "trap", fn_);
       b_.SetInsertPoint(trapBlock_.block);
-      trapBlock_.site = b_.CreatePHI(b_.getPtrTy(), 4, "site");
+      trapBlock_.site = b_.CreatePHI(b_.getInt32Ty(), 4, "site");
       trapBlock_.a = b_.CreatePHI(b_.getInt64Ty(), 4, "a");
       trapBlock_.b = b_.CreatePHI(b_.getInt64Ty(), 4, "b");
-      b_.CreateCall(runtime(RuntimeFn::npk_trap_at), {trapBlock_.site, trapBlock_.a, trapBlock_.b});
+      b_.CreateCall(runtime(RuntimeFn::npk_trap_at), {trapTable(), trapBlock_.site, trapBlock_.a, trapBlock_.b});
       b_.CreateUnreachable();
     }
     TrapOperands ab = operands();
@@ -79,11 +107,12 @@ void Lowerer::emitTrap(llvm::Value *failCond, const TrapSite &site, llvm::functi
     trapBlock_.b->addIncoming(widen(ab.second), from);
     b_.CreateCondBr(failCond, trapBlock_.block, okBB, cold);
   } else {
-    auto *trapBB = newBlock("trap");
+    static constexpr const char *kBlockNames[] = {"trap", "trap.int", "trap.cast", "trap.cast", "trap.index"};
+    auto *trapBB = newBlock(site.kind < std::size(kBlockNames) ? kBlockNames[site.kind] : "trap");
     b_.CreateCondBr(failCond, trapBB, okBB, cold);
     b_.SetInsertPoint(trapBB);
     TrapOperands ab = operands();
-    b_.CreateCall(runtime(RuntimeFn::npk_trap_at), {trapSite(site), widen(ab.first), widen(ab.second)});
+    b_.CreateCall(runtime(RuntimeFn::npk_trap_at), {trapTable(), trapSite(site), widen(ab.first), widen(ab.second)});
     b_.CreateUnreachable();
   }
   b_.SetInsertPoint(okBB);

@@ -35,6 +35,7 @@ std::unique_ptr<llvm::Module> Lowerer::run() {
   }
   emitResultThunks();
   emitEntryPoint();
+  defineTrapTable();
   if (debug_) debug_->finalize();
   return std::move(mod_);
 }
@@ -157,9 +158,9 @@ llvm::StructType *Lowerer::resultType(const Ty *value) {
 llvm::FunctionCallee Lowerer::runtime(RuntimeFn which) {
   llvm::FunctionCallee &known = runtimeFns_[static_cast<size_t>(which)];
   if (known) return known;
-  llvm::Type *VOID = b_.getVoidTy(), *I32 = b_.getInt32Ty(), *I64 = b_.getInt64Ty(), *U64 = I64;
+  llvm::Type *VOID = b_.getVoidTy(), *I32 = b_.getInt32Ty(), *U32 = I32, *I64 = b_.getInt64Ty(), *U64 = I64;
   llvm::Type *F32 = b_.getFloatTy(), *F64 = b_.getDoubleTy(), *STRING = llvmType(types_->string());
-  llvm::Type *PTR = b_.getPtrTy(), *CPTR = PTR, *CSTR = PTR, *CSTRS = PTR, *I64P = PTR, *FAILSAFE = PTR, *SITE = PTR;
+  llvm::Type *PTR = b_.getPtrTy(), *CPTR = PTR, *CSTR = PTR, *CSTRS = PTR, *I64P = PTR, *FAILSAFE = PTR, *TRAPS = PTR;
   struct Sig {
     const char *name;
     llvm::Type *ret;

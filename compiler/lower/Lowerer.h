@@ -130,17 +130,26 @@ public:
     const char *op = nullptr;
     const Ty *type = nullptr;
   };
-  // When failCond holds, the site's trap: npk_trap_at(site, a, b), with the
-  // operands `operands` computes (each an int64; none: 0). A condition known
-  // false emits nothing. Unoptimised code without debug info branches to the
-  // function's one shared trap block (trapBlock_), which receives the site
-  // and the operands through phis; otherwise each site has its own cold
-  // block, where the operands are computed, and its own source location.
+  // When failCond holds, the site's trap: npk_trap_at(table, site, a, b),
+  // with the operands `operands` computes (each an int64; none: 0). A
+  // condition known false emits nothing. Unoptimised code without debug info
+  // branches to the function's one shared trap block (trapBlock_), which
+  // receives the site's number and the operands through phis; otherwise each
+  // site has its own cold block, where the operands are computed, and its own
+  // source location.
   using TrapOperands = std::pair<llvm::Value *, llvm::Value *>;
   void emitTrap(llvm::Value *failCond, const TrapSite &site,
                 llvm::function_ref<TrapOperands()> operands = [] { return TrapOperands{}; });
-  llvm::Constant *trapSite(const TrapSite &site);
-  llvm::StructType *trapSiteType_ = nullptr;
+  llvm::Constant *trapSite(const TrapSite &site); // its number in the table
+  uint32_t trapText(const std::string &text);
+  llvm::GlobalVariable *trapTable();
+  void defineTrapTable();
+  // The program's npk_trap_table (defined by defineTrapTable once every site
+  // is known): each site's words, and the texts they name by index.
+  llvm::GlobalVariable *trapTable_ = nullptr;
+  std::vector<uint32_t> trapSites_;
+  std::vector<std::string> trapTexts_;
+  std::unordered_map<std::string, uint32_t> trapTextIndex_;
   struct SharedTrap {
     llvm::BasicBlock *block = nullptr;
     llvm::PHINode *site = nullptr, *a = nullptr, *b = nullptr;

@@ -555,25 +555,29 @@ extern "C" void npk_trap_cast_float(const char *loc, const char *type, double va
   report_cast(loc, type, v);
 }
 
-extern "C" void npk_trap_at(const npk_trap_site *site, int64_t a, int64_t b) {
-  if (site == nullptr) npk_trap(0, nullptr);
+extern "C" void npk_trap_at(const npk_trap_table *table, uint32_t site, int64_t a, int64_t b) {
+  if (table == nullptr || table->sites == nullptr || site >= table->sites_count) npk_trap(0, nullptr);
+  const npk_trap_site &s = table->sites[site];
+  auto text = [&](uint32_t i) -> const char * {
+    return table->texts != nullptr && i < table->texts_count ? table->texts[i] : nullptr;
+  };
   // "file:line:column" with the file's name cut at 4 KiB.
   char loc[4096 + 32];
   const char *at = nullptr;
-  if (site->file != nullptr) {
-    snprintf(loc, sizeof loc, "%.4096s:%" PRIu32 ":%" PRIu32, site->file, site->line, site->column);
+  if (const char *file = text(s.file)) {
+    snprintf(loc, sizeof loc, "%.4096s:%" PRIu32 ":%" PRIu32, file, s.line, s.column);
     at = loc;
   }
-  switch (site->kind) {
-  case NPK_TRAP_SITE_INT_OP: npk_trap_int_op(site->code, at, site->op, site->type, a, b, site->flags);
-  case NPK_TRAP_SITE_CAST_INT: npk_trap_cast_int(at, site->type, a, site->flags & 1);
+  switch (s.kind) {
+  case NPK_TRAP_SITE_INT_OP: npk_trap_int_op(s.code, at, text(s.op), text(s.type), a, b, static_cast<int32_t>(s.flags));
+  case NPK_TRAP_SITE_CAST_INT: npk_trap_cast_int(at, text(s.type), a, s.flags & 1);
   case NPK_TRAP_SITE_CAST_FLOAT: {
     double value;
     memcpy(&value, &a, sizeof value);
-    npk_trap_cast_float(at, site->type, value, site->flags & 1);
+    npk_trap_cast_float(at, text(s.type), value, s.flags & 1);
   }
-  case NPK_TRAP_SITE_INDEX: npk_trap_index(at, site->type, a, site->flags & 1);
-  default: npk_trap(site->code, at);
+  case NPK_TRAP_SITE_INDEX: npk_trap_index(at, text(s.type), a, s.flags & 1);
+  default: npk_trap(s.code, at);
   }
 }
 
@@ -673,6 +677,7 @@ extern "C" const char *npk_get_argv(int32_t i, int64_t *len, const char *loc) {
 namespace {
 #define VOID void
 #define I32 int32_t
+#define U32 uint32_t
 #define I64 int64_t
 #define U64 uint64_t
 #define F32 float
@@ -685,7 +690,7 @@ namespace {
 #define STRING npk_string
 using FailsafeFn = int32_t (*)(int32_t);
 #define FAILSAFE FailsafeFn
-#define SITE const npk_trap_site *
+#define TRAPS const npk_trap_table *
 // A function pointer of exactly the listed type takes the function's address
 // only when the declaration matches (function pointers do not convert,
 // except by dropping `noreturn`, which clang counts as part of the type).
@@ -693,6 +698,7 @@ using FailsafeFn = int32_t (*)(int32_t);
 #include "npk/runtime_calls.def"
 #undef VOID
 #undef I32
+#undef U32
 #undef I64
 #undef U64
 #undef F32
@@ -704,5 +710,5 @@ using FailsafeFn = int32_t (*)(int32_t);
 #undef I64P
 #undef STRING
 #undef FAILSAFE
-#undef SITE
+#undef TRAPS
 }  // namespace

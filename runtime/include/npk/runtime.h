@@ -522,12 +522,14 @@ __attribute__((noreturn)) void npk_trap_cast_float(const char *loc, const char *
  * signed when is_signed is not 0; then npk_fail(104) like npk_trap. */
 __attribute__((noreturn)) void npk_trap_index(const char *loc, const char *type, int64_t index, int32_t is_signed);
 
-/* What npkc-generated code knows about one trap site, as a private constant
- * (the compiler's lowering builds it; nothing else need): the place
- * (`file` NULL: unknown), the trap code, which of the messages above (kind),
- * their flags (NPK_TRAP_*_SIGNED, NPK_TRAP_NEGATE for an integer operator;
- * 1 for a signed value or index, or a float32 value), the operator text and
- * the type text. */
+/* What npkc-generated code knows about its trap sites: one table per
+ * program, written by the compiler's lowering (nothing else need), of sites
+ * and of the texts they name by index (NPK_TRAP_NO_TEXT: none). A site is
+ * its place (file, line, column), its trap code, which of the traps above
+ * prints it (kind), their flags (NPK_TRAP_*_SIGNED, NPK_TRAP_NEGATE for an
+ * integer operator; 1 for a signed value or index, or a float32 value), the
+ * operator and the type. The table holds numbers and one array of text
+ * pointers, so a program's checks need no relocation per site. */
 enum {
   NPK_TRAP_SITE_PLAIN,      /* npk_trap(code, loc) */
   NPK_TRAP_SITE_INT_OP,     /* npk_trap_int_op: a = lhs, b = rhs */
@@ -535,20 +537,24 @@ enum {
   NPK_TRAP_SITE_CAST_FLOAT, /* npk_trap_cast_float: a = the double's bits */
   NPK_TRAP_SITE_INDEX       /* npk_trap_index: a = index */
 };
+#define NPK_TRAP_NO_TEXT 0xffffffffu
 struct npk_trap_site {
-  const char *file;
-  uint32_t line, column;
+  uint32_t file, line, column;
   int32_t code;
-  uint8_t kind;
-  uint8_t flags;
-  const char *op;
-  const char *type;
+  uint32_t kind, flags, op, type;
+};
+struct npk_trap_table {
+  const struct npk_trap_site *sites;
+  const char *const *texts;
+  uint32_t sites_count, texts_count;
 };
 
-/* The one trap generated code calls: the trap the site describes, with its
- * operands a and b, printing "<file>:<line>:<column>" as loc. A NULL site,
- * or a kind outside the list, is npk_trap(code 0 or the site's, loc). */
-__attribute__((noreturn)) void npk_trap_at(const struct npk_trap_site *site, int64_t a, int64_t b);
+/* The one trap generated code calls: site number `site` of the table, with
+ * its operands a and b; prints "<file>:<line>:<column>" as the loc and
+ * otherwise what the trap the site names prints. A NULL table, a site or
+ * text index out of range, or an unknown kind still reports one line
+ * (npk_trap with the site's code, 0 without a site). */
+__attribute__((noreturn)) void npk_trap_at(const struct npk_trap_table *table, uint32_t site, int64_t a, int64_t b);
 
 /* `raw` met an error at `loc`; `what` names the operand ("call to `f`").
  * With a failsafe registered (and not running) this is npk_fail(code).

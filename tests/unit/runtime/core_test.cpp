@@ -283,37 +283,45 @@ TEST(TrapDeathTest, CastsNameValueAndType) {
 }
 
 // npk_trap_at: each kind of site prints what its own trap function prints,
-// at "file:line:column"; a site without a file, an unknown kind or no site
-// at all still reports one line.
+// at "file:line:column"; a site without a file, an unknown kind, an index
+// out of the table or no table at all still reports one line.
 TEST(TrapDeathTest, SitesReportLikeTheirTrap) {
-  npk_trap_site add{"s.npk", 4, 9, NPK_ERR_OVERFLOW, NPK_TRAP_SITE_INT_OP, NPK_TRAP_LHS_SIGNED | NPK_TRAP_RHS_SIGNED,
-                    "+", "int32"};
-  EXPECT_EXIT(npk_trap_at(&add, INT32_MAX, 1), testing::ExitedWithCode(1),
+  constexpr uint32_t none = NPK_TRAP_NO_TEXT;
+  std::string longName(5000, 'd');
+  const char *texts[] = {"s.npk", "+", "int32", "int8[3]", "uint8", "int64", longName.c_str()};
+  const npk_trap_site sites[] = {
+      {0, 4, 9, NPK_ERR_OVERFLOW, NPK_TRAP_SITE_INT_OP, NPK_TRAP_LHS_SIGNED | NPK_TRAP_RHS_SIGNED, 1, 2},
+      {0, 5, 2, NPK_ERR_INDEX, NPK_TRAP_SITE_INDEX, 1, none, 3},
+      {0, 6, 1, NPK_ERR_CAST_RANGE, NPK_TRAP_SITE_CAST_INT, 0, none, 4},
+      {0, 7, 3, NPK_ERR_CAST_RANGE, NPK_TRAP_SITE_CAST_FLOAT, 0, none, 5},
+      {0, 8, 20, NPK_ERR_LOOP_STEP, NPK_TRAP_SITE_PLAIN, 0, none, none},
+      {none, 0, 0, 77, 200, 0, none, none},
+      {6, 1, 1, NPK_ERR_OVERFLOW, NPK_TRAP_SITE_PLAIN, 0, none, none},
+      {99, 2, 2, NPK_ERR_OVERFLOW, NPK_TRAP_SITE_INT_OP, 0, 99, 99},
+  };
+  const npk_trap_table table{sites, texts, std::size(sites), std::size(texts)};
+  EXPECT_EXIT(npk_trap_at(&table, 0, INT32_MAX, 1), testing::ExitedWithCode(1),
               "^s.npk:4:9: runtime error: integer overflow: 2147483647 \\+ 1 \\(int32\\)\n"
               "error: unhandled failure \\(code 101\\)\n$");
-  npk_trap_site index{"s.npk", 5, 2, NPK_ERR_INDEX, NPK_TRAP_SITE_INDEX, 1, nullptr, "int8[3]"};
-  EXPECT_EXIT(npk_trap_at(&index, -1, 0), testing::ExitedWithCode(1),
+  EXPECT_EXIT(npk_trap_at(&table, 1, -1, 0), testing::ExitedWithCode(1),
               "^s.npk:5:2: runtime error: index -1 out of bounds for int8\\[3\\]\nerror: unhandled failure \\(code 104\\)\n$");
-  npk_trap_site cast{"s.npk", 6, 1, NPK_ERR_CAST_RANGE, NPK_TRAP_SITE_CAST_INT, 0, nullptr, "uint8"};
-  EXPECT_EXIT(npk_trap_at(&cast, 256, 0), testing::ExitedWithCode(1),
+  EXPECT_EXIT(npk_trap_at(&table, 2, 256, 0), testing::ExitedWithCode(1),
               "^s.npk:6:1: runtime error: value 256 out of range for uint8 \\(=> uint8\\)\n");
   double big = 1e300;
   int64_t bits;
   memcpy(&bits, &big, sizeof bits);
-  npk_trap_site real{"s.npk", 7, 3, NPK_ERR_CAST_RANGE, NPK_TRAP_SITE_CAST_FLOAT, 0, nullptr, "int64"};
-  EXPECT_EXIT(npk_trap_at(&real, bits, 0), testing::ExitedWithCode(1),
+  EXPECT_EXIT(npk_trap_at(&table, 3, bits, 0), testing::ExitedWithCode(1),
               "^s.npk:7:3: runtime error: value 1e\\+300 out of range for int64 \\(=> int64\\)\n");
-  npk_trap_site step{"s.npk", 8, 20, NPK_ERR_LOOP_STEP, NPK_TRAP_SITE_PLAIN, 0, nullptr, nullptr};
-  EXPECT_EXIT(npk_trap_at(&step, 0, 0), testing::ExitedWithCode(1),
+  EXPECT_EXIT(npk_trap_at(&table, 4, 0, 0), testing::ExitedWithCode(1),
               "^s.npk:8:20: runtime error: loop step is not positive\nerror: unhandled failure \\(code 105\\)\n$");
-  npk_trap_site nowhere{nullptr, 0, 0, 77, 200, 0, nullptr, nullptr};
-  EXPECT_EXIT(npk_trap_at(&nowhere, 0, 0), testing::ExitedWithCode(1),
+  EXPECT_EXIT(npk_trap_at(&table, 5, 0, 0), testing::ExitedWithCode(1),
               "^<unknown>: runtime error: failure \\(code 77\\)\n");
-  EXPECT_EXIT(npk_trap_at(nullptr, 0, 0), testing::ExitedWithCode(1),
+  EXPECT_EXIT(npk_trap_at(&table, 6, 0, 0), testing::ExitedWithCode(1), "^d+:1:1: runtime error: integer overflow\n");
+  EXPECT_EXIT(npk_trap_at(&table, 7, 1, 2), testing::ExitedWithCode(1),
+              "^<unknown>: runtime error: integer overflow: 1 \\? 2 \\(\\?\\)\n");
+  EXPECT_EXIT(npk_trap_at(&table, 8, 0, 0), testing::ExitedWithCode(1), "^<unknown>: runtime error: failure \\(code 0\\)\n");
+  EXPECT_EXIT(npk_trap_at(nullptr, 0, 0, 0), testing::ExitedWithCode(1),
               "^<unknown>: runtime error: failure \\(code 0\\)\n");
-  std::string longName(5000, 'd');
-  npk_trap_site far{longName.c_str(), 1, 1, NPK_ERR_OVERFLOW, NPK_TRAP_SITE_PLAIN, 0, nullptr, nullptr};
-  EXPECT_EXIT(npk_trap_at(&far, 0, 0), testing::ExitedWithCode(1), "^d+:1:1: runtime error: integer overflow\n");
 }
 
 TEST(FailAtDeathTest, NamesLocationWithoutFailsafe) {
