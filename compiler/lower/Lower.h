@@ -23,7 +23,8 @@ struct LowerOptions {
 
 // `target` is an empty module the driver has configured for the target
 // machine (triple and data layout); the program is lowered into it. The
-// NIR is consumed: each function's blocks are released once it is lowered.
+// NIR and the function bodies are consumed: each function's blocks and its
+// body's statements are released once it is lowered.
 std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target, const SourceManager &sm,
                                            Program &program, const Symbols &syms, nir::Module &nir,
                                            TypeContext &types, const LowerOptions &options = {});

@@ -26,12 +26,16 @@ std::unique_ptr<llvm::Module> Lowerer::run() {
   for (FuncDecl *f : syms_.allFuncs) declareFunc(*f);
   for (auto &m : program_.modules)
     for (auto &g : m->globals) defineGlobal(*g);
-  // Each function's NIR goes once it is lowered: nothing reads it again, and
-  // its memory serves the LLVM IR of the functions after it.
+  // Each function's NIR and the statements of its body go once it is
+  // lowered: nothing reads them again (a call or `@f` needs only the
+  // declaration), and their memory serves the IR of the functions after it.
+  std::unordered_map<const FuncDecl *, FuncDecl *> decls;
+  for (FuncDecl *f : syms_.allFuncs) decls.emplace(f, f);
   for (nir::Func &f : nir_.funcs) {
     lowerFunc(f);
     f.blocks = {};
     f.sites = {};
+    if (FuncDecl *d = decls[f.decl]) d->body.reset();
   }
   emitResultThunks();
   emitEntryPoint();
