@@ -280,12 +280,16 @@ int compile(const Options &opts) {
   checker.run();                                                        // names, types, results
   if (flushDiags(sm, diags, opts)) return 1;
 
+  auto ownership = opts.ownershipWarnings ? OwnershipReport::Warnings : OwnershipReport::Errors;
+  if (opts.checkOnly) {
+    checkOwnershipOnly(sm, checker.symbols(), diags, ownership);         // ARIA-014/015/022, function by function
+    if (!diags.hasErrors()) lintProgram(checker, inStdlib(search), diags); // warnings
+    return flushDiags(sm, diags, opts) ? 1 : 0;
+  }
   nir::Module &nirMod = state->nir = nir::build(checker.symbols().allFuncs); // NIR
-  checkOwnership(sm, checker.symbols(), diags, nirMod,                  // ARIA-014/015/022, drops into NIR
-                 opts.ownershipWarnings ? OwnershipReport::Warnings : OwnershipReport::Errors);
+  checkOwnership(sm, checker.symbols(), diags, nirMod, ownership);      // ARIA-014/015/022, drops into NIR
   if (!diags.hasErrors()) lintProgram(checker, inStdlib(search), diags); // warnings
   if (flushDiags(sm, diags, opts)) return 1;
-  if (opts.checkOnly) return 0;
   nir::runPasses(nirMod);                                               // optimisations on NIR
   if (opts.emit == EmitKind::Nir) {
     bool written = writeText(out, nir::print(nirMod, program.main), diags);

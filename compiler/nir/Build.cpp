@@ -596,11 +596,15 @@ void Builder::runDefers(size_t downTo) {
 
 Func buildFunc(const FuncDecl &f) { return Builder(f).build(); }
 
-Module build(const std::vector<FuncDecl *> &funcs) {
-  Module m;
+void forEachBody(const std::vector<FuncDecl *> &funcs, const std::function<void(const FuncDecl &)> &visit) {
   std::unordered_set<const FuncDecl *> done;
   for (const FuncDecl *f : funcs)
-    if (f && f->body && f->ret && done.insert(f).second) m.funcs.push_back(buildFunc(*f));
+    if (f && f->body && f->ret && done.insert(f).second) visit(*f);
+}
+
+Module build(const std::vector<FuncDecl *> &funcs) {
+  Module m;
+  forEachBody(funcs, [&](const FuncDecl &f) { m.funcs.push_back(buildFunc(f)); });
   return m;
 }
 

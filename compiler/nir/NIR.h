@@ -23,6 +23,7 @@
 
 #include "ast/AST.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -144,8 +145,9 @@ struct Module {
 };
 
 // Builds the NIR of every function with a body (`funcs`: the checker's
-// Symbols::allFuncs order).
+// Symbols::allFuncs order); forEachBody visits those functions in that order.
 Module build(const std::vector<FuncDecl *> &funcs);
+void forEachBody(const std::vector<FuncDecl *> &funcs, const std::function<void(const FuncDecl &)> &visit);
 Func buildFunc(const FuncDecl &f);
 
 // `--emit=nir`: the readable text of the module's functions (all, or those of

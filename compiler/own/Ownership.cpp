@@ -858,21 +858,32 @@ void FunctionReport::emit(DiagEngine &diags, OwnershipReport as) {
 
 } // namespace
 
+namespace {
+void checkFunc(const SourceManager &sm, DiagEngine &diags, nir::Func &f, OwnershipReport as, bool plan) {
+  Cfg cfg = buildCfg(f);
+  Solution sol = solve(cfg);
+  FunctionReport report(sm, cfg, sol);
+  report.collect();
+  report.checkMovesOutOfPlace();
+  report.checkAddressesOfOwned();
+  report.checkPageBoundEscapes();
+  report.checkPlainOwners();
+  report.checkIntoDestructors();
+  report.emit(diags, as);
+  if (plan) planDrops(cfg, sol, f);
+}
+} // namespace
+
 void checkOwnership(const SourceManager &sm, const Symbols &, DiagEngine &diags, nir::Module &nir,
                     OwnershipReport as) {
-  for (nir::Func &f : nir.funcs) {
-    Cfg cfg = buildCfg(f);
-    Solution sol = solve(cfg);
-    FunctionReport report(sm, cfg, sol);
-    report.collect();
-    report.checkMovesOutOfPlace();
-    report.checkAddressesOfOwned();
-    report.checkPageBoundEscapes();
-    report.checkPlainOwners();
-    report.checkIntoDestructors();
-    report.emit(diags, as);
-    planDrops(cfg, sol, f);
-  }
+  for (nir::Func &f : nir.funcs) checkFunc(sm, diags, f, as, true);
+}
+
+void checkOwnershipOnly(const SourceManager &sm, const Symbols &syms, DiagEngine &diags, OwnershipReport as) {
+  nir::forEachBody(syms.allFuncs, [&](const FuncDecl &decl) {
+    nir::Func f = nir::buildFunc(decl);
+    checkFunc(sm, diags, f, as, false);
+  });
 }
 
 } // namespace npk

@@ -21,5 +21,10 @@ enum class OwnershipReport { Errors, Warnings };
 // (own/DropPlanner.h).
 void checkOwnership(const SourceManager &sm, const Symbols &syms, DiagEngine &diags, nir::Module &nir,
                     OwnershipReport report = OwnershipReport::Errors);
+// The same diagnostics when nothing is lowered (`npkc check`): each
+// function's NIR is built, checked and released in turn, and no drops are
+// planned.
+void checkOwnershipOnly(const SourceManager &sm, const Symbols &syms, DiagEngine &diags,
+                        OwnershipReport report = OwnershipReport::Errors);
 
 } // namespace npk
