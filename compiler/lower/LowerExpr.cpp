@@ -9,6 +9,7 @@
 #include <llvm/IR/MDBuilder.h>
 
 #include <cmath>
+#include <cstddef>
 
 namespace npk {
 
@@ -38,6 +39,12 @@ uint32_t Lowerer::trapText(const std::string &text) {
   return it->second;
 }
 
+// The table's layout is the runtime's: npk_trap_table is two pointers and
+// two counts, npk_trap_site eight 32-bit words in the order trapSite writes.
+constexpr size_t kTrapSiteWords = sizeof(npk_trap_site) / sizeof(uint32_t);
+static_assert(kTrapSiteWords == 8 && offsetof(npk_trap_site, type) == 7 * sizeof(uint32_t));
+static_assert(sizeof(npk_trap_table) == 2 * sizeof(void *) + 2 * sizeof(uint32_t));
+
 llvm::GlobalVariable *Lowerer::trapTable() {
   if (!trapTable_) {
     llvm::Type *p = b_.getPtrTy(), *i32 = b_.getInt32Ty();
@@ -57,7 +64,7 @@ llvm::Constant *Lowerer::trapSite(const TrapSite &site) {
     file = trapText(sm_.file(site.at.file).path);
     lc = sm_.lineCol(site.at.file, site.at.begin);
   }
-  auto index = static_cast<uint32_t>(trapSites_.size() / 8);
+  auto index = static_cast<uint32_t>(trapSites_.size() / kTrapSiteWords);
   trapSites_.insert(trapSites_.end(), {file, lc.line, lc.charCol, static_cast<uint32_t>(site.code), site.kind,
                                        site.flags, site.op ? trapText(site.op) : NPK_TRAP_NO_TEXT,
                                        site.type ? trapText(site.type->str()) : NPK_TRAP_NO_TEXT});
@@ -78,7 +85,7 @@ void Lowerer::defineTrapTable() {
                                              llvm::ConstantArray::get(textsTy, texts), "npk.trap_texts");
   trapTable_->setInitializer(llvm::ConstantStruct::get(
       llvm::cast<llvm::StructType>(trapTable_->getValueType()),
-      {sites, textArray, b_.getInt32(static_cast<uint32_t>(trapSites_.size() / 8)),
+      {sites, textArray, b_.getInt32(static_cast<uint32_t>(trapSites_.size() / kTrapSiteWords)),
        b_.getInt32(static_cast<uint32_t>(texts.size()))}));
 }
 
