@@ -856,9 +856,7 @@ void FunctionReport::emit(DiagEngine &diags, OwnershipReport as) {
   }
 }
 
-} // namespace
-
-namespace {
+// One function: its diagnostics, and (plan) its drops and drop flags.
 void checkFunc(const SourceManager &sm, DiagEngine &diags, nir::Func &f, OwnershipReport as, bool plan) {
   Cfg cfg = buildCfg(f);
   Solution sol = solve(cfg);
