@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string_view>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -872,6 +873,8 @@ bool isLvalue(const Expr &e);
 
 // Prints the tree for `--emit=ast`.
 std::string dumpModule(const Module &m);
-// One expression as `--emit=ast` prints it (`(+ a b)`).
-std::string exprText(const Expr &e);
+// One expression as `--emit=ast` prints it (`(+ a b)`); where `hook`
+// returns a text for a part, that text stands for the part.
+using ExprTextHook = std::function<std::string(const Expr &)>;
+std::string exprText(const Expr &e, const ExprTextHook &hook = {});
 } // namespace npk

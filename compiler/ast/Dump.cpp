@@ -36,6 +36,7 @@ std::string typeText(const TypeExpr &t) {
 class Dumper {
 public:
   std::string out;
+  const ExprTextHook *hook = nullptr;
 
   void line(int depth, const std::string &text) {
     out.append(static_cast<size_t>(depth) * 2, ' ');
@@ -45,6 +46,8 @@ public:
 
   std::string expr(const Expr *e) {
     if (!e) return "<none>";
+    if (hook && *hook)
+      if (std::string instead = (*hook)(*e); !instead.empty()) return instead;
     switch (e->kind) {
     case ExprKind::IntLit: return std::to_string(static_cast<const IntLitExpr *>(e)->value);
     case ExprKind::FloatLit: return std::to_string(static_cast<const FloatLitExpr *>(e)->value);
@@ -153,7 +156,11 @@ public:
 
 } // namespace
 
-std::string exprText(const Expr &e) { return Dumper().expr(&e); }
+std::string exprText(const Expr &e, const ExprTextHook &hook) {
+  Dumper d;
+  d.hook = &hook;
+  return d.expr(&e);
+}
 
 std::string dumpModule(const Module &m) {
   Dumper d;

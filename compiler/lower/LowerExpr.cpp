@@ -205,13 +205,13 @@ llvm::Value *Lowerer::lowerArrayLit(const ArrayLitExpr &e) {
 }
 
 llvm::Value *Lowerer::lowerExpr(const Expr &e) {
+  if (llvm::Value *v = evaluatedBefore(e)) return v;
   switch (e.kind) {
   case ExprKind::IntLit: {
     auto &lit = static_cast<const IntLitExpr &>(e);
     if (e.ty->isFloat()) return llvm::ConstantFP::get(llvmType(e.ty), static_cast<double>(lit.value));
     return llvm::ConstantInt::get(llvmType(e.ty), lit.value);
   }
-  case ExprKind::Is: return lowerIs(static_cast<const IsExpr &>(e));
   case ExprKind::Layout: return b_.getInt64(static_cast<const LayoutExpr &>(e).value);
   case ExprKind::Counter: {
     const Counted &c = counted_.at(static_cast<const CounterExpr &>(e).loop);
@@ -235,21 +235,16 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   case ExprKind::Call: return lowerCall(static_cast<const CallExpr &>(e));
   case ExprKind::Index: return b_.CreateLoad(llvmType(e.ty), lowerAddress(e));
   case ExprKind::Member: return lowerMember(static_cast<const MemberExpr &>(e));
-  case ExprKind::Raw: {
-    auto &r = static_cast<const RawExpr &>(e);
-    return lowerResultUnwrap(lowerExpr(*r.operand), r.operand->ty, nullptr, &r);
-  }
+  case ExprKind::Raw: return lowerRaw(static_cast<const RawExpr &>(e));
   case ExprKind::Drop: {
     auto &d = static_cast<const DropExpr &>(e);
     dropDiscarded(lowerExpr(*d.operand), d.operand->ty);
     return nullptr;
   }
-  case ExprKind::Default: {
-    auto &d = static_cast<const DefaultExpr &>(e);
-    return lowerResultUnwrap(lowerExpr(*d.operand), d.operand->ty, d.fallback.get());
-  }
   case ExprKind::StructLit: return lowerStructLit(static_cast<const StructLitExpr &>(e));
   case ExprKind::ArrayLit: return lowerArrayLit(static_cast<const ArrayLitExpr &>(e));
+  case ExprKind::Is: // blocks and a phi in the NIR (nir/Build.cpp), read as a sub above
+  case ExprKind::Default:
   case ExprKind::Template:
   case ExprKind::IncDec: // refused by the checker (a statement, not a value)
   case ExprKind::Error: break;
@@ -257,45 +252,25 @@ llvm::Value *Lowerer::lowerExpr(const Expr &e) {
   llvm::report_fatal_error("npkc: unexpected expression in lowering");
 }
 
-// `raw r`: an error calls npk_fail_at (failsafe); `r ? d`: an error yields d.
-llvm::Value *Lowerer::lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback,
-                                        const RawExpr *raw) {
-  const Ty *valueTy = resultTy->resultValue();
+// `raw r`: an error calls npk_fail_at (failsafe).
+llvm::Value *Lowerer::lowerRaw(const RawExpr &e) {
+  llvm::Value *result = lowerExpr(*e.operand);
+  const Ty *valueTy = e.operand->ty->resultValue();
   llvm::Value *isError = part(result, 0, "is_error");
   // A Result that cannot hold an error (a plain callee's) unwraps for free.
-  if (auto *c = llvm::dyn_cast<llvm::ConstantInt>(isError); c && c->isZero() && !fallback)
+  if (auto *c = llvm::dyn_cast<llvm::ConstantInt>(isError); c && c->isZero())
     return valueTy->isNil() ? nullptr : part(result, 2);
-  auto *errBB = newBlock(fallback ? "default" : "raw.fail");
+  auto *errBB = newBlock("raw.fail");
   auto *okBB = newBlock("raw.ok");
   b_.CreateCondBr(isError, errBB, okBB);
   b_.SetInsertPoint(errBB);
-  if (!fallback) {
-    std::string what = "the operand";
-    if (auto *call = raw ? as<CallExpr>(raw->operand.get()) : nullptr) what = "call to `" + call->calleeFullName() + "`";
-    else if (auto *name = raw ? as<NameExpr>(raw->operand.get()) : nullptr) what = "`" + name->name + "`";
-    b_.CreateCall(runtime(RuntimeFn::npk_fail_at),
-                  {part(result, 1), raw ? locString(raw->span) : locString(Span{}), stringConstant(what)});
-    b_.CreateUnreachable();
-    b_.SetInsertPoint(okBB);
-    return valueTy->isNil() ? nullptr : part(result, 2);
-  }
-  // A large value (storeValue) meets in memory, not in a phi.
-  llvm::AllocaInst *slot = largeValue(valueTy) ? privateSlot(valueTy) : nullptr;
-  llvm::Value *alt = lowerAs(*fallback, valueTy);
-  if (slot) storeValue(alt, slot);
-  llvm::BasicBlock *altEnd = b_.GetInsertBlock();
-  auto *joinBB = newBlock("default.end");
-  b_.CreateBr(joinBB);
+  std::string what = "the operand";
+  if (auto *call = as<CallExpr>(e.operand.get())) what = "call to `" + call->calleeFullName() + "`";
+  else if (auto *name = as<NameExpr>(e.operand.get())) what = "`" + name->name + "`";
+  b_.CreateCall(runtime(RuntimeFn::npk_fail_at), {part(result, 1), locString(e.span), stringConstant(what)});
+  b_.CreateUnreachable();
   b_.SetInsertPoint(okBB);
-  llvm::Value *val = part(result, 2);
-  if (slot) storeValue(val, slot);
-  b_.CreateBr(joinBB);
-  b_.SetInsertPoint(joinBB);
-  if (slot) return b_.CreateLoad(llvmType(valueTy), slot);
-  llvm::PHINode *phi = b_.CreatePHI(llvmType(valueTy), 2);
-  phi->addIncoming(alt, altEnd);
-  phi->addIncoming(val, okBB);
-  return phi;
+  return valueTy->isNil() ? nullptr : part(result, 2);
 }
 
 llvm::Value *Lowerer::lowerUnary(const UnaryExpr &e) {
@@ -398,49 +373,9 @@ llvm::Value *Lowerer::lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, co
   llvm::report_fatal_error("npkc: unexpected arithmetic operator");
 }
 
-llvm::Value *Lowerer::lowerLogical(const BinaryExpr &e) {
-  bool isAnd = e.op == BinaryOp::And;
-  llvm::Value *l = lowerExpr(*e.lhs);
-  llvm::BasicBlock *lhsEnd = b_.GetInsertBlock();
-  auto *rhsBB = newBlock(isAnd ? "and.rhs" : "or.rhs");
-  auto *endBB = newBlock(isAnd ? "and.end" : "or.end");
-  if (isAnd) b_.CreateCondBr(l, rhsBB, endBB);
-  else b_.CreateCondBr(l, endBB, rhsBB);
-  b_.SetInsertPoint(rhsBB);
-  llvm::Value *r = lowerExpr(*e.rhs);
-  llvm::BasicBlock *rhsEnd = b_.GetInsertBlock();
-  b_.CreateBr(endBB);
-  b_.SetInsertPoint(endBB);
-  llvm::PHINode *phi = b_.CreatePHI(b_.getInt1Ty(), 2);
-  phi->addIncoming(b_.getInt1(!isAnd), lhsEnd);
-  phi->addIncoming(r, rhsEnd);
-  return phi;
-}
-
-// `is (c) : a : b`: only the chosen branch runs.
-llvm::Value *Lowerer::lowerIs(const IsExpr &e) {
-  llvm::Value *c = lowerExpr(*e.cond);
-  auto *trueBB = newBlock("is.true");
-  auto *falseBB = newBlock("is.false");
-  auto *endBB = newBlock("is.end");
-  b_.CreateCondBr(c, trueBB, falseBB);
-  b_.SetInsertPoint(trueBB);
-  llvm::Value *a = lowerAs(*e.ifTrue, e.ty);
-  llvm::BasicBlock *trueEnd = b_.GetInsertBlock();
-  b_.CreateBr(endBB);
-  b_.SetInsertPoint(falseBB);
-  llvm::Value *b = lowerAs(*e.ifFalse, e.ty);
-  llvm::BasicBlock *falseEnd = b_.GetInsertBlock();
-  b_.CreateBr(endBB);
-  b_.SetInsertPoint(endBB);
-  llvm::PHINode *phi = b_.CreatePHI(llvmType(e.ty), 2);
-  phi->addIncoming(a, trueEnd);
-  phi->addIncoming(b, falseEnd);
-  return phi;
-}
-
 llvm::Value *Lowerer::lowerBinary(const BinaryExpr &e) {
-  if (e.op == BinaryOp::And || e.op == BinaryOp::Or) return lowerLogical(e);
+  if (e.op == BinaryOp::And || e.op == BinaryOp::Or) // blocks and a phi in the NIR, read as a sub
+    llvm::report_fatal_error("npkc: `&&`/`||` reached lowering unexpanded");
   const Ty *lt = e.lhs->ty, *rt = e.rhs->ty;
   if (e.op == BinaryOp::Shl || e.op == BinaryOp::Shr) {
     llvm::Value *l = lowerExpr(*e.lhs);

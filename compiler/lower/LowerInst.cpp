@@ -1,6 +1,6 @@
 // Translates NIR to LLVM IR: each NIR block becomes one LLVM block (plus the
-// blocks an expression or a drop needs inside it, placed right after it), each
-// instruction its code. Nothing here knows about scopes, defers or which
+// cold blocks of checks that stop the program and the blocks of a drop,
+// placed right after it), each instruction its code. Nothing here knows about scopes, defers or which
 // bindings to drop: the NIR says it.
 #include "lower/Lowerer.h"
 
@@ -23,18 +23,61 @@ void Lowerer::lowerBody(const nir::Func &f) {
   tempTys_.assign(f.temps, nullptr);
   blocks_.clear();
   for (const nir::Block &b : f.blocks) blocks_.push_back(llvm::BasicBlock::Create(ctx_, b.name, fn_));
+  blockEnds_.assign(f.blocks.size(), nullptr);
+  nirFunc_ = &f;
   for (size_t i = 0; i < f.blocks.size(); ++i) {
     anchor_ = i + 1 < blocks_.size() ? blocks_[i + 1] : nullptr;
     b_.SetInsertPoint(blocks_[i]);
     for (const nir::Inst &in : f.blocks[i].insts) {
       if (terminated()) break; // only after a noreturn trap inside an expression
       clears_ = &in.clearsFlag;
+      inst_ = &in;
       if (debug_) b_.SetCurrentDebugLocation(debug_->location(in));
       lowerInst(f, in);
       clears_ = nullptr;
+      inst_ = nullptr;
     }
+    blockEnds_[i] = b_.GetInsertBlock();
   }
   anchor_ = nullptr;
+  nirFunc_ = nullptr;
+}
+
+llvm::Value *Lowerer::evaluatedBefore(const Expr &e) const {
+  if (!inst_ || !inst_->subsCount) return nullptr;
+  nir::Temp t = nirFunc_->subFor(*inst_, e);
+  return t == nir::kNoTemp ? nullptr : temps_[t];
+}
+
+// `%t = phi`: the value of the path the block was entered by. The NIR makes
+// the join after both paths, so both are lowered; a path whose end does not
+// reach the join (it stopped the program) adds nothing. A large value
+// (storeValue) meets in memory instead.
+void Lowerer::lowerPhi(const nir::Inst &in) {
+  llvm::BasicBlock *join = b_.GetInsertBlock();
+  std::pair<llvm::BasicBlock *, llvm::Value *> paths[2] = {{blockEnds_[in.target], temps_[in.operand]},
+                                                           {blockEnds_[in.elseTarget], temps_[in.other]}};
+  auto reaches = [&](llvm::BasicBlock *from) {
+    return from && from->getTerminator() && llvm::is_contained(llvm::successors(from), join);
+  };
+  llvm::Value *v = nullptr;
+  if (largeValue(in.ty)) {
+    llvm::AllocaInst *slot = privateSlot(in.ty);
+    for (auto &[from, value] : paths) {
+      if (!reaches(from)) continue;
+      b_.SetInsertPoint(from->getTerminator());
+      storeValue(value, slot);
+    }
+    b_.SetInsertPoint(join);
+    v = b_.CreateLoad(llvmType(in.ty), slot);
+  } else {
+    llvm::PHINode *phi = b_.CreatePHI(llvmType(in.ty), 2);
+    for (auto &[from, value] : paths)
+      if (reaches(from)) phi->addIncoming(value, from);
+    v = phi;
+  }
+  temps_[in.result] = v;
+  tempTys_[in.result] = in.ty;
 }
 
 llvm::Value *Lowerer::temp(nir::Temp t, const Ty *to) {
@@ -47,7 +90,8 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   case nir::Op::Param: return lowerParam(in);
   case nir::Op::Eval: {
     llvm::Value *v = nullptr;
-    if ((!in.ty || in.ty == in.expr->ty) && largeValue(in.expr->ty) && isLvalue(*in.expr)) {
+    bool part = in.use == nir::Use::Part; // a value as its consumer would compute it
+    if (!part && (!in.ty || in.ty == in.expr->ty) && largeValue(in.expr->ty) && isLvalue(*in.expr)) {
       v = privateCopy(lowerAddress(*in.expr), in.expr->ty); // never a first-class aggregate (storeValue)
       noteRelease(*in.expr);
     } else {
@@ -71,7 +115,8 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   case nir::Op::Update: {
     const Ty *t = in.ty;
     llvm::Value *addr = lowerAddress(*in.expr);
-    llvm::Value *cur = b_.CreateLoad(llvmType(t), addr);
+    llvm::Value *cur = evaluatedBefore(*in.expr); // read before the value's blocks
+    if (!cur) cur = b_.CreateLoad(llvmType(t), addr);
     bool shift = in.compoundOp == BinaryOp::Shl || in.compoundOp == BinaryOp::Shr;
     llvm::Value *rhs = shift ? lowerExpr(*in.value) : lowerAs(*in.value, t);
     b_.CreateStore(lowerArith(in.compoundOp, cur, rhs, t, in.span, shift ? in.value->ty : nullptr), addr);
@@ -102,7 +147,16 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   }
   case nir::Op::Switch: return lowerSwitch(in);
   case nir::Op::Br: b_.CreateBr(blocks_[in.target]); return;
-  case nir::Op::CondBr: b_.CreateCondBr(temp(in.operand), blocks_[in.target], blocks_[in.elseTarget]); return;
+  case nir::Op::CondBr: {
+    llvm::Value *c = in.onError ? part(temp(in.operand), 0, "is_error") : temp(in.operand);
+    b_.CreateCondBr(c, blocks_[in.target], blocks_[in.elseTarget]);
+    return;
+  }
+  case nir::Op::Phi: return lowerPhi(in);
+  case nir::Op::Unwrap:
+    temps_[in.result] = in.ty->isNil() ? nullptr : part(temp(in.operand), 2);
+    tempTys_[in.result] = in.ty;
+    return;
   case nir::Op::Ret: {
     if (f.plainReturn) { // never a failure here (nir/ResultElision.cpp)
       llvm::Value *v = f.decl->ret->isNil()           ? nullptr

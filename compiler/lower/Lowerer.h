@@ -75,6 +75,10 @@ public:
   llvm::Value *builtPart(llvm::Value *agg, unsigned idx);
   std::unordered_set<const llvm::Value *> privateCopies_; // allocas only privateCopy writes
   llvm::Value *temp(nir::Temp t, const Ty *to = nullptr);
+  // The value of `e` when the instruction being lowered evaluated it
+  // before (a sub: nir/NIR.h), or null.
+  llvm::Value *evaluatedBefore(const Expr &e) const;
+  void lowerPhi(const nir::Inst &in);
   llvm::BasicBlock *newBlock(const std::string &name);
   void emitDrop(const nir::Inst &drop);
   void emitRelease(const nir::Inst &drop);
@@ -100,13 +104,11 @@ public:
   // marks unary minus lowered as 0 - r (for the trap message).
   llvm::Value *lowerArith(BinaryOp op, llvm::Value *l, llvm::Value *r, const Ty *t, Span at, const Ty *rt = nullptr,
                           bool negate = false);
-  llvm::Value *lowerLogical(const BinaryExpr &e);
   llvm::Value *lowerUnary(const UnaryExpr &e);
   llvm::Value *lowerCast(const CastExpr &e);
   bool returnsPlain(const FuncDecl &f) const { return plainReturn_.count(&f) != 0; }
   llvm::Value *funcValue(const FuncDecl &f);
   void emitResultThunks();
-  llvm::Value *lowerIs(const IsExpr &e);
   llvm::Value *castIntChecked(llvm::Value *v, const Ty *from, const Ty *to, Span at);
   llvm::Value *castUnchecked(llvm::Value *v, const Ty *from, const Ty *to);
   llvm::Value *lowerValueCall(const CallExpr &e);
@@ -119,8 +121,7 @@ public:
   llvm::Value *lowerStructLit(const StructLitExpr &e);
   llvm::Value *lowerArrayLit(const ArrayLitExpr &e);
   llvm::Value *arrayElement(const IndexExpr &e);
-  llvm::Value *lowerResultUnwrap(llvm::Value *result, const Ty *resultTy, const Expr *fallback,
-                                 const RawExpr *raw = nullptr);
+  llvm::Value *lowerRaw(const RawExpr &e);
   // One trap site (npk_trap_site in npk/runtime.h): what npk_trap_at prints.
   struct TrapSite {
     int code = 0;
@@ -183,6 +184,9 @@ public:
   llvm::Value *resultOut_ = nullptr; // where fn_ stores what it returns (returnsInMemory), or null
   llvm::IRBuilder<> allocas_;
   std::vector<llvm::BasicBlock *> blocks_;  // one per NIR block
+  std::vector<llvm::BasicBlock *> blockEnds_; // where each lowered NIR block's code ends (a trap splits blocks)
+  const nir::Func *nirFunc_ = nullptr;      // the function being lowered
+  const nir::Inst *inst_ = nullptr;         // the instruction being lowered
   llvm::BasicBlock *anchor_ = nullptr;      // the block after the NIR block being lowered
   std::vector<llvm::Value *> temps_;        // NIR temporaries
   std::vector<const Ty *> tempTys_;

@@ -59,6 +59,23 @@ private:
   void ensureOpen();
   Temp eval(const Expr &e, const Ty *as, const Stmt *from, Use use);
 
+  // ---- control flow inside expressions
+  using Subs = std::vector<Sub>;
+  // How the lowering evaluates an operand of its parent: as a value, in
+  // pieces (a place: its address from its own operands; a template: each of
+  // its values), or not at all.
+  enum class Role : uint8_t { Value, Pieces, Unevaluated };
+  template <class F> static void forEachOperand(const Expr &e, F &&f);
+  static bool branches(const Expr &e);
+  static bool constantRead(const Expr &e);
+  static bool hasBranch(const Expr &e);
+  void expand(const Expr &e, Role role, Subs &subs);
+  void settle(const Expr &e, Role role, Subs &subs);
+  Temp part(const Expr &e, const Ty *as);
+  Temp branchValue(const Expr &e);
+  void attach(Inst &in, const Subs &subs);
+  Inst &phi(const Expr &e, const Ty *ty, unsigned fromA, Temp a, unsigned fromB, Temp b, const Subs &operands);
+
   // ---- statements
   void stmt(const Stmt &s);
   void block(const BlockStmt &b);
@@ -170,13 +187,249 @@ void Builder::ensureOpen() {
 }
 
 Temp Builder::eval(const Expr &e, const Ty *as, const Stmt *from, Use use) {
+  Subs subs;
+  expand(e, Role::Value, subs);
   Inst &in = add(Op::Eval, e.span);
   in.use = use;
   in.expr = &e;
   in.ty = as ? as : e.ty;
   in.stmt = from;
   in.result = fn_.temps++;
+  attach(in, subs);
   return in.result;
+}
+
+// ---- control flow inside expressions ------------------------------------------------
+
+// The operands of `e` in the order the lowering evaluates them
+// (lower/LowerExpr.cpp), each with the way it is evaluated.
+template <class F> void Builder::forEachOperand(const Expr &e, F &&f) {
+  auto visit = [&](const ExprPtr &child, Role role) {
+    if (child) f(*child, role);
+  };
+  switch (e.kind) {
+  case ExprKind::Unary: {
+    auto &u = static_cast<const UnaryExpr &>(e);
+    if (u.op != UnaryOp::AddrOf) return visit(u.operand, Role::Value);
+    return visit(u.operand, u.funcValue || u.externValue ? Role::Unevaluated : Role::Pieces);
+  }
+  case ExprKind::Index: {
+    auto &i = static_cast<const IndexExpr &>(e);
+    bool place = i.base && i.base->ty && i.base->ty->isArray() && isLvalue(*i.base);
+    visit(i.base, place ? Role::Pieces : Role::Value);
+    return visit(i.index, Role::Value);
+  }
+  case ExprKind::Member: {
+    auto &m = static_cast<const MemberExpr &>(e);
+    if (m.target == MemberTarget::ArrayLength) return visit(m.base, Role::Unevaluated);
+    bool place = m.target == MemberTarget::Field && !m.throughPointer && isLvalue(e);
+    return visit(m.base, place ? Role::Pieces : Role::Value);
+  }
+  case ExprKind::Call: {
+    auto &c = static_cast<const CallExpr &>(e);
+    if (c.throughValue()) visit(c.callee, Role::Value);
+    for (size_t i = 0; i < c.args.size(); ++i) {
+      Role role = Role::Value;
+      if (c.builtin != Builtin::None) {
+        if (as<TemplateExpr>(c.args[i].get())) role = Role::Pieces; // print: each value in turn
+      } else if (c.throughValue()) {
+        if (c.calleeTy && i < c.calleeTy->paramQuals.size() && c.calleeTy->paramQuals[i] & (QualBorrowMut | QualBorrowImm))
+          role = Role::Pieces;
+      } else if (c.ext) {
+        if (i < c.ext->paramTys.size() && c.args[i] && c.args[i]->ty && c.args[i]->ty->isArray()) role = Role::Pieces;
+      } else if (c.func && i < c.func->params.size() &&
+                 c.func->params[i]->binding.quals & (QualBorrowMut | QualBorrowImm)) {
+        role = Role::Pieces;
+      }
+      visit(c.args[i], role);
+    }
+    return;
+  }
+  case ExprKind::Binary:
+  case ExprKind::Cast:
+  case ExprKind::Raw:
+  case ExprKind::Drop:
+  case ExprKind::IncDec:
+  case ExprKind::Is:
+  case ExprKind::Default:
+  case ExprKind::StructLit:
+  case ExprKind::Template:
+  case ExprKind::ArrayLit: return forEachChildExpr(e, [&](const Expr &child) { f(child, Role::Value); });
+  case ExprKind::IntLit:
+  case ExprKind::FloatLit:
+  case ExprKind::BoolLit:
+  case ExprKind::StringLit:
+  case ExprKind::NullLit:
+  case ExprKind::Name:
+  case ExprKind::Layout:
+  case ExprKind::Counter:
+  case ExprKind::Error: return;
+  }
+}
+
+// `&&`, `||`, `is` and `? default`: a part of the expression runs on one
+// path only.
+bool Builder::branches(const Expr &e) {
+  if (auto *b = as<BinaryExpr>(&e)) return (b->op == BinaryOp::And || b->op == BinaryOp::Or) && b->lhs && b->rhs;
+  if (auto *d = as<DefaultExpr>(&e)) return d->operand && d->fallback;
+  if (auto *i = as<IsExpr>(&e)) return i->cond && i->ifTrue && i->ifFalse;
+  return false;
+}
+
+// Whether a part of `e` that is evaluated branches. (Asked again of the
+// parts of an expression that does: at most depth times per node.)
+bool Builder::hasBranch(const Expr &e) {
+  bool found = branches(e);
+  if (!found)
+    forEachOperand(e, [&](const Expr &child, Role role) { found = found || (role != Role::Unevaluated && hasBranch(child)); });
+  return found;
+}
+
+// Makes `e` straight-line for the instruction that will evaluate it as
+// `role`: each part that branches becomes blocks and a temporary, and what
+// the lowering evaluates before such a part is evaluated before it too.
+void Builder::expand(const Expr &e, Role role, Subs &subs) {
+  if (role == Role::Unevaluated || !hasBranch(e)) return;
+  if (branches(e)) {
+    subs.push_back(Sub{&e, branchValue(e)});
+    return;
+  }
+  std::vector<std::pair<const Expr *, Role>> before;
+  forEachOperand(e, [&](const Expr &child, Role r) {
+    if (r == Role::Unevaluated) return;
+    if (!hasBranch(child)) {
+      before.emplace_back(&child, r);
+      return;
+    }
+    for (auto &[x, xr] : before) settle(*x, xr, subs);
+    before.clear();
+    expand(child, r, subs);
+  });
+}
+
+// Evaluates `e` now, for an instruction that follows: a value into a
+// temporary; a place or a template piece by piece.
+void Builder::settle(const Expr &e, Role role, Subs &subs) {
+  switch (role) {
+  case Role::Unevaluated: return;
+  case Role::Pieces: return forEachOperand(e, [&](const Expr &child, Role r) { settle(child, r, subs); });
+  case Role::Value:
+    if (!constantRead(e)) subs.push_back(Sub{&e, part(e, e.ty)});
+    return;
+  }
+}
+
+// A literal reads the same at any time: it needs no temporary.
+bool Builder::constantRead(const Expr &e) {
+  if (as<IntLitExpr>(&e) || as<FloatLitExpr>(&e) || as<BoolLitExpr>(&e) || as<StringLitExpr>(&e) ||
+      as<NullLitExpr>(&e) || as<LayoutExpr>(&e))
+    return true;
+  auto *u = as<UnaryExpr>(&e);
+  return u && u->op == UnaryOp::Neg && as<IntLitExpr>(u->operand.get());
+}
+
+// `%t = eval e` of a part of a later instruction's expression.
+Temp Builder::part(const Expr &e, const Ty *as) {
+  if (branches(e) && as == e.ty) return branchValue(e);
+  return eval(e, as, nullptr, Use::Part);
+}
+
+void Builder::attach(Inst &in, const Subs &subs) {
+  in.subsBegin = static_cast<uint32_t>(fn_.subs.size());
+  in.subsCount = static_cast<uint32_t>(subs.size());
+  fn_.subs.insert(fn_.subs.end(), subs.begin(), subs.end());
+}
+
+Inst &Builder::phi(const Expr &e, const Ty *ty, unsigned fromA, Temp a, unsigned fromB, Temp b, const Subs &operands) {
+  Inst &in = add(Op::Phi, e.span);
+  in.expr = &e;
+  in.ty = ty;
+  in.result = fn_.temps++;
+  in.target = fromA;
+  in.operand = a;
+  in.elseTarget = fromB;
+  in.other = b;
+  attach(in, operands);
+  return in;
+}
+
+// The blocks of a part that branches, and the temporary its value meets in.
+// Each join block is made after the blocks that reach it, so the lowering,
+// which goes through the blocks in order, has lowered them when it meets the
+// phi.
+Temp Builder::branchValue(const Expr &e) {
+  Decision outer = context_;
+  auto jumpLater = [&](Span at) { // the open block ends in a branch to the join, set once it exists
+    branch(0, at);
+    return std::pair<unsigned, size_t>{cur_, fn_.blocks[cur_].insts.size() - 1};
+  };
+  auto open = [&](unsigned b, Decision context) {
+    cur_ = b;
+    terminated_ = false;
+    context_ = context;
+  };
+  if (auto *b = as<BinaryExpr>(&e)) { // `a && b`: the value is a's when b is not evaluated
+    bool isAnd = b->op == BinaryOp::And;
+    Temp l = part(*b->lhs, b->lhs->ty);
+    unsigned from = cur_;
+    unsigned rhs = newBlock(isAnd ? "and.rhs" : "or.rhs", Decision{b->lhs.get(), isAnd});
+    condBranch(*b->lhs, l, rhs, rhs); // the other edge goes to the join, once it exists
+    open(rhs, Decision{b->lhs.get(), isAnd});
+    Temp r = part(*b->rhs, b->rhs->ty);
+    auto [rhsEnd, br] = jumpLater(b->span);
+    unsigned join = newBlock(isAnd ? "and.end" : "or.end", outer);
+    fn_.blocks[rhsEnd].insts[br].target = join;
+    Inst &cb = fn_.blocks[from].insts.back();
+    (isAnd ? cb.elseTarget : cb.target) = join;
+    open(join, outer);
+    return phi(e, e.ty, from, l, rhsEnd, r, {Sub{b->lhs.get(), l}, Sub{b->rhs.get(), r}}).result;
+  }
+  if (auto *is = as<IsExpr>(&e)) { // `is (c) : a : b`: only the chosen value is evaluated
+    Temp c = part(*is->cond, is->cond->ty);
+    unsigned ifTrue = newBlock("is.true", Decision{is->cond.get(), true});
+    unsigned ifFalse = newBlock("is.false", Decision{is->cond.get(), false});
+    condBranch(*is->cond, c, ifTrue, ifFalse);
+    open(ifTrue, Decision{is->cond.get(), true});
+    Temp a = part(*is->ifTrue, e.ty);
+    auto [trueEnd, trueBr] = jumpLater(is->ifTrue->span);
+    open(ifFalse, Decision{is->cond.get(), false});
+    Temp f = part(*is->ifFalse, e.ty);
+    auto [falseEnd, falseBr] = jumpLater(is->ifFalse->span);
+    unsigned join = newBlock("is.end", outer);
+    fn_.blocks[trueEnd].insts[trueBr].target = join;
+    fn_.blocks[falseEnd].insts[falseBr].target = join;
+    open(join, outer);
+    return phi(e, e.ty, trueEnd, a, falseEnd, f,
+               {Sub{is->cond.get(), c}, Sub{is->ifTrue.get(), a}, Sub{is->ifFalse.get(), f}})
+        .result;
+  }
+  // `r ? d`: r's value, or d when r holds an error.
+  auto &d = static_cast<const DefaultExpr &>(e);
+  const Ty *valueTy = d.operand->ty->resultValue();
+  Temp r = part(*d.operand, d.operand->ty);
+  Inst &unwrap = add(Op::Unwrap, d.operand->span);
+  unwrap.operand = r;
+  unwrap.ty = valueTy;
+  unwrap.result = fn_.temps++;
+  Temp value = unwrap.result;
+  unsigned from = cur_;
+  unsigned fallback = newBlock("default", outer);
+  Inst cb;
+  cb.op = Op::CondBr;
+  cb.span = d.operand->span;
+  cb.expr = d.operand.get();
+  cb.operand = r;
+  cb.onError = true;
+  cb.target = fallback;
+  terminate(cb);
+  open(fallback, outer);
+  Temp alt = part(*d.fallback, valueTy);
+  auto [altEnd, altBr] = jumpLater(d.fallback->span);
+  unsigned join = newBlock("default.end", outer);
+  fn_.blocks[altEnd].insts[altBr].target = join;
+  fn_.blocks[from].insts.back().elseTarget = join;
+  open(join, outer);
+  return phi(e, valueTy, from, value, altEnd, alt, {Sub{d.operand.get(), r}, Sub{d.fallback.get(), alt}}).result;
 }
 
 // ---- statements ------------------------------------------------------------------
@@ -269,8 +522,25 @@ void Builder::varDecl(const VarDeclStmt &d) {
 void Builder::assign(const AssignStmt &a) {
   if (!a.target || !a.value) return;
   if (a.compound) {
-    // The place's address and old value come first, then the value.
+    // The place's address and old value come first, then the value. When
+    // the value branches, the place's parts and old value are evaluated
+    // before its blocks (the old value is the place's sub).
+    Subs subs;
+    if (hasBranch(*a.value)) {
+      settle(*a.target, Role::Pieces, subs);
+      Inst &old = add(Op::Eval, a.target->span);
+      old.use = Use::Part;
+      old.expr = a.target.get();
+      old.ty = a.target->ty;
+      old.result = fn_.temps++;
+      attach(old, subs);
+      subs.push_back(Sub{a.target.get(), old.result});
+      expand(*a.value, Role::Value, subs);
+    } else {
+      expand(*a.target, Role::Pieces, subs);
+    }
     Inst &in = add(Op::Update, a.span);
+    attach(in, subs);
     in.expr = a.target.get();
     in.value = a.value.get();
     in.ty = a.target->ty;
@@ -280,7 +550,10 @@ void Builder::assign(const AssignStmt &a) {
     return;
   }
   Temp v = eval(*a.value, a.target->ty, &a, Use::Store);
+  Subs subs;
+  expand(*a.target, Role::Pieces, subs);
   Inst &in = add(Op::Store, a.span);
+  attach(in, subs);
   in.expr = a.target.get();
   in.value = a.value.get();
   in.ty = a.target->ty;

@@ -17,8 +17,16 @@
 //    temporary before the statement's effects (drops, stores, defers) run;
 //  - drops and drop flags: `drop` and `flag` instructions, placed by drop
 //    elaboration (own/DropPlanner.cpp).
-// Expressions inside an `eval` stay typed AST trees (lower/LowerExpr.cpp
-// lowers them); each instruction carries its type and source span.
+//  - control flow inside expressions: `&&`, `||`, `is` and `? default`
+//    become blocks, with a `phi` where the paths meet. Whatever an
+//    expression evaluates before such a part is evaluated first, by its own
+//    `eval` (Use::Part), so evaluation order is kept; the instruction that
+//    consumes the expression names those parts in its `subs` and reads their
+//    temporaries instead of evaluating them again.
+// What is left inside an `eval` is a straight-line typed AST tree
+// (lower/LowerExpr.cpp lowers it; a check may branch to a cold trap, and
+// `raw` to the program's failure); each instruction carries its type and
+// source span.
 #pragma once
 
 #include "ast/AST.h"
@@ -54,6 +62,7 @@ enum class Use : uint8_t {
   Bind,    // the initial value of the `let` that follows (stmt: the declaration)
   Store,   // the value of the `store` that follows (stmt: the assignment)
   Return,  // the value `pass`/`return` hands to the caller
+  Part,    // a part of a later instruction's expression, evaluated first (it names the part in its subs)
 };
 
 using Temp = unsigned;
@@ -73,7 +82,12 @@ struct Inst {
   const Ty *ty = nullptr;          // the value's type (Eval, Let, Store), or null
   Temp result = kNoTemp;           // Eval: the temporary it defines
   Use use = Use::Operand;          // Eval: what the statement does with the value
-  Temp operand = kNoTemp;          // Let, Store, CondBr, Ret, Exit: the value used
+  Temp operand = kNoTemp;          // Let, Store, CondBr, Ret, Exit, Unwrap, Phi: the value used
+  Temp other = kNoTemp;            // Phi: the value from elseTarget; Update: the place's old value (or none)
+  // The parts of this instruction's expressions evaluated before it:
+  // Func::subs[subsBegin, subsBegin + subsCount). A phi names its
+  // expression's operands there (for the ownership phase).
+  uint32_t subsBegin = 0, subsCount = 0;
   Temp counts[3] = {kNoTemp, kNoTemp, kNoTemp}; // CountInit: start (none: `till`, 0), limit, step
   const Expr *expr = nullptr;      // Eval: the expression; Store, Update: the target place
   const Expr *value = nullptr;     // Store: the stored value's expression; Update: the value (evaluated in place)
@@ -81,6 +95,7 @@ struct Inst {
   const Binding *binding = nullptr; // Param, Let, Drop, Flag
   bool discard = false;            // Eval: the value has no owner after it (an expression statement)
   bool compound = false;           // Store: `target op= value`
+  bool onError = false;            // CondBr: operand is a Result; to target when it holds an error
   BinaryOp compoundOp = BinaryOp::Add;
   // Drop
   DropKind dropKind = DropKind::Free;
@@ -90,7 +105,7 @@ struct Inst {
   // Scope exits
   unsigned site = 0;               // ScopeExit, ScopeEnd: index into Func::sites
   // Terminators
-  unsigned target = 0, elseTarget = 0; // Br / CondBr successors (block indices)
+  unsigned target = 0, elseTarget = 0; // Br / CondBr successors, Phi predecessors (block indices)
   std::vector<SwitchCase> cases;       // Switch (expr: the selector, operand: its value)
   bool exhaustive = false;             // Switch: the cases hold every value; elseTarget is unused
   ExitKind leave = ExitKind::Pass;     // Ret: which statement returns
@@ -130,10 +145,23 @@ struct ExitSite {
   bool runsDefers = false;          // the defer bodies follow the `scope.exit`
 };
 
+// A part of an expression evaluated before the instruction that consumes it.
+struct Sub {
+  const Expr *expr = nullptr;
+  Temp temp = kNoTemp;
+};
+
 struct Func {
   const FuncDecl *decl = nullptr;
   std::vector<Block> blocks; // blocks[0] is the entry
   std::vector<ExitSite> sites;
+  std::vector<Sub> subs;     // Inst::subsBegin/subsCount index here
+  // The temporary `in` reads for `e`, when `e` was evaluated before it.
+  Temp subFor(const Inst &in, const Expr &e) const {
+    for (uint32_t i = in.subsBegin; i < in.subsBegin + in.subsCount; ++i)
+      if (subs[i].expr == &e) return subs[i].temp;
+    return kNoTemp;
+  }
   unsigned temps = 0;        // temporaries %0..%temps-1
   bool plainReturn = false;  // never fails: returns its value without a Result (nir/ResultElision.cpp)
 };

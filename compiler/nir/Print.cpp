@@ -58,19 +58,40 @@ public:
     return r;
   }
 
+  // An expression of `in`, with its parts evaluated before as their
+  // temporaries (`whole`: the expression itself too).
+  std::string text(const Inst &in, const Expr &e, bool whole = true) const {
+    if (!in.subsCount) return exprText(e);
+    return exprText(e, [&](const Expr &x) {
+      Temp t = !whole && &x == &e ? kNoTemp : f_.subFor(in, x);
+      return t == kNoTemp ? std::string() : temp(t);
+    });
+  }
+
   std::string inst(const Inst &in) const {
     std::string r = opText(in.op);
     switch (in.op) {
     case Op::Param: return r + " " + in.binding->name + typeSuffix(in.ty);
     case Op::Eval:
-      r = temp(in.result) + " = " + r + " " + exprText(*in.expr) + typeSuffix(in.ty ? in.ty : in.expr->ty);
+      r = temp(in.result) + " = " + r + " " + text(in, *in.expr) + typeSuffix(in.ty ? in.ty : in.expr->ty);
+      if (in.use == Use::Part) r += " part";
       if (in.discard) r += " discard";
       return r + clears(in);
+    case Op::Phi:
+      return temp(in.result) + " = " + r + " [" + label(in.target) + ": " + temp(in.operand) + "] [" +
+             label(in.elseTarget) + ": " + temp(in.other) + "]" + typeSuffix(in.ty);
+    case Op::Unwrap: return temp(in.result) + " = " + r + " " + temp(in.operand) + typeSuffix(in.ty);
     case Op::Let:
       return r + " " + in.binding->name + typeSuffix(in.ty) + (in.operand == kNoTemp ? " = zero" : " = " + temp(in.operand)) +
              clears(in);
-    case Op::Store: return r + " " + exprText(*in.expr) + " = " + temp(in.operand) + clears(in);
-    case Op::Update: return r + " " + exprText(*in.expr) + " " + binaryText(in.compoundOp) + "= " + exprText(*in.value);
+    case Op::Store: return r + " " + text(in, *in.expr) + " = " + temp(in.operand) + clears(in);
+    case Op::Update: {
+      // The place prints as a place (its old value, read before the
+      // value's blocks, is its sub).
+      Temp old = f_.subFor(in, *in.expr);
+      return r + " " + text(in, *in.expr, false) + (old == kNoTemp ? "" : " (old " + temp(old) + ")") + " " +
+             binaryText(in.compoundOp) + "= " + text(in, *in.value);
+    }
     case Op::Drop:
       return r + (in.guarded ? " if-flag " : " ") + std::string(dropText(in.dropKind)) + " " + in.binding->name;
     case Op::Flag: return r + " " + in.binding->name + " = " + (in.flagValue ? "true" : "false");
@@ -85,7 +106,9 @@ public:
       r += " " + label(in.target);
       if (in.loopBack) r += " loop-back";
       return r;
-    case Op::CondBr: return r + " " + temp(in.operand) + ", " + label(in.target) + ", " + label(in.elseTarget);
+    case Op::CondBr:
+      return r + (in.onError ? " is_error " : " ") + temp(in.operand) + ", " + label(in.target) + ", " +
+             label(in.elseTarget);
     case Op::Switch: {
       bool isBool = in.ty && !in.ty->isInt();
       auto value = [&](__int128 v) { return isBool ? std::string(v ? "true" : "false") : intText(v); };

@@ -61,20 +61,34 @@ private:
   void passOut(const Expr &value);
 
   // ---- expressions
+  // While the walk of an instruction's expression is inside a part that
+  // was evaluated before it (a sub: nir/NIR.h), its events happen where
+  // that part is evaluated: in that block, at that instruction.
+  class At {
+  public:
+    At(CfgBuilder &b, const Expr &e);
+    ~At();
+    At(const At &) = delete;
+    At &operator=(const At &) = delete;
+
+  private:
+    CfgBuilder &b_;
+    unsigned cur_, nirBlock_, nirInst_;
+    const nir::Inst *active_;
+  };
   void expr(const Expr &e);
   void call(const CallExpr &c);
   void structLit(const StructLitExpr &lit);
-  void shortCircuit(const BinaryExpr &b);
   void choice(const IsExpr &is, const std::function<void(const Expr &)> &onBranch);
-  void withDefault(const DefaultExpr &d);
   void useAgain(const Expr &value);
 
   const nir::Func &nir_;
   Cfg cfg_;
   unsigned cur_ = 0;
   unsigned nirBlock_ = 0, nirInst_ = 0; // the instruction being read
+  const nir::Inst *active_ = nullptr;   // the instruction whose subs the walk reads
+  std::vector<std::pair<unsigned, unsigned>> defs_; // per temporary: the block and instruction defining it
   Span runningDefersAt_; // the exit whose defer bodies are being read
-  Decision context_;
   const Binding *ownedParam_ = nullptr; // the `wild` parameter a deallocator releases
   std::pair<unsigned, const Expr *> passedOut_{0, nullptr}; // for the exit being read
   unsigned releases_ = 0; // Release events emitted so far
@@ -84,16 +98,45 @@ Cfg CfgBuilder::build() {
   ownedParam_ = ownedParam(*nir_.decl);
   for (const nir::Block &b : nir_.blocks) newBlock(Decision{b.context.cond, b.context.value});
   for (unsigned i = 0; i < nir_.sites.size(); ++i) site(i);
+  defs_.assign(nir_.temps, {~0u, ~0u});
+  for (unsigned b = 0; b < nir_.blocks.size(); ++b)
+    for (unsigned i = 0; i < nir_.blocks[b].insts.size(); ++i)
+      if (nir_.blocks[b].insts[i].result != nir::kNoTemp) defs_[nir_.blocks[b].insts[i].result] = {b, i};
   for (unsigned b = 0; b < nir_.blocks.size(); ++b) {
-    cur_ = b;
-    context_ = cfg_.blocks[b].context;
-    nirBlock_ = b;
     for (unsigned i = 0; i < nir_.blocks[b].insts.size(); ++i) {
+      cur_ = nirBlock_ = b;
       nirInst_ = i;
-      inst(nir_.blocks[b].insts[i]);
+      active_ = &nir_.blocks[b].insts[i];
+      inst(*active_);
     }
   }
+  // A part's events were added when the walk of its consumer reached it:
+  // each block's events go in the order of the instructions they belong to.
+  for (CfgBlock &block : cfg_.blocks)
+    std::stable_sort(block.events.begin(), block.events.end(),
+                     [](const Event &a, const Event &b) { return a.nirInst < b.nirInst; });
   return std::move(cfg_);
+}
+
+CfgBuilder::At::At(CfgBuilder &b, const Expr &e)
+    : b_(b), cur_(b.cur_), nirBlock_(b.nirBlock_), nirInst_(b.nirInst_), active_(b.active_) {
+  // A part may itself be evaluated by a phi (a value that branches).
+  for (nir::Temp t; b.active_ && (t = b.nir_.subFor(*b.active_, e)) != nir::kNoTemp;) {
+    auto [block, inst] = t < b.defs_.size() ? b.defs_[t] : std::pair<unsigned, unsigned>{~0u, ~0u};
+    if (block == ~0u) break;
+    const nir::Inst *def = &b.nir_.blocks[block].insts[inst];
+    if (def == b.active_) break;
+    b.cur_ = b.nirBlock_ = block;
+    b.nirInst_ = inst;
+    b.active_ = def;
+  }
+}
+
+CfgBuilder::At::~At() {
+  b_.cur_ = cur_;
+  b_.nirBlock_ = nirBlock_;
+  b_.nirInst_ = nirInst_;
+  b_.active_ = active_;
 }
 
 // ---- graph -----------------------------------------------------------------------
@@ -248,7 +291,11 @@ void CfgBuilder::inst(const nir::Inst &in) {
       initEvent(*in.binding, nullptr, in.binding->span, false); // a struct passed by value arrives owned (§6.4)
     return;
   }
-  case nir::Op::Eval: return evalFor(in);
+  case nir::Op::Eval:
+    if (in.use == nir::Use::Part) return; // read where its consumer's walk reaches it (At)
+    return evalFor(in);
+  case nir::Op::Phi:
+  case nir::Op::Unwrap: return; // their parts are read with their consumer
   case nir::Op::Let: {
     const Binding &b = *in.binding;
     if (b.id >= cfg_.bindings.size() || !cfg_.bindings[b.id].followed()) return;
@@ -285,7 +332,13 @@ void CfgBuilder::inst(const nir::Inst &in) {
     cfg_.edges[id].loopBack = in.loopBack;
     return;
   }
-  case nir::Op::CondBr: return branch(*in.expr, cur_, in.target, in.elseTarget);
+  case nir::Op::CondBr:
+    if (in.onError) { // `r ? d`: whether r holds an error decides no condition the analysis follows
+      addEdge(cur_, in.target);
+      addEdge(cur_, in.elseTarget);
+      return;
+    }
+    return branch(*in.expr, cur_, in.target, in.elseTarget);
   case nir::Op::CountBr: // a counted loop may run no round
     addEdge(cur_, in.target);
     addEdge(cur_, in.elseTarget);
@@ -324,6 +377,7 @@ void CfgBuilder::evalFor(const nir::Inst &in) {
     return passOut(e);
   case nir::Use::Operand:
   case nir::Use::Discard: return expr(e);
+  case nir::Use::Part: return; // read with its consumer (inst)
   }
 }
 
@@ -427,6 +481,7 @@ void CfgBuilder::fieldStore(const Expr &place, const Expr *value, Span span) {
 // released.
 void CfgBuilder::moveOrEval(const Expr *value) {
   if (!value) return;
+  At at(*this, *value);
   if (auto *is = as<IsExpr>(value)) return choice(*is, [&](const Expr &x) { moveOrEval(&x); });
   const TrackedBinding *tb = followed(value);
   if (tb && tb->owner && !tb->checked) { // a borrow owns nothing to move
@@ -447,6 +502,7 @@ void CfgBuilder::moveOrEval(const Expr *value) {
 // A value that is bound, stored or passed by value: a struct local with a
 // destructor moves (§6.4); anything else is evaluated.
 void CfgBuilder::consume(const Expr &value, std::string movedTo) {
+  At at(*this, value);
   if (auto *is = as<IsExpr>(&value)) // the chosen branch's value moves on
     return choice(*is, [&](const Expr &x) { consume(x, movedTo); });
   // `r.value` of a `Result<T>` binding hands on the value `r` holds.
@@ -469,6 +525,7 @@ void CfgBuilder::consume(const Expr &value, std::string movedTo) {
 // ---- expressions -------------------------------------------------------------------
 
 void CfgBuilder::expr(const Expr &e) {
+  At at(*this, e);
   switch (e.kind) {
   case ExprKind::Name:
     if (const TrackedBinding *tb = followed(&e)) emit(EventKind::Use, e.span, tb->binding->id, &e);
@@ -479,16 +536,9 @@ void CfgBuilder::expr(const Expr &e) {
     for (const ExprPtr &el : static_cast<const ArrayLitExpr &>(e).elements)
       if (el) consume(*el, "into the array");
     return;
-  case ExprKind::Binary: {
-    auto &b = static_cast<const BinaryExpr &>(e);
-    if ((b.op == BinaryOp::And || b.op == BinaryOp::Or) && b.lhs && b.rhs) return shortCircuit(b);
+  case ExprKind::Binary:  // `&&`, `||`: the NIR's blocks, each operand where it is evaluated (At)
+  case ExprKind::Default: // the same for `? default`
     break;
-  }
-  case ExprKind::Default: {
-    auto &d = static_cast<const DefaultExpr &>(e);
-    if (d.operand && d.fallback) return withDefault(d);
-    break;
-  }
   case ExprKind::Is: return choice(static_cast<const IsExpr &>(e), [&](const Expr &x) { expr(x); });
   case ExprKind::Drop: {
     // `drop v;` of a plain value runs its destructor (LANGUAGE-2 A8): the
@@ -591,55 +641,13 @@ void CfgBuilder::structLit(const StructLitExpr &lit) {
   }
 }
 
-// `a && b`, `a || b`: `b` runs on one edge of `a` only.
-void CfgBuilder::shortCircuit(const BinaryExpr &b) {
-  expr(*b.lhs);
-  bool isAnd = b.op == BinaryOp::And;
-  Decision outer = context_;
-  unsigned from = cur_;
-  unsigned rhs = newBlock(Decision{b.lhs.get(), isAnd});
-  unsigned join = newBlock(outer);
-  branch(*b.lhs, from, isAnd ? rhs : join, isAnd ? join : rhs);
-  context_ = Decision{b.lhs.get(), isAnd};
-  cur_ = rhs;
-  expr(*b.rhs);
-  addEdge(cur_, join);
-  context_ = outer;
-  cur_ = join;
-}
-
-// `is (c) : a : b`: `a` runs on the true edge of `c`, `b` on the false one;
-// `onBranch` reads each (as an operand, or as a value that moves on).
+// `is (c) : a : b`: `a` runs on the true edge of `c`, `b` on the false one
+// (the NIR's blocks); `onBranch` reads each (as an operand, or as a value
+// that moves on).
 void CfgBuilder::choice(const IsExpr &is, const std::function<void(const Expr &)> &onBranch) {
   expr(*is.cond);
-  Decision outer = context_;
-  unsigned from = cur_;
-  unsigned ifTrue = newBlock(Decision{is.cond.get(), true});
-  unsigned ifFalse = newBlock(Decision{is.cond.get(), false});
-  unsigned join = newBlock(outer);
-  branch(*is.cond, from, ifTrue, ifFalse);
-  for (bool value : {true, false}) {
-    context_ = Decision{is.cond.get(), value};
-    cur_ = value ? ifTrue : ifFalse;
-    onBranch(value ? *is.ifTrue : *is.ifFalse);
-    addEdge(cur_, join);
-  }
-  context_ = outer;
-  cur_ = join;
-}
-
-// `call ? fallback`: the fallback runs only when the call fails.
-void CfgBuilder::withDefault(const DefaultExpr &d) {
-  expr(*d.operand);
-  unsigned from = cur_;
-  unsigned fallback = newBlock(context_);
-  unsigned join = newBlock(context_);
-  addEdge(from, fallback);
-  addEdge(from, join);
-  cur_ = fallback;
-  expr(*d.fallback);
-  addEdge(cur_, join);
-  cur_ = join;
+  onBranch(*is.ifTrue);
+  onBranch(*is.ifFalse);
 }
 
 } // namespace

@@ -1,8 +1,8 @@
 // The control-flow graph the ownership phase analyses, read off the NIR of
-// one function (nir/NIR.h): one CFG block per NIR block, plus the blocks an
-// expression that skips code splits off. A block holds ownership events in execution order
-// (an allocation, a use, a release, a move); expressions that skip code
-// (`&&`, `||`, `? default`) split blocks like statements do. Every way out of
+// one function (nir/NIR.h): one CFG block per NIR block (expressions that
+// skip code, `&&`, `||`, `is` and `? default`, are NIR blocks too). A block
+// holds ownership events in execution order (an allocation, a use, a
+// release, a move). Every way out of
 // a scope — a block's end, `pass`, `fail`, `return`, `exit`, `break`,
 // `continue` — is an ExitSite, and its effects appear on that path in the
 // order the lowering emits them: the automatic drops, then the defer bodies
