@@ -35,6 +35,7 @@ std::unique_ptr<llvm::Module> Lowerer::run() {
     lowerFunc(f);
     f.blocks = {};
     f.sites = {};
+    f.subs = {};
     if (FuncDecl *d = decls[f.decl]) d->body.reset();
   }
   emitResultThunks();
