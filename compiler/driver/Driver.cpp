@@ -253,7 +253,6 @@ int compile(const Options &opts) {
   struct State {
     Program program;
     TypeContext types;
-    nir::Module nir;
     llvm::LLVMContext ctx;
     std::unique_ptr<llvm::Module> mod; // after ctx: destroyed first
   };
@@ -280,23 +279,40 @@ int compile(const Options &opts) {
   checker.run();                                                        // names, types, results
   if (flushDiags(sm, diags, opts)) return 1;
 
+  // Each function's NIR is built, checked and released in turn; what the
+  // passes learn that calls depend on (which functions return without a
+  // Result) is kept. The lowering builds each function's NIR again, with
+  // its drops, when it reaches it: one function's NIR is alive at a time.
   auto ownership = opts.ownershipWarnings ? OwnershipReport::Warnings : OwnershipReport::Errors;
-  nir::Module &nirMod = state->nir;
-  if (opts.checkOnly) {
-    checkOwnershipOnly(sm, checker.symbols(), diags, ownership); // ARIA-014/015/022, function by function
-  } else {
-    nirMod = nir::build(checker.symbols().allFuncs);             // NIR
-    checkOwnership(sm, checker.symbols(), diags, nirMod, ownership); // ARIA-014/015/022, drops into NIR
-  }
+  const std::vector<FuncDecl *> &funcs = checker.symbols().allFuncs;
+  NirFuncs nirFuncs;
+  checkOwnershipOnly(sm, checker.symbols(), diags, ownership, [&](nir::Func &f) { // ARIA-014/015/022, NIR by function
+    if (opts.checkOnly) return;
+    nir::runPasses(f); // optimisations on NIR
+    if (f.plainReturn) nirFuncs.plainReturn.insert(f.decl);
+  });
   if (!diags.hasErrors()) lintProgram(checker, inStdlib(search), diags); // warnings
   if (flushDiags(sm, diags, opts)) return 1;
   if (opts.checkOnly) return 0;
-  nir::runPasses(nirMod);                                               // optimisations on NIR
+  auto readyNir = [](const FuncDecl &d) {
+    nir::Func f = nir::buildFunc(d);
+    planOwnership(f); // drops and drop flags into NIR
+    nir::runPasses(f);
+    return f;
+  };
   if (opts.emit == EmitKind::Nir) {
-    bool written = writeText(out, nir::print(nirMod, program.main), diags);
+    nir::Module whole;
+    nir::forEachBody(funcs, [&](const FuncDecl &d) { whole.funcs.push_back(readyNir(d)); });
+    bool written = writeText(out, nir::print(whole, program.main), diags);
     flushDiags(sm, diags, opts);
     return written ? 0 : 1;
   }
+  nirFuncs.forEach = [&](const std::function<void(nir::Func &)> &lower) {
+    nir::forEachBody(funcs, [&](const FuncDecl &d) {
+      nir::Func f = readyNir(d);
+      lower(f);
+    });
+  };
 
   // Names of local values are for reading IR and assembly; an object file
   // or executable has none (building them is 4% of -O0's peak memory on
@@ -306,7 +322,7 @@ int compile(const Options &opts) {
   configureTarget(*target);
   LowerOptions lowering{opts.debugInfo, opts.optLevel > 0};
   std::unique_ptr<llvm::Module> &mod = state->mod =
-      lowerProgram(std::move(target), sm, program, checker.symbols(), nirMod, types, lowering); // LLVM IR
+      lowerProgram(std::move(target), sm, program, checker.symbols(), std::move(nirFuncs), types, lowering); // LLVM IR
   std::string verifyErrors;
   llvm::raw_string_ostream verifyOut(verifyErrors);
   if (opts.verifyIR && llvm::verifyModule(*mod, &verifyOut)) {

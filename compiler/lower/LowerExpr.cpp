@@ -205,7 +205,7 @@ llvm::Value *Lowerer::lowerArrayLit(const ArrayLitExpr &e) {
 }
 
 llvm::Value *Lowerer::lowerExpr(const Expr &e) {
-  if (llvm::Value *v = evaluatedBefore(e)) return v;
+  if (llvm::Value *v = nullptr; evaluatedBefore(e, v)) return v;
   switch (e.kind) {
   case ExprKind::IntLit: {
     auto &lit = static_cast<const IntLitExpr &>(e);

@@ -4,8 +4,18 @@
 
 namespace npk {
 
+NirFuncs NirFuncs::of(nir::Module &m) {
+  NirFuncs funcs;
+  funcs.forEach = [&m](const std::function<void(nir::Func &)> &lower) {
+    for (nir::Func &f : m.funcs) lower(f);
+  };
+  for (const nir::Func &f : m.funcs)
+    if (f.plainReturn) funcs.plainReturn.insert(f.decl);
+  return funcs;
+}
+
 std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target, const SourceManager &sm,
-                                           Program &program, const Symbols &syms, nir::Module &nir,
+                                           Program &program, const Symbols &syms, NirFuncs nir,
                                            TypeContext &types, const LowerOptions &options) {
   llvm::LLVMContext &ctx = target->getContext();
   Lowerer l(ctx, sm, program, syms, nir);
@@ -16,13 +26,12 @@ std::unique_ptr<llvm::Module> lowerProgram(std::unique_ptr<llvm::Module> target,
 }
 
 Lowerer::Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program, const Symbols &syms,
-                 nir::Module &nir)
+                 NirFuncs &nir)
     : ctx_(ctx), sm_(sm), program_(program), syms_(syms), nir_(nir), b_(ctx), allocas_(ctx) {}
 
 std::unique_ptr<llvm::Module> Lowerer::run() {
   if (options_.debugInfo) debug_ = std::make_unique<DebugInfo>(*this, options_.optimized);
-  for (const nir::Func &f : nir_.funcs)
-    if (f.plainReturn) plainReturn_.insert(f.decl);
+  plainReturn_ = std::move(nir_.plainReturn);
   for (FuncDecl *f : syms_.allFuncs) declareFunc(*f);
   for (auto &m : program_.modules)
     for (auto &g : m->globals) defineGlobal(*g);
@@ -31,13 +40,13 @@ std::unique_ptr<llvm::Module> Lowerer::run() {
   // declaration), and their memory serves the IR of the functions after it.
   std::unordered_map<const FuncDecl *, FuncDecl *> decls;
   for (FuncDecl *f : syms_.allFuncs) decls.emplace(f, f);
-  for (nir::Func &f : nir_.funcs) {
+  nir_.forEach([&](nir::Func &f) {
     lowerFunc(f);
     f.blocks = {};
     f.sites = {};
     f.subs = {};
     if (FuncDecl *d = decls[f.decl]) d->body.reset();
-  }
+  });
   emitResultThunks();
   emitEntryPoint();
   defineTrapTable();

@@ -43,10 +43,12 @@ void Lowerer::lowerBody(const nir::Func &f) {
   nirFunc_ = nullptr;
 }
 
-llvm::Value *Lowerer::evaluatedBefore(const Expr &e) const {
-  if (!inst_ || !inst_->subsCount) return nullptr;
+bool Lowerer::evaluatedBefore(const Expr &e, llvm::Value *&value) const {
+  if (!inst_ || !inst_->subsCount) return false;
   nir::Temp t = nirFunc_->subFor(*inst_, e);
-  return t == nir::kNoTemp ? nullptr : temps_[t];
+  if (t == nir::kNoTemp) return false;
+  value = temps_[t]; // null for a NIL value
+  return true;
 }
 
 // `%t = phi`: the value of the path the block was entered by. The NIR makes
@@ -90,8 +92,7 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   case nir::Op::Param: return lowerParam(in);
   case nir::Op::Eval: {
     llvm::Value *v = nullptr;
-    bool part = in.use == nir::Use::Part; // a value as its consumer would compute it
-    if (!part && (!in.ty || in.ty == in.expr->ty) && largeValue(in.expr->ty) && isLvalue(*in.expr)) {
+    if ((!in.ty || in.ty == in.expr->ty) && largeValue(in.expr->ty) && isLvalue(*in.expr)) {
       v = privateCopy(lowerAddress(*in.expr), in.expr->ty); // never a first-class aggregate (storeValue)
       noteRelease(*in.expr);
     } else {
@@ -115,8 +116,8 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   case nir::Op::Update: {
     const Ty *t = in.ty;
     llvm::Value *addr = lowerAddress(*in.expr);
-    llvm::Value *cur = evaluatedBefore(*in.expr); // read before the value's blocks
-    if (!cur) cur = b_.CreateLoad(llvmType(t), addr);
+    llvm::Value *cur = nullptr;
+    if (!evaluatedBefore(*in.expr, cur)) cur = b_.CreateLoad(llvmType(t), addr); // else read before the value's blocks
     bool shift = in.compoundOp == BinaryOp::Shl || in.compoundOp == BinaryOp::Shr;
     llvm::Value *rhs = shift ? lowerExpr(*in.value) : lowerAs(*in.value, t);
     b_.CreateStore(lowerArith(in.compoundOp, cur, rhs, t, in.span, shift ? in.value->ty : nullptr), addr);

@@ -25,8 +25,7 @@ enum class RuntimeFn {
 
 class Lowerer {
 public:
-  Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program, const Symbols &syms,
-          nir::Module &nir);
+  Lowerer(llvm::LLVMContext &ctx, const SourceManager &sm, Program &program, const Symbols &syms, NirFuncs &nir);
   std::unique_ptr<llvm::Module> run();
 
   // ---- types and runtime (LowerFunc.cpp)
@@ -75,9 +74,9 @@ public:
   llvm::Value *builtPart(llvm::Value *agg, unsigned idx);
   std::unordered_set<const llvm::Value *> privateCopies_; // allocas only privateCopy writes
   llvm::Value *temp(nir::Temp t, const Ty *to = nullptr);
-  // The value of `e` when the instruction being lowered evaluated it
-  // before (a sub: nir/NIR.h), or null.
-  llvm::Value *evaluatedBefore(const Expr &e) const;
+  // Whether the instruction being lowered evaluated `e` before (a sub:
+  // nir/NIR.h), and then its value.
+  bool evaluatedBefore(const Expr &e, llvm::Value *&value) const;
   void lowerPhi(const nir::Inst &in);
   llvm::BasicBlock *newBlock(const std::string &name);
   void emitDrop(const nir::Inst &drop);
@@ -162,7 +161,7 @@ public:
   const SourceManager &sm_;
   Program &program_;
   const Symbols &syms_;
-  nir::Module &nir_; // consumed: each function's blocks go once it is lowered
+  NirFuncs &nir_; // consumed: each function's blocks go once it is lowered
   TypeContext *types_ = nullptr;
   std::unique_ptr<llvm::Module> mod_;
   llvm::IRBuilder<> b_;

@@ -59,7 +59,7 @@ private:
   void ensureOpen();
   Temp eval(const Expr &e, const Ty *as, const Stmt *from, Use use);
 
-  // ---- control flow inside expressions
+  // ---- expressions
   using Subs = std::vector<Sub>;
   // How the lowering evaluates an operand of its parent: as a value, in
   // pieces (a place: its address from its own operands; a template: each of
@@ -68,8 +68,6 @@ private:
   template <class F> static void forEachOperand(const Expr &e, F &&f);
   static bool branches(const Expr &e);
   static bool constantRead(const Expr &e);
-  static bool hasBranch(const Expr &e);
-  void expand(const Expr &e, Role role, Subs &subs);
   void settle(const Expr &e, Role role, Subs &subs);
   Temp part(const Expr &e, const Ty *as);
   Temp branchValue(const Expr &e);
@@ -188,7 +186,8 @@ void Builder::ensureOpen() {
 
 Temp Builder::eval(const Expr &e, const Ty *as, const Stmt *from, Use use) {
   Subs subs;
-  expand(e, Role::Value, subs);
+  if (branches(e)) subs.push_back(Sub{&e, branchValue(e)});
+  else forEachOperand(e, [&](const Expr &operand, Role role) { settle(operand, role, subs); });
   Inst &in = add(Op::Eval, e.span);
   in.use = use;
   in.expr = &e;
@@ -199,7 +198,11 @@ Temp Builder::eval(const Expr &e, const Ty *as, const Stmt *from, Use use) {
   return in.result;
 }
 
-// ---- control flow inside expressions ------------------------------------------------
+// ---- expressions --------------------------------------------------------------------
+// An expression is flattened: its operands are evaluated first, each by its
+// own `eval ... part` (or, when it branches, by blocks and a phi), in the
+// order the lowering would evaluate them, and the expression's own `eval`
+// reads their temporaries (its subs).
 
 // The operands of `e` in the order the lowering evaluates them
 // (lower/LowerExpr.cpp), each with the way it is evaluated.
@@ -276,39 +279,8 @@ bool Builder::branches(const Expr &e) {
   return false;
 }
 
-// Whether a part of `e` that is evaluated branches. (Asked again of the
-// parts of an expression that does: at most depth times per node.)
-bool Builder::hasBranch(const Expr &e) {
-  bool found = branches(e);
-  if (!found)
-    forEachOperand(e, [&](const Expr &child, Role role) { found = found || (role != Role::Unevaluated && hasBranch(child)); });
-  return found;
-}
-
-// Makes `e` straight-line for the instruction that will evaluate it as
-// `role`: each part that branches becomes blocks and a temporary, and what
-// the lowering evaluates before such a part is evaluated before it too.
-void Builder::expand(const Expr &e, Role role, Subs &subs) {
-  if (role == Role::Unevaluated || !hasBranch(e)) return;
-  if (branches(e)) {
-    subs.push_back(Sub{&e, branchValue(e)});
-    return;
-  }
-  std::vector<std::pair<const Expr *, Role>> before;
-  forEachOperand(e, [&](const Expr &child, Role r) {
-    if (r == Role::Unevaluated) return;
-    if (!hasBranch(child)) {
-      before.emplace_back(&child, r);
-      return;
-    }
-    for (auto &[x, xr] : before) settle(*x, xr, subs);
-    before.clear();
-    expand(child, r, subs);
-  });
-}
-
 // Evaluates `e` now, for an instruction that follows: a value into a
-// temporary; a place or a template piece by piece.
+// temporary (a literal needs none); a place or a template piece by piece.
 void Builder::settle(const Expr &e, Role role, Subs &subs) {
   switch (role) {
   case Role::Unevaluated: return;
@@ -522,23 +494,17 @@ void Builder::varDecl(const VarDeclStmt &d) {
 void Builder::assign(const AssignStmt &a) {
   if (!a.target || !a.value) return;
   if (a.compound) {
-    // The place's address and old value come first, then the value. When
-    // the value branches, the place's parts and old value are evaluated
-    // before its blocks (the old value is the place's sub).
+    // The place's address and old value come first, then the value.
     Subs subs;
-    if (hasBranch(*a.value)) {
-      settle(*a.target, Role::Pieces, subs);
-      Inst &old = add(Op::Eval, a.target->span);
-      old.use = Use::Part;
-      old.expr = a.target.get();
-      old.ty = a.target->ty;
-      old.result = fn_.temps++;
-      attach(old, subs);
-      subs.push_back(Sub{a.target.get(), old.result});
-      expand(*a.value, Role::Value, subs);
-    } else {
-      expand(*a.target, Role::Pieces, subs);
-    }
+    settle(*a.target, Role::Pieces, subs);
+    Inst &old = add(Op::Eval, a.target->span);
+    old.use = Use::Part;
+    old.expr = a.target.get();
+    old.ty = a.target->ty;
+    old.result = fn_.temps++;
+    attach(old, subs);
+    subs.push_back(Sub{a.target.get(), old.result});
+    settle(*a.value, Role::Value, subs);
     Inst &in = add(Op::Update, a.span);
     attach(in, subs);
     in.expr = a.target.get();
@@ -551,7 +517,7 @@ void Builder::assign(const AssignStmt &a) {
   }
   Temp v = eval(*a.value, a.target->ty, &a, Use::Store);
   Subs subs;
-  expand(*a.target, Role::Pieces, subs);
+  settle(*a.target, Role::Pieces, subs);
   Inst &in = add(Op::Store, a.span);
   attach(in, subs);
   in.expr = a.target.get();

@@ -17,16 +17,16 @@
 //    temporary before the statement's effects (drops, stores, defers) run;
 //  - drops and drop flags: `drop` and `flag` instructions, placed by drop
 //    elaboration (own/DropPlanner.cpp).
+//  - expressions, flattened: each operand of an expression is evaluated
+//    first, in evaluation order, by its own `eval` (Use::Part) into a
+//    temporary; the instruction that consumes it names it in its `subs` and
+//    reads the temporary. An `eval` computes one operation of its operands
+//    (a place operand, `a[i]` say, is the address of its own operands'
+//    temporaries). A move or a release is at the instruction of the name it
+//    moves (`clears(b)`), a call at its own instruction;
 //  - control flow inside expressions: `&&`, `||`, `is` and `? default`
-//    become blocks, with a `phi` where the paths meet. Whatever an
-//    expression evaluates before such a part is evaluated first, by its own
-//    `eval` (Use::Part), so evaluation order is kept; the instruction that
-//    consumes the expression names those parts in its `subs` and reads their
-//    temporaries instead of evaluating them again.
-// What is left inside an `eval` is a straight-line typed AST tree
-// (lower/LowerExpr.cpp lowers it; a check may branch to a cold trap, and
-// `raw` to the program's failure); each instruction carries its type and
-// source span.
+//    become blocks, with a `phi` where the paths meet.
+// Each instruction carries its type and source span.
 #pragma once
 
 #include "ast/AST.h"

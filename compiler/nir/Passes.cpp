@@ -2,6 +2,10 @@
 
 namespace npk::nir {
 
-void runPasses(Module &m) { elideResults(m); }
+void runPasses(Func &f) { elideResults(f); }
+
+void runPasses(Module &m) {
+  for (Func &f : m.funcs) runPasses(f);
+}
 
 } // namespace npk::nir

@@ -10,8 +10,10 @@ namespace npk::nir {
 // Marks each function that can never fail (no `fail`, no `return` of a
 // Result value) `plainReturn`: it returns its value without a Result, and a
 // call of it costs what a C call costs (ResultElision.cpp).
-void elideResults(Module &m);
+void elideResults(Func &f);
 
+// Every pass, on one function (each pass reads and writes its function only).
+void runPasses(Func &f);
 void runPasses(Module &m);
 
 } // namespace npk::nir

@@ -30,9 +30,6 @@ bool canFail(const Func &f) {
 
 } // namespace
 
-void elideResults(Module &m) {
-  for (Func &f : m.funcs)
-    f.plainReturn = !f.decl->isMain && !f.decl->isFailsafe && !canFail(f);
-}
+void elideResults(Func &f) { f.plainReturn = !f.decl->isMain && !f.decl->isFailsafe && !canFail(f); }
 
 } // namespace npk::nir

@@ -877,11 +877,18 @@ void checkOwnership(const SourceManager &sm, const Symbols &, DiagEngine &diags,
   for (nir::Func &f : nir.funcs) checkFunc(sm, diags, f, as, true);
 }
 
-void checkOwnershipOnly(const SourceManager &sm, const Symbols &syms, DiagEngine &diags, OwnershipReport as) {
+void checkOwnershipOnly(const SourceManager &sm, const Symbols &syms, DiagEngine &diags, OwnershipReport as,
+                        const std::function<void(nir::Func &)> &checked) {
   nir::forEachBody(syms.allFuncs, [&](const FuncDecl &decl) {
     nir::Func f = nir::buildFunc(decl);
     checkFunc(sm, diags, f, as, false);
+    if (checked) checked(f);
   });
+}
+
+void planOwnership(nir::Func &f) {
+  Cfg cfg = buildCfg(f);
+  planDrops(cfg, solve(cfg), f);
 }
 
 } // namespace npk

@@ -8,6 +8,8 @@
 #include "check/Checker.h"
 #include "nir/NIR.h"
 
+#include <functional>
+
 namespace npk {
 
 // How the phase reports what it finds: as errors (the language's rule), or,
@@ -21,10 +23,14 @@ enum class OwnershipReport { Errors, Warnings };
 // (own/DropPlanner.h).
 void checkOwnership(const SourceManager &sm, const Symbols &syms, DiagEngine &diags, nir::Module &nir,
                     OwnershipReport report = OwnershipReport::Errors);
-// The same diagnostics when nothing is lowered (`npkc check`): each
-// function's NIR is built, checked and released in turn, and no drops are
-// planned.
+// The same diagnostics without a whole module: each function's NIR is
+// built, checked, handed to `checked` (if any) and released in turn, and no
+// drops are planned (`npkc check`; `npkc build` before it lowers).
 void checkOwnershipOnly(const SourceManager &sm, const Symbols &syms, DiagEngine &diags,
-                        OwnershipReport report = OwnershipReport::Errors);
+                        OwnershipReport report = OwnershipReport::Errors,
+                        const std::function<void(nir::Func &)> &checked = {});
+// The drops and drop flags of one checked function, written into its NIR
+// (its diagnostics were reported when it was checked).
+void planOwnership(nir::Func &f);
 
 } // namespace npk

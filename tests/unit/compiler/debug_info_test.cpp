@@ -70,7 +70,7 @@ struct Lowered {
     checkOwnership(checked.sm, checked.checker->symbols(), checked.diags, nir);
     auto target = std::make_unique<llvm::Module>("test", ctx);
     configureTarget(*target);
-    mod = lowerProgram(std::move(target), checked.sm, checked.program, checked.checker->symbols(), nir,
+    mod = lowerProgram(std::move(target), checked.sm, checked.program, checked.checker->symbols(), NirFuncs::of(nir),
                        checked.types, LowerOptions{debugInfo, false});
   }
 };
