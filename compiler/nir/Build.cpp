@@ -200,12 +200,16 @@ Temp Builder::eval(const Expr &e, const Ty *as, const Stmt *from, Use use) {
 
 // ---- expressions --------------------------------------------------------------------
 // An expression is flattened: its operands are evaluated first, each by its
-// own `eval ... part` (or, when it branches, by blocks and a phi), in the
-// order the lowering would evaluate them, and the expression's own `eval`
-// reads their temporaries (its subs).
+// own `eval ... part` (or, when it branches, by blocks and a phi), in
+// evaluation order, and the expression's own `eval` reads their temporaries
+// (its subs).
 
-// The operands of `e` in the order the lowering evaluates them
-// (lower/LowerExpr.cpp), each with the way it is evaluated.
+// The operands of `e` in evaluation order (left to right; a function value
+// before the arguments), each with the way the lowering uses it: a value
+// (a temporary), a place whose address it computes from the place's own
+// operands (`@x`, an array indexed in place, a field of storage, a borrowed
+// argument), a template whose values print one by one, or nothing (`.length`
+// of an array).
 template <class F> void Builder::forEachOperand(const Expr &e, F &&f) {
   auto visit = [&](const ExprPtr &child, Role role) {
     if (child) f(*child, role);

@@ -83,14 +83,14 @@ struct Inst {
   Temp result = kNoTemp;           // Eval: the temporary it defines
   Use use = Use::Operand;          // Eval: what the statement does with the value
   Temp operand = kNoTemp;          // Let, Store, CondBr, Ret, Exit, Unwrap, Phi: the value used
-  Temp other = kNoTemp;            // Phi: the value from elseTarget; Update: the place's old value (or none)
+  Temp other = kNoTemp;            // Phi: the value from elseTarget
   // The parts of this instruction's expressions evaluated before it:
   // Func::subs[subsBegin, subsBegin + subsCount). A phi names its
   // expression's operands there (for the ownership phase).
   uint32_t subsBegin = 0, subsCount = 0;
   Temp counts[3] = {kNoTemp, kNoTemp, kNoTemp}; // CountInit: start (none: `till`, 0), limit, step
-  const Expr *expr = nullptr;      // Eval: the expression; Store, Update: the target place
-  const Expr *value = nullptr;     // Store: the stored value's expression; Update: the value (evaluated in place)
+  const Expr *expr = nullptr;      // Eval: the expression; Store, Update: the target place (Update: its old value is a sub)
+  const Expr *value = nullptr;     // Store: the stored value's expression; Update: the value (its parts are subs)
   const Stmt *stmt = nullptr;      // the statement it comes from (Eval of a statement, Ret, Exit, Store)
   const Binding *binding = nullptr; // Param, Let, Drop, Flag
   bool discard = false;            // Eval: the value has no owner after it (an expression statement)

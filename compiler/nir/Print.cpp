@@ -86,8 +86,7 @@ public:
              clears(in);
     case Op::Store: return r + " " + text(in, *in.expr) + " = " + temp(in.operand) + clears(in);
     case Op::Update: {
-      // The place prints as a place (its old value, read before the
-      // value's blocks, is its sub).
+      // The place prints as a place (its old value, read first, is its sub).
       Temp old = f_.subFor(in, *in.expr);
       return r + " " + text(in, *in.expr, false) + (old == kNoTemp ? "" : " (old " + temp(old) + ")") + " " +
              binaryText(in.compoundOp) + "= " + text(in, *in.value);
