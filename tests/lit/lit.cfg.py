@@ -29,6 +29,11 @@ config.environment["NO_COLOR"] = "1"
 # The compiler checks the LLVM IR it generates (off by default in release builds).
 config.environment["NPK_VERIFY_IR"] = "1"
 
+# Tests of what npkc does on x86-64 only (the code it emits there).
+import platform
+if platform.machine() in ("x86_64", "AMD64"):
+    config.available_features.add("x86_64")
+
 # Tests of npkc working without its own large stack limit the address space
 # (`ulimit -v 300000`) so that the stack cannot be reserved. Builds that cannot
 # start at all under that limit (sanitizers reserve terabytes) skip them. The
