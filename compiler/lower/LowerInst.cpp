@@ -1,7 +1,8 @@
 // Translates NIR to LLVM IR: each NIR block becomes one LLVM block (plus the
-// cold blocks of checks that stop the program and the blocks of a drop,
-// placed right after it), each instruction its code. Nothing here knows about scopes, defers or which
-// bindings to drop: the NIR says it.
+// cold blocks of checks that stop the program, a switch's range tests and
+// the blocks of a drop, placed right after it), each instruction its code.
+// Nothing here knows about scopes, defers or which bindings to drop: the NIR
+// says it.
 #include "lower/Lowerer.h"
 
 #include "own/Tracking.h"
@@ -116,8 +117,8 @@ void Lowerer::lowerInst(const nir::Func &f, const nir::Inst &in) {
   case nir::Op::Update: {
     const Ty *t = in.ty;
     llvm::Value *addr = lowerAddress(*in.expr);
-    llvm::Value *cur = nullptr;
-    if (!evaluatedBefore(*in.expr, cur)) cur = b_.CreateLoad(llvmType(t), addr); // else read before the value's blocks
+    llvm::Value *cur = nullptr; // the old value, read before the value (nir/Build.cpp)
+    if (!evaluatedBefore(*in.expr, cur)) llvm::report_fatal_error("npkc: an update without its old value");
     bool shift = in.compoundOp == BinaryOp::Shl || in.compoundOp == BinaryOp::Shr;
     llvm::Value *rhs = shift ? lowerExpr(*in.value) : lowerAs(*in.value, t);
     b_.CreateStore(lowerArith(in.compoundOp, cur, rhs, t, in.span, shift ? in.value->ty : nullptr), addr);

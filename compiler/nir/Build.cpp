@@ -58,6 +58,8 @@ private:
   // Code after a jump or an exit goes to a block no edge reaches.
   void ensureOpen();
   Temp eval(const Expr &e, const Ty *as, const Stmt *from, Use use);
+  // The same with `e`'s parts already evaluated (`subs`).
+  Temp evalWith(const Expr &e, const Ty *as, const Stmt *from, Use use, const std::vector<Sub> &subs);
 
   // ---- expressions
   using Subs = std::vector<Sub>;
@@ -188,6 +190,10 @@ Temp Builder::eval(const Expr &e, const Ty *as, const Stmt *from, Use use) {
   Subs subs;
   if (branches(e)) subs.push_back(Sub{&e, branchValue(e)});
   else forEachOperand(e, [&](const Expr &operand, Role role) { settle(operand, role, subs); });
+  return evalWith(e, as, from, use, subs);
+}
+
+Temp Builder::evalWith(const Expr &e, const Ty *as, const Stmt *from, Use use, const Subs &subs) {
   Inst &in = add(Op::Eval, e.span);
   in.use = use;
   in.expr = &e;
@@ -498,16 +504,11 @@ void Builder::varDecl(const VarDeclStmt &d) {
 void Builder::assign(const AssignStmt &a) {
   if (!a.target || !a.value) return;
   if (a.compound) {
-    // The place's address and old value come first, then the value.
+    // The place's parts and old value come first, then the value; the
+    // update reads the parts again for the place's address.
     Subs subs;
     settle(*a.target, Role::Pieces, subs);
-    Inst &old = add(Op::Eval, a.target->span);
-    old.use = Use::Part;
-    old.expr = a.target.get();
-    old.ty = a.target->ty;
-    old.result = fn_.temps++;
-    attach(old, subs);
-    subs.push_back(Sub{a.target.get(), old.result});
+    subs.push_back(Sub{a.target.get(), evalWith(*a.target, a.target->ty, nullptr, Use::Part, subs)});
     settle(*a.value, Role::Value, subs);
     Inst &in = add(Op::Update, a.span);
     attach(in, subs);
