@@ -23,7 +23,8 @@ ALLOWED = {
     "own": {"support", "diag", "lex", "ast", "check", "nir"},
     "lint": {"support", "diag", "lex", "ast", "check", "nir", "own"},
     "lower": {"support", "diag", "lex", "ast", "check", "nir", "own"},
-    "driver": {"support", "diag", "lex", "ast", "parse", "check", "nir", "own", "lint", "lower"},
+    "opt": set(),
+    "driver": {"support", "diag", "lex", "ast", "parse", "check", "nir", "own", "lint", "lower", "opt"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z]+)/[^"]+"')

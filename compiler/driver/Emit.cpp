@@ -1,6 +1,7 @@
 #include "driver/Emit.h"
 
 #include "driver/Modules.h"
+#include "opt/Passes.h"
 
 #include <llvm/IR/Instructions.h>
 #include <llvm/IR/LegacyPassManager.h>
@@ -111,6 +112,9 @@ std::string optimizeModule(llvm::Module &m, int optLevel) {
   llvm::OptimizationLevel level = optLevel == 1 ? llvm::OptimizationLevel::O1
                                   : optLevel == 2 ? llvm::OptimizationLevel::O2
                                                   : llvm::OptimizationLevel::O3;
+  // npkc's own passes, where LLVM's would stop at a trapping operation.
+  pb.registerOptimizerEarlyEPCallback(
+      [](llvm::ModulePassManager &passes, llvm::OptimizationLevel) { passes.addPass(opt::CheckedRecursionPass()); });
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
   mpm.run(m, mam);
   return {};
