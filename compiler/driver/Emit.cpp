@@ -115,6 +115,13 @@ std::string optimizeModule(llvm::Module &m, int optLevel) {
   // npkc's own passes, where LLVM's would stop at a trapping operation.
   pb.registerOptimizerEarlyEPCallback(
       [](llvm::ModulePassManager &passes, llvm::OptimizationLevel) { passes.addPass(opt::CheckedRecursionPass()); });
+  pb.registerScalarOptimizerLateEPCallback([](llvm::FunctionPassManager &passes, llvm::OptimizationLevel) {
+    passes.addPass(opt::SpeculateChecksPass());
+    passes.addPass(opt::ConstantMulCheckPass());
+  });
+  pb.registerOptimizerLastEPCallback([](llvm::ModulePassManager &passes, llvm::OptimizationLevel) {
+    passes.addPass(llvm::createModuleToFunctionPassAdaptor(opt::TrapOperandsPass()));
+  });
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
   mpm.run(m, mam);
   return {};

@@ -15,4 +15,26 @@ struct CheckedRecursionPass : llvm::PassInfoMixin<CheckedRecursionPass> {
   llvm::PreservedAnalyses run(llvm::Module &m, llvm::ModuleAnalysisManager &);
 };
 
+// Speculated checks: an if/else of a few cheap instructions whose one
+// obstacle to becoming a conditional move is a side's overflow check gets
+// the check above the branch, still taken only for that side
+// (SpeculateChecks.cpp).
+struct SpeculateChecksPass : llvm::PassInfoMixin<SpeculateChecksPass> {
+  llvm::PreservedAnalyses run(llvm::Function &f, llvm::FunctionAnalysisManager &);
+};
+
+// On x86, a checked multiplication by 3, 5 or 9 tests its operand's range
+// instead of `imul`'s overflow flag, so the product is one `lea`
+// (ConstantMulCheck.cpp).
+struct ConstantMulCheckPass : llvm::PassInfoMixin<ConstantMulCheckPass> {
+  llvm::PreservedAnalyses run(llvm::Function &f, llvm::FunctionAnalysisManager &);
+};
+
+// A trap reached from a checked add or subtraction computes an operand that
+// nothing else uses from the wrapped result, instead of keeping it alive
+// through the operation (TrapOperands.cpp). Runs last.
+struct TrapOperandsPass : llvm::PassInfoMixin<TrapOperandsPass> {
+  llvm::PreservedAnalyses run(llvm::Function &f, llvm::FunctionAnalysisManager &);
+};
+
 } // namespace npk::opt
