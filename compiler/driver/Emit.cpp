@@ -116,6 +116,7 @@ std::string optimizeModule(llvm::Module &m, int optLevel) {
   pb.registerOptimizerEarlyEPCallback(
       [](llvm::ModulePassManager &passes, llvm::OptimizationLevel) { passes.addPass(opt::CheckedRecursionPass()); });
   pb.registerScalarOptimizerLateEPCallback([](llvm::FunctionPassManager &passes, llvm::OptimizationLevel) {
+    passes.addPass(opt::VersionLoopChecksPass());
     passes.addPass(opt::SpeculateChecksPass());
     passes.addPass(opt::ConstantMulCheckPass());
   });

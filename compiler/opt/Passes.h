@@ -15,6 +15,13 @@ struct CheckedRecursionPass : llvm::PassInfoMixin<CheckedRecursionPass> {
   llvm::PreservedAnalyses run(llvm::Module &m, llvm::ModuleAnalysisManager &);
 };
 
+// Loops versioned on their index checks: a loop whose checks of
+// `invariant + counter` (or of an invariant condition) cannot fail, as one
+// test before it shows, runs a copy without them (VersionLoopChecks.cpp).
+struct VersionLoopChecksPass : llvm::PassInfoMixin<VersionLoopChecksPass> {
+  llvm::PreservedAnalyses run(llvm::Function &f, llvm::FunctionAnalysisManager &fam);
+};
+
 // Speculated checks: an if/else of a few cheap instructions whose one
 // obstacle to becoming a conditional move is a side's overflow check gets
 // the check above the branch, still taken only for that side

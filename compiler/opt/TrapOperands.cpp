@@ -14,7 +14,11 @@
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Instructions.h>
+#include <llvm/ADT/SetVector.h>
+#include <llvm/IR/CFG.h>
 #include <llvm/IR/IntrinsicInst.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+#include <llvm/Transforms/Utils/ValueMapper.h>
 
 #include <vector>
 
@@ -38,10 +42,42 @@ WithOverflowInst *checkInto(BasicBlock &trap) {
   return op;
 }
 
+// A trap block entered from several checks (the two copies of a loop
+// versioned on its checks, VersionLoopChecks.cpp) gets a copy per check,
+// whose phis are then plain values.
+bool oneTrapPerCheck(Function &f) {
+  std::vector<BasicBlock *> shared;
+  for (BasicBlock &bb : f) {
+    auto *call = dyn_cast<CallInst>(bb.getFirstNonPHIOrDbg());
+    if (call != nullptr && call->doesNotReturn() && isa<UnreachableInst>(call->getNextNode()) &&
+        bb.hasNPredecessorsOrMore(2) && bb.getUniquePredecessor() == nullptr)
+      shared.push_back(&bb);
+  }
+  for (BasicBlock *trap : shared) {
+    SmallSetVector<BasicBlock *, 4> from(pred_begin(trap), pred_end(trap));
+    for (size_t i = 1; i < from.size(); ++i) {
+      ValueToValueMapTy map;
+      BasicBlock *copy = CloneBasicBlock(trap, map, ".copy", &f);
+      for (Instruction &i2 : *copy) RemapInstruction(&i2, map, RF_IgnoreMissingLocals | RF_NoModuleLevelChanges);
+      for (PHINode &phi : make_early_inc_range(copy->phis())) {
+        phi.replaceAllUsesWith(phi.getIncomingValueForBlock(from[i]));
+        phi.eraseFromParent();
+      }
+      trap->removePredecessor(from[i]);
+      from[i]->getTerminator()->replaceSuccessorWith(trap, copy);
+    }
+    for (PHINode &phi : make_early_inc_range(trap->phis())) {
+      phi.replaceAllUsesWith(phi.getIncomingValue(0));
+      phi.eraseFromParent();
+    }
+  }
+  return !shared.empty();
+}
+
 } // namespace
 
 PreservedAnalyses TrapOperandsPass::run(Function &f, FunctionAnalysisManager &) {
-  bool changed = false;
+  bool changed = oneTrapPerCheck(f);
   for (BasicBlock &bb : f) {
     auto *call = dyn_cast<CallInst>(bb.getFirstNonPHIOrDbg());
     if (call == nullptr || !call->doesNotReturn()) continue;
