@@ -2,9 +2,9 @@
 # Kernels in Nitpick and C side by side at -O2 (bench/kernels/): each kernel
 # NAME has a trapping Nitpick program NAME.npk (`+ - *` stop the program on
 # an overflow), the same program with wrapping arithmetic NAME_wrap.npk
-# (`+% -% *%`), a C twin NAME.c and the C twin with the trapping program's
-# checks, NAME_checked.c (checked.h: __builtin_*_overflow, what the checks
-# cost C). All four are built (npkc build -O2, clang -O2), run RUNS times in
+# (`+% -% *%`), a C twin NAME.c, and the C twin built with the trapping
+# program's checks (-DNPK_CHECKED, checked.h: __builtin_*_overflow, what the
+# checks cost C). All four are built (npkc build -O2, clang -O2), run RUNS times in
 # turn (trap, wrap, C, C checked, trap, ...), their outputs compared, and
 # the medians of the CPU time (user + system of the child, from wait4: on a
 # shared machine the wall clock mostly measures the wait for a core) printed
@@ -40,7 +40,7 @@ for k in $kernels; do
   "$build/bin/npkc" build -O2 "$root/bench/kernels/${k}_wrap.npk" -o "$work/$k.wrap"
   # libnpkrt is linked for jit_calls.c, which builds its function with it.
   "$cc" -O2 -I "$root/runtime/include" "$root/bench/kernels/$k.c" "$build/lib/libnpkrt.a" -lpthread -o "$work/$k.c"
-  "$cc" -O2 -I "$root/runtime/include" "$root/bench/kernels/${k}_checked.c" "$build/lib/libnpkrt.a" -lpthread \
+  "$cc" -O2 -DNPK_CHECKED -I "$root/runtime/include" "$root/bench/kernels/$k.c" "$build/lib/libnpkrt.a" -lpthread \
     -o "$work/$k.checked"
 done
 

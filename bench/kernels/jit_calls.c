@@ -2,7 +2,8 @@
  * same function, mix(a, b) = (a * 31 + b) & 65535, built by the same builder
  * (libnpkrt's npk_jit_* C API, the calls jit.npk makes) and so the same
  * machine code, converted once with npk_jit_convert and called N times
- * through a plain C function pointer. */
+ * through a plain C function pointer. Its integer operations: checked.h. */
+#include "checked.h"
 #include "npk/runtime.h"
 
 #include <stdio.h>
@@ -25,9 +26,9 @@ int main(int argc, char **argv) {
   int64_t (*mix)(int64_t, int64_t);
   memcpy(&mix, &entry, sizeof mix);
   long long acc = 0, total = 0;
-  for (long long i = 0; i < n; ++i) {
+  for (long long i = 0; i < n; i = add_(i, 1)) {
     acc = mix(acc, i);
-    total += acc;
+    total = add_(total, acc);
   }
   printf("%lld %lld\n", acc, total);
   return npk_jit_module_free(m) == 0 ? 0 : 1;

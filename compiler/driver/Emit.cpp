@@ -121,7 +121,10 @@ std::string optimizeModule(llvm::Module &m, int optLevel) {
     passes.addPass(opt::ConstantMulCheckPass());
   });
   pb.registerOptimizerLastEPCallback([](llvm::ModulePassManager &passes, llvm::OptimizationLevel) {
-    passes.addPass(llvm::createModuleToFunctionPassAdaptor(opt::TrapOperandsPass()));
+    llvm::FunctionPassManager last;
+    last.addPass(opt::TrapOperandsPass());
+    last.addPass(opt::SinkLoadsPass());
+    passes.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(last)));
   });
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
   mpm.run(m, mam);

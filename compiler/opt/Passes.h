@@ -44,4 +44,10 @@ struct TrapOperandsPass : llvm::PassInfoMixin<TrapOperandsPass> {
   llvm::PreservedAnalyses run(llvm::Function &f, llvm::FunctionAnalysisManager &);
 };
 
+// Loads moved down their block to their first use, past nothing that writes
+// memory or has an effect (SinkLoads.cpp). Runs last.
+struct SinkLoadsPass : llvm::PassInfoMixin<SinkLoadsPass> {
+  llvm::PreservedAnalyses run(llvm::Function &f, llvm::FunctionAnalysisManager &);
+};
+
 } // namespace npk::opt
