@@ -2,13 +2,15 @@
 """Differential test of npkc's own LLVM passes (compiler/opt/).
 
 Generates programs whose shapes those passes rewrite -- `pass a + f(...)`
-recursion (one call and two), loops over `invariant + counter` and
-`invariant - counter`, an if/else with a checked product on one side --
-with operands and constants at the edges of int64, builds each at -O0 (no
-pass runs) and -O2, runs both on the same inputs and requires the same
-standard output, standard error and exit status: the same values, the same
-trap with the same operands, after the same effects (failsafe prints a
-count of them).
+recursion (one call and two, one site and two), loops over
+`invariant + counter` and `invariant - counter` (int64 and int32), a
+matmul-like nest `c[i * m + j] += aik * b[k * m + j]` over wild memory, an
+if/else with a checked product on one side -- with operands and constants
+at the edges of the types, builds each at -O0 (no pass runs) and -O2, runs
+both on the same inputs and requires the same standard output, standard
+error and exit status: the same values, the same trap with the same
+operands, after the same effects (failsafe prints a count of them and the
+sum of the nest's memory as it was when the program trapped).
 
 usage: differential.py NPKC [--programs N] [--seed S] [--keep DIR]
 """
@@ -22,7 +24,8 @@ import tempfile
 MAX = 2**63 - 1
 MIN = -(2**63)
 EDGES = [0, 1, 2, 3, 7, -1, -2, -3, MAX, MAX - 1, MAX - 2, MIN, MIN + 1, MIN + 2,
-         MAX // 3, MAX // 3 + 1, -(MAX // 3), -(MAX // 3) - 1, 2**62, -(2**62), 2**31, 2**32, 10**18, -(10**18)]
+         MAX // 3, MAX // 3 + 1, -(MAX // 3), -(MAX // 3) - 1, 2**62, -(2**62), 2**31, 2**32, 10**18, -(10**18),
+         2**62 - 2**36, -(2**62) + 2**36, MAX // 3 - 2**36]
 
 
 def lit(v):
@@ -52,6 +55,8 @@ def program(rng):
         body = f"pass {a} + raw rec(n - {step}, p);"
     else:
         body = f"pass raw rec(n - {step}, p) + {a};"
+    if rng.random() < 0.3:  # a second site
+        body = f"if (n % 3 == 0) {{ pass {expr(rng, ['n', 'p'])} + raw rec(n - 1, p); }}\n    " + body
     other = expr(rng, ["n", "p"])
     term = expr(rng, ["n", "p"])
     twice_a = expr(rng, ["n", "p"])
@@ -65,13 +70,53 @@ def program(rng):
     walk_scale = rng.choice(["j", "j", "(j * 2)"])
     down = rng.random() < 0.4
     loop = ("for (int64:j = n; j > 0; j -= 1)" if down else "for (int64:j = 0; j < n; j += 1)")
+    e32 = lit(rng.choice([0, 1, -1, 2**31 - 1, 2**31 - 3, -(2**31), -(2**31) + 2, 2**30, 7]))
+    scale = rng.choice(["aik", "3", "aik"])
     return f"""extern func:atoll = int64(string:s);
 
 int64:effects = 0;
+int64->:grid = NULL;
+int64:cells = 0;
 
 func:failsafe = int32(tbb32:err) {{
-    println(`effects &{{effects}}`);
+    int64:sum = 0;
+    for (int64:i = 0; i < cells; i += 1) {{ sum = sum +% grid[i]; }}
+    println(`effects &{{effects}} grid &{{sum}}`);
     exit 3;
+}};
+
+func:walk32 = int32(int32:base, int32:n) {{
+    int32:s = 0i32;
+    for (int32:j = 0i32; j < n; j += 1i32) {{
+        effects = effects +% 1;
+        s = s +% (base + j);
+    }}
+    pass s;
+}};
+
+// c[i * m + j] += aik * b[k * m + j] over wild memory, the effects (stores)
+// visible to failsafe.
+func:nest = int64(int64:m, int64:seed) {{
+    wild int64->:b = alloc(8 * m * m);
+    defer free(b);
+    wild int64->:c = alloc(8 * m * m);
+    defer free(c);
+    for (int64:i = 0; i < m * m; i += 1) {{ b[i] = seed +% i *% {e32}; c[i] = i; }}
+    grid = c;
+    cells = m * m;
+    for (int64:i = 0; i < m; i += 1) {{
+        for (int64:k = 0; k < m; k += 1) {{
+            int64:aik = (i + k) % 5 - 2;
+            for (int64:j = 0; j < m; j += 1) {{
+                c[i * m + j] += {scale} * b[k * m + j];
+            }}
+        }}
+    }}
+    int64:sum = 0;
+    for (int64:i = 0; i < m * m; i += 1) {{ sum = sum +% c[i]; }}
+    grid = NULL;
+    cells = 0;
+    pass sum;
 }};
 
 func:rec = int64(int64:n, int64:p) {{
@@ -114,6 +159,8 @@ func:main = int32() {{
     if (which == 1) {{ println(`twice &{{raw twice(c % 16, a)}}`); }}
     if (which == 2) {{ println(`walk &{{raw walk(a, c)}} &{{raw walk(b, c)}}`); }}
     if (which == 3) {{ println(`hop &{{raw hop(b, c)}} &{{raw hop(a, c)}}`); }}
+    if (which == 4) {{ println(`walk32 &{{raw walk32((a % 2147483648) => int32, c => int32)}}`); }}
+    if (which == 5) {{ println(`nest &{{raw nest(c % 12, a)}}`); }}
     exit 0;
 }};
 """
@@ -159,7 +206,7 @@ def main():
         for _ in range(12):
             args = [rng.choice(EDGES) if rng.random() < 0.5 else rng.randint(-50, 50),
                     rng.choice(EDGES) if rng.random() < 0.5 else rng.randint(-10**6, 10**6),
-                    rng.choice([0, 1, 2, 5, 17, 200, 1000]), rng.randint(0, 3)]
+                    rng.choice([0, 1, 2, 5, 17, 200, 1000]), rng.randint(0, 5)]
             o0 = run(exes["-O0"], args)
             o2 = run(exes["-O2"], args)
             runs += 1
