@@ -19,6 +19,7 @@
 // side has happened.
 
 #include "opt/Passes.h"
+#include "opt/Traps.h"
 
 #include <llvm/Analysis/ValueTracking.h>
 #include <llvm/IR/IRBuilder.h>
@@ -44,13 +45,6 @@ constexpr int kBudget = 3;
 constexpr size_t kChecks = 1;
 
 bool costless(const Instruction &i) { return isa<ExtractValueInst>(i) || isa<DbgInfoIntrinsic>(i); }
-
-// A block that only ends the program: a call that never returns, then
-// `unreachable` (after phis, such as a loop's exit values).
-bool endsProgram(const BasicBlock &bb) {
-  auto *call = dyn_cast<CallInst>(bb.getFirstNonPHIOrDbg());
-  return call != nullptr && call->doesNotReturn() && isa<UnreachableInst>(call->getNextNode());
-}
 
 // The overflow check a block ends with: `br (extractvalue %op, 1), trap,
 // next`, %op an llvm.*.with.overflow in the block.

@@ -11,6 +11,7 @@
 // block. Run last, when nothing folds it back.
 
 #include "opt/Passes.h"
+#include "opt/Traps.h"
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Instructions.h>
@@ -48,9 +49,7 @@ WithOverflowInst *checkInto(BasicBlock &trap) {
 bool oneTrapPerCheck(Function &f) {
   std::vector<BasicBlock *> shared;
   for (BasicBlock &bb : f) {
-    auto *call = dyn_cast<CallInst>(bb.getFirstNonPHIOrDbg());
-    if (call != nullptr && call->doesNotReturn() && isa<UnreachableInst>(call->getNextNode()) &&
-        bb.hasNPredecessorsOrMore(2) && bb.getUniquePredecessor() == nullptr)
+    if (endsProgram(bb) && bb.hasNPredecessorsOrMore(2) && bb.getUniquePredecessor() == nullptr)
       shared.push_back(&bb);
   }
   for (BasicBlock *trap : shared) {
@@ -79,8 +78,8 @@ bool oneTrapPerCheck(Function &f) {
 PreservedAnalyses TrapOperandsPass::run(Function &f, FunctionAnalysisManager &) {
   bool changed = oneTrapPerCheck(f);
   for (BasicBlock &bb : f) {
-    auto *call = dyn_cast<CallInst>(bb.getFirstNonPHIOrDbg());
-    if (call == nullptr || !call->doesNotReturn()) continue;
+    CallInst *call = endingCall(bb);
+    if (call == nullptr) continue;
     WithOverflowInst *op = checkInto(bb);
     if (op == nullptr) continue;
     for (unsigned k = 0; k < 2; ++k) {

@@ -19,6 +19,7 @@
 // count too large) sends the program to the checked loop.
 
 #include "opt/Passes.h"
+#include "opt/Traps.h"
 
 #include <llvm/Analysis/LoopInfo.h>
 #include <llvm/Analysis/ScalarEvolution.h>
@@ -44,14 +45,10 @@ namespace {
 // A loop of more blocks than this is not copied (code size).
 constexpr unsigned kMaxBlocks = 32;
 
-// A block that ends the program (a trap: a call that never returns; values
-// kept in registers through the loop may be stored first).
-bool endsProgram(const BasicBlock &bb) { return isa<UnreachableInst>(bb.getTerminator()); }
-
 // The checks of L the test before it can answer for.
 struct Check {
   BranchInst *branch;    // br overflow, trap, next
-  WithOverflowInst *op;  // null: the overflow bit is loop-invariant
+  WithOverflowInst *op;  // null: the branch's condition is loop-invariant
   unsigned counter = 0;  // which operand of op is the induction variable
   const SCEVAddRecExpr *steps = nullptr;
 };
@@ -64,7 +61,9 @@ std::vector<Check> checksOf(Loop &loop, ScalarEvolution &se) {
   std::vector<Check> checks;
   for (BasicBlock *bb : loop.blocks()) {
     auto *br = dyn_cast<BranchInst>(bb->getTerminator());
-    if (br == nullptr || !br->isConditional() || br->getMetadata(kKept) != nullptr) continue;
+    if (br == nullptr || !br->isConditional() || br->getSuccessor(0) == br->getSuccessor(1) ||
+        br->getMetadata(kKept) != nullptr)
+      continue;
     // A condition that does not change: only a check, one that ends the
     // program (else this would be unswitching, for any `if`).
     if (loop.isLoopInvariant(br->getCondition())) {
