@@ -36,6 +36,7 @@
 // the second; one that gave up did nothing anyone can see.
 
 #include "opt/Passes.h"
+#include "opt/Traps.h"
 
 #include <llvm/IR/Dominators.h>
 #include <llvm/IR/IRBuilder.h>
@@ -58,7 +59,7 @@ using namespace llvm;
 // One `pass a + f(...)` of f.
 struct Site {
   CallInst *call;     // f(...)
-  IntrinsicInst *sum; // llvm.{s,u}add.with.overflow of the call and `a`
+  WithOverflowInst *sum; // llvm.{s,u}add.with.overflow of the call and `a`
   unsigned other;     // which operand of sum is `a`
 };
 
@@ -112,10 +113,7 @@ std::vector<Site> findSites(Function &f) {
   std::unique_ptr<DominatorTree> dt;
   for (BasicBlock &bb : f) {
     auto *br = dyn_cast<BranchInst>(bb.getTerminator());
-    if (br == nullptr || !br->isConditional()) continue;
-    auto *ov = dyn_cast<ExtractValueInst>(br->getCondition());
-    if (ov == nullptr || ov->getIndices()[0] != 1) continue;
-    auto *sum = dyn_cast<IntrinsicInst>(ov->getAggregateOperand());
+    WithOverflowInst *sum = testedOverflow(br);
     if (sum == nullptr || sum->getParent() != &bb) continue;
     if (sum->getIntrinsicID() != Intrinsic::sadd_with_overflow &&
         sum->getIntrinsicID() != Intrinsic::uadd_with_overflow)

@@ -1,7 +1,8 @@
 #pragma once
 // LLVM passes of npkc's own, for what its trapping arithmetic asks of the
 // optimiser that LLVM's passes do not give (driver/Emit.cpp adds them to the
-// -O1..-O3 pipelines; docs/architecture.md, "Optimisation").
+// -O1..-O3 pipelines; docs/architecture.md, "A new optimisation"). What they
+// take for a trap and a check: Traps.h.
 
 #include <llvm/IR/PassManager.h>
 

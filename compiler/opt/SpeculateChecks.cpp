@@ -50,10 +50,7 @@ bool costless(const Instruction &i) { return isa<ExtractValueInst>(i) || isa<Dbg
 // next`, %op an llvm.*.with.overflow in the block.
 BranchInst *checkOf(BasicBlock &bb) {
   auto *br = dyn_cast<BranchInst>(bb.getTerminator());
-  if (br == nullptr || !br->isConditional()) return nullptr;
-  auto *bit = dyn_cast<ExtractValueInst>(br->getCondition());
-  if (bit == nullptr || bit->getIndices()[0] != 1 || bit->getParent() != &bb) return nullptr;
-  auto *op = dyn_cast<WithOverflowInst>(bit->getAggregateOperand());
+  WithOverflowInst *op = testedOverflow(br);
   if (op == nullptr || op->getParent() != &bb || !endsProgram(*br->getSuccessor(0))) return nullptr;
   return br;
 }

@@ -36,9 +36,7 @@ WithOverflowInst *checkInto(BasicBlock &trap) {
   auto *br = from != nullptr ? dyn_cast<BranchInst>(from->getTerminator()) : nullptr;
   if (br == nullptr || !br->isConditional() || br->getSuccessor(0) != &trap || br->getSuccessor(1) == &trap)
     return nullptr;
-  auto *bit = dyn_cast<ExtractValueInst>(br->getCondition());
-  if (bit == nullptr || bit->getIndices()[0] != 1) return nullptr;
-  auto *op = dyn_cast<WithOverflowInst>(bit->getAggregateOperand());
+  WithOverflowInst *op = testedOverflow(br);
   if (op == nullptr || (op->getBinaryOp() != Instruction::Add && op->getBinaryOp() != Instruction::Sub)) return nullptr;
   return op;
 }

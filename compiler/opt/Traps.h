@@ -4,6 +4,7 @@
 
 #include <llvm/IR/BasicBlock.h>
 #include <llvm/IR/Instructions.h>
+#include <llvm/IR/IntrinsicInst.h>
 
 namespace npk::opt {
 
@@ -17,5 +18,14 @@ inline llvm::CallInst *endingCall(llvm::BasicBlock &bb) {
 }
 
 inline bool endsProgram(llvm::BasicBlock &bb) { return endingCall(bb) != nullptr; }
+
+// The checked operation (llvm.*.with.overflow) whose overflow bit a
+// conditional branch tests, `br (extractvalue %op, 1), ...`; else null.
+inline llvm::WithOverflowInst *testedOverflow(const llvm::BranchInst *br) {
+  if (br == nullptr || !br->isConditional()) return nullptr;
+  auto *bit = llvm::dyn_cast<llvm::ExtractValueInst>(br->getCondition());
+  if (bit == nullptr || bit->getIndices()[0] != 1) return nullptr;
+  return llvm::dyn_cast<llvm::WithOverflowInst>(bit->getAggregateOperand());
+}
 
 } // namespace npk::opt

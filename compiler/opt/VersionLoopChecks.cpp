@@ -72,9 +72,7 @@ std::vector<Check> checksOf(Loop &loop, ScalarEvolution &se) {
     }
     // An overflow bit: when it cannot be set, the branch always takes its
     // second way, wherever the first leads.
-    auto *bit = dyn_cast<ExtractValueInst>(br->getCondition());
-    if (bit == nullptr || bit->getIndices()[0] != 1) continue;
-    auto *op = dyn_cast<WithOverflowInst>(bit->getAggregateOperand());
+    WithOverflowInst *op = testedOverflow(br);
     if (op == nullptr || (op->getBinaryOp() != Instruction::Add && op->getBinaryOp() != Instruction::Sub)) continue;
     for (unsigned k = 0; k < 2; ++k) {
       if (!loop.isLoopInvariant(op->getArgOperand(1 - k))) continue;
